@@ -1,0 +1,57 @@
+# Jinguo — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.toml gateway/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+PACKAGES := services/kit services/registry gateway
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint format bench lock migrate clean
+
+help:
+	@echo "make run     start RabbitMQ-backed services and the gateway (SQLite under var/)"
+	@echo "make test    unit, integration and end-to-end tests against real RabbitMQ/PostgreSQL"
+	@echo "make lint    ruff check + ruff format --check + mypy on the domain modules"
+	@echo "make bench   benchmarks under tests/bench (prints figures; not part of make test)"
+	@echo "make lock    re-resolve requirements.in into requirements.lock"
+
+$(STAMP): requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --config-settings editable_mode=compat $(addprefix -e ,$(PACKAGES))
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/python deploy/local/run.py
+
+migrate: venv
+	$(BIN)/jinguo-migrate services/registry/config.yaml
+	$(BIN)/jinguo-migrate gateway/config.yaml
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	$(BIN)/python -m pytest tests/bench -p no:randomly -s -q $(PYTEST_ARGS)
+
+lock: venv
+	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock requirements.in
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3*

@@ -1,0 +1,1 @@
+"""Jinguo HTTP gateway."""

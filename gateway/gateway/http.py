@@ -1,0 +1,262 @@
+"""HTTP plumbing of the gateway: routes, request parsing, JSON responses, error bodies.
+
+``@api(...)`` declares a route once: the nameko ``@http`` entrypoint, who may call it, the
+schemas that document (and, for the gateway's own routes, validate) it, whether it honours
+``Idempotency-Key``. The OpenAPI document is generated from the same declarations.
+Every response — including 404/405 from routing and errors raised anywhere — is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kit.actor import ROLES, Actor
+from marshmallow import Schema, ValidationError
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.routing import RequestRedirect
+from werkzeug.wrappers import Request, Response
+
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    describe,
+    error_body,
+)
+from gateway.idempotency import fingerprint
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+JSON_TYPE = "application/json; charset=utf-8"
+ALL_ROLES = ROLES
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Route:
+    name: str
+    method: str
+    path: str
+    summary: str
+    tag: str
+    roles: tuple[str, ...] | None
+    body: type[Schema] | None
+    query: type[Schema] | None
+    response: type[Schema] | None
+    status: int
+    idempotent: bool
+    validate_body: bool
+    description: str = ""
+
+    @property
+    def public(self) -> bool:
+        return self.roles is None
+
+    @property
+    def url_rule(self) -> str:
+        return PREFIX + re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+
+@dataclass
+class Call:
+    """What a route handler receives besides ``self``."""
+
+    request: Request
+    actor: Actor | None
+    body: dict[str, Any] | None
+    query: dict[str, Any]
+    path: dict[str, str]
+
+
+ROUTES: list[Route] = []
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    text = payload if isinstance(payload, str) else dumps(payload)
+    return Response(text, status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def error_response(exc: BaseException, request_id: str | None = None) -> Response:
+    status, code, message, details = describe(exc)
+    headers = {"X-Request-Id": request_id} if request_id else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="jinguo"'
+    return json_response(status, error_body(code, message, details), headers)
+
+
+class JsonWsgiApp(WsgiApp):
+    """nameko's WSGI app, with routing errors (404, 405) answered in the API's error body."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except RequestRedirect as redirect:
+            return redirect(environ, start_response)
+        except MethodNotAllowed as exc:
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            response = json_response(
+                405,
+                error_body("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here; use {allowed}"),
+                {"Allow": allowed},
+            )
+            return response(environ, start_response)
+        except HTTPException as exc:
+            code = "NOT_FOUND" if exc.code == 404 else "HTTP_ERROR"
+            message = f"no route {request.path}" if exc.code == 404 else str(exc.description)
+            return json_response(exc.code or 500, error_body(code, message))(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
+class ApiServer(WebServer):
+    def get_wsgi_app(self) -> Any:
+        return JsonWsgiApp(self)
+
+
+class ApiEntrypoint(HttpRequestHandler):
+    server = ApiServer()
+
+    def response_from_exception(self, exc: Exception) -> Response:
+        return error_response(exc)
+
+
+def api(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    roles: tuple[str, ...] | None = ALL_ROLES,
+    body: type[Schema] | None = None,
+    query: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    idempotent: bool = False,
+    validate_body: bool = False,
+) -> Callable:
+    """Declare an API route; ``roles=None`` makes it public (no token needed)."""
+
+    def decorator(handler: Callable) -> Callable:
+        route = Route(
+            name=handler.__name__,
+            method=method,
+            path=path,
+            summary=summary,
+            tag=tag,
+            roles=roles,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            idempotent=idempotent,
+            validate_body=validate_body,
+            description=(handler.__doc__ or "").strip(),
+        )
+        ROUTES.append(route)
+
+        def endpoint(self: Any, request: Request, **path_values: str) -> Response:
+            return serve(self, route, handler, request, path_values)
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        return ApiEntrypoint.decorator(method, route.url_rule)(endpoint)
+
+    return decorator
+
+
+def serve(service: Any, route: Route, handler: Callable, request: Request, path: dict[str, str]) -> Response:
+    """Authenticate, authorise, parse, call the handler, keep idempotent responses."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    idempotency = None
+    try:
+        actor = None
+        if not route.public:
+            actor = service.auth.authenticate(request.headers.get("Authorization"))
+            if actor.role not in route.roles:
+                raise Forbidden(
+                    f"a {actor.role} may not {route.summary[0].lower()}{route.summary[1:]}",
+                    code="ROLE_NOT_ALLOWED",
+                    role=actor.role,
+                    allowed_roles=list(route.roles or ()),
+                )
+        raw = read_body(request, service.max_body_bytes) if route.method in ("POST", "PATCH", "PUT") else b""
+        body = parse_json_object(raw) if route.method in ("POST", "PATCH", "PUT") else None
+        if route.validate_body and route.body is not None:
+            try:
+                body = route.body().load(body or {})
+            except ValidationError as exc:
+                raise ValidationFailed("the request body does not match the schema", fields=exc.messages) from None
+        key = request.headers.get("Idempotency-Key")
+        if route.idempotent and key is not None and actor is not None:
+            stored = service.idempotency.reserve(actor.user_id, key, fingerprint(route.method, request.path, raw))
+            if stored is not None:
+                return json_response(
+                    stored.status, stored.body, {"Idempotent-Replayed": "true", "X-Request-Id": request_id}
+                )
+            idempotency = (actor.user_id, key)
+        call = Call(request=request, actor=actor, body=body, query=request.args.to_dict(), path=path)
+        result = handler(service, call)
+        status, payload = result if isinstance(result, tuple) else (route.status, result)
+        response = json_response(status, payload, {"X-Request-Id": request_id})
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
+        response = error_response(exc, request_id)
+    if idempotency is not None:
+        try:
+            service.idempotency.complete(*idempotency, response.status_code, response.get_data(as_text=True))
+        except Exception:  # noqa: BLE001 - the answer stands even if it cannot be kept
+            log.exception("could not keep the response for Idempotency-Key %s", idempotency[1])
+    return response
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes and anything that is not JSON."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}", limit=limit)
+    request.max_content_length = limit
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes", limit=limit) from None
+    if raw and request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"send the body as application/json, not {request.mimetype or 'no content type'}",
+            content_type=request.mimetype,
+        )
+    return raw
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8", code="MALFORMED_JSON") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            code="MALFORMED_JSON",
+            line=exc.lineno,
+            column=exc.colno,
+        ) from None
+    if not isinstance(value, dict):
+        raise ValidationFailed("the body must be a JSON object", fields={"_schema": ["Must be a JSON object."]})
+    return value

@@ -1,0 +1,122 @@
+"""``Idempotency-Key``: a retried POST gets the first response, not a second resource.
+
+The first request with a key reserves it (state ``in_progress``) together with a fingerprint
+of the request; when it finishes with a status below 500 the response is kept. A retry with
+the same key and the same request replays that response; the same key with a different
+request is refused (422); a retry while the first is still running is told so (409). A 5xx
+releases the key so the client can simply try again. Keys are per user and kept 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from kit.clock import utcnow
+from kit.db import DatabaseResource
+from sqlalchemy.exc import IntegrityError
+
+from gateway.errors import HttpError, ValidationFailed
+from gateway.models import idempotency_keys
+
+MAX_KEY_LENGTH = 200
+IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
+RETENTION = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), b"\0", path.encode(), b"\0", body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+class IdempotencyKeys:
+    def __init__(self, resource: DatabaseResource) -> None:
+        self.resource = resource
+
+    def reserve(self, user_id: str, key: str, request_fingerprint: str) -> StoredResponse | None:
+        """Reserve ``key`` for this request, or return the response to replay."""
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ValidationFailed(
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+                field="Idempotency-Key",
+                rule="length",
+            )
+        table = idempotency_keys
+        now = utcnow()
+        try:
+            with self.resource.begin() as connection:
+                row = connection.execute(
+                    sa.select(table).where(table.c.user_id == user_id).where(table.c.key == key)
+                ).first()
+                if row is None:
+                    connection.execute(
+                        sa.insert(table).values(
+                            user_id=user_id,
+                            key=key,
+                            fingerprint=request_fingerprint,
+                            state="in_progress",
+                            created_at=now,
+                        )
+                    )
+                    return None
+                if row.fingerprint != request_fingerprint:
+                    raise ValidationFailed(
+                        "this Idempotency-Key was used for a different request",
+                        code="IDEMPOTENCY_KEY_REUSED",
+                        field="Idempotency-Key",
+                        rule="one_request_per_key",
+                    )
+                if row.state == "done":
+                    return StoredResponse(row.response_status, row.response_body)
+                if now - row.created_at < IN_PROGRESS_TIMEOUT:
+                    raise _in_progress()
+                # the first attempt died without an answer: this one takes the key over
+                connection.execute(
+                    sa.update(table)
+                    .where(table.c.user_id == user_id)
+                    .where(table.c.key == key)
+                    .values(created_at=now)
+                )
+                return None
+        except IntegrityError:
+            raise _in_progress() from None
+
+    def complete(self, user_id: str, key: str, status: int, body: str) -> None:
+        table = idempotency_keys
+        with self.resource.begin() as connection:
+            if status >= 500:
+                connection.execute(
+                    sa.delete(table).where(table.c.user_id == user_id).where(table.c.key == key)
+                )
+                return
+            connection.execute(
+                sa.update(table)
+                .where(table.c.user_id == user_id)
+                .where(table.c.key == key)
+                .values(state="done", response_status=status, response_body=body)
+            )
+
+    def purge(self) -> int:
+        with self.resource.begin() as connection:
+            return connection.execute(
+                sa.delete(idempotency_keys).where(idempotency_keys.c.created_at < utcnow() - RETENTION)
+            ).rowcount
+
+
+def _in_progress() -> HttpError:
+    return HttpError(
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+        code="IDEMPOTENCY_KEY_IN_USE",
+        status=409,
+        field="Idempotency-Key",
+    )

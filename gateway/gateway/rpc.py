@@ -1,0 +1,54 @@
+"""Calling the services: nameko RPC with a deadline, so a dead service is a 503, never a hang.
+
+Requests carry a message TTL equal to the timeout, so a call the gateway gave up on is not
+executed later by a service that comes back. A service that never started (no queue bound) is
+refused by the broker at once (``UnknownService``); one that stopped answering times out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eventlet
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
+
+from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceUnavailable
+
+DEFAULT_TIMEOUT = 10.0
+#: fail fast while the broker is down rather than retrying for many seconds
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
+
+
+class ServiceClient:
+    def __init__(self, proxy: Any, service: str, timeout: float) -> None:
+        self._proxy = proxy
+        self.service = service
+        self.timeout = timeout
+
+    def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        deadline = timeout or self.timeout
+        try:
+            reply = getattr(self._proxy, method).call_async(*args, **kwargs)
+        except UnknownService:
+            raise ServiceUnavailable(self.service, "is not running") from None
+        except BROKER_ERRORS as exc:
+            raise BrokerUnavailable(f"the message broker is unreachable ({type(exc).__name__})") from None
+        with eventlet.Timeout(deadline, False):
+            return reply.result()
+        raise ServiceUnavailable(self.service, f"did not answer within {deadline:g} s")
+
+
+class ServiceRpc(RpcProxy):
+    """``registry = ServiceRpc("registry")``; workers call ``self.registry.call("method", ...)``."""
+
+    def __init__(self, target_service: str) -> None:
+        super().__init__(target_service, retry_policy=PUBLISH_RETRY)
+
+    def setup(self) -> None:
+        super().setup()
+        self.timeout = float(self.container.config.get("RPC_TIMEOUT") or DEFAULT_TIMEOUT)
+        self.options["expiration"] = self.timeout
+
+    def get_dependency(self, worker_ctx: Any) -> ServiceClient:
+        return ServiceClient(super().get_dependency(worker_ctx), self.target_service, self.timeout)

@@ -1,0 +1,68 @@
+"""Schemas of the gateway's own routes (identity, operations) and of the error body."""
+
+from __future__ import annotations
+
+from kit.actor import ROLES
+from kit.fields import Id, Text
+from marshmallow import RAISE, Schema, fields, validate
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TokenRequest(Strict):
+    username = Text(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class TokenOut(Schema):
+    access_token = fields.String()
+    token_type = fields.String(metadata={"example": "bearer"})
+    expires_in = fields.Integer(metadata={"description": "seconds until the token expires"})
+
+
+class UserCreate(Strict):
+    username = Text(required=True, validate=validate.Length(min=3, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    organization_id = Id(load_default=None, allow_none=True)
+
+
+class UserOut(Schema):
+    id = fields.String()
+    username = fields.String()
+    role = fields.String()
+    organization_id = fields.String(allow_none=True)
+    disabled = fields.Boolean()
+    created_at = fields.AwareDateTime()
+
+
+class UserPage(Schema):
+    items = fields.List(fields.Nested(UserOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class PageQuery(Strict):
+    limit = fields.Integer(validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+
+
+class ErrorDetail(Schema):
+    code = fields.String(metadata={"example": "VALIDATION_FAILED"})
+    message = fields.String()
+    details = fields.Dict(metadata={"description": "the field and rule, the current state, ..."})
+
+
+class ErrorOut(Schema):
+    error = fields.Nested(ErrorDetail)
+
+
+class DependencyHealth(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+class HealthOut(Schema):
+    status = fields.String(metadata={"description": "ok when every dependency is ok, else degraded"})
+    dependencies = fields.Dict(keys=fields.String(), values=fields.Dict())

@@ -1,0 +1,16 @@
+"""Time in one place: aware UTC datetimes and their ISO-8601 form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    """UTC ISO-8601 with a ``Z``-free ``+00:00`` offset, as marshmallow writes it."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: Jinguo keeps every moment in aware UTC")
+    return moment.astimezone(UTC).isoformat()

@@ -1,0 +1,299 @@
+"""SQLAlchemy 2 plumbing: portable column types, engines, and the unit of work.
+
+One engine per service process. SQLite (the embedded default) runs in WAL mode with
+``BEGIN IMMEDIATE`` for writes, and writers in one process take turns on a green lock so a
+greenlet never spins on SQLite's busy handler while another greenlet holds the write lock.
+PostgreSQL runs through psycopg2 made cooperative with psycogreen, so one slow query does not
+stall every other greenlet in the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kit import events as catalogue
+from kit.aggregate import DomainEvent
+from kit.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+ID_LENGTH = 36
+
+#: constraint names Alembic can find again on every backend (SQLite batch moves need them)
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def Id(**kwargs: Any) -> sa.Column:  # noqa: N802 - reads like a column type
+    """A UUID kept as its canonical 36-character string: identical on SQLite and PostgreSQL."""
+    return sa.Column(sa.String(ID_LENGTH), **kwargs)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC and given its zone back on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Jinguo keeps every moment in aware UTC")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+_psycopg_made_green = False
+
+
+def _make_psycopg_cooperative() -> None:
+    """Let psycopg2 wait on its socket through eventlet instead of blocking the process."""
+    global _psycopg_made_green
+    if _psycopg_made_green:
+        return
+    from eventlet import patcher
+
+    if patcher.is_monkey_patched("socket"):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+        _psycopg_made_green = True
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` means psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3).
+
+    psycopg2 is the driver psycogreen makes cooperative under eventlet.
+    """
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg2://" + url[len(plain) :]
+    return url
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine tuned for the backend named by ``url``."""
+    url = normalize_url(url)
+    if is_sqlite(url):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql"):
+        _make_psycopg_cooperative()
+        return sa.create_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # take transaction control from pysqlite so BEGIN is ours to issue
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (kill -9); an OS crash may lose the
+        # last commits, state and outbox rows together, never one without the other
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class DatabaseResource:
+    """What a service process holds: the engine, sessions, and who to tell about new events."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service_name: str,
+        pool_size: int = 10,
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.service_name = service_name
+        self.engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_lock = threading.Lock() if is_sqlite(url) else None
+        self.on_events_committed: list[Callable[[], None]] = []
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.write_lock is not None
+
+    def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self, readonly=readonly)
+
+    #: workers write ``with self.db() as uow`` or ``with self.db(readonly=True) as uow``
+    __call__ = unit_of_work
+
+    @contextmanager
+    def begin(self, *, write: bool = True) -> Iterator[sa.Connection]:
+        """A Core connection in a transaction, for plumbing that needs no ORM (the relay)."""
+        lock = self.write_lock if write else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self.engine.connect() as connection:
+                if self.is_sqlite:
+                    connection.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+                with connection.begin():
+                    yield connection
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One database transaction, and the events it causes.
+
+    Use it as a context manager: state changes and ``emit``-ed (or aggregate-recorded) events
+    are written together by ``commit()``; leaving the block without committing rolls back.
+    """
+
+    def __init__(self, resource: DatabaseResource, *, readonly: bool = False) -> None:
+        self.resource = resource
+        self.readonly = readonly
+        self.session: Session | None = None
+        self._staged: list[DomainEvent] = []
+        self._locked = False
+        self.committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        if self.session is not None:
+            raise RuntimeError("a unit of work is entered once; make a new one")
+        lock = self.resource.write_lock
+        if lock is not None and not self.readonly:
+            lock.acquire()
+            self._locked = True
+        try:
+            self.session = self.resource.sessions()
+            if self.resource.is_sqlite:
+                mode = "DEFERRED" if self.readonly else "IMMEDIATE"
+                self.session.connection(execution_options={"sqlite_begin": mode})
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            if self.session is not None:
+                if not self.committed:
+                    self.session.rollback()
+                self.session.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            self.resource.write_lock.release()  # type: ignore[union-attr]
+
+    def emit(self, event_type: str, **data: Any) -> None:
+        """Stage an event to be written to the outbox when this unit of work commits."""
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot emit events")
+        self._staged.append(DomainEvent(event_type, data))
+
+    def commit(self) -> list[dict[str, Any]]:
+        """Commit state and outbox rows in one transaction; return the event bodies written."""
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work does not commit")
+        assert self.session is not None, "commit() outside the with-block"
+        session = self.session
+        session.flush()
+        pending = self._staged + [
+            event
+            for obj in list(session.identity_map.values())
+            if hasattr(obj, "pull_events")
+            for event in obj.pull_events()
+        ]
+        self._staged = []
+        pending.sort(key=lambda event: event.seq)
+        bodies = [
+            catalogue.outgoing(self.resource.service_name, event.name, event.data)
+            for event in pending
+        ]
+        if bodies:
+            from kit.outbox import write_outbox_rows
+
+            write_outbox_rows(session, bodies, [event.name for event in pending])
+        session.commit()
+        self.committed = True
+        if bodies:
+            for callback in self.resource.on_events_committed:
+                callback()
+        return bodies
+
+    def rollback(self) -> None:
+        if self.session is not None:
+            self.session.rollback()
+
+
+@contextmanager
+def connect(url: str, *, service_name: str = "tool") -> Iterator[DatabaseResource]:
+    """A short-lived resource for scripts and tests outside a nameko container."""
+    resource = DatabaseResource(url, service_name=service_name, pool_size=2)
+    try:
+        yield resource
+    finally:
+        resource.dispose()
+
+
+__all__ = [
+    "DatabaseResource",
+    "Id",
+    "UTCDateTime",
+    "UnitOfWork",
+    "connect",
+    "create_engine",
+    "utcnow",
+]

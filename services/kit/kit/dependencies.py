@@ -1,0 +1,78 @@
+"""nameko dependency providers: the Database (with its outbox relay) and friends.
+
+One provider per external resource, with the whole lifecycle: connect in ``setup``, hand each
+worker the resource in ``get_dependency``, stop the relay and dispose of the engine in ``stop``
+and ``kill``. No I/O at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import eventlet
+from nameko.extensions import DependencyProvider
+
+from kit.db import DatabaseResource
+from kit.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+class Database(DependencyProvider):
+    """The service's database; workers open units of work with ``self.db()``.
+
+    With ``outbox=True`` (the default) it also runs the service's outbox relay in a managed
+    green thread and wakes it whenever a unit of work commits events. Config keys:
+    ``DATABASE_URL`` (or ``url_key``), ``DATABASE_POOL_SIZE``, ``AMQP_URI`` and ``OUTBOX``
+    (relay tuning: ``batch_size``, ``poll_interval``, ``lease_ttl``, ``confirm_timeout``,
+    ``retention_days``).
+    """
+
+    def __init__(self, *, url_key: str = "DATABASE_URL", outbox: bool = True) -> None:
+        self.url_key = url_key
+        self.outbox = outbox
+        self.resource: DatabaseResource | None = None
+        self.relay: OutboxRelay | None = None
+        self._relay_thread: Any = None
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.resource = DatabaseResource(
+            config[self.url_key],
+            service_name=self.container.service_name,
+            pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
+        )
+        if self.outbox:
+            self.relay = OutboxRelay(
+                self.resource,
+                amqp_uri=config["AMQP_URI"],
+                ssl=config.get("AMQP_SSL"),
+                **(config.get("OUTBOX") or {}),
+            )
+            self.resource.on_events_committed.append(self.relay.wake)
+
+    def start(self) -> None:
+        if self.relay is not None:
+            self._relay_thread = self.container.spawn_managed_thread(
+                self.relay.run, identifier=f"{self.container.service_name}.outbox_relay"
+            )
+
+    def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+            if self._relay_thread is not None:
+                with eventlet.Timeout(self.relay.confirm_timeout + 5, False):
+                    self._relay_thread.wait()
+        if self.resource is not None:
+            self.resource.dispose()
+
+    def kill(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        if self.resource is not None:
+            self.resource.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> DatabaseResource:
+        assert self.resource is not None
+        return self.resource

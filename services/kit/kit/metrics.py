@@ -1,0 +1,154 @@
+"""Prometheus metrics shared by every service, defined once at import.
+
+Metric objects live at module level (never in ``setup()``), so starting a service container
+twice in one process — as tests do — never registers a name twice. Every series carries a
+``service`` label; label values are bounded (entrypoint names, event types, outcomes), never ids.
+
+nameko-prometheus was considered: it declares its metrics inside ``setup()`` (a second container
+in one process fails with a duplicate registration) and does not label RPC outcomes, which
+the error-ratio alerts need; this module is the small equivalent that does both.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
+from nameko.timer import Timer
+from nameko.web.handlers import HttpRequestHandler
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from werkzeug.wrappers import Response
+
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+ENTRYPOINT_CALLS = Counter(
+    "jinguo_entrypoint_calls_total",
+    "Entrypoint calls by outcome: ok, rejected (a ServiceError the caller is told about) or error",
+    ["service", "kind", "entrypoint", "outcome"],
+)
+ENTRYPOINT_DURATION = Histogram(
+    "jinguo_entrypoint_duration_seconds",
+    "Time spent in an entrypoint's worker",
+    ["service", "kind", "entrypoint"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUESTS = Counter(
+    "jinguo_http_requests_total",
+    "HTTP requests by route template, method and status code",
+    ["service", "method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "jinguo_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+EVENTS_PUBLISHED = Counter(
+    "jinguo_events_published_total",
+    "Events the outbox relay published and the broker confirmed",
+    ["service", "event_type"],
+)
+EVENTS_UNROUTED = Counter(
+    "jinguo_events_unrouted_total",
+    "Events the broker returned because no queue was bound to them (kept in the outbox)",
+    ["service", "event_type"],
+)
+EVENTS_CONSUMED = Counter(
+    "jinguo_events_consumed_total",
+    "Events handled by idempotent consumers: applied, duplicate (already applied) or failed",
+    ["service", "event_type", "outcome"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "jinguo_outbox_backlog_events", "Outbox rows not yet published", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "jinguo_outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox row (0 when none)",
+    ["service"],
+)
+OUTBOX_UNROUTED = Gauge(
+    "jinguo_outbox_unrouted_events", "Outbox rows returned as unroutable, awaiting a replay", ["service"]
+)
+OUTBOX_RELAY_LEADER = Gauge(
+    "jinguo_outbox_relay_leader", "1 while this process's relay holds the outbox lease", ["service"]
+)
+
+_KINDS: tuple[tuple[type, str], ...] = (
+    (Rpc, "rpc"),
+    (EventHandler, "event"),
+    (HttpRequestHandler, "http"),
+    (Timer, "timer"),
+)
+
+
+def entrypoint_kind(entrypoint: Any) -> str:
+    for cls, kind in _KINDS:
+        if isinstance(entrypoint, cls):
+            return kind
+    return "other"
+
+
+def outcome_of(exc_info: Any) -> str:
+    """ok; rejected — the caller was told why (a ServiceError, possibly already converted for
+    the wire); or error — something unexpected, which is what error-ratio alerts watch."""
+    if exc_info is None:
+        return "ok"
+    from kit.rpc import RemoteFailure, as_service_error
+
+    exc = exc_info[1]
+    if isinstance(exc, RemoteFailure):
+        return "error" if exc.kind == "unavailable" else "rejected"
+    error = as_service_error(exc)
+    if error is None or error.kind == "unavailable":
+        return "error"
+    return "rejected"
+
+
+def exposition() -> Response:
+    return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
+
+
+class Metrics(DependencyProvider):
+    """Times every entrypoint of the service and hands workers the exposition function.
+
+    HTTP entrypoints are counted by route template and status code as well; a route that
+    returns a werkzeug ``Response`` (as the gateway's do) reports its real status.
+    """
+
+    def __init__(self) -> None:
+        self._starts: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return exposition
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        self._starts[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        started = self._starts.pop(worker_ctx, None)
+        if started is None:
+            return
+        elapsed = time.perf_counter() - started
+        service = self.container.service_name
+        entrypoint = worker_ctx.entrypoint
+        kind = entrypoint_kind(entrypoint)
+        name = entrypoint.method_name
+        ENTRYPOINT_CALLS.labels(service, kind, name, outcome_of(exc_info)).inc()
+        ENTRYPOINT_DURATION.labels(service, kind, name).observe(elapsed)
+        if kind == "http":
+            status = getattr(result, "status_code", None) or (500 if exc_info else 200)
+            method = entrypoint.method
+            HTTP_REQUESTS.labels(service, method, entrypoint.url, str(status)).inc()
+            HTTP_DURATION.labels(service, method, entrypoint.url).observe(elapsed)

@@ -1,0 +1,116 @@
+"""Alembic, driven from code: every service migrates the same way.
+
+A service's ``migrations/env.py`` is two lines (``run_env(metadata)``); its revisions create
+the service's tables and the kit's (outbox, lease, inbox). Tests apply the same revisions —
+never ``create_all`` — and ``drift()`` proves the models and the migrations agree.
+
+    jinguo-migrate services/registry/config.yaml       # upgrade to head
+    jinguo-migrate services/registry/config.yaml --check   # fail if models drifted
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+
+from kit import tables
+from kit.config import load_config
+from kit.db import create_engine, is_sqlite
+
+
+def alembic_config(package: str, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", f"{package}:migrations")
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade(package: str, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(package, url), revision)
+
+
+def downgrade(package: str, url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(package, url), revision)
+
+
+def _targets(metadata: sa.MetaData, kit_tables: bool) -> list[sa.MetaData]:
+    return [metadata, tables.metadata] if kit_tables else [metadata]
+
+
+def drift(url: str, metadata: sa.MetaData, *, kit_tables: bool = True) -> list[Any]:
+    """Differences between the migrated database and the models (empty when they agree)."""
+    engine = create_engine(url)
+    target = _targets(metadata, kit_tables)
+    try:
+        with engine.connect() as connection:
+            migration = MigrationContext.configure(
+                connection, opts={"compare_type": True, "target_metadata": target}
+            )
+            return compare_metadata(migration, target)
+    finally:
+        engine.dispose()
+
+
+def run_env(metadata: sa.MetaData, *, kit_tables: bool = True) -> None:
+    """The body of every service's ``migrations/env.py``.
+
+    ``kit_tables`` adds the outbox, lease and inbox tables (a service that publishes or
+    consumes events has them; the gateway does not).
+    """
+    config = context.config
+    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+    target = _targets(metadata, kit_tables)
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target, literal_binds=True, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=target,
+                compare_type=True,
+                render_as_batch=is_sqlite(url),
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Migrate a Jinguo service's database")
+    parser.add_argument("config", help="the service's config.yaml (its DATABASE_URL is migrated)")
+    parser.add_argument("--revision", default="head")
+    parser.add_argument("--check", action="store_true", help="fail if the models drifted")
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    package = config["SERVICE_PACKAGE"]
+    url = config["DATABASE_URL"]
+    upgrade(package, url, args.revision)
+    print(f"{package}: migrated {_safe(url)} to {args.revision}")
+    if args.check:
+        models = __import__(f"{package}.models", fromlist=["metadata"])
+        differences = drift(url, models.metadata, kit_tables=getattr(models, "KIT_TABLES", True))
+        if differences:
+            print(f"{package}: models and migrations differ: {differences}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _safe(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""RPC entrypoint that turns service errors into one wire type the gateway can map.
+
+nameko serialises an exception by its class path and rebuilds it on the caller's side only
+when that path is registered there. Rather than make the gateway import every service's
+exception classes, ``@rpc`` here converts any ``ServiceError`` (and marshmallow validation
+errors, database outages and constraint violations) into ``RemoteFailure(kind, code, message,
+details)``, registered for deserialisation. The gateway maps ``kind`` to an HTTP status in one
+table; ``code`` and ``details`` reach the client unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError
+from nameko.exceptions import deserialize_to_instance
+from nameko.rpc import Rpc as NamekoRpc
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from kit.errors import Conflict, InvalidInput, ServiceError, Unavailable
+
+
+@deserialize_to_instance
+class RemoteFailure(Exception):
+    """A ServiceError after crossing RPC: kind, code, message and details, nothing else."""
+
+    def __init__(self, kind: str, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(kind, code, message, details)
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def as_service_error(exc: BaseException) -> ServiceError | None:
+    """The ServiceError a caller should see for ``exc``, or None for an unexpected error."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return InvalidInput("the request does not match the schema", fields=exc.messages)
+    if isinstance(exc, IntegrityError):
+        error: ServiceError = Conflict("the change conflicts with data written meanwhile; retry")
+        error.code = "CONSTRAINT_VIOLATION"
+        return error
+    if isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        error = Unavailable("the service's database did not answer")
+        error.code = "DATABASE_UNAVAILABLE"
+        return error
+    return None
+
+
+def to_remote_failure(exc: BaseException) -> RemoteFailure | None:
+    error = as_service_error(exc)
+    if error is None:
+        return None
+    return RemoteFailure(error.kind, error.code, error.message, error.details)
+
+
+class Rpc(NamekoRpc):
+    def __init__(self, expected_exceptions: Any = (ServiceError, ValidationError), **kwargs: Any) -> None:
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
+        if exc_info is not None:
+            failure = to_remote_failure(exc_info[1])
+            if failure is not None:
+                exc_info = (RemoteFailure, failure, exc_info[2])
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = Rpc.decorator

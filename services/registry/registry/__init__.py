@@ -1,0 +1,1 @@
+"""Registry: who is who — federations, host units, women's organizations, service providers."""

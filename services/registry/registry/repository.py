@@ -1,0 +1,134 @@
+"""SQL for the registry: loading and saving organizations, subtree queries done by the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from kit.paging import PageRequest
+from sqlalchemy.orm import Session
+
+from registry.domain import ACTIVE_STATUSES, Organization, StatusChange
+from registry.exceptions import OrganizationNotFound
+from registry.models import organizations, start_mappers, status_changes
+from registry.search import search_key
+
+
+class OrganizationRepository:
+    def __init__(self, session: Session) -> None:
+        start_mappers()
+        self.session = session
+
+    def get(self, organization_id: str, *, for_update: bool = False) -> Organization:
+        organization = self.session.get(
+            Organization, str(organization_id), with_for_update=for_update or None
+        )
+        if organization is None:
+            raise OrganizationNotFound(str(organization_id))
+        return organization
+
+    def find(self, organization_id: str) -> Organization | None:
+        return self.session.get(Organization, str(organization_id))
+
+    def add(self, organization: Organization, change: StatusChange) -> None:
+        self.session.add(organization)
+        self.session.add(change)
+
+    def add_change(self, change: StatusChange) -> None:
+        self.session.add(change)
+
+    def id_with_uscc(self, uscc: str) -> str | None:
+        return self.session.execute(
+            sa.select(organizations.c.id).where(organizations.c.uscc == uscc)
+        ).scalar()
+
+    def active_children(self, organization_id: str) -> int:
+        return self.session.execute(
+            sa.select(sa.func.count())
+            .where(organizations.c.parent_id == organization_id)
+            .where(organizations.c.status != "deregistered")
+        ).scalar_one()
+
+    def move_descendants(self, old_path: str, new_path: str, depth_delta: int) -> None:
+        """Rewrite the paths under a moved node in one statement."""
+        column = organizations.c.path
+        self.session.execute(
+            sa.update(organizations)
+            .where(column.like(old_path + "%"))
+            .where(column != old_path)
+            .values(
+                path=sa.literal(new_path) + sa.func.substr(column, len(old_path) + 1),
+                depth=organizations.c.depth + depth_delta,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def list(
+        self,
+        page: PageRequest,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        parent_id: str | None = None,
+        path_prefix: str | None = None,
+        exclude_path: str | None = None,
+        only_id: str | None = None,
+        q: str | None = None,
+    ) -> list[Organization]:
+        """Organizations by name then id, ``page.limit + 1`` of them (to tell if more follow)."""
+        query = sa.select(Organization)
+        table = organizations
+        if kind:
+            query = query.where(table.c.kind == kind)
+        if status:
+            query = query.where(table.c.status == status)
+        if parent_id:
+            query = query.where(table.c.parent_id == str(parent_id))
+        if path_prefix:
+            query = query.where(table.c.path.like(path_prefix + "%"))
+        if exclude_path:
+            query = query.where(table.c.path != exclude_path)
+        if only_id:
+            query = query.where(table.c.id == only_id)
+        if q:
+            query = query.where(table.c.search_name.contains(search_key(q), autoescape=True))
+        if page.after:
+            query = query.where(sa.tuple_(table.c.name, table.c.id) > tuple(page.after))
+        query = query.order_by(table.c.name, table.c.id).limit(page.limit + 1)
+        return list(self.session.execute(query).scalars())
+
+    def history(self, organization_id: str, page: PageRequest) -> list[StatusChange]:
+        table = status_changes
+        query = sa.select(StatusChange).where(table.c.organization_id == organization_id)
+        if page.after:
+            after_at = datetime.fromisoformat(page.after[0])
+            query = query.where(sa.tuple_(table.c.at, table.c.id) > (after_at, page.after[1]))
+        query = query.order_by(table.c.at, table.c.id).limit(page.limit + 1)
+        return list(self.session.execute(query).scalars())
+
+    def coverage_counts(self, path: str) -> dict[str, tuple[int, int]]:
+        """Per sector: host units in the subtree under ``path`` and how many are covered.
+
+        One aggregate query: host units are found by path prefix (an index range scan), and a
+        host unit is covered when an active women's organization is its child.
+        """
+        host = organizations.alias("host")
+        child = organizations.alias("child")
+        covered = (
+            sa.exists()
+            .where(child.c.parent_id == host.c.id)
+            .where(child.c.kind == "womens_organization")
+            .where(child.c.status.in_(ACTIVE_STATUSES))
+        )
+        rows = self.session.execute(
+            sa.select(
+                host.c.sector,
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((covered, 1), else_=0)), 0),
+            )
+            .where(host.c.kind == "host_unit")
+            .where(host.c.path.like(path + "%"))
+            .where(host.c.status != "deregistered")
+            .group_by(host.c.sector)
+        ).all()
+        return {sector: (int(units), int(done)) for sector, units, done in rows}

@@ -1,0 +1,21 @@
+"""Name search that works for Chinese written either way.
+
+Names are stored exactly as given (simplified or traditional). Beside each name the registry
+keeps a search key — converted to simplified characters with OpenCC and case-folded — and
+queries are normalised the same way, so 婦聯 finds 妇联 and "YWCA" finds "ywca".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import opencc
+
+
+@lru_cache(maxsize=1)
+def _to_simplified() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def search_key(text: str) -> str:
+    return _to_simplified().convert(" ".join(text.split())).casefold()

@@ -1,0 +1,110 @@
+"""The registry's nameko service: entrypoints only — load, call a use case, commit, dump."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kit.actor import Actor
+from kit.clock import utcnow
+from kit.dependencies import Database
+from kit.health import service_health
+from kit.metrics import Metrics
+from kit.paging import page_request
+from kit.rpc import rpc
+from marshmallow import validate
+from nameko.web.handlers import http
+
+from registry import handlers, schemas
+from registry.domain import TRANSITIONS
+from registry.repository import OrganizationRepository
+
+ORGANIZATION = schemas.OrganizationOut()
+ORGANIZATION_PAGE = schemas.OrganizationPage()
+HISTORY_PAGE = schemas.StatusChangePage()
+COVERAGE = schemas.CoverageOut()
+IS_ACTION = validate.OneOf(TRANSITIONS)
+
+
+class RegistryService:
+    name = "registry"
+
+    db = Database()
+    metrics = Metrics()
+
+    @rpc
+    def register_organization(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        data = schemas.OrganizationCreate().load(payload)
+        with self.db() as uow:
+            repo = OrganizationRepository(uow.session)
+            organization = handlers.register_organization(repo, data, Actor.from_dict(actor), utcnow())
+            uow.commit()
+        return ORGANIZATION.dump(organization)
+
+    @rpc
+    def update_organization(
+        self, organization_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        changes = schemas.OrganizationUpdate().load(payload)
+        with self.db() as uow:
+            repo = OrganizationRepository(uow.session)
+            organization = handlers.update_organization(
+                repo, organization_id, changes, Actor.from_dict(actor), utcnow()
+            )
+            uow.commit()
+        return ORGANIZATION.dump(organization)
+
+    @rpc
+    def change_status(
+        self, organization_id: str, action: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``action`` is one of verify, suspend, reinstate, deregister."""
+        IS_ACTION(action)
+        reason = schemas.StatusChangeRequest().load(payload or {})["reason"]
+        with self.db() as uow:
+            repo = OrganizationRepository(uow.session)
+            organization = handlers.change_status(
+                repo, organization_id, action, reason, Actor.from_dict(actor), utcnow()
+            )
+            uow.commit()
+        return ORGANIZATION.dump(organization)
+
+    @rpc
+    def get_organization(self, organization_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        with self.db(readonly=True) as uow:
+            repo = OrganizationRepository(uow.session)
+            organization = handlers.get_organization(repo, organization_id, Actor.from_dict(actor))
+            return ORGANIZATION.dump(organization)
+
+    @rpc
+    def list_organizations(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = schemas.OrganizationFilters().load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        with self.db(readonly=True) as uow:
+            repo = OrganizationRepository(uow.session)
+            result = handlers.list_organizations(repo, filters, request, Actor.from_dict(actor))
+            return ORGANIZATION_PAGE.dump(result)
+
+    @rpc
+    def status_history(
+        self, organization_id: str, filters: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        filters = filters or {}
+        request = page_request(filters.get("limit"), filters.get("cursor"), arity=2)
+        with self.db(readonly=True) as uow:
+            repo = OrganizationRepository(uow.session)
+            result = handlers.status_history(repo, organization_id, request, Actor.from_dict(actor))
+            return HISTORY_PAGE.dump(result)
+
+    @rpc
+    def coverage(self, organization_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        with self.db(readonly=True) as uow:
+            repo = OrganizationRepository(uow.session)
+            return COVERAGE.dump(handlers.coverage(repo, organization_id, Actor.from_dict(actor)))
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        return service_health(self.db)
+
+    @http("GET", "/metrics")
+    def serve_metrics(self, request: Any) -> Any:
+        return self.metrics()
