@@ -26,7 +26,7 @@ class Database(DependencyProvider):
     green thread and wakes it whenever a unit of work commits events. Config keys:
     ``DATABASE_URL`` (or ``url_key``), ``DATABASE_POOL_SIZE``, ``AMQP_URI`` and ``OUTBOX``
     (relay tuning: ``batch_size``, ``poll_interval``, ``lease_ttl``, ``confirm_timeout``,
-    ``retention_days``).
+    ``retention_days``, and ``amqp_uri`` to publish through another broker address).
     """
 
     def __init__(self, *, url_key: str = "DATABASE_URL", outbox: bool = True) -> None:
@@ -44,11 +44,11 @@ class Database(DependencyProvider):
             pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
         )
         if self.outbox:
+            options = dict(config.get("OUTBOX") or {})
+            # the relay may publish through another address than the service's RPC traffic
+            amqp_uri = options.pop("amqp_uri", None) or config["AMQP_URI"]
             self.relay = OutboxRelay(
-                self.resource,
-                amqp_uri=config["AMQP_URI"],
-                ssl=config.get("AMQP_SSL"),
-                **(config.get("OUTBOX") or {}),
+                self.resource, amqp_uri=amqp_uri, ssl=config.get("AMQP_SSL"), **options
             )
             self.resource.on_events_committed.append(self.relay.wake)
 

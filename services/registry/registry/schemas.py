@@ -138,11 +138,8 @@ class CoverageLine(Schema):
     rate = fields.Float(allow_none=True, metadata={"description": RATE_DESCRIPTION})
 
 
-class SectorCoverage(Schema):
+class SectorCoverage(CoverageLine):
     sector = fields.String()
-    host_units = fields.Integer()
-    covered = fields.Integer()
-    rate = fields.Float(allow_none=True, metadata={"description": RATE_DESCRIPTION})
 
 
 class CoverageOut(Schema):

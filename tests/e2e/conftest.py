@@ -1,0 +1,41 @@
+"""End-to-end fixtures: the platform running as real processes over a fresh vhost."""
+
+import pytest
+
+from tests.support.platform import Platform, new_vhost, vhost_uri
+from tests.support.probe import create_probe_tables
+
+
+@pytest.fixture(scope="module")
+def platform(rabbit_manager, tmp_path_factory, infra):
+    vhost = new_vhost(rabbit_manager)
+    workdir = tmp_path_factory.mktemp("platform")
+    platform = Platform(
+        amqp_uri=vhost_uri(infra.amqp_uri, vhost),
+        workdir=workdir,
+        database_urls={
+            "registry": f"sqlite:///{workdir / 'registry.sqlite3'}",
+            "gateway": f"sqlite:///{workdir / 'gateway.sqlite3'}",
+            "probe": f"sqlite:///{workdir / 'probe.sqlite3'}",
+        },
+    )
+    # a consumer in another process, started first so its queues exist before events flow
+    create_probe_tables(platform.database_urls["probe"])
+    platform.service(
+        "probe",
+        "tests/support/probe.yaml",
+        "tests.support.probe:ProbeService",
+        PROBE_DATABASE_URL=platform.database_urls["probe"],
+        PROBE_HTTP_ADDRESS="127.0.0.1:0",
+    )
+    try:
+        platform.start()
+        yield platform
+    finally:
+        platform.stop()
+        rabbit_manager.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="module")
+def admin(platform):
+    return platform.admin()

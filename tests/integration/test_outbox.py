@@ -1,0 +1,153 @@
+"""The transactional outbox and the idempotent consumer, end to end inside real containers.
+
+The registry publishes through a TCP proxy the test can cut — a broker outage as the relay
+sees it — while its RPC and the consumer talk to the broker directly.
+"""
+
+import json
+import time
+
+import eventlet
+import kombu
+import pytest
+import sqlalchemy as sa
+from kit import metrics
+from kit.config import load_config
+from kit.db import connect
+from kit.outbox import OutboxRelay, outbox_status
+from kit.tables import inbox, outbox
+from nameko.standalone.rpc import ServiceRpcProxy
+from registry.service import RegistryService
+
+from tests.conftest import free_port
+from tests.integration.conftest import ROOT
+from tests.support.probe import ProbeService, applied, create_probe_tables
+from tests.support.proxy import CuttableProxy
+
+ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
+
+
+def wait_until(predicate, timeout=20.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
+
+
+@pytest.fixture
+def probe(container_factory, rabbit_config, tmp_path):
+    url = f"sqlite:///{tmp_path / 'probe.sqlite3'}"
+    create_probe_tables(url)
+    config = load_config(
+        ROOT / "services/registry/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=url,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+    )
+    container = container_factory(ProbeService, config)
+    container.start()  # binds the probe's queues before anything is published
+    return url
+
+
+def applied_rows(url):
+    with connect(url) as db, db.begin(write=False) as connection:
+        return [dict(r._mapping) for r in connection.execute(sa.select(applied))]
+
+
+def test_broker_outage_loses_nothing_and_republishing_applies_once(
+    container_factory, registry_config, registry_db, rabbit_config, probe
+):
+    parts = kombu.Connection(rabbit_config["AMQP_URI"])
+    proxy = CuttableProxy(parts.hostname, parts.port or 5672).start()
+    vhost = rabbit_config["vhost"]
+    registry_config["OUTBOX"] = {
+        "amqp_uri": f"amqp://guest:guest@{proxy.address}/{vhost}",
+        "poll_interval": 0.2,
+        "lease_ttl": 3,
+        "confirm_timeout": 2,
+        "max_backoff": 0.5,
+    }
+    container_factory(RegistryService, registry_config).start()
+    duplicates = metrics.EVENTS_CONSUMED.labels("probe", "organization_registered", "duplicate")
+    duplicates_before = duplicates._value.get()
+
+    with ServiceRpcProxy("registry", registry_config) as registry:
+        before = [registry.register_organization({"name": f"服务社{i}", "kind": "service_provider"}, ADMIN) for i in range(5)]
+        wait_until(lambda: len(applied_rows(probe)) == 5)
+
+        proxy.cut()
+        during = [registry.register_organization({"name": f"断网期间{i}", "kind": "service_provider"}, ADMIN) for i in range(20)]
+        for org in during[:10]:
+            registry.change_status(org["id"], "verify", {}, ADMIN)
+        with connect(registry_db, service_name="registry") as db:
+            eventlet.sleep(1.5)  # the relay keeps failing and backing off meanwhile
+            assert outbox_status(db)["pending"] == 30
+        assert len(applied_rows(probe)) == 5
+
+        proxy.restore()
+        wait_until(lambda: len(applied_rows(probe)) == 35)
+
+        # a relay that crashed after the broker confirmed but before it marked the rows sent
+        # publishes them all again: consumers must not apply any of them twice
+        with connect(registry_db, service_name="registry") as db:
+            with db.begin() as connection:
+                connection.execute(sa.update(outbox).values(status="pending", sent_at=None))
+            wait_until(lambda: outbox_status(db)["pending"] == 0)
+        eventlet.sleep(1.0)  # let the duplicates reach the probe
+
+    rows = applied_rows(probe)
+    event_ids = [row["event_id"] for row in rows]
+    assert len(rows) == 35 and len(set(event_ids)) == 35
+    registered = {row["organization_id"] for row in rows if row["event_type"] == "organization_registered"}
+    assert registered == {org["id"] for org in before + during}
+    with connect(probe) as db, db.begin(write=False) as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 35
+    # the 25 registrations were all delivered a second time, and all recognised as duplicates
+    assert duplicates._value.get() - duplicates_before >= 25
+    proxy.cut()
+
+
+def test_a_redelivered_event_changes_nothing(probe, rabbit_config):
+    body = {
+        "event_id": "0b7c5c55-3f61-4c7b-9d51-3f1a2d7c0a11",
+        "occurred_at": "2026-11-22T10:00:00+00:00",
+        "organization_id": "6f1e0c2a-7a55-4e43-9b3e-2f6d6f0c9a01",
+        "kind": "service_provider",
+        "version": 2,
+        "status": "verified",
+        "reason": None,
+        "actor_id": None,
+    }
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:
+        producer = connection.Producer()
+        exchange = kombu.Exchange("registry.events", type="topic", durable=True)
+        for _ in range(3):
+            producer.publish(
+                json.dumps(body), exchange=exchange, routing_key="organization_verified",
+                content_type="application/json", declare=[exchange],
+            )
+    eventlet.sleep(1.5)
+    rows = applied_rows(probe)
+    assert [(r["event_id"], r["event_type"]) for r in rows] == [(body["event_id"], "organization_verified")]
+
+
+def test_only_the_lease_holder_publishes_and_a_follower_takes_over(registry_db, rabbit_config):
+    with connect(registry_db, service_name="registry") as db:
+        first = OutboxRelay(db, amqp_uri=rabbit_config["AMQP_URI"], lease_ttl=1.0)
+        second = OutboxRelay(db, amqp_uri=rabbit_config["AMQP_URI"], lease_ttl=1.0)
+        assert first.hold_lease() is True
+        assert second.hold_lease() is False
+        assert first.hold_lease() is True  # the holder renews
+
+        # the holder stops renewing (crashed): after the TTL the follower takes over
+        eventlet.sleep(1.2)
+        assert second.hold_lease() is True
+        first._lease_until = None
+        assert first.hold_lease() is False
+
+        # a clean stop hands the lease over at once
+        second._release_lease()
+        assert first.hold_lease() is True

@@ -1,0 +1,204 @@
+"""The platform as real processes: `nameko run` for each service and the gateway.
+
+Used by end-to-end tests, benchmarks and fault tests. Each platform gets its own RabbitMQ
+vhost and its own databases, so runs never see each other's messages or rows.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from kit.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMEKO = str(Path(sys.executable).parent / "nameko")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> Process:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
+            self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        return self
+
+    def signal(self, sig: int) -> None:
+        assert self.popen is not None
+        self.popen.send_signal(sig)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGCONT)
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+@dataclass
+class Platform:
+    amqp_uri: str
+    workdir: Path
+    database_urls: dict[str, str]
+    admin_password: str = field(default_factory=lambda: "admin-" + secrets.token_hex(6))
+    jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    rpc_timeout: float = 3.0
+    gateway_port: int = field(default_factory=free_port)
+    registry_port: int = field(default_factory=free_port)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}/api/v1"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "AMQP_URI": self.amqp_uri,
+            "JINGUO_ENV": "test",
+            "JINGUO_ADMIN_PASSWORD": self.admin_password,
+            "JINGUO_JWT_SECRET": self.jwt_secret,
+            "REGISTRY_DATABASE_URL": self.database_urls["registry"],
+            "GATEWAY_DATABASE_URL": self.database_urls["gateway"],
+            "REGISTRY_HTTP_ADDRESS": f"127.0.0.1:{self.registry_port}",
+            "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{self.gateway_port}",
+            "GATEWAY_RPC_TIMEOUT": str(self.rpc_timeout),
+            "OUTBOX_POLL_INTERVAL": "0.2",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONWARNINGS": "ignore",
+        }
+        env.update(extra)
+        return env
+
+    def migrate(self) -> None:
+        upgrade("registry", self.database_urls["registry"])
+        upgrade("gateway", self.database_urls["gateway"])
+
+    def service(self, name: str, config: str, target: str, **extra_env: str) -> Process:
+        process = Process(
+            name=name,
+            args=[NAMEKO, "run", "--config", config, target],
+            env=self.env(**extra_env),
+            log_path=self.workdir / f"{name}.log",
+        )
+        self.processes[name] = process.start()
+        return process
+
+    def start(self) -> Platform:
+        self.migrate()
+        self.service("registry", "services/registry/config.yaml", "registry.service:RegistryService")
+        self.service("gateway", "gateway/config.yaml", "gateway.service:GatewayService")
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 40) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for process in self.processes.values():
+                if process.popen is not None and process.popen.poll() is not None:
+                    raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
+            try:
+                last = requests.get(f"{self.base_url}/health", timeout=5)
+                if last.status_code == 200:
+                    return
+            except requests.RequestException as exc:
+                last = exc
+            time.sleep(0.2)
+        logs = "\n".join(f"--- {p.name}\n{p.tail()}" for p in self.processes.values())
+        raise RuntimeError(f"platform not healthy after {timeout}s: {getattr(last, 'text', last)}\n{logs}")
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+
+    # --- HTTP helpers --------------------------------------------------------------------
+
+    def token(self, username: str, password: str) -> str:
+        response = requests.post(
+            f"{self.base_url}/auth/token", json={"username": username, "password": password}, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def client(self, token: str | None = None) -> Client:
+        return Client(self.base_url, token)
+
+    def admin(self) -> Client:
+        return self.client(self.token("admin", self.admin_password))
+
+
+class Client:
+    """requests with the base URL and the bearer token filled in."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json=None, **kwargs) -> requests.Response:
+        return self.request("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json=None, **kwargs) -> requests.Response:
+        return self.request("PATCH", path, json=json, **kwargs)
+
+    def create(self, path: str, payload: dict) -> dict:
+        response = self.post(path, payload)
+        assert response.status_code == 201, (path, payload, response.status_code, response.text)
+        return response.json()
+
+
+def vhost_uri(amqp_uri: str, vhost: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(amqp_uri)
+    return f"{parts.scheme}://{parts.netloc}/{vhost}"
+
+
+def new_vhost(rabbit_manager, username: str = "guest") -> str:
+    vhost = f"jinguo_e2e_{uuid.uuid4().hex[:10]}"
+    rabbit_manager.create_vhost(vhost)
+    rabbit_manager.set_vhost_permissions(vhost, username, ".*", ".*", ".*")
+    return vhost

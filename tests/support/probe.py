@@ -1,0 +1,70 @@
+"""A consumer of registry events in another service, for tests: records every application.
+
+It uses the kit's idempotent consumer exactly as a real service would; ``applied`` has no
+unique constraint on purpose, so a second application of one event would show as a second row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from kit.consumer import on_event
+from kit.dependencies import Database
+from kit.rpc import rpc
+from kit.tables import metadata as kit_metadata
+
+metadata = sa.MetaData()
+applied = sa.Table(
+    "applied",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("organization_id", sa.String(36), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+def create_probe_tables(url: str) -> None:
+    """Test-support tables only; services themselves are always migrated with Alembic."""
+    from kit.db import create_engine
+
+    engine = create_engine(url)
+    kit_metadata.create_all(engine)
+    metadata.create_all(engine)
+    engine.dispose()
+
+
+def _record(uow: Any, event: dict, event_type: str) -> None:
+    uow.session.execute(
+        sa.insert(applied).values(
+            event_id=str(event["event_id"]),
+            event_type=event_type,
+            organization_id=str(event["organization_id"]),
+            version=event["version"],
+        )
+    )
+
+
+class ProbeService:
+    name = "probe"
+    db = Database(outbox=False)
+
+    @on_event("registry", "organization_registered")
+    def on_registered(self, event: dict, uow: Any) -> None:
+        _record(uow, event, "organization_registered")
+
+    @on_event("registry", "organization_verified")
+    def on_verified(self, event: dict, uow: Any) -> None:
+        _record(uow, event, "organization_verified")
+
+    @on_event("registry", "organization_suspended")
+    def on_suspended(self, event: dict, uow: Any) -> None:
+        _record(uow, event, "organization_suspended")
+
+    @rpc
+    def applied(self) -> list[dict[str, Any]]:
+        with self.db(readonly=True) as uow:
+            rows = uow.session.execute(sa.select(applied).order_by(applied.c.seq)).all()
+        return [dict(row._mapping) for row in rows]
