@@ -81,6 +81,17 @@ class ServiceUnavailable(HttpError):
         super().__init__(f"the {service} service {reason}", service=service)
 
 
+class ServiceTimeout(HttpError):
+    """No answer in time. The request may or may not have run before its deadline."""
+
+    status, code = 503, "SERVICE_TIMEOUT"
+
+    def __init__(self, service: str, seconds: float) -> None:
+        super().__init__(
+            f"the {service} service did not answer within {seconds:g} s", service=service, timeout=seconds
+        )
+
+
 class BrokerUnavailable(HttpError):
     status, code = 503, "BROKER_UNAVAILABLE"
 

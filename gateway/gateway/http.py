@@ -28,6 +28,7 @@ from gateway.errors import (
     BadRequest,
     Forbidden,
     PayloadTooLarge,
+    ServiceTimeout,
     UnsupportedMediaType,
     ValidationFailed,
     describe,
@@ -185,6 +186,7 @@ def serve(service: Any, route: Route, handler: Callable, request: Request, path:
     """Authenticate, authorise, parse, call the handler, keep idempotent responses."""
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     idempotency = None
+    ambiguous = False
     try:
         actor = None
         if not route.public:
@@ -217,9 +219,12 @@ def serve(service: Any, route: Route, handler: Callable, request: Request, path:
         response = json_response(status, payload, {"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
         response = error_response(exc, request_id)
+        ambiguous = isinstance(exc, ServiceTimeout)
     if idempotency is not None:
         try:
-            service.idempotency.complete(*idempotency, response.status_code, response.get_data(as_text=True))
+            service.idempotency.complete(
+                *idempotency, response.status_code, response.get_data(as_text=True), ambiguous=ambiguous
+            )
         except Exception:  # noqa: BLE001 - the answer stands even if it cannot be kept
             log.exception("could not keep the response for Idempotency-Key %s", idempotency[1])
     return response

@@ -4,7 +4,8 @@ The first request with a key reserves it (state ``in_progress``) together with a
 of the request; when it finishes with a status below 500 the response is kept. A retry with
 the same key and the same request replays that response; the same key with a different
 request is refused (422); a retry while the first is still running is told so (409). A 5xx
-releases the key so the client can simply try again. Keys are per user and kept 24 hours.
+releases the key so the client can simply try again — except a timeout, whose request may
+have run: its key stays reserved until it is stale (60 s). Keys are per user, kept 24 hours.
 """
 
 from __future__ import annotations
@@ -91,8 +92,12 @@ class IdempotencyKeys:
         except IntegrityError:
             raise _in_progress() from None
 
-    def complete(self, user_id: str, key: str, status: int, body: str) -> None:
+    def complete(self, user_id: str, key: str, status: int, body: str, *, ambiguous: bool = False) -> None:
+        """Keep the response; after a 5xx release the key — unless the outcome is unknown (a
+        timeout: the request may have run), then it stays reserved until it goes stale."""
         table = idempotency_keys
+        if ambiguous:
+            return
         with self.resource.begin() as connection:
             if status >= 500:
                 connection.execute(

@@ -1,19 +1,23 @@
 """Calling the services: nameko RPC with a deadline, so a dead service is a 503, never a hang.
 
-Requests carry a message TTL equal to the timeout, so a call the gateway gave up on is not
-executed later by a service that comes back. A service that never started (no queue bound) is
-refused by the broker at once (``UnknownService``); one that stopped answering times out.
+Requests carry a message TTL and a deadline header equal to the timeout, so a call the gateway
+gave up on is not executed later by a service that comes back (kit's ``@rpc`` drops requests
+past their deadline). A service that never started (no queue bound) is refused by the broker
+at once (``UnknownService``); one that stopped answering times out.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import time
+
 import eventlet
+from kit.rpc import DEADLINE_KEY
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
-from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceUnavailable
+from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceTimeout, ServiceUnavailable
 
 DEFAULT_TIMEOUT = 10.0
 #: fail fast while the broker is down rather than retrying for many seconds
@@ -28,6 +32,8 @@ class ServiceClient:
 
     def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         deadline = timeout or self.timeout
+        # travels as a context header; the service drops the request once it has passed
+        self._proxy.worker_ctx.data[DEADLINE_KEY] = time.time() + deadline
         try:
             reply = getattr(self._proxy, method).call_async(*args, **kwargs)
         except UnknownService:
@@ -36,7 +42,7 @@ class ServiceClient:
             raise BrokerUnavailable(f"the message broker is unreachable ({type(exc).__name__})") from None
         with eventlet.Timeout(deadline, False):
             return reply.result()
-        raise ServiceUnavailable(self.service, f"did not answer within {deadline:g} s")
+        raise ServiceTimeout(self.service, deadline)
 
 
 class ServiceRpc(RpcProxy):

@@ -49,8 +49,10 @@ class GatewayDatabase(Database):
     def __init__(self) -> None:
         super().__init__(outbox=False)
 
-    def start(self) -> None:
-        super().start()
+    def setup(self) -> None:
+        # in setup, not start: nameko starts extensions concurrently, and the web server must
+        # not answer a login before the admin exists
+        super().setup()
         assert self.resource is not None
         accounts.ensure_admin(self.resource, self.container.config.get("ADMIN_PASSWORD"), utcnow())
 

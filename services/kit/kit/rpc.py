@@ -10,6 +10,8 @@ table; ``code`` and ``details`` reach the client unchanged.
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 from marshmallow import ValidationError
@@ -22,14 +24,19 @@ from kit.errors import Conflict, InvalidInput, ServiceError, Unavailable
 
 @deserialize_to_instance
 class RemoteFailure(Exception):
-    """A ServiceError after crossing RPC: kind, code, message and details, nothing else."""
+    """A ServiceError after crossing RPC: kind, code, message and details, nothing else.
 
-    def __init__(self, kind: str, code: str, message: str, details: dict[str, Any]) -> None:
-        super().__init__(kind, code, message, details)
+    ``details`` travels as a JSON string: nameko turns every non-string exception argument
+    into its ``str()`` (1 would arrive as "1", None as "None").
+    """
+
+    def __init__(self, kind: str, code: str, message: str, details: dict[str, Any] | str) -> None:
+        encoded = details if isinstance(details, str) else json.dumps(details, default=str)
+        super().__init__(kind, code, message, encoded)
         self.kind = kind
         self.code = code
         self.message = message
-        self.details = details
+        self.details: dict[str, Any] = json.loads(encoded)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -61,9 +68,31 @@ def to_remote_failure(exc: BaseException) -> RemoteFailure | None:
     return RemoteFailure(error.kind, error.code, error.message, error.details)
 
 
+#: context key (header ``nameko.deadline``) a caller sets to the epoch second after which it
+#: no longer waits for the answer
+DEADLINE_KEY = "deadline"
+
+
 class Rpc(NamekoRpc):
+    """nameko's ``@rpc``, plus: errors become ``RemoteFailure``; expired requests are not run.
+
+    A caller that gave up (the gateway answered 503) must not have its request executed later
+    by a service that was hung and resumed with the message already prefetched. The message
+    TTL covers requests still queued; the deadline covers those already delivered.
+    """
+
     def __init__(self, expected_exceptions: Any = (ServiceError, ValidationError), **kwargs: Any) -> None:
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        deadline = self.unpack_message_headers(message).get(DEADLINE_KEY)
+        if deadline is not None and time.time() > float(deadline):
+            late = RemoteFailure(
+                "unavailable", "DEADLINE_EXCEEDED", "the caller stopped waiting; not executed", {}
+            )
+            self.rpc_consumer.handle_result(message, None, (RemoteFailure, late, None))
+            return
+        super().handle_message(body, message)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:

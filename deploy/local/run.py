@@ -1,0 +1,146 @@
+"""`make run`: the whole platform on this machine, with SQLite files under var/.
+
+Checks that RabbitMQ answers (and says how to start it if not), creates the admin password on
+first run, migrates every service, starts the processes of deploy/local/Procfile with honcho,
+waits until the gateway reports healthy and prints where to go and how to log in.
+Set REGISTRY_DATABASE_URL / GATEWAY_DATABASE_URL to run on PostgreSQL instead; nothing else
+changes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var"
+BIN = Path(sys.executable).parent
+CONFIGS = ["services/registry/config.yaml", "gateway/config.yaml"]
+
+
+def broker_address(amqp_uri: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(amqp_uri)
+    return parts.hostname or "127.0.0.1", parts.port or 5672
+
+
+def broker_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def admin_password() -> str:
+    """JINGUO_ADMIN_PASSWORD if set; else one generated on first run and kept in var/."""
+    given = os.environ.get("JINGUO_ADMIN_PASSWORD")
+    if given:
+        return given
+    path = VAR / "admin-password"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(12) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def main() -> int:
+    os.chdir(ROOT)
+    env = dict(os.environ)
+    env.setdefault("JINGUO_ENV", "dev")
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    amqp_uri = env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    host, port = broker_address(amqp_uri)
+    if not broker_answers(host, port):
+        print(
+            f"RabbitMQ is not answering on {host}:{port}.\n"
+            "Start it, then run `make run` again:\n"
+            "  on this machine:   rabbitmq-server -detached\n"
+            "  with Docker:       docker compose -f deploy/docker-compose.yml up -d rabbitmq\n"
+            "  elsewhere:         set AMQP_URI=amqp://user:password@host:5672/vhost",
+            file=sys.stderr,
+        )
+        return 2
+    env["JINGUO_ADMIN_PASSWORD"] = password = admin_password()
+    VAR.mkdir(exist_ok=True)
+    for config in CONFIGS:
+        subprocess.run([str(BIN / "jinguo-migrate"), config], env=env, check=True)  # noqa: S603
+
+    honcho = subprocess.Popen(  # noqa: S603
+        [str(BIN / "honcho"), "start", "-f", "deploy/local/Procfile", "-d", str(ROOT)],
+        env=env,
+        start_new_session=True,
+    )
+    gateway = env.get("GATEWAY_HTTP_ADDRESS", "127.0.0.1:8000")
+    base = f"http://{gateway}/api/v1"
+    if not wait_healthy(base, honcho):
+        stop(honcho)
+        print("The platform did not become healthy; see the log above.", file=sys.stderr)
+        return 1
+    print(banner(base, password), flush=True)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    try:
+        return honcho.wait()
+    except (KeyboardInterrupt, SystemExit):
+        return 0
+    finally:
+        stop(honcho)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def wait_healthy(base: str, honcho: subprocess.Popen, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if honcho.poll() is not None:
+            return False
+        try:
+            if requests.get(f"{base}/health", timeout=3).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def stop(honcho: subprocess.Popen) -> None:
+    if honcho.poll() is None:
+        os.killpg(honcho.pid, signal.SIGTERM)
+        try:
+            honcho.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(honcho.pid, signal.SIGKILL)
+
+
+def banner(base: str, password: str) -> str:
+    return f"""
+  Jinguo is running.
+
+  API        {base}
+  API docs   {base}/docs
+  Health     {base}/health
+
+  Log in as admin (password from JINGUO_ADMIN_PASSWORD, or generated into var/admin-password):
+    curl -s -X POST {base}/auth/token -H 'Content-Type: application/json' \\
+         -d '{{"username": "admin", "password": "{password}"}}'
+  then send the access_token as 'Authorization: Bearer <token>'.
+
+  Ctrl-C stops everything.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

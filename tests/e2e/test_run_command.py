@@ -1,0 +1,77 @@
+"""`make run` as a newcomer uses it (deploy/local/run.py, which the make target calls)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.support.infra import scratch_postgres_database
+from tests.support.platform import ROOT, free_port, new_vhost, vhost_uri
+
+RUN = [sys.executable, str(ROOT / "deploy/local/run.py")]
+
+
+def test_without_a_broker_it_says_how_to_start_one():
+    env = {**os.environ, "AMQP_URI": f"amqp://guest:guest@127.0.0.1:{free_port()}/"}
+    result = subprocess.run(RUN, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "rabbitmq-server -detached" in result.stderr
+    assert "deploy/docker-compose.yml" in result.stderr
+
+
+@pytest.fixture
+def postgres_urls(postgres_admin_url):
+    with scratch_postgres_database(postgres_admin_url, "jinguo_run_registry") as registry, \
+            scratch_postgres_database(postgres_admin_url, "jinguo_run_gateway") as gateway:
+        yield {"registry": registry, "gateway": gateway}
+
+
+def test_it_starts_everything_on_postgresql_by_url_alone(rabbit_manager, infra, postgres_urls, tmp_path):
+    vhost = new_vhost(rabbit_manager)
+    port = free_port()
+    env = {
+        **os.environ,
+        "AMQP_URI": vhost_uri(infra.amqp_uri, vhost),
+        "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{port}",
+        "REGISTRY_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+        "REGISTRY_DATABASE_URL": postgres_urls["registry"],
+        "GATEWAY_DATABASE_URL": postgres_urls["gateway"],
+        "JINGUO_ADMIN_PASSWORD": "first-day-password",
+    }
+    log = open(tmp_path / "run.log", "w+")  # noqa: SIM115
+    process = subprocess.Popen(RUN, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and "Jinguo is running" not in (tmp_path / "run.log").read_text():
+            assert process.poll() is None, (tmp_path / "run.log").read_text()
+            time.sleep(0.5)
+        output = (tmp_path / "run.log").read_text()
+        assert f"http://127.0.0.1:{port}/api/v1/docs" in output
+        assert '"username": "admin", "password": "first-day-password"' in output
+
+        base = f"http://127.0.0.1:{port}/api/v1"
+        health = requests.get(f"{base}/health", timeout=10).json()
+        assert health["dependencies"]["gateway_database"]["backend"] == "postgresql"
+        assert health["dependencies"]["registry"]["database"]["backend"] == "postgresql"
+        token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": "first-day-password"},
+                              timeout=10).json()["access_token"]
+        created = requests.post(f"{base}/organizations", json={"name": "某市妇联", "kind": "federation", "level": "city"},
+                                headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert created.status_code == 201
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        log.close()
+        rabbit_manager.delete_vhost(vhost)
+    assert not _listening(port)
+
+
+def _listening(port):
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
