@@ -47,7 +47,7 @@ format: venv
 	$(BIN)/ruff format .
 
 bench: venv
-	$(BIN)/python -m pytest tests/bench -p no:randomly -s -q $(PYTEST_ARGS)
+	JINGUO_BENCH=1 $(BIN)/python -m pytest tests/bench -s -q $(PYTEST_ARGS)
 
 lock: venv
 	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url \

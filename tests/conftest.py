@@ -23,6 +23,9 @@ from tests.support.infra import Infrastructure  # noqa: E402
 
 INFRA = Infrastructure()
 
+# benchmarks print figures and take minutes: `make bench` runs them, `make test` does not
+collect_ignore = [] if os.environ.get("JINGUO_BENCH") else ["bench"]
+
 
 def pytest_configure(config):
     INFRA.resolve()

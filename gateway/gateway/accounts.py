@@ -6,8 +6,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from kit.actor import Actor
-from kit.db import DatabaseResource
 from sqlalchemy.exc import IntegrityError
 
 from gateway import identity
@@ -15,6 +13,8 @@ from gateway.auth import hash_password, password_matches
 from gateway.errors import Unauthorized
 from gateway.identity import User, UsernameTaken
 from gateway.store import UserStore
+from kit.actor import Actor
+from kit.db import DatabaseResource
 
 log = logging.getLogger(__name__)
 

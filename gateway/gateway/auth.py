@@ -15,11 +15,11 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventlet import tpool
-from kit.actor import Actor
-from kit.config import require_secret
 from nameko.extensions import DependencyProvider
 
 from gateway.errors import Unauthorized
+from kit.actor import Actor
+from kit.config import require_secret
 
 ALGORITHM = "HS256"
 ISSUER = "jinguo"
@@ -60,9 +60,13 @@ class Tokens:
                 options={"require": ["exp", "iat", "sub", "iss"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthorized("the access token has expired; ask for a new one", code="TOKEN_EXPIRED") from None
+            raise Unauthorized(
+                "the access token has expired; ask for a new one", code="TOKEN_EXPIRED"
+            ) from None
         except jwt.InvalidTokenError as exc:
-            raise Unauthorized(f"the access token is not valid: {exc}", code="INVALID_TOKEN") from None
+            raise Unauthorized(
+                f"the access token is not valid: {exc}", code="INVALID_TOKEN"
+            ) from None
         return Actor(
             user_id=str(claims["sub"]),
             username=str(claims.get("name", "")),
@@ -72,10 +76,14 @@ class Tokens:
 
     def authenticate(self, authorization: str | None) -> Actor:
         if not authorization:
-            raise Unauthorized("send 'Authorization: Bearer <token>'", code="AUTHENTICATION_REQUIRED")
+            raise Unauthorized(
+                "send 'Authorization: Bearer <token>'", code="AUTHENTICATION_REQUIRED"
+            )
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("send 'Authorization: Bearer <token>'", code="AUTHENTICATION_REQUIRED")
+            raise Unauthorized(
+                "send 'Authorization: Bearer <token>'", code="AUTHENTICATION_REQUIRED"
+            )
         return self.verify(token.strip())
 
 

@@ -12,10 +12,11 @@ import socket
 from typing import Any
 
 from amqp.exceptions import AMQPError
-from kit.errors import ServiceError
-from kit.rpc import RemoteFailure, as_service_error
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from nameko.exceptions import UnknownService
+
+from kit.errors import ServiceError
+from kit.rpc import RemoteFailure, as_service_error
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ class HttpError(Exception):
     status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, status: int | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -88,7 +91,9 @@ class ServiceTimeout(HttpError):
 
     def __init__(self, service: str, seconds: float) -> None:
         super().__init__(
-            f"the {service} service did not answer within {seconds:g} s", service=service, timeout=seconds
+            f"the {service} service did not answer within {seconds:g} s",
+            service=service,
+            timeout=seconds,
         )
 
 
@@ -115,7 +120,12 @@ def describe(exc: BaseException) -> tuple[int, str, str, dict[str, Any]]:
         )
     if isinstance(exc, UnknownService):
         service = str(exc.args[0]) if exc.args else "requested"
-        return 503, "SERVICE_UNAVAILABLE", f"the {service} service is not running", {"service": service}
+        return (
+            503,
+            "SERVICE_UNAVAILABLE",
+            f"the {service} service is not running",
+            {"service": service},
+        )
     if isinstance(exc, BROKER_ERRORS):
         return 503, "BROKER_UNAVAILABLE", "the message broker is unreachable; try again shortly", {}
     log.exception("unexpected error while serving a request", exc_info=exc)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kit.actor import ROLES, Actor
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
@@ -35,6 +34,7 @@ from gateway.errors import (
     error_body,
 )
 from gateway.idempotency import fingerprint
+from kit.actor import ROLES, Actor
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,18 @@ class JsonWsgiApp(WsgiApp):
             allowed = ", ".join(sorted(exc.valid_methods or []))
             response = json_response(
                 405,
-                error_body("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here; use {allowed}"),
+                error_body(
+                    "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here; use {allowed}"
+                ),
                 {"Allow": allowed},
             )
             return response(environ, start_response)
         except HTTPException as exc:
             code = "NOT_FOUND" if exc.code == 404 else "HTTP_ERROR"
             message = f"no route {request.path}" if exc.code == 404 else str(exc.description)
-            return json_response(exc.code or 500, error_body(code, message))(environ, start_response)
+            return json_response(exc.code or 500, error_body(code, message))(
+                environ, start_response
+            )
         request.path_values = values
         return provider.handle_request(request)(environ, start_response)
 
@@ -182,7 +186,9 @@ def api(
     return decorator
 
 
-def serve(service: Any, route: Route, handler: Callable, request: Request, path: dict[str, str]) -> Response:
+def serve(
+    service: Any, route: Route, handler: Callable, request: Request, path: dict[str, str]
+) -> Response:
     """Authenticate, authorise, parse, call the handler, keep idempotent responses."""
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     idempotency = None
@@ -198,34 +204,49 @@ def serve(service: Any, route: Route, handler: Callable, request: Request, path:
                     role=actor.role,
                     allowed_roles=list(route.roles or ()),
                 )
-        raw = read_body(request, service.max_body_bytes) if route.method in ("POST", "PATCH", "PUT") else b""
+        raw = (
+            read_body(request, service.max_body_bytes)
+            if route.method in ("POST", "PATCH", "PUT")
+            else b""
+        )
         body = parse_json_object(raw) if route.method in ("POST", "PATCH", "PUT") else None
         if route.validate_body and route.body is not None:
             try:
                 body = route.body().load(body or {})
             except ValidationError as exc:
-                raise ValidationFailed("the request body does not match the schema", fields=exc.messages) from None
+                raise ValidationFailed(
+                    "the request body does not match the schema", fields=exc.messages
+                ) from None
         key = request.headers.get("Idempotency-Key")
         if route.idempotent and key is not None and actor is not None:
-            stored = service.idempotency.reserve(actor.user_id, key, fingerprint(route.method, request.path, raw))
+            stored = service.idempotency.reserve(
+                actor.user_id, key, fingerprint(route.method, request.path, raw)
+            )
             if stored is not None:
                 return json_response(
-                    stored.status, stored.body, {"Idempotent-Replayed": "true", "X-Request-Id": request_id}
+                    stored.status,
+                    stored.body,
+                    {"Idempotent-Replayed": "true", "X-Request-Id": request_id},
                 )
             idempotency = (actor.user_id, key)
-        call = Call(request=request, actor=actor, body=body, query=request.args.to_dict(), path=path)
+        call = Call(
+            request=request, actor=actor, body=body, query=request.args.to_dict(), path=path
+        )
         result = handler(service, call)
         status, payload = result if isinstance(result, tuple) else (route.status, result)
         response = json_response(status, payload, {"X-Request-Id": request_id})
-    except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
+    except Exception as exc:
         response = error_response(exc, request_id)
         ambiguous = isinstance(exc, ServiceTimeout)
     if idempotency is not None:
         try:
             service.idempotency.complete(
-                *idempotency, response.status_code, response.get_data(as_text=True), ambiguous=ambiguous
+                *idempotency,
+                response.status_code,
+                response.get_data(as_text=True),
+                ambiguous=ambiguous,
             )
-        except Exception:  # noqa: BLE001 - the answer stands even if it cannot be kept
+        except Exception:
             log.exception("could not keep the response for Idempotency-Key %s", idempotency[1])
     return response
 
@@ -263,5 +284,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
             column=exc.colno,
         ) from None
     if not isinstance(value, dict):
-        raise ValidationFailed("the body must be a JSON object", fields={"_schema": ["Must be a JSON object."]})
+        raise ValidationFailed(
+            "the body must be a JSON object", fields={"_schema": ["Must be a JSON object."]}
+        )
     return value

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from kit.clock import utcnow
-from kit.db import DatabaseResource
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import HttpError, ValidationFailed
 from gateway.models import idempotency_keys
+from kit.clock import utcnow
+from kit.db import DatabaseResource
 
 MAX_KEY_LENGTH = 200
 IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
@@ -92,7 +92,9 @@ class IdempotencyKeys:
         except IntegrityError:
             raise _in_progress() from None
 
-    def complete(self, user_id: str, key: str, status: int, body: str, *, ambiguous: bool = False) -> None:
+    def complete(
+        self, user_id: str, key: str, status: int, body: str, *, ambiguous: bool = False
+    ) -> None:
         """Keep the response; after a 5xx release the key — unless the outcome is unknown (a
         timeout: the request may have run), then it stays reserved until it goes stale."""
         table = idempotency_keys
@@ -114,7 +116,9 @@ class IdempotencyKeys:
     def purge(self) -> int:
         with self.resource.begin() as connection:
             return connection.execute(
-                sa.delete(idempotency_keys).where(idempotency_keys.c.created_at < utcnow() - RETENTION)
+                sa.delete(idempotency_keys).where(
+                    idempotency_keys.c.created_at < utcnow() - RETENTION
+                )
             ).rowcount
 
 

@@ -80,7 +80,9 @@ def check_password(username: str, password: str) -> None:
             rule="max_length",
         )
     if password.casefold() == username.casefold():
-        raise InvalidInput("the password may not be the username", field="password", rule="not_username")
+        raise InvalidInput(
+            "the password may not be the username", field="password", rule="not_username"
+        )
 
 
 def check_role_organization(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from kit.db import NAMING_CONVENTION, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)

@@ -50,7 +50,9 @@ def document() -> dict[str, Any]:
         servers=[{"url": PREFIX}],
         plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     spec.components.schema("Error", schema=ErrorOut)
     for path in sorted({route.path for route in ROUTES}):
         operations = {
@@ -68,7 +70,11 @@ def _operation(route: Route) -> dict[str, Any]:
         "responses": {
             str(route.status): {
                 "description": "OK",
-                **({"content": {"application/json": {"schema": route.response}}} if route.response else {}),
+                **(
+                    {"content": {"application/json": {"schema": route.response}}}
+                    if route.response
+                    else {}
+                ),
             }
         },
     }

@@ -8,16 +8,15 @@ at once (``UnknownService``); one that stopped answering times out.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-import time
-
 import eventlet
-from kit.rpc import DEADLINE_KEY
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceTimeout, ServiceUnavailable
+from kit.rpc import DEADLINE_KEY
 
 DEFAULT_TIMEOUT = 10.0
 #: fail fast while the broker is down rather than retrying for many seconds
@@ -39,7 +38,9 @@ class ServiceClient:
         except UnknownService:
             raise ServiceUnavailable(self.service, "is not running") from None
         except BROKER_ERRORS as exc:
-            raise BrokerUnavailable(f"the message broker is unreachable ({type(exc).__name__})") from None
+            raise BrokerUnavailable(
+                f"the message broker is unreachable ({type(exc).__name__})"
+            ) from None
         with eventlet.Timeout(deadline, False):
             return reply.result()
         raise ServiceTimeout(self.service, deadline)

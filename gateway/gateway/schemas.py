@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from marshmallow import RAISE, Schema, fields, validate
+
 from kit.actor import ROLES
 from kit.fields import Id, Text
-from marshmallow import RAISE, Schema, fields, validate
 
 
 class Strict(Schema):
@@ -64,5 +65,7 @@ class DependencyHealth(Schema):
 
 
 class HealthOut(Schema):
-    status = fields.String(metadata={"description": "ok when every dependency is ok, else degraded"})
+    status = fields.String(
+        metadata={"description": "ok when every dependency is ok, else degraded"}
+    )
     dependencies = fields.Dict(keys=fields.String(), values=fields.Dict())

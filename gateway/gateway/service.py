@@ -13,13 +13,8 @@ from typing import Any
 import eventlet
 import kombu
 import sqlalchemy as sa
-from kit.clock import utcnow
-from kit.dependencies import Database
-from kit.metrics import Metrics
-from kit.paging import page, page_request
 from nameko.dependency_providers import Config
 from nameko.timer import timer
-from registry import schemas as registry_schemas
 from werkzeug.wrappers import Response
 
 from gateway import accounts, openapi
@@ -36,8 +31,21 @@ from gateway.http import (
 )
 from gateway.idempotency import IdempotencyKeys
 from gateway.rpc import ServiceRpc
-from gateway.schemas import HealthOut, PageQuery, TokenOut, TokenRequest, UserCreate, UserOut, UserPage
+from gateway.schemas import (
+    HealthOut,
+    PageQuery,
+    TokenOut,
+    TokenRequest,
+    UserCreate,
+    UserOut,
+    UserPage,
+)
 from gateway.store import UserStore
+from kit.clock import utcnow
+from kit.dependencies import Database
+from kit.metrics import Metrics
+from kit.paging import page, page_request
+from registry import schemas as registry_schemas
 
 MANAGERS = ("admin", "federation_staff")
 USER = UserOut()
@@ -76,8 +84,16 @@ class GatewayService:
 
     # --- identity ------------------------------------------------------------------------
 
-    @api("POST", "/auth/token", summary="Log in", tag="Identity", roles=None,
-         body=TokenRequest, response=TokenOut, validate_body=True)
+    @api(
+        "POST",
+        "/auth/token",
+        summary="Log in",
+        tag="Identity",
+        roles=None,
+        body=TokenRequest,
+        response=TokenOut,
+        validate_body=True,
+    )
     def issue_token(self, call: Call) -> Any:
         """Exchange a username and password for a bearer token."""
         user = accounts.authenticate(self.db, call.body["username"], call.body["password"])
@@ -87,14 +103,26 @@ class GatewayService:
             "expires_in": self.auth.ttl_seconds,
         }
 
-    @api("POST", "/users", summary="Create a user", tag="Identity", roles=("admin",),
-         body=UserCreate, response=UserOut, status=201, idempotent=True, validate_body=True)
+    @api(
+        "POST",
+        "/users",
+        summary="Create a user",
+        tag="Identity",
+        roles=("admin",),
+        body=UserCreate,
+        response=UserOut,
+        status=201,
+        idempotent=True,
+        validate_body=True,
+    )
     def create_user(self, call: Call) -> Any:
         """Federation staff belong to a federation, contractors to a service provider."""
 
         def organization_kind(organization_id: str) -> str | None:
             try:
-                found = self.registry.call("get_organization", organization_id, call.actor.to_dict())
+                found = self.registry.call(
+                    "get_organization", organization_id, call.actor.to_dict()
+                )
             except Exception as exc:
                 if getattr(exc, "kind", None) == "not_found":
                     raise ValidationFailed(
@@ -106,8 +134,15 @@ class GatewayService:
         user = accounts.create_user(self.db, call.body, call.actor, utcnow(), organization_kind)
         return 201, USER.dump(user)
 
-    @api("GET", "/users", summary="List users", tag="Identity", roles=("admin",),
-         query=PageQuery, response=UserPage)
+    @api(
+        "GET",
+        "/users",
+        summary="List users",
+        tag="Identity",
+        roles=("admin",),
+        query=PageQuery,
+        response=UserPage,
+    )
     def list_users(self, call: Call) -> Any:
         request = page_request(_int(call.query, "limit"), call.query.get("cursor"), arity=1)
         with self.db(readonly=True) as uow:
@@ -124,55 +159,106 @@ class GatewayService:
 
     # --- registry ------------------------------------------------------------------------
 
-    @api("POST", "/organizations", summary="Register an organization", tag="Registry",
-         roles=MANAGERS, body=registry_schemas.OrganizationCreate,
-         response=registry_schemas.OrganizationOut, status=201, idempotent=True)
+    @api(
+        "POST",
+        "/organizations",
+        summary="Register an organization",
+        tag="Registry",
+        roles=MANAGERS,
+        body=registry_schemas.OrganizationCreate,
+        response=registry_schemas.OrganizationOut,
+        status=201,
+        idempotent=True,
+    )
     def register_organization(self, call: Call) -> Any:
         """Federations need a level, host units a sector; the parent must fit the hierarchy."""
         return 201, self.registry.call("register_organization", call.body, call.actor.to_dict())
 
-    @api("GET", "/organizations", summary="List organizations", tag="Registry",
-         query=registry_schemas.OrganizationFilters, response=registry_schemas.OrganizationPage)
+    @api(
+        "GET",
+        "/organizations",
+        summary="List organizations",
+        tag="Registry",
+        query=registry_schemas.OrganizationFilters,
+        response=registry_schemas.OrganizationPage,
+    )
     def list_organizations(self, call: Call) -> Any:
         """`parent_id` lists children, `within` a whole subtree; `q` searches names (简/繁)."""
         return self.registry.call("list_organizations", call.query, call.actor.to_dict())
 
-    @api("GET", "/organizations/{organization_id}", summary="Read an organization",
-         tag="Registry", response=registry_schemas.OrganizationOut)
+    @api(
+        "GET",
+        "/organizations/{organization_id}",
+        summary="Read an organization",
+        tag="Registry",
+        response=registry_schemas.OrganizationOut,
+    )
     def get_organization(self, call: Call) -> Any:
-        return self.registry.call("get_organization", call.path["organization_id"], call.actor.to_dict())
+        return self.registry.call(
+            "get_organization", call.path["organization_id"], call.actor.to_dict()
+        )
 
-    @api("PATCH", "/organizations/{organization_id}", summary="Change an organization",
-         tag="Registry", roles=MANAGERS, body=registry_schemas.OrganizationUpdate,
-         response=registry_schemas.OrganizationOut)
+    @api(
+        "PATCH",
+        "/organizations/{organization_id}",
+        summary="Change an organization",
+        tag="Registry",
+        roles=MANAGERS,
+        body=registry_schemas.OrganizationUpdate,
+        response=registry_schemas.OrganizationOut,
+    )
     def update_organization(self, call: Call) -> Any:
         """Setting `parent_id` moves the organization with its whole subtree."""
         return self.registry.call(
             "update_organization", call.path["organization_id"], call.body, call.actor.to_dict()
         )
 
-    @api("POST", "/organizations/{organization_id}/verify", summary="Verify an organization",
-         tag="Registry", roles=MANAGERS, body=registry_schemas.StatusChangeRequest,
-         response=registry_schemas.OrganizationOut)
+    @api(
+        "POST",
+        "/organizations/{organization_id}/verify",
+        summary="Verify an organization",
+        tag="Registry",
+        roles=MANAGERS,
+        body=registry_schemas.StatusChangeRequest,
+        response=registry_schemas.OrganizationOut,
+    )
     def verify_organization(self, call: Call) -> Any:
         return self._change_status(call, "verify")
 
-    @api("POST", "/organizations/{organization_id}/suspend", summary="Suspend an organization",
-         tag="Registry", roles=MANAGERS, body=registry_schemas.StatusChangeRequest,
-         response=registry_schemas.OrganizationOut)
+    @api(
+        "POST",
+        "/organizations/{organization_id}/suspend",
+        summary="Suspend an organization",
+        tag="Registry",
+        roles=MANAGERS,
+        body=registry_schemas.StatusChangeRequest,
+        response=registry_schemas.OrganizationOut,
+    )
     def suspend_organization(self, call: Call) -> Any:
         """A reason is required. A suspended provider wins no contracts and is not paid."""
         return self._change_status(call, "suspend")
 
-    @api("POST", "/organizations/{organization_id}/reinstate", summary="Reinstate an organization",
-         tag="Registry", roles=MANAGERS, body=registry_schemas.StatusChangeRequest,
-         response=registry_schemas.OrganizationOut)
+    @api(
+        "POST",
+        "/organizations/{organization_id}/reinstate",
+        summary="Reinstate an organization",
+        tag="Registry",
+        roles=MANAGERS,
+        body=registry_schemas.StatusChangeRequest,
+        response=registry_schemas.OrganizationOut,
+    )
     def reinstate_organization(self, call: Call) -> Any:
         return self._change_status(call, "reinstate")
 
-    @api("POST", "/organizations/{organization_id}/deregister", summary="Deregister an organization",
-         tag="Registry", roles=MANAGERS, body=registry_schemas.StatusChangeRequest,
-         response=registry_schemas.OrganizationOut)
+    @api(
+        "POST",
+        "/organizations/{organization_id}/deregister",
+        summary="Deregister an organization",
+        tag="Registry",
+        roles=MANAGERS,
+        body=registry_schemas.StatusChangeRequest,
+        response=registry_schemas.OrganizationOut,
+    )
     def deregister_organization(self, call: Call) -> Any:
         """Final. A reason is required; an organization with active children cannot go."""
         return self._change_status(call, "deregister")
@@ -182,15 +268,26 @@ class GatewayService:
             "change_status", call.path["organization_id"], action, call.body, call.actor.to_dict()
         )
 
-    @api("GET", "/organizations/{organization_id}/history", summary="Status history",
-         tag="Registry", query=PageQuery, response=registry_schemas.StatusChangePage)
+    @api(
+        "GET",
+        "/organizations/{organization_id}/history",
+        summary="Status history",
+        tag="Registry",
+        query=PageQuery,
+        response=registry_schemas.StatusChangePage,
+    )
     def organization_history(self, call: Call) -> Any:
         return self.registry.call(
             "status_history", call.path["organization_id"], call.query, call.actor.to_dict()
         )
 
-    @api("GET", "/organizations/{organization_id}/coverage", summary="Coverage report",
-         tag="Registry", response=registry_schemas.CoverageOut)
+    @api(
+        "GET",
+        "/organizations/{organization_id}/coverage",
+        summary="Coverage report",
+        tag="Registry",
+        response=registry_schemas.CoverageOut,
+    )
     def coverage(self, call: Call) -> Any:
         """Per sector over the whole subtree: host units, how many have an active women's
         organization as a child, and the rate in percent."""
@@ -198,8 +295,14 @@ class GatewayService:
 
     # --- operations ----------------------------------------------------------------------
 
-    @api("GET", "/health", summary="Health of the gateway and each dependency",
-         tag="Operations", roles=None, response=HealthOut)
+    @api(
+        "GET",
+        "/health",
+        summary="Health of the gateway and each dependency",
+        tag="Operations",
+        roles=None,
+        response=HealthOut,
+    )
     def health(self, call: Call) -> Any:
         """200 when every dependency is ok, 503 (same body) when one is not."""
         checks = {
@@ -210,7 +313,10 @@ class GatewayService:
         pool = eventlet.GreenPool(len(checks))
         results = dict(zip(checks, pool.imap(lambda check: check(), checks.values()), strict=True))
         healthy = all(result.get("status") == "ok" for result in results.values())
-        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "dependencies": results}
+        return (200 if healthy else 503), {
+            "status": "ok" if healthy else "degraded",
+            "dependencies": results,
+        }
 
     def _database_health(self) -> dict[str, Any]:
         try:
@@ -224,23 +330,33 @@ class GatewayService:
         try:
             with kombu.Connection(self.config["AMQP_URI"], connect_timeout=2) as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
-        except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        except Exception as exc:
             return {"status": "down", "error": type(exc).__name__}
         return {"status": "ok"}
 
-    @api("GET", "/openapi.json", summary="This API's OpenAPI 3 document", tag="Operations", roles=None)
+    @api(
+        "GET",
+        "/openapi.json",
+        summary="This API's OpenAPI 3 document",
+        tag="Operations",
+        roles=None,
+    )
     def openapi_document(self, call: Call) -> Any:
         return openapi.document()
 
     @ApiEntrypoint.decorator("GET", PREFIX + "/docs")
     def docs(self, request: Any) -> Response:
-        return Response(openapi.DOCS_PAGE.format(prefix=PREFIX), content_type="text/html; charset=utf-8")
+        return Response(
+            openapi.DOCS_PAGE.format(prefix=PREFIX), content_type="text/html; charset=utf-8"
+        )
 
     @ApiEntrypoint.decorator("GET", PREFIX + "/docs/static/<name>")
     def docs_asset(self, request: Any, name: str) -> Response:
         asset = openapi.swagger_asset(name)
         if asset is None:
-            return json_response(404, {"error": {"code": "NOT_FOUND", "message": name, "details": {}}})
+            return json_response(
+                404, {"error": {"code": "NOT_FOUND", "message": name, "details": {}}}
+            )
         return Response(asset[0], content_type=asset[1], headers={"Cache-Control": "max-age=86400"})
 
     @ApiEntrypoint.decorator("GET", "/metrics")
@@ -263,7 +379,7 @@ def _service_check(service: GatewayService, name: str) -> Any:
             return {"status": "down", "error": "the gateway has no client for this service"}
         try:
             report = client.call("health", timeout=3)
-        except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        except Exception as exc:
             return {"status": "down", "error": getattr(exc, "message", None) or type(exc).__name__}
         return report
 

@@ -7,9 +7,9 @@ import time
 import eventlet
 import requests
 import sqlalchemy as sa
+
 from kit.db import connect
 from registry.models import organizations
-
 from tests.support.platform import Client
 
 
@@ -29,35 +29,57 @@ def test_openapi_document_covers_every_route_and_the_docs_page_works(platform):
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
     for path, method in [
-        ("/auth/token", "post"), ("/users", "post"), ("/users/me", "get"),
-        ("/organizations", "post"), ("/organizations", "get"),
+        ("/auth/token", "post"),
+        ("/users", "post"),
+        ("/users/me", "get"),
+        ("/organizations", "post"),
+        ("/organizations", "get"),
         ("/organizations/{organization_id}", "patch"),
         ("/organizations/{organization_id}/suspend", "post"),
-        ("/organizations/{organization_id}/coverage", "get"), ("/health", "get"),
+        ("/organizations/{organization_id}/coverage", "get"),
+        ("/health", "get"),
     ]:
         assert method in paths[path], (path, method)
     create = paths["/organizations"]["post"]
     schema_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
-    assert schema["properties"]["kind"]["enum"] == ["federation", "womens_organization", "host_unit", "service_provider"]
+    assert schema["properties"]["kind"]["enum"] == [
+        "federation",
+        "womens_organization",
+        "host_unit",
+        "service_provider",
+    ]
     assert "422" in create["responses"] and "Idempotency-Key" in str(create["parameters"])
     page = requests.get(f"{platform.base_url}/docs", timeout=10)
     assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
     asset = requests.get(f"{platform.base_url}/docs/static/swagger-ui-bundle.js", timeout=10)
     assert asset.status_code == 200 and len(asset.content) > 100_000
-    assert requests.get(f"{platform.base_url}/docs/static/..%2Fsecret", timeout=10).status_code == 404
+    assert (
+        requests.get(f"{platform.base_url}/docs/static/..%2Fsecret", timeout=10).status_code == 404
+    )
 
 
 def test_metrics_count_requests_by_route_and_events_by_type(platform, admin):
     admin.create("/organizations", {"name": "指标测试", "kind": "service_provider"})
     admin.get("/organizations/6f1e0c2a-7a55-4e43-9b3e-2f6d6f0c9a01")  # a 404
     gateway = requests.get(f"http://127.0.0.1:{platform.gateway_port}/metrics", timeout=10).text
-    assert 'jinguo_http_requests_total{method="POST",route="/api/v1/organizations",service="gateway",status="201"}' in gateway
-    assert 'route="/api/v1/organizations/<organization_id>",service="gateway",status="404"' in gateway
+    assert (
+        'jinguo_http_requests_total{method="POST",route="/api/v1/organizations",service="gateway",status="201"}'
+        in gateway
+    )
+    assert (
+        'route="/api/v1/organizations/<organization_id>",service="gateway",status="404"' in gateway
+    )
     eventlet.sleep(1.0)
     registry = requests.get(f"http://127.0.0.1:{platform.registry_port}/metrics", timeout=10).text
-    assert 'jinguo_entrypoint_calls_total{entrypoint="register_organization",kind="rpc",outcome="ok",service="registry"}' in registry
-    assert 'jinguo_events_published_total{event_type="organization_registered",service="registry"}' in registry
+    assert (
+        'jinguo_entrypoint_calls_total{entrypoint="register_organization",kind="rpc",outcome="ok",service="registry"}'
+        in registry
+    )
+    assert (
+        'jinguo_events_published_total{event_type="organization_registered",service="registry"}'
+        in registry
+    )
     assert 'jinguo_outbox_backlog_events{service="registry"} 0.0' in registry
     assert 'jinguo_outbox_relay_leader{service="registry"} 1.0' in registry
 
@@ -84,7 +106,10 @@ def test_a_hung_service_is_a_503_naming_it_and_its_request_is_not_run_later(plat
     with connect(platform.database_urls["registry"]) as db, db.begin(write=False) as connection:
         names = connection.execute(sa.select(organizations.c.name)).scalars().all()
     assert "停机期间" not in names
-    assert admin.post("/organizations", {"name": "恢复之后", "kind": "service_provider"}).status_code == 201
+    assert (
+        admin.post("/organizations", {"name": "恢复之后", "kind": "service_provider"}).status_code
+        == 201
+    )
 
 
 def test_a_stopped_service_is_a_503_too(platform, admin):

@@ -25,12 +25,16 @@ def test_without_a_broker_it_says_how_to_start_one():
 
 @pytest.fixture
 def postgres_urls(postgres_admin_url):
-    with scratch_postgres_database(postgres_admin_url, "jinguo_run_registry") as registry, \
-            scratch_postgres_database(postgres_admin_url, "jinguo_run_gateway") as gateway:
+    with (
+        scratch_postgres_database(postgres_admin_url, "jinguo_run_registry") as registry,
+        scratch_postgres_database(postgres_admin_url, "jinguo_run_gateway") as gateway,
+    ):
         yield {"registry": registry, "gateway": gateway}
 
 
-def test_it_starts_everything_on_postgresql_by_url_alone(rabbit_manager, infra, postgres_urls, tmp_path):
+def test_it_starts_everything_on_postgresql_by_url_alone(
+    rabbit_manager, infra, postgres_urls, tmp_path
+):
     vhost = new_vhost(rabbit_manager)
     port = free_port()
     env = {
@@ -46,7 +50,10 @@ def test_it_starts_everything_on_postgresql_by_url_alone(rabbit_manager, infra, 
     process = subprocess.Popen(RUN, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and "Jinguo is running" not in (tmp_path / "run.log").read_text():
+        while (
+            time.monotonic() < deadline
+            and "Jinguo is running" not in (tmp_path / "run.log").read_text()
+        ):
             assert process.poll() is None, (tmp_path / "run.log").read_text()
             time.sleep(0.5)
         output = (tmp_path / "run.log").read_text()
@@ -57,10 +64,17 @@ def test_it_starts_everything_on_postgresql_by_url_alone(rabbit_manager, infra, 
         health = requests.get(f"{base}/health", timeout=10).json()
         assert health["dependencies"]["gateway_database"]["backend"] == "postgresql"
         assert health["dependencies"]["registry"]["database"]["backend"] == "postgresql"
-        token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": "first-day-password"},
-                              timeout=10).json()["access_token"]
-        created = requests.post(f"{base}/organizations", json={"name": "某市妇联", "kind": "federation", "level": "city"},
-                                headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        token = requests.post(
+            f"{base}/auth/token",
+            json={"username": "admin", "password": "first-day-password"},
+            timeout=10,
+        ).json()["access_token"]
+        created = requests.post(
+            f"{base}/organizations",
+            json={"name": "某市妇联", "kind": "federation", "level": "city"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
         assert created.status_code == 201
     finally:
         process.send_signal(signal.SIGTERM)

@@ -4,9 +4,9 @@
 from pathlib import Path
 
 import pytest
+
 from kit.config import load_config
 from kit.migrate import upgrade
-
 from tests.conftest import free_port
 from tests.support.events import EventTap
 from tests.support.infra import scratch_postgres_database

@@ -11,14 +11,14 @@ import eventlet
 import kombu
 import pytest
 import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
+
 from kit import metrics
 from kit.config import load_config
 from kit.db import connect
 from kit.outbox import OutboxRelay, outbox_status
 from kit.tables import inbox, outbox
-from nameko.standalone.rpc import ServiceRpcProxy
 from registry.service import RegistryService
-
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.probe import ProbeService, applied, create_probe_tables
@@ -75,11 +75,21 @@ def test_broker_outage_loses_nothing_and_republishing_applies_once(
     duplicates_before = duplicates._value.get()
 
     with ServiceRpcProxy("registry", registry_config) as registry:
-        before = [registry.register_organization({"name": f"服务社{i}", "kind": "service_provider"}, ADMIN) for i in range(5)]
+        before = [
+            registry.register_organization(
+                {"name": f"服务社{i}", "kind": "service_provider"}, ADMIN
+            )
+            for i in range(5)
+        ]
         wait_until(lambda: len(applied_rows(probe)) == 5)
 
         proxy.cut()
-        during = [registry.register_organization({"name": f"断网期间{i}", "kind": "service_provider"}, ADMIN) for i in range(20)]
+        during = [
+            registry.register_organization(
+                {"name": f"断网期间{i}", "kind": "service_provider"}, ADMIN
+            )
+            for i in range(20)
+        ]
         for org in during[:10]:
             registry.change_status(org["id"], "verify", {}, ADMIN)
         with connect(registry_db, service_name="registry") as db:
@@ -101,7 +111,9 @@ def test_broker_outage_loses_nothing_and_republishing_applies_once(
     rows = applied_rows(probe)
     event_ids = [row["event_id"] for row in rows]
     assert len(rows) == 35 and len(set(event_ids)) == 35
-    registered = {row["organization_id"] for row in rows if row["event_type"] == "organization_registered"}
+    registered = {
+        row["organization_id"] for row in rows if row["event_type"] == "organization_registered"
+    }
     assert registered == {org["id"] for org in before + during}
     with connect(probe) as db, db.begin(write=False) as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 35
@@ -126,12 +138,17 @@ def test_a_redelivered_event_changes_nothing(probe, rabbit_config):
         exchange = kombu.Exchange("registry.events", type="topic", durable=True)
         for _ in range(3):
             producer.publish(
-                json.dumps(body), exchange=exchange, routing_key="organization_verified",
-                content_type="application/json", declare=[exchange],
+                json.dumps(body),
+                exchange=exchange,
+                routing_key="organization_verified",
+                content_type="application/json",
+                declare=[exchange],
             )
     eventlet.sleep(1.5)
     rows = applied_rows(probe)
-    assert [(r["event_id"], r["event_type"]) for r in rows] == [(body["event_id"], "organization_verified")]
+    assert [(r["event_id"], r["event_type"]) for r in rows] == [
+        (body["event_id"], "organization_verified")
+    ]
 
 
 def test_only_the_lease_holder_publishes_and_a_follower_takes_over(registry_db, rabbit_config):

@@ -3,13 +3,14 @@
 import eventlet
 import pytest
 import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
+
 from kit import events as catalogue
 from kit.db import connect
 from kit.migrate import downgrade, drift, upgrade
 from kit.outbox import outbox_status, requeue_unrouted
 from kit.rpc import RemoteFailure
 from kit.tables import outbox
-from nameko.standalone.rpc import ServiceRpcProxy
 from registry.models import metadata, organizations, status_changes
 from registry.service import RegistryService
 
@@ -31,7 +32,9 @@ def count_rows(url, table):
 
 def test_transitions_publish_events_in_order_with_versions(registry, tap_factory, registry_db):
     tap = tap_factory("registry")
-    city = registry.register_organization({"name": "杭州市妇联", "kind": "federation", "level": "city"}, ADMIN)
+    city = registry.register_organization(
+        {"name": "杭州市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
     org_id = city["id"]
     registry.change_status(org_id, "verify", {}, ADMIN)
     registry.change_status(org_id, "suspend", {"reason": "年检未通过"}, ADMIN)
@@ -61,14 +64,29 @@ def test_transitions_publish_events_in_order_with_versions(registry, tap_factory
 
 
 def test_rejected_requests_write_nothing(registry, registry_db):
-    city = registry.register_organization({"name": "市妇联", "kind": "federation", "level": "city"}, ADMIN)
-    before = (count_rows(registry_db, organizations), count_rows(registry_db, outbox), count_rows(registry_db, status_changes))
+    city = registry.register_organization(
+        {"name": "市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    before = (
+        count_rows(registry_db, organizations),
+        count_rows(registry_db, outbox),
+        count_rows(registry_db, status_changes),
+    )
     bad_requests = [
-        ({"name": "x", "kind": "federation", "level": "city", "uscc": "91350100M000100Y44"}, "INVALID_USCC"),
-        ({"name": "x", "kind": "federation", "level": "province", "parent_id": city["id"]}, "INVALID_PARENT"),
+        (
+            {"name": "x", "kind": "federation", "level": "city", "uscc": "91350100M000100Y44"},
+            "INVALID_USCC",
+        ),
+        (
+            {"name": "x", "kind": "federation", "level": "province", "parent_id": city["id"]},
+            "INVALID_PARENT",
+        ),
         ({"name": "x", "kind": "host_unit", "parent_id": city["id"]}, "VALIDATION_FAILED"),
         ({"name": "x", "kind": "alien"}, "VALIDATION_FAILED"),
-        ({"name": "x", "kind": "federation", "level": "city", "colour": "red"}, "VALIDATION_FAILED"),
+        (
+            {"name": "x", "kind": "federation", "level": "city", "colour": "red"},
+            "VALIDATION_FAILED",
+        ),
     ]
     for payload, code in bad_requests:
         with pytest.raises(RemoteFailure) as failure:
@@ -79,13 +97,21 @@ def test_rejected_requests_write_nothing(registry, registry_db):
     assert failure.value.kind == "conflict"
     assert failure.value.details["current_status"] == "registered"
 
-    after = (count_rows(registry_db, organizations), count_rows(registry_db, outbox), count_rows(registry_db, status_changes))
+    after = (
+        count_rows(registry_db, organizations),
+        count_rows(registry_db, outbox),
+        count_rows(registry_db, status_changes),
+    )
     assert after == before
 
 
-def test_event_without_a_bound_queue_is_kept_visible_and_does_not_block(registry, tap_factory, registry_db):
+def test_event_without_a_bound_queue_is_kept_visible_and_does_not_block(
+    registry, tap_factory, registry_db
+):
     verified_tap = tap_factory("registry", "organization_verified")
-    city = registry.register_organization({"name": "市妇联", "kind": "federation", "level": "city"}, ADMIN)
+    city = registry.register_organization(
+        {"name": "市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
     registry.change_status(city["id"], "verify", {}, ADMIN)
 
     # the verification (bound) arrives although the registration before it had no queue
@@ -105,28 +131,46 @@ def test_event_without_a_bound_queue_is_kept_visible_and_does_not_block(registry
         # once a consumer has bound its queue, ops put the event back in line
         registered_tap = tap_factory("registry", "organization_registered")
         assert requeue_unrouted(db) == 1
-    (key, body), = registered_tap.collect(1)
+    ((key, body),) = registered_tap.collect(1)
     assert key == "organization_registered" and body["organization_id"] == city["id"]
 
 
 def test_moving_a_subtree_rewrites_paths_and_refuses_cycles(registry):
-    city = registry.register_organization({"name": "甲市妇联", "kind": "federation", "level": "city"}, ADMIN)
-    other_city = registry.register_organization({"name": "乙市妇联", "kind": "federation", "level": "city"}, ADMIN)
+    city = registry.register_organization(
+        {"name": "甲市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    other_city = registry.register_organization(
+        {"name": "乙市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
     district = registry.register_organization(
-        {"name": "甲区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]}, ADMIN
+        {"name": "甲区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]},
+        ADMIN,
     )
     street = registry.register_organization(
-        {"name": "某街道妇联", "kind": "federation", "level": "township", "parent_id": district["id"]}, ADMIN
+        {
+            "name": "某街道妇联",
+            "kind": "federation",
+            "level": "township",
+            "parent_id": district["id"],
+        },
+        ADMIN,
     )
     unit = registry.register_organization(
-        {"name": "某社区", "kind": "host_unit", "sector": "community", "parent_id": street["id"]}, ADMIN
+        {"name": "某社区", "kind": "host_unit", "sector": "community", "parent_id": street["id"]},
+        ADMIN,
     )
 
     moved = registry.update_organization(district["id"], {"parent_id": other_city["id"]}, ADMIN)
 
     assert moved["ancestors"] == [other_city["id"]]
-    assert registry.get_organization(unit["id"], ADMIN)["ancestors"] == [other_city["id"], district["id"], street["id"]]
-    in_other = {o["id"] for o in registry.list_organizations({"within": other_city["id"]}, ADMIN)["items"]}
+    assert registry.get_organization(unit["id"], ADMIN)["ancestors"] == [
+        other_city["id"],
+        district["id"],
+        street["id"],
+    ]
+    in_other = {
+        o["id"] for o in registry.list_organizations({"within": other_city["id"]}, ADMIN)["items"]
+    }
     assert in_other == {district["id"], street["id"], unit["id"]}
     assert registry.list_organizations({"within": city["id"]}, ADMIN)["items"] == []
 
@@ -144,44 +188,104 @@ def test_coverage_is_counted_over_the_whole_subtree(registry):
 
     city = register({"name": "市妇联", "kind": "federation", "level": "city"})
     districts = [
-        register({"name": f"{n}区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]})
+        register(
+            {"name": f"{n}区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]}
+        )
         for n in ("东", "西")
     ]
-    street = register({"name": "街道妇联", "kind": "federation", "level": "township", "parent_id": districts[1]["id"]})
+    street = register(
+        {
+            "name": "街道妇联",
+            "kind": "federation",
+            "level": "township",
+            "parent_id": districts[1]["id"],
+        }
+    )
     # 5 non-public enterprises: 3 covered (one of them twice), 1 whose women's org is suspended
     enterprises = [
-        register({"name": f"企业{i}", "kind": "host_unit", "sector": "non_public_enterprise",
-                  "parent_id": (districts[0] if i < 3 else street)["id"]})
+        register(
+            {
+                "name": f"企业{i}",
+                "kind": "host_unit",
+                "sector": "non_public_enterprise",
+                "parent_id": (districts[0] if i < 3 else street)["id"],
+            }
+        )
         for i in range(5)
     ]
     for i in (0, 1, 4):
-        register({"name": f"企业{i}妇委会", "kind": "womens_organization", "parent_id": enterprises[i]["id"]})
-    register({"name": "企业1第二妇委会", "kind": "womens_organization", "parent_id": enterprises[1]["id"]})
-    lapsed = register({"name": "企业2妇委会", "kind": "womens_organization", "parent_id": enterprises[2]["id"]})
+        register(
+            {
+                "name": f"企业{i}妇委会",
+                "kind": "womens_organization",
+                "parent_id": enterprises[i]["id"],
+            }
+        )
+    register(
+        {
+            "name": "企业1第二妇委会",
+            "kind": "womens_organization",
+            "parent_id": enterprises[1]["id"],
+        }
+    )
+    lapsed = register(
+        {"name": "企业2妇委会", "kind": "womens_organization", "parent_id": enterprises[2]["id"]}
+    )
     registry.change_status(lapsed["id"], "verify", {}, ADMIN)
     registry.change_status(lapsed["id"], "suspend", {"reason": "停止活动"}, ADMIN)
     # a deregistered host unit no longer counts
-    gone = register({"name": "已注销企业", "kind": "host_unit", "sector": "non_public_enterprise", "parent_id": street["id"]})
+    gone = register(
+        {
+            "name": "已注销企业",
+            "kind": "host_unit",
+            "sector": "non_public_enterprise",
+            "parent_id": street["id"],
+        }
+    )
     registry.change_status(gone["id"], "deregister", {"reason": "企业注销"}, ADMIN)
     # 2 communities, both covered
     for i in range(2):
-        community = register({"name": f"社区{i}", "kind": "host_unit", "sector": "community", "parent_id": street["id"]})
-        register({"name": f"社区{i}妇联", "kind": "womens_organization", "parent_id": community["id"]})
+        community = register(
+            {
+                "name": f"社区{i}",
+                "kind": "host_unit",
+                "sector": "community",
+                "parent_id": street["id"],
+            }
+        )
+        register(
+            {"name": f"社区{i}妇联", "kind": "womens_organization", "parent_id": community["id"]}
+        )
 
     report = registry.coverage(city["id"], ADMIN)
     by_sector = {line["sector"]: line for line in report["sectors"]}
-    assert by_sector["non_public_enterprise"] == {"sector": "non_public_enterprise", "host_units": 5, "covered": 3, "rate": 60.0}
-    assert by_sector["community"] == {"sector": "community", "host_units": 2, "covered": 2, "rate": 100.0}
+    assert by_sector["non_public_enterprise"] == {
+        "sector": "non_public_enterprise",
+        "host_units": 5,
+        "covered": 3,
+        "rate": 60.0,
+    }
+    assert by_sector["community"] == {
+        "sector": "community",
+        "host_units": 2,
+        "covered": 2,
+        "rate": 100.0,
+    }
     assert by_sector["social_organization"]["rate"] is None
     assert report["total"] == {"host_units": 7, "covered": 5, "rate": 71.4}
 
     west = registry.coverage(districts[1]["id"], ADMIN)
-    assert {l["sector"]: (l["host_units"], l["covered"]) for l in west["sectors"]}["non_public_enterprise"] == (2, 1)
+    west_lines = {line["sector"]: (line["host_units"], line["covered"]) for line in west["sectors"]}
+    assert west_lines["non_public_enterprise"] == (2, 1)
 
 
 def test_search_finds_simplified_and_traditional_alike(registry):
-    registry.register_organization({"name": "西湖區婦女聯合會", "kind": "federation", "level": "county"}, ADMIN)
-    registry.register_organization({"name": "拱墅区妇女联合会", "kind": "federation", "level": "county"}, ADMIN)
+    registry.register_organization(
+        {"name": "西湖區婦女聯合會", "kind": "federation", "level": "county"}, ADMIN
+    )
+    registry.register_organization(
+        {"name": "拱墅区妇女联合会", "kind": "federation", "level": "county"}, ADMIN
+    )
 
     def names(q):
         return sorted(o["name"] for o in registry.list_organizations({"q": q}, ADMIN)["items"])
@@ -193,16 +297,26 @@ def test_search_finds_simplified_and_traditional_alike(registry):
 
 
 def test_paging_walks_every_child_once(registry):
-    city = registry.register_organization({"name": "市妇联", "kind": "federation", "level": "city"}, ADMIN)
+    city = registry.register_organization(
+        {"name": "市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
     ids = {
         registry.register_organization(
-            {"name": f"单位{i:02d}", "kind": "host_unit", "sector": "public_institution", "parent_id": city["id"]}, ADMIN
+            {
+                "name": f"单位{i:02d}",
+                "kind": "host_unit",
+                "sector": "public_institution",
+                "parent_id": city["id"],
+            },
+            ADMIN,
         )["id"]
         for i in range(23)
     }
     seen, cursor, pages = [], None, 0
     while True:
-        result = registry.list_organizations({"parent_id": city["id"], "limit": 10, "cursor": cursor}, ADMIN)
+        result = registry.list_organizations(
+            {"parent_id": city["id"], "limit": 10, "cursor": cursor}, ADMIN
+        )
         seen.extend(o["id"] for o in result["items"])
         pages += 1
         cursor = result["next_cursor"]
@@ -227,7 +341,9 @@ def test_racing_transitions_one_wins(registry, registry_config):
         # a standalone proxy is not shared across greenlets: one per racer
         with ServiceRpcProxy("registry", registry_config) as proxy:
             try:
-                return proxy.change_status(org["id"], "suspend", {"reason": "投诉"}, ADMIN)["status"]
+                return proxy.change_status(org["id"], "suspend", {"reason": "投诉"}, ADMIN)[
+                    "status"
+                ]
             except RemoteFailure as failure:
                 assert failure.code == "INVALID_TRANSITION"
                 return "refused while " + failure.details["current_status"]

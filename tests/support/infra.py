@@ -29,7 +29,7 @@ def _docker_answers() -> bool:
 
         docker.from_env(timeout=3).ping()
         return True
-    except Exception:  # noqa: BLE001 - no engine, no permission, no socket: all "no"
+    except Exception:
         return False
 
 
@@ -84,7 +84,8 @@ class Infrastructure:
             pytest.fail(
                 "No PostgreSQL for the tests. Set JINGUO_TEST_POSTGRES_URL to a URL whose user "
                 "may CREATE DATABASE, run a Docker engine, or start one on localhost:5432 "
-                "(here: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)."
+                "(here: `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main "
+                "start`)."
             )
         return self.postgres_url
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
 from kit.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ class Process:
 
     def start(self) -> Process:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
+        self.popen = subprocess.Popen(
             self.args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
@@ -120,7 +121,9 @@ class Platform:
 
     def start(self) -> Platform:
         self.migrate()
-        self.service("registry", "services/registry/config.yaml", "registry.service:RegistryService")
+        self.service(
+            "registry", "services/registry/config.yaml", "registry.service:RegistryService"
+        )
         self.service("gateway", "gateway/config.yaml", "gateway.service:GatewayService")
         self.wait_healthy()
         return self
@@ -140,7 +143,9 @@ class Platform:
                 last = exc
             time.sleep(0.2)
         logs = "\n".join(f"--- {p.name}\n{p.tail()}" for p in self.processes.values())
-        raise RuntimeError(f"platform not healthy after {timeout}s: {getattr(last, 'text', last)}\n{logs}")
+        raise RuntimeError(
+            f"platform not healthy after {timeout}s: {getattr(last, 'text', last)}\n{logs}"
+        )
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
@@ -150,7 +155,9 @@ class Platform:
 
     def token(self, username: str, password: str) -> str:
         response = requests.post(
-            f"{self.base_url}/auth/token", json={"username": username, "password": password}, timeout=10
+            f"{self.base_url}/auth/token",
+            json={"username": username, "password": password},
+            timeout=10,
         )
         response.raise_for_status()
         return response.json()["access_token"]

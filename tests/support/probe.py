@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+
 from kit.consumer import on_event
 from kit.dependencies import Database
 from kit.rpc import rpc

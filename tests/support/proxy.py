@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import eventlet
@@ -37,10 +38,8 @@ class CuttableProxy:
             self._listener = None
         # shut down (not close) open connections: the pumping greenlets see EOF and close them
         for sock in list(self._sockets):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._sockets.clear()
 
     def restore(self) -> None:
@@ -69,8 +68,6 @@ class CuttableProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
                 self._sockets.discard(sock)

@@ -30,7 +30,9 @@ class Actor:
                 user_id=str(data["user_id"]),
                 username=str(data["username"]),
                 role=str(data["role"]),
-                organization_id=str(data["organization_id"]) if data.get("organization_id") else None,
+                organization_id=str(data["organization_id"])
+                if data.get("organization_id")
+                else None,
             )
         except KeyError as exc:
             raise InvalidInput(

@@ -30,7 +30,11 @@ def load_config(path: str | Path, **overrides: Any) -> dict[str, Any]:
 def require_secret(config: dict[str, Any], key: str, *, dev_default: str) -> str:
     """A secret from config; its development default is refused outside dev mode."""
     value = config.get(key)
-    dev_mode = str(config.get("JINGUO_ENV") or "production").lower() in ("dev", "development", "test")
+    dev_mode = str(config.get("JINGUO_ENV") or "production").lower() in (
+        "dev",
+        "development",
+        "test",
+    )
     if not value or value == dev_default:
         if dev_mode:
             return dev_default

@@ -229,7 +229,9 @@ def _lookup(event_type: str, source: str | None) -> type[EventSchema]:
     try:
         owner, schema = CATALOGUE[event_type]
     except KeyError:
-        raise EventInvalid(f"{event_type!r} is not in the event catalogue", event_type=event_type) from None
+        raise EventInvalid(
+            f"{event_type!r} is not in the event catalogue", event_type=event_type
+        ) from None
     if source is not None and owner != source:
         raise EventInvalid(
             f"{event_type!r} is published by {owner}, not {source}",

@@ -30,7 +30,6 @@ from prometheus_client import (
 )
 from werkzeug.wrappers import Response
 
-
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 ENTRYPOINT_CALLS = Counter(
@@ -70,16 +69,16 @@ EVENTS_CONSUMED = Counter(
     "Events handled by idempotent consumers: applied, duplicate (already applied) or failed",
     ["service", "event_type", "outcome"],
 )
-OUTBOX_BACKLOG = Gauge(
-    "jinguo_outbox_backlog_events", "Outbox rows not yet published", ["service"]
-)
+OUTBOX_BACKLOG = Gauge("jinguo_outbox_backlog_events", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(
     "jinguo_outbox_oldest_pending_age_seconds",
     "Age of the oldest unpublished outbox row (0 when none)",
     ["service"],
 )
 OUTBOX_UNROUTED = Gauge(
-    "jinguo_outbox_unrouted_events", "Outbox rows returned as unroutable, awaiting a replay", ["service"]
+    "jinguo_outbox_unrouted_events",
+    "Outbox rows returned as unroutable, awaiting a replay",
+    ["service"],
 )
 OUTBOX_RELAY_LEADER = Gauge(
     "jinguo_outbox_relay_leader", "1 while this process's relay holds the outbox lease", ["service"]

@@ -24,6 +24,7 @@ Guarantees, and how:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -47,7 +48,9 @@ from kit.tables import outbox, outbox_lease
 log = logging.getLogger(__name__)
 
 
-def write_outbox_rows(session: Session, bodies: list[dict[str, Any]], event_types: list[str]) -> None:
+def write_outbox_rows(
+    session: Session, bodies: list[dict[str, Any]], event_types: list[str]
+) -> None:
     now = utcnow()
     session.execute(
         sa.insert(outbox),
@@ -132,8 +135,10 @@ class OutboxRelay:
             try:
                 published = self.relay_once()
                 backoff = 0.5
-            except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure
-                log.warning("outbox relay for %s: %s; retrying in %.1fs", self.service_name, exc, backoff)
+            except Exception as exc:
+                log.warning(
+                    "outbox relay for %s: %s; retrying in %.1fs", self.service_name, exc, backoff
+                )
                 self._disconnect()
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
@@ -212,7 +217,9 @@ class OutboxRelay:
 
     def _record_outcome(self, rows: list[Any]) -> None:
         now = utcnow()
-        sent = [r for r in rows if r.event_id not in self._nacked and r.event_id not in self._returned]
+        sent = [
+            r for r in rows if r.event_id not in self._nacked and r.event_id not in self._returned
+        ]
         unrouted = [r for r in rows if r.event_id in self._returned]
         nacked = [r for r in rows if r.event_id in self._nacked]
         with self.resource.begin() as connection:
@@ -244,7 +251,9 @@ class OutboxRelay:
             metrics.EVENTS_UNROUTED.labels(self.service_name, row.event_type).inc()
             log.warning(
                 "event %s (%s) had no queue bound; kept in %s's outbox as unrouted",
-                row.event_id, row.event_type, self.service_name,
+                row.event_id,
+                row.event_type,
+                self.service_name,
             )
         if nacked:
             raise BrokerUnavailable(f"broker nacked {len(nacked)} events; they stay pending")
@@ -276,10 +285,8 @@ class OutboxRelay:
     def _disconnect(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # the connection is being thrown away
                 connection.release()
-            except Exception:  # noqa: BLE001, S110 - the connection is being thrown away
-                pass
 
     def _settle(self, delivery_tag: int, multiple: bool) -> list[str]:
         tags = [t for t in self._unconfirmed if t <= delivery_tag] if multiple else [delivery_tag]
@@ -294,7 +301,9 @@ class OutboxRelay:
     def _on_return(self, exc: Any, exchange: str, routing_key: str, message: Any) -> None:
         event_id = message.properties.get("message_id")
         if event_id:
-            self._returned[event_id] = f"{getattr(exc, 'reply_text', exc)}: {exchange}/{routing_key}"
+            self._returned[event_id] = (
+                f"{getattr(exc, 'reply_text', exc)}: {exchange}/{routing_key}"
+            )
 
     # --- lease ---------------------------------------------------------------------------
 
@@ -309,7 +318,9 @@ class OutboxRelay:
             taken = connection.execute(
                 sa.update(outbox_lease)
                 .where(outbox_lease.c.name == self.lease_name)
-                .where(sa.or_(outbox_lease.c.holder == self.holder, outbox_lease.c.expires_at < now))
+                .where(
+                    sa.or_(outbox_lease.c.holder == self.holder, outbox_lease.c.expires_at < now)
+                )
                 .values(holder=self.holder, expires_at=expires)
             ).rowcount
             if not taken:
@@ -337,7 +348,7 @@ class OutboxRelay:
                     .where(outbox_lease.c.holder == self.holder)
                     .values(expires_at=utcnow())
                 )
-        except Exception as exc:  # noqa: BLE001 - best effort; the lease expires anyway
+        except Exception as exc:
             log.info("could not release the outbox lease: %s", exc)
         self._lease_until = None
         metrics.OUTBOX_RELAY_LEADER.labels(self.service_name).set(0)
@@ -347,7 +358,9 @@ class OutboxRelay:
     def _observe_backlog(self) -> None:
         status = outbox_status(self.resource)
         metrics.OUTBOX_BACKLOG.labels(self.service_name).set(status["pending"])
-        metrics.OUTBOX_OLDEST_AGE.labels(self.service_name).set(status["oldest_pending_age_seconds"])
+        metrics.OUTBOX_OLDEST_AGE.labels(self.service_name).set(
+            status["oldest_pending_age_seconds"]
+        )
         metrics.OUTBOX_UNROUTED.labels(self.service_name).set(status["unrouted"])
 
     def _purge_sent(self) -> None:

@@ -35,7 +35,9 @@ def decode_cursor(cursor: str, arity: int) -> tuple[Any, ...]:
     try:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor is not one this API issued", field="cursor", rule="opaque") from exc
+        raise InvalidInput(
+            "cursor is not one this API issued", field="cursor", rule="opaque"
+        ) from exc
     if not isinstance(key, list) or len(key) != arity:
         raise InvalidInput("cursor is not one this API issued", field="cursor", rule="opaque")
     return tuple(key)

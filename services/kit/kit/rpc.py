@@ -81,7 +81,9 @@ class Rpc(NamekoRpc):
     TTL covers requests still queued; the deadline covers those already delivered.
     """
 
-    def __init__(self, expected_exceptions: Any = (ServiceError, ValidationError), **kwargs: Any) -> None:
+    def __init__(
+        self, expected_exceptions: Any = (ServiceError, ValidationError), **kwargs: Any
+    ) -> None:
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     def handle_message(self, body: Any, message: Any) -> None:

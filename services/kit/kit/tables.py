@@ -17,7 +17,12 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 outbox = sa.Table(
     "outbox",
     metadata,
-    sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.Integer().with_variant(sa.BigInteger(), "postgresql"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("event_id", sa.String(36), nullable=False, unique=True),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("body", sa.Text(), nullable=False),

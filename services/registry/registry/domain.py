@@ -14,7 +14,6 @@ from typing import Any
 
 from kit.actor import Actor
 from kit.aggregate import Aggregate
-
 from registry import uscc as uscc_rules
 from registry.exceptions import (
     HierarchyCycle,
@@ -121,7 +120,7 @@ class Organization(Aggregate):
         contact: dict[str, Any] | None = None,
         created_by: str,
         created_at: datetime,
-        id: str | None = None,  # noqa: A002 - the entity's own id
+        id: str | None = None,
     ) -> None:
         self.id = id or str(uuid.uuid4())
         self.name = name
@@ -132,9 +131,9 @@ class Organization(Aggregate):
         self.uscc = uscc
         self.region_code = region_code
         self.contact = contact or {}
-        self.parent_id = parent.id if parent else None
-        self.path = path_of(self.id, parent.path if parent else None)
-        self.depth = parent.depth + 1 if parent else 0
+        self.parent_id: str | None = parent.id if parent else None
+        self.path: str = path_of(self.id, parent.path if parent else None)
+        self.depth: int = parent.depth + 1 if parent else 0
         self.status = "registered"
         self.version = 1
         self.created_by = created_by
@@ -152,7 +151,9 @@ class Organization(Aggregate):
 
     # --- changes -------------------------------------------------------------------------
 
-    def transition(self, action: str, actor: Actor, reason: str | None, at: datetime) -> StatusChange:
+    def transition(
+        self, action: str, actor: Actor, reason: str | None, at: datetime
+    ) -> StatusChange:
         rule = TRANSITIONS[action]
         if self.status not in rule.allowed_from:
             raise InvalidTransition(
@@ -308,12 +309,16 @@ def check_placement(
         if level is None:
             raise InvalidPlacement("a federation needs a level", field="level", rule="required")
     elif level is not None:
-        raise InvalidPlacement("only federations have a level", field="level", rule="federations_only")
+        raise InvalidPlacement(
+            "only federations have a level", field="level", rule="federations_only"
+        )
     if kind == "host_unit":
         if sector is None:
             raise InvalidPlacement("a host unit needs a sector", field="sector", rule="required")
     elif sector is not None:
-        raise InvalidPlacement("only host units have a sector", field="sector", rule="host_units_only")
+        raise InvalidPlacement(
+            "only host units have a sector", field="sector", rule="host_units_only"
+        )
 
     if parent is None:
         if kind in ("host_unit", "womens_organization"):

@@ -61,7 +61,9 @@ class HierarchyCycle(InvalidInput):
 
 class ReasonRequired(InvalidInput):
     def __init__(self, action: str) -> None:
-        super().__init__(f"a reason is required to {action} an organization", field="reason", rule="required")
+        super().__init__(
+            f"a reason is required to {action} an organization", field="reason", rule="required"
+        )
 
 
 class DuplicateUSCC(Conflict):
@@ -69,7 +71,10 @@ class DuplicateUSCC(Conflict):
 
     def __init__(self, uscc: str, existing_id: str) -> None:
         super().__init__(
-            f"USCC {uscc} is already registered", field="uscc", uscc=uscc, organization_id=existing_id
+            f"USCC {uscc} is already registered",
+            field="uscc",
+            uscc=uscc,
+            organization_id=existing_id,
         )
 
 

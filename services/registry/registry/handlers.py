@@ -11,11 +11,15 @@ from typing import Any
 
 from kit.actor import Actor
 from kit.paging import PageRequest, page
-
 from registry import domain
 from registry import uscc as uscc_rules
 from registry.domain import Organization
-from registry.exceptions import DuplicateUSCC, HasActiveChildren, InvalidParent, OrganizationNotFound
+from registry.exceptions import (
+    DuplicateUSCC,
+    HasActiveChildren,
+    InvalidParent,
+    OrganizationNotFound,
+)
 from registry.repository import OrganizationRepository
 
 
@@ -104,7 +108,9 @@ def change_status(
     return organization
 
 
-def get_organization(repo: OrganizationRepository, organization_id: str, actor: Actor) -> Organization:
+def get_organization(
+    repo: OrganizationRepository, organization_id: str, actor: Actor
+) -> Organization:
     organization = repo.get(organization_id)
     domain.ensure_can_read(actor, organization)
     return organization

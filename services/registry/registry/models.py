@@ -9,9 +9,9 @@ process. Ids are canonical UUID strings; ``path`` is the materialised path the s
 from __future__ import annotations
 
 import sqlalchemy as sa
-from kit.db import NAMING_CONVENTION, UTCDateTime
 from sqlalchemy.orm import registry
 
+from kit.db import NAMING_CONVENTION, UTCDateTime
 from registry import domain
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
@@ -44,7 +44,9 @@ organizations = sa.Table(
         "status IN ('registered', 'verified', 'suspended', 'reinstated', 'deregistered')",
         name="status",
     ),
-    sa.Index("ix_organizations_kind_path", "kind", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
+    sa.Index(
+        "ix_organizations_kind_path", "kind", "path", postgresql_ops={"path": "varchar_pattern_ops"}
+    ),
     sa.Index("ix_organizations_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
     sa.Index("ix_organizations_parent_id_kind", "parent_id", "kind"),
     sa.Index("ix_organizations_name_id", "name", "id"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from kit.paging import PageRequest
 from sqlalchemy.orm import Session
 
+from kit.paging import PageRequest
 from registry.domain import ACTIVE_STATUSES, Organization, StatusChange
 from registry.exceptions import OrganizationNotFound
 from registry.models import organizations, start_mappers, status_changes

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit.fields import Id, Text
-from kit.paging import MAX_LIMIT
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from kit.fields import Id, Text
+from kit.paging import MAX_LIMIT
 from registry.domain import ACTIVE_STATUSES, KINDS, LEVELS, SECTORS, STATUSES, ancestor_ids
 
 REGION_CODE = validate.Regexp(
@@ -75,7 +75,10 @@ class OrganizationFilters(Strict):
     status = fields.String(validate=validate.OneOf(STATUSES))
     parent_id = Id()
     within = Id(metadata={"description": "list every organization in this one's subtree"})
-    q = Text(validate=validate.Length(min=1, max=100), metadata={"description": "name contains (简/繁 alike)"})
+    q = Text(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "name contains (简/繁 alike)"},
+    )
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
 
@@ -91,7 +94,8 @@ class OrganizationOut(Schema):
     contact = fields.Dict()
     parent_id = fields.String(allow_none=True)
     ancestors = fields.Method(
-        "_ancestors", metadata={"description": "ids from the top of the hierarchy down to the parent"}
+        "_ancestors",
+        metadata={"description": "ids from the top of the hierarchy down to the parent"},
     )
     depth = fields.Integer()
     status = fields.String()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import validate
+from nameko.web.handlers import http
+
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.dependencies import Database
@@ -11,9 +14,6 @@ from kit.health import service_health
 from kit.metrics import Metrics
 from kit.paging import page_request
 from kit.rpc import rpc
-from marshmallow import validate
-from nameko.web.handlers import http
-
 from registry import handlers, schemas
 from registry.domain import TRANSITIONS
 from registry.repository import OrganizationRepository
@@ -32,11 +32,15 @@ class RegistryService:
     metrics = Metrics()
 
     @rpc
-    def register_organization(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+    def register_organization(
+        self, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
         data = schemas.OrganizationCreate().load(payload)
         with self.db() as uow:
             repo = OrganizationRepository(uow.session)
-            organization = handlers.register_organization(repo, data, Actor.from_dict(actor), utcnow())
+            organization = handlers.register_organization(
+                repo, data, Actor.from_dict(actor), utcnow()
+            )
             uow.commit()
         return ORGANIZATION.dump(organization)
 

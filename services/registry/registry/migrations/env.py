@@ -1,5 +1,4 @@
 from kit.migrate import run_env
-
 from registry.models import metadata
 
 run_env(metadata)
