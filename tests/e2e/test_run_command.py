@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.support.infra import scratch_postgres_database
-from tests.support.platform import ROOT, free_port, new_vhost, vhost_uri
+from tests.support.platform import NAMEKO, ROOT, free_port, new_vhost, vhost_uri
 
 RUN = [sys.executable, str(ROOT / "deploy/local/run.py")]
 
@@ -89,3 +89,19 @@ def _listening(port):
 
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_gateway_refuses_to_start_in_production_with_the_default_secret(tmp_path):
+    env = {
+        **os.environ,
+        "JINGUO_ENV": "production",
+        "JINGUO_JWT_SECRET": "",
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
+        "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    args = [NAMEKO, "run", "--config", "gateway/config.yaml", "gateway.service:GatewayService"]
+    result = subprocess.run(
+        args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "JWT_SECRET is unset or left at its development default" in result.stdout + result.stderr
