@@ -19,7 +19,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
@@ -252,15 +252,26 @@ def serve(
 
 
 def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes and anything that is not JSON."""
+    """The raw body, refusing more than ``limit`` bytes and anything that is not JSON.
+
+    A body of declared length is refused before it is read. A chunked body (no length) is
+    read from the server's de-chunking input, one byte past the limit to tell "too large"
+    from "exactly the limit"; werkzeug alone would see no length and read nothing.
+    """
     length = request.content_length
-    if length is not None and length > limit:
-        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}", limit=limit)
-    request.max_content_length = limit
-    try:
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}", limit=limit)
         raw = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes", limit=limit) from None
+    elif (
+        request.environ.get("wsgi.input_terminated")
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        raw = request.environ["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes", limit=limit)
+    else:
+        raw = b""
     if raw and request.mimetype != "application/json":
         raise UnsupportedMediaType(
             f"send the body as application/json, not {request.mimetype or 'no content type'}",
@@ -269,11 +280,15 @@ def read_body(request: Request, limit: int) -> bytes:
     return raw
 
 
+def _not_json(constant: str) -> None:
+    raise json.JSONDecodeError(f"{constant} is not JSON", constant, 0)
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
         raise BadRequest("the body is not UTF-8", code="MALFORMED_JSON") from None
     except json.JSONDecodeError as exc:

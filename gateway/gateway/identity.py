@@ -15,7 +15,7 @@ from datetime import datetime
 from kit.actor import ROLES, Actor
 from kit.errors import Conflict, InvalidInput
 
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$")
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 
@@ -58,7 +58,7 @@ class User:
 
 
 def check_username(username: str) -> None:
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise InvalidInput(
             "a username is 3 to 64 letters, digits or . _ @ -, starting with a letter or digit",
             field="username",

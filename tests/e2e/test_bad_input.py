@@ -426,3 +426,34 @@ def test_unknown_routes_and_methods_answer_in_the_error_body(platform, admin):
         404,
         "ORGANIZATION_NOT_FOUND",
     )
+
+
+def test_a_chunked_body_is_read_and_a_chunked_flood_is_413(platform, admin, tree):
+    provider = admin.create("/organizations", {"name": "分块传输社工", "kind": "service_provider"})
+
+    def chunks(*parts):
+        yield from parts
+
+    verified = admin.post(
+        f"/organizations/{provider['id']}/verify",
+        data=chunks(b"{}"),
+        headers={"Content-Type": "application/json"},
+    )
+    assert verified.status_code == 200
+    reason = '{"reason": "材料不全"}'.encode()
+    suspended = admin.post(
+        f"/organizations/{provider['id']}/suspend",
+        data=chunks(reason[:5], reason[5:]),
+        headers={"Content-Type": "application/json"},
+    )
+    assert suspended.status_code == 200, suspended.text
+    history = admin.get(f"/organizations/{provider['id']}/history").json()["items"]
+    assert history[-1]["reason"] == "材料不全"
+    flood = chunks(*([b'{"reason": "'] + [b"x" * 65536] * 20 + [b'"}']))
+    response = admin.post(
+        f"/organizations/{provider['id']}/reinstate",
+        data=flood,
+        headers={"Content-Type": "application/json"},
+    )
+    expect(response, 413, "PAYLOAD_TOO_LARGE")
+    assert admin.get(f"/organizations/{provider['id']}").json()["status"] == "suspended"

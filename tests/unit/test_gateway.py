@@ -377,8 +377,9 @@ def test_a_body_that_is_not_an_object(raw):
 
 
 def request_with(data=b"", content_type="application/json", **environ):
-    builder = EnvironBuilder(method="POST", path="/api/v1/organizations", data=data,
-                             content_type=content_type)  # fmt: skip
+    builder = EnvironBuilder(
+        method="POST", path="/api/v1/organizations", data=data, content_type=content_type
+    )
     env = builder.get_environ()
     env.update(environ)
     for key in [key for key, value in env.items() if value is None]:
