@@ -144,7 +144,8 @@ class GatewayService:
         response=UserPage,
     )
     def list_users(self, call: Call) -> Any:
-        request = page_request(_int(call.query, "limit"), call.query.get("cursor"), arity=1)
+        query = PageQuery().load(call.query)
+        request = page_request(query.get("limit"), query.get("cursor"), arity=1)
         with self.db(readonly=True) as uow:
             users = UserStore(uow.session).list(request.limit, request.after)
         return UserPage().dump(page(users, request, key_of=lambda u: (u.username,)))
@@ -384,16 +385,6 @@ def _service_check(service: GatewayService, name: str) -> Any:
         return report
 
     return check
-
-
-def _int(query: dict[str, str], key: str) -> int | None:
-    value = query.get(key)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationFailed(f"{key} must be an integer", field=key, rule="integer") from None
 
 
 __all__ = ["ALL_ROLES", "GatewayService"]

@@ -230,6 +230,17 @@ def test_state_machine_violations_are_409_naming_the_current_state(platform, adm
     error = expect(admin.post(f"/organizations/{provider}/reinstate"), 409, "INVALID_TRANSITION")
     assert error["details"]["current_status"] == "deregistered"
     expect(admin.patch(f"/organizations/{provider}", {"name": "新名字"}), 409, "INVALID_TRANSITION")
+    first = admin.get(f"/organizations/{provider}/history", params={"limit": "2"}).json()
+    rest = admin.get(
+        f"/organizations/{provider}/history", params={"limit": "2", "cursor": first["next_cursor"]}
+    ).json()
+    actions = [c["action"] for c in first["items"] + rest["items"]]
+    assert actions == ["register", "verify", "deregister"] and rest["next_cursor"] is None
+    expect(
+        admin.get(f"/organizations/{provider}/history", params={"limit": "x"}),
+        422,
+        "VALIDATION_FAILED",
+    )
     # a federation with children cannot be deregistered
     error = expect(
         admin.post(f"/organizations/{tree['district']['id']}/deregister", {"reason": "合并"}),

@@ -83,6 +83,11 @@ class OrganizationFilters(Strict):
     cursor = fields.String(load_default=None)
 
 
+class PageQuery(Strict):
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
 class OrganizationOut(Schema):
     id = fields.String()
     name = fields.String()

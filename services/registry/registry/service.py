@@ -92,8 +92,8 @@ class RegistryService:
     def status_history(
         self, organization_id: str, filters: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        filters = filters or {}
-        request = page_request(filters.get("limit"), filters.get("cursor"), arity=2)
+        query = schemas.PageQuery().load(filters or {})
+        request = page_request(query["limit"], query["cursor"], arity=2)
         with self.db(readonly=True) as uow:
             repo = OrganizationRepository(uow.session)
             result = handlers.status_history(repo, organization_id, request, Actor.from_dict(actor))
