@@ -15,6 +15,7 @@ Failures requeue the message (``requeue_on_error``) instead of acking it away.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,11 @@ def apply_once(
     return True
 
 
+#: seconds a failed handler waits before its message is requeued, so a failing dependency
+#: (a database restarting) is retried at a bounded rate instead of in a hot loop
+RETRY_DELAY = 1.0
+
+
 def on_event(source: str, event_type: str, *, db: str = "db", **handler_kwargs: Any) -> Callable:
     """Decorate ``method(self, event, uow)`` as an idempotent ``@event_handler``."""
     handler_kwargs.setdefault("requeue_on_error", True)
@@ -96,15 +102,20 @@ def on_event(source: str, event_type: str, *, db: str = "db", **handler_kwargs: 
         def handle(self: Any, payload: dict[str, Any]) -> None:
             database = getattr(self, db)
             service = self.name
-            apply_once(
-                database,
-                f"{service}.{method.__name__}",
-                source,
-                event_type,
-                payload,
-                lambda event, uow: method(self, event, uow),
-                service=service,
-            )
+            try:
+                apply_once(
+                    database,
+                    f"{service}.{method.__name__}",
+                    source,
+                    event_type,
+                    payload,
+                    lambda event, uow: method(self, event, uow),
+                    service=service,
+                )
+            except Exception:
+                log.exception("%s.%s failed on %s; requeueing", service, method.__name__, event_type)
+                time.sleep(RETRY_DELAY)
+                raise
 
         # nameko checks the call signature against ``handle``, not ``method``
         handle.__name__ = method.__name__

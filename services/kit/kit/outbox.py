@@ -117,6 +117,7 @@ class OutboxRelay:
         self._nacked: set[str] = set()
         self._returned: dict[str, str] = {}
         self._last_purge = 0.0
+        self._last_observed = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -171,8 +172,10 @@ class OutboxRelay:
             ).all()
         if rows:
             self._publish(rows)
-        self._observe_backlog()
-        self._purge_sent()
+        if time.monotonic() - self._last_observed >= 1.0:
+            self._last_observed = time.monotonic()
+            self._observe_backlog()
+            self._purge_sent()
         return len(rows)
 
     def _publish(self, rows: list[Any]) -> None:
