@@ -6,6 +6,7 @@ sees it — while its RPC and the consumer talk to the broker directly.
 
 import json
 import time
+import uuid
 
 import eventlet
 import kombu
@@ -21,7 +22,7 @@ from kit.tables import inbox, outbox
 from registry.service import RegistryService
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
-from tests.support.probe import ProbeService, applied, create_probe_tables
+from tests.support.probe import POISON_ID, ProbeService, applied, create_probe_tables
 from tests.support.proxy import CuttableProxy
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
@@ -57,11 +58,17 @@ def applied_rows(url):
         return [dict(r._mapping) for r in connection.execute(sa.select(applied))]
 
 
-def test_broker_outage_loses_nothing_and_republishing_applies_once(
-    container_factory, registry_config, registry_db, rabbit_config, probe
-):
+@pytest.fixture
+def proxy(rabbit_config):
     parts = kombu.Connection(rabbit_config["AMQP_URI"])
     proxy = CuttableProxy(parts.hostname, parts.port or 5672).start()
+    yield proxy
+    proxy.cut()
+
+
+def test_broker_outage_loses_nothing_and_republishing_applies_once(
+    container_factory, registry_config, registry_db, rabbit_config, probe, proxy
+):
     vhost = rabbit_config["vhost"]
     registry_config["OUTBOX"] = {
         "amqp_uri": f"amqp://guest:guest@{proxy.address}/{vhost}",
@@ -106,7 +113,22 @@ def test_broker_outage_loses_nothing_and_republishing_applies_once(
             with db.begin() as connection:
                 connection.execute(sa.update(outbox).values(status="pending", sent_at=None))
             wait_until(lambda: outbox_status(db)["pending"] == 0)
-        eventlet.sleep(1.0)  # let the duplicates reach the probe
+
+        # the 25 registrations all arrive a second time, and are all recognised as duplicates
+        def all_duplicates_seen():
+            """every republished registration counted as a duplicate"""
+            return duplicates._value.get() - duplicates_before >= 25
+
+        try:
+            wait_until(all_duplicates_seen)
+        except AssertionError:
+            print(
+                "DIAG duplicates",
+                duplicates._value.get() - duplicates_before,
+                "applied",
+                len(applied_rows(probe)),
+            )
+            raise
 
     rows = applied_rows(probe)
     event_ids = [row["event_id"] for row in rows]
@@ -117,34 +139,54 @@ def test_broker_outage_loses_nothing_and_republishing_applies_once(
     assert registered == {org["id"] for org in before + during}
     with connect(probe) as db, db.begin(write=False) as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 35
-    # the 25 registrations were all delivered a second time, and all recognised as duplicates
-    assert duplicates._value.get() - duplicates_before >= 25
-    proxy.cut()
 
 
-def test_a_redelivered_event_changes_nothing(probe, rabbit_config):
-    body = {
-        "event_id": "0b7c5c55-3f61-4c7b-9d51-3f1a2d7c0a11",
+def publish_raw(amqp_uri, event_type, bodies):
+    with kombu.Connection(amqp_uri) as connection:
+        producer = connection.Producer()
+        exchange = kombu.Exchange("registry.events", type="topic", durable=True)
+        for body in bodies:
+            producer.publish(
+                json.dumps(body),
+                exchange=exchange,
+                routing_key=event_type,
+                content_type="application/json",
+                declare=[exchange],
+            )
+
+
+def verified_event(organization_id, n):
+    return {
+        "event_id": str(uuid.UUID(int=n + 1)),
         "occurred_at": "2026-11-22T10:00:00+00:00",
-        "organization_id": "6f1e0c2a-7a55-4e43-9b3e-2f6d6f0c9a01",
+        "organization_id": organization_id,
         "kind": "service_provider",
         "version": 2,
         "status": "verified",
         "reason": None,
         "actor_id": None,
     }
-    with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:
-        producer = connection.Producer()
-        exchange = kombu.Exchange("registry.events", type="topic", durable=True)
-        for _ in range(3):
-            producer.publish(
-                json.dumps(body),
-                exchange=exchange,
-                routing_key="organization_verified",
-                content_type="application/json",
-                declare=[exchange],
-            )
-    eventlet.sleep(1.5)
+
+
+def test_one_failing_event_does_not_hold_back_its_batch(probe, rabbit_config):
+    failed = metrics.EVENTS_CONSUMED.labels("probe", "organization_verified", "failed")
+    failed_before = failed._value.get()
+    bodies = [verified_event(str(uuid.uuid4()), n) for n in range(30)]
+    bodies[7] = verified_event(POISON_ID, 7)
+    invalid = {"event_id": str(uuid.uuid4()), "organization_id": "not even a uuid"}
+    publish_raw(rabbit_config["AMQP_URI"], "organization_verified", [*bodies, invalid])
+
+    wait_until(lambda: len(applied_rows(probe)) == 29)
+    wait_until(lambda: failed._value.get() - failed_before >= 2)
+    applied_ids = {row["event_id"] for row in applied_rows(probe)}
+    assert applied_ids == {b["event_id"] for b in bodies} - {bodies[7]["event_id"]}
+
+
+def test_a_redelivered_event_changes_nothing(probe, rabbit_config):
+    body = verified_event("6f1e0c2a-7a55-4e43-9b3e-2f6d6f0c9a01", 41)
+    publish_raw(rabbit_config["AMQP_URI"], "organization_verified", [body] * 3)
+    wait_until(lambda: len(applied_rows(probe)) >= 1)
+    eventlet.sleep(1.0)  # the two copies behind it have had every chance to apply
     rows = applied_rows(probe)
     assert [(r["event_id"], r["event_type"]) for r in rows] == [
         (body["event_id"], "organization_verified")

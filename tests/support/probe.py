@@ -37,14 +37,23 @@ def create_probe_tables(url: str) -> None:
     engine.dispose()
 
 
+RECORD = sa.insert(applied)
+
+#: an organization whose events the probe can never apply (tests of failure isolation)
+POISON_ID = "00000000-dead-4bad-8bad-000000000000"
+
+
 def _record(uow: Any, event: dict, event_type: str) -> None:
+    if str(event["organization_id"]) == POISON_ID:
+        raise RuntimeError("the probe cannot apply events about the poison organization")
     uow.session.execute(
-        sa.insert(applied).values(
-            event_id=str(event["event_id"]),
-            event_type=event_type,
-            organization_id=str(event["organization_id"]),
-            version=event["version"],
-        )
+        RECORD,
+        {
+            "event_id": str(event["event_id"]),
+            "event_type": event_type,
+            "organization_id": str(event["organization_id"]),
+            "version": event["version"],
+        },
     )
 
 

@@ -1,15 +1,24 @@
-"""Idempotent event consumers.
+"""Idempotent event consumers that commit in batches.
 
-``@on_event("registry", "organization_suspended", db="db")`` turns a method into a nameko
-``@event_handler`` that validates the body against the catalogue (tolerant reader), opens a
-unit of work on the service's ``Database`` dependency, records ``(handler, event_id)`` in the
-``inbox`` table, runs the handler inside that unit of work and commits both together. A
-redelivered event finds its inbox row and changes nothing; two replicas racing on one event
-collide on the inbox primary key and only one commit survives.
+``@on_event("registry", "organization_suspended")`` makes ``method(self, event, uow)`` a
+handler of that event type, bound like nameko's ``@event_handler`` (queue
+``evt-registry-organization_suspended--<service>.<method>`` on ``registry.events``).
 
-The handler receives ``(self, event, uow)`` and must not commit: its effect and the inbox row
-commit together. Events it emits go out through the outbox like any other.
-Failures requeue the message (``requeue_on_error``) instead of acking it away.
+For each event it validates the body against the catalogue (tolerant reader), records
+``(handler, event_id)`` in the ``inbox`` table and runs the handler inside the same unit of
+work, so the effect and the inbox row commit together; a redelivered or republished event
+finds its inbox row and changes nothing, and two replicas racing on one event collide on the
+inbox primary key.
+
+Messages are taken in batches: up to ``batch_size`` events that arrived together are applied
+one after another, in queue order, inside one transaction, and acknowledged after it commits.
+A commit per batch instead of per event is what lets a consumer keep pace with the relay. If
+any event of a batch fails, the batch is rolled back and its events are applied one by one,
+each in its own transaction, so only the failing event is requeued (after ``RETRY_DELAY``) and
+the others go on. One batch per handler is in flight at a time, so a replica applies the
+events of one queue in the order the broker delivered them.
+
+The handler must not commit. Events it emits go out through the outbox like any other.
 """
 
 from __future__ import annotations
@@ -17,110 +26,259 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-import sqlalchemy as sa
-from nameko.events import event_handler
-from sqlalchemy.exc import IntegrityError
+import eventlet
+from nameko.events import EventHandler
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import QueueConsumer
+from sqlalchemy.dialects import postgresql, sqlite
 
 from kit import events as catalogue
 from kit import metrics
 from kit.clock import utcnow
-from kit.db import UnitOfWork
+from kit.db import DatabaseResource, UnitOfWork
 from kit.tables import inbox
 
 log = logging.getLogger(__name__)
 
+#: seconds a failed event waits before it is requeued, so a failing dependency (a database
+#: restarting) is retried at a bounded rate instead of in a hot loop
+RETRY_DELAY = 1.0
+DEFAULT_BATCH_SIZE = 100
+#: how long the first event of a batch waits for company before the batch is applied
+DEFAULT_MAX_WAIT = 0.005
+DEFAULT_PREFETCH = 200
 
-def already_applied(uow: UnitOfWork, handler: str, event_id: str) -> bool:
+Apply = Callable[[dict[str, Any], UnitOfWork], Any]
+
+
+def _insert_ignoring_duplicates(uow: UnitOfWork) -> Any:
     assert uow.session is not None
-    return (
-        uow.session.execute(
-            sa.select(sa.literal(1))
-            .where(inbox.c.handler == handler)
-            .where(inbox.c.event_id == event_id)
-        ).first()
-        is not None
-    )
+    dialect = uow.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(inbox).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(inbox).on_conflict_do_nothing()
+    raise RuntimeError(f"no idempotent insert for {dialect}")
 
 
-def record_applied(uow: UnitOfWork, handler: str, event_id: str, event_type: str) -> None:
+def claim(uow: UnitOfWork, handler: str, events: list[tuple[str, str]]) -> set[str]:
+    """Record ``(event_id, event_type)`` pairs as applied by ``handler``; return the event ids
+    that were new (the ones to apply). One statement, whatever the batch size."""
+    if not events:
+        return set()
     assert uow.session is not None
-    uow.session.execute(
-        sa.insert(inbox).values(
-            handler=handler, event_id=event_id, event_type=event_type, applied_at=utcnow()
-        )
-    )
+    now = utcnow()
+    rows = [
+        {"handler": handler, "event_id": event_id, "event_type": event_type, "applied_at": now}
+        for event_id, event_type in events
+    ]
+    statement = _insert_ignoring_duplicates(uow).returning(inbox.c.event_id)
+    return set(uow.session.execute(statement, rows).scalars())
 
 
-def apply_once(
-    uow_factory: Callable[[], UnitOfWork],
-    handler_name: str,
+def apply_batch(
+    resource: DatabaseResource,
+    handler: str,
     source: str,
     event_type: str,
-    body: dict[str, Any],
-    apply: Callable[[dict[str, Any], UnitOfWork], Any],
+    bodies: list[dict[str, Any]],
+    apply: Apply,
     *,
     service: str,
-) -> bool:
-    """Apply ``apply(event, uow)`` exactly once per ``event_id``; False if it was a duplicate."""
-    event = catalogue.incoming(source, event_type, body)
-    event_id = str(event["event_id"])
+) -> list[bool]:
+    """Apply each event of ``bodies`` exactly once; True for each one that is done with
+    (applied now, or applied before), False for each that failed and must be retried."""
+    done = [True] * len(bodies)
+    events: list[tuple[int, dict[str, Any]]] = []
+    for index, body in enumerate(bodies):
+        try:
+            events.append((index, catalogue.incoming(source, event_type, body)))
+        except catalogue.EventInvalid as exc:
+            log.error("%s: %s; the message is requeued", handler, exc)
+            metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
+            done[index] = False
     try:
-        with uow_factory() as uow:
-            if already_applied(uow, handler_name, event_id):
-                metrics.EVENTS_CONSUMED.labels(service, event_type, "duplicate").inc()
-                return False
-            record_applied(uow, handler_name, event_id, event_type)
-            apply(event, uow)
-            uow.commit()
-    except IntegrityError:
-        # a concurrent delivery of the same event committed first
-        with uow_factory() as uow:
-            if already_applied(uow, handler_name, event_id):
-                metrics.EVENTS_CONSUMED.labels(service, event_type, "duplicate").inc()
-                return False
-        metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
-        raise
+        applied = _apply_together(resource, handler, event_type, events, apply)
     except Exception:
+        log.warning(
+            "%s: a batch of %d failed; applying its events one by one", handler, len(events)
+        )
+        for index, event in events:
+            done[index] = _apply_alone(resource, handler, event_type, event, apply, service)
+        return done
+    metrics.EVENTS_CONSUMED.labels(service, event_type, "applied").inc(applied)
+    if len(events) > applied:
+        metrics.EVENTS_CONSUMED.labels(service, event_type, "duplicate").inc(len(events) - applied)
+    return done
+
+
+def _apply_together(
+    resource: DatabaseResource,
+    handler: str,
+    event_type: str,
+    events: list[tuple[int, dict[str, Any]]],
+    apply: Apply,
+) -> int:
+    with resource() as uow:
+        new = claim(uow, handler, [(str(event["event_id"]), event_type) for _, event in events])
+        applied = 0
+        for _, event in events:
+            event_id = str(event["event_id"])
+            if event_id in new:
+                new.discard(event_id)  # the same event twice in one batch is applied once
+                apply(event, uow)
+                applied += 1
+        uow.commit()
+    return applied
+
+
+def _apply_alone(
+    resource: DatabaseResource,
+    handler: str,
+    event_type: str,
+    event: dict[str, Any],
+    apply: Apply,
+    service: str,
+) -> bool:
+    try:
+        applied = _apply_together(resource, handler, event_type, [(0, event)], apply)
+    except Exception:
+        log.exception("%s failed on %s %s", handler, event_type, event.get("event_id"))
         metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
-        raise
-    metrics.EVENTS_CONSUMED.labels(service, event_type, "applied").inc()
+        return False
+    outcome = "applied" if applied else "duplicate"
+    metrics.EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
     return True
 
 
-#: seconds a failed handler waits before its message is requeued, so a failing dependency
-#: (a database restarting) is retried at a bounded rate instead of in a hot loop
-RETRY_DELAY = 1.0
+def apply_once(
+    resource: DatabaseResource,
+    handler: str,
+    source: str,
+    event_type: str,
+    body: dict[str, Any],
+    apply: Apply,
+    *,
+    service: str,
+) -> bool:
+    """Apply one event exactly once; False if it could not be applied (it raised)."""
+    return apply_batch(resource, handler, source, event_type, [body], apply, service=service)[0]
 
 
-def on_event(source: str, event_type: str, *, db: str = "db", **handler_kwargs: Any) -> Callable:
-    """Decorate ``method(self, event, uow)`` as an idempotent ``@event_handler``."""
-    handler_kwargs.setdefault("requeue_on_error", True)
+class BatchQueueConsumer(QueueConsumer):
+    """nameko's queue consumer on a channel of its own, with a prefetch sized for batches
+    (config ``EVENT_PREFETCH``) rather than ``max_workers``."""
+
+    @property
+    def prefetch_count(self) -> int:
+        return int(self.container.config.get("EVENT_PREFETCH") or DEFAULT_PREFETCH)
+
+
+class BatchEventHandler(EventHandler):
+    """An ``@event_handler`` whose worker receives a list of bodies and returns, per body,
+    whether it is done (ack) or must be retried (requeue)."""
+
+    queue_consumer = BatchQueueConsumer()
+
+    def __init__(
+        self,
+        source_service: str,
+        event_type: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        **kwargs: Any,
+    ) -> None:
+        self.batch_size = batch_size
+        self.max_wait = max_wait
+        super().__init__(source_service, event_type, **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        self._pending: list[tuple[Any, Any]] = []
+        self._in_flight = False
+        self._timer: Any = None
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        self._pending.append((body, message))
+        if len(self._pending) >= self.batch_size:
+            self._flush()
+        elif self._timer is None:
+            self._timer = eventlet.spawn_after(self.max_wait, self._flush)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._in_flight or not self._pending:
+            return
+        batch, self._pending = self._pending[: self.batch_size], self._pending[self.batch_size :]
+        self._in_flight = True
+        try:
+            self.container.spawn_worker(
+                self,
+                ([body for body, _ in batch],),
+                {},
+                context_data={},
+                handle_result=partial(self._batch_done, batch),
+            )
+        except ContainerBeingKilled:
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+            self._in_flight = False
+
+    def _batch_done(self, batch: list, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
+        done = result if exc_info is None and result is not None else [False] * len(batch)
+        try:
+            if not all(done):
+                time.sleep(RETRY_DELAY)
+            for (_, message), ok in zip(batch, done, strict=True):
+                try:
+                    if ok:
+                        self.queue_consumer.ack_message(message)
+                    else:
+                        self.queue_consumer.requeue_message(message)
+                except Exception as exc:  # noqa: BLE001 - the broker redelivers unacked messages
+                    log.warning("could not settle a message of %s: %s", self.event_type, exc)
+        finally:
+            # whatever happened, the next batch must be able to go
+            self._in_flight = False
+            if self._pending:
+                self._flush()
+        return result, exc_info
+
+
+def on_event(
+    source: str,
+    event_type: str,
+    *,
+    db: str = "db",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_wait: float = DEFAULT_MAX_WAIT,
+) -> Callable:
+    """Decorate ``method(self, event, uow)`` as an idempotent, batching event handler."""
 
     def decorator(method: Callable) -> Callable:
-        def handle(self: Any, payload: dict[str, Any]) -> None:
-            database = getattr(self, db)
-            service = self.name
-            try:
-                apply_once(
-                    database,
-                    f"{service}.{method.__name__}",
-                    source,
-                    event_type,
-                    payload,
-                    lambda event, uow: method(self, event, uow),
-                    service=service,
-                )
-            except Exception:
-                log.exception("%s.%s failed on %s; requeueing", service, method.__name__, event_type)
-                time.sleep(RETRY_DELAY)
-                raise
+        def handle(self: Any, bodies: list[dict[str, Any]]) -> list[bool]:
+            return apply_batch(
+                getattr(self, db),
+                f"{self.name}.{method.__name__}",
+                source,
+                event_type,
+                bodies,
+                lambda event, uow: method(self, event, uow),
+                service=self.name,
+            )
 
         # nameko checks the call signature against ``handle``, not ``method``
         handle.__name__ = method.__name__
         handle.__qualname__ = method.__qualname__
         handle.__doc__ = method.__doc__
-        return event_handler(source, event_type, **handler_kwargs)(handle)
+        return BatchEventHandler.decorator(
+            source, event_type, batch_size=batch_size, max_wait=max_wait
+        )(handle)
 
     return decorator

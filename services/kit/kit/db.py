@@ -118,7 +118,14 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engin
     if url.startswith("postgresql"):
         _make_psycopg_cooperative()
         return sa.create_engine(
-            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            # JIT compilation costs 200-300 ms on a report query and wins nothing on the short
+            # statements of a service (measured: coverage over 100k host units, 1.1 s -> 0.8 s)
+            connect_args={"options": "-c jit=off"},
         )
     return sa.create_engine(url, echo=echo, pool_pre_ping=True)
 

@@ -225,6 +225,21 @@ class EventInvalid(InvalidInput):
     code = "EVENT_INVALID"
 
 
+_schemas: dict[tuple[str, bool], EventSchema] = {}
+
+
+def _schema(event_type: str, source: str, *, tolerant: bool) -> EventSchema:
+    """One schema instance per event type and mode: building a schema costs more than using it."""
+    key = (event_type, tolerant)
+    schema = _schemas.get(key)
+    if schema is None:
+        cls = _lookup(event_type, source)
+        schema = _schemas[key] = cls(unknown=EXCLUDE) if tolerant else cls()
+    else:
+        _lookup(event_type, source)  # still refuse an event from the wrong source
+    return schema
+
+
 def _lookup(event_type: str, source: str | None) -> type[EventSchema]:
     try:
         owner, schema = CATALOGUE[event_type]
@@ -246,7 +261,7 @@ def outgoing(source: str, event_type: str, data: dict[str, Any]) -> dict[str, An
 
     ``event_id`` and ``occurred_at`` are filled in when the producer did not set them.
     """
-    schema = _lookup(event_type, source)()
+    schema = _schema(event_type, source, tolerant=False)
     body = {"event_id": str(uuid.uuid4()), "occurred_at": utcnow(), **data}
     try:
         return schema.dump(schema.load(_jsonable(body)))
@@ -258,7 +273,7 @@ def outgoing(source: str, event_type: str, data: dict[str, Any]) -> dict[str, An
 
 def incoming(source: str, event_type: str, body: dict[str, Any]) -> dict[str, Any]:
     """Validate a consumed event (tolerant reader); return it loaded (UUIDs, datetimes)."""
-    schema = _lookup(event_type, source)(unknown=EXCLUDE)
+    schema = _schema(event_type, source, tolerant=True)
     try:
         return schema.load(body)
     except ValidationError as exc:
