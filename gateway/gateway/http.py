@@ -235,7 +235,7 @@ def serve(
         result = handler(service, call)
         status, payload = result if isinstance(result, tuple) else (route.status, result)
         response = json_response(status, payload, {"X-Request-Id": request_id})
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
         response = error_response(exc, request_id)
         ambiguous = isinstance(exc, ServiceTimeout)
     if idempotency is not None:

@@ -29,7 +29,7 @@ def _docker_answers() -> bool:
 
         docker.from_env(timeout=3).ping()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - no engine, no permission, no socket: all no
         return False
 
 

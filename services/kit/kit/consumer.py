@@ -102,7 +102,7 @@ def apply_batch(
             done[index] = False
     try:
         applied = _apply_together(resource, handler, event_type, events, apply)
-    except Exception:
+    except Exception:  # noqa: BLE001 - retried event by event below
         log.warning(
             "%s: a batch of %d failed; applying its events one by one", handler, len(events)
         )

@@ -136,7 +136,7 @@ class OutboxRelay:
             try:
                 published = self.relay_once()
                 backoff = 0.5
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure
                 log.warning(
                     "outbox relay for %s: %s; retrying in %.1fs", self.service_name, exc, backoff
                 )
@@ -351,7 +351,7 @@ class OutboxRelay:
                     .where(outbox_lease.c.holder == self.holder)
                     .values(expires_at=utcnow())
                 )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort; the lease expires anyway
             log.info("could not release the outbox lease: %s", exc)
         self._lease_until = None
         metrics.OUTBOX_RELAY_LEADER.labels(self.service_name).set(0)
