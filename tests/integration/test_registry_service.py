@@ -353,3 +353,24 @@ def test_racing_transitions_one_wins(registry, registry_config):
     assert sorted(outcomes) == ["refused while suspended"] * 4 + ["suspended"]
     history = registry.status_history(org["id"], {}, ADMIN)["items"]
     assert [c["action"] for c in history].count("suspend") == 1
+
+
+def test_two_replicas_publish_one_entitys_events_in_order(
+    container_factory, registry_config, tap_factory
+):
+    tap = tap_factory("registry")
+    replicas = [container_factory(RegistryService, registry_config) for _ in range(2)]
+    for replica in replicas:
+        replica.start()
+    with ServiceRpcProxy("registry", registry_config) as registry:
+        org = registry.register_organization(
+            {"name": "轮流处理社", "kind": "service_provider"}, ADMIN
+        )
+        registry.change_status(org["id"], "verify", {}, ADMIN)
+        for round_ in range(15):  # RPCs alternate between the replicas (competing consumers)
+            registry.change_status(org["id"], "suspend", {"reason": f"第{round_}次"}, ADMIN)
+            registry.change_status(org["id"], "reinstate", {}, ADMIN)
+    events = tap.collect(32)
+    versions = [body["version"] for _, body in events]
+    assert versions == list(range(1, 33))
+    assert [key for key, _ in events][-2:] == ["organization_suspended", "organization_reinstated"]

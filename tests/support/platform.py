@@ -81,6 +81,8 @@ class Platform:
     gateway_port: int = field(default_factory=free_port)
     registry_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
+    #: extra environment for the registry process only
+    registry_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -122,7 +124,10 @@ class Platform:
     def start(self) -> Platform:
         self.migrate()
         self.service(
-            "registry", "services/registry/config.yaml", "registry.service:RegistryService"
+            "registry",
+            "services/registry/config.yaml",
+            "registry.service:RegistryService",
+            **self.registry_env,
         )
         self.service("gateway", "gateway/config.yaml", "gateway.service:GatewayService")
         self.wait_healthy()

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kit import metrics
 from kit.consumer import on_event
 from kit.dependencies import Database
 from kit.rpc import rpc
@@ -72,6 +73,11 @@ class ProbeService:
     @on_event("registry", "organization_suspended")
     def on_suspended(self, event: dict, uow: Any) -> None:
         _record(uow, event, "organization_suspended")
+
+    @rpc
+    def duplicates(self, event_type: str) -> float:
+        """How many deliveries of ``event_type`` this process recognised as already applied."""
+        return metrics.EVENTS_CONSUMED.labels(self.name, event_type, "duplicate")._value.get()
 
     @rpc
     def applied(self) -> list[dict[str, Any]]:
