@@ -3,8 +3,8 @@
 Checks that RabbitMQ answers (and says how to start it if not), creates the admin password on
 first run, migrates every service, starts the processes of deploy/local/Procfile with honcho,
 waits until the gateway reports healthy and prints where to go and how to log in.
-Set REGISTRY_DATABASE_URL / GATEWAY_DATABASE_URL to run on PostgreSQL instead; nothing else
-changes.
+Set REGISTRY_DATABASE_URL / PROJECTS_DATABASE_URL / GATEWAY_DATABASE_URL to run on PostgreSQL
+instead; nothing else changes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
 BIN = Path(sys.executable).parent
-CONFIGS = ["services/registry/config.yaml", "gateway/config.yaml"]
+CONFIGS = [
+    "services/registry/config.yaml",
+    "services/projects/config.yaml",
+    "gateway/config.yaml",
+]
 
 
 def broker_address(amqp_uri: str) -> tuple[str, int]:

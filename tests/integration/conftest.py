@@ -53,3 +53,20 @@ def tap_factory(rabbit_config):
     yield make
     for tap in taps:
         tap.close()
+
+
+@pytest.fixture
+def projects_db(database_url):
+    upgrade("projects", database_url)
+    return database_url
+
+
+@pytest.fixture
+def projects_config(rabbit_config, projects_db):
+    return load_config(
+        ROOT / "services/projects/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=projects_db,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
+    )

@@ -46,3 +46,44 @@ def test_leaving_a_unit_of_work_without_commit_rolls_back(tmp_path, readonly):
             uow.session.execute(sa.text("INSERT INTO t VALUES (3)"))  # no commit
         with db(readonly=readonly) as uow:
             assert uow.session.execute(sa.text("SELECT v FROM t")).scalars().all() == [1]
+
+
+def test_events_of_an_aggregate_nobody_holds_any_more_still_reach_the_outbox(tmp_path):
+    """The session's identity map is weak: a flushed aggregate that nobody refers to can be
+    collected before commit. The unit of work keeps the aggregates it saw, so its events
+    survive (this once lost milestone_reported events)."""
+    import gc
+
+    from kit.actor import Actor
+    from kit.clock import utcnow
+    from kit.migrate import upgrade
+    from kit.tables import outbox
+    from registry import handlers
+    from registry.repository import OrganizationRepository
+
+    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    upgrade("registry", url)
+    admin = Actor("a0000000-0000-4000-8000-000000000001", "admin", "admin")
+    with connect(url, service_name="registry") as db:
+        with db() as uow:
+            org = handlers.register_organization(
+                OrganizationRepository(uow.session),
+                {"name": "x", "kind": "service_provider"},
+                admin,
+                utcnow(),
+            )
+            uow.commit()
+        with db() as uow:
+            repo = OrganizationRepository(uow.session)
+            handlers.change_status(repo, org.id, "verify", None, admin, utcnow())
+            uow.session.flush()  # the change is written: the session lets go of the object
+            gc.collect()
+            written = uow.commit()
+        assert [body["organization_id"] for body in written] == [org.id]
+        with db.begin(write=False) as connection:
+            types = (
+                connection.execute(sa.select(outbox.c.event_type).order_by(outbox.c.id))
+                .scalars()
+                .all()
+            )
+    assert types == ["organization_registered", "organization_verified"]

@@ -5,8 +5,26 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any
 
 import kombu
+
+from kit import events as catalogue
+
+
+def publish_event(amqp_uri: str, source: str, event_type: str, data: dict[str, Any]) -> dict:
+    """Publish an event as ``source`` would (catalogue-valid body on ``<source>.events``)."""
+    body = catalogue.outgoing(source, event_type, data)
+    with kombu.Connection(amqp_uri) as connection:
+        exchange = kombu.Exchange(f"{source}.events", type="topic", durable=True)
+        connection.Producer().publish(
+            json.dumps(body),
+            exchange=exchange,
+            routing_key=event_type,
+            content_type="application/json",
+            declare=[exchange],
+        )
+    return body
 
 
 class EventTap:

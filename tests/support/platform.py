@@ -22,6 +22,8 @@ from kit.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).parent / "nameko")
+#: the services a platform runs (besides the gateway), each with its own database
+SERVICES = ("registry", "projects")
 
 
 def free_port() -> int:
@@ -80,9 +82,15 @@ class Platform:
     rpc_timeout: float = 3.0
     gateway_port: int = field(default_factory=free_port)
     registry_port: int = field(default_factory=free_port)
+    projects_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
     #: extra environment for the registry process only
     registry_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a database for every process that has none given: a SQLite file in the work dir
+        for name in (*SERVICES, "gateway"):
+            self.database_urls.setdefault(name, f"sqlite:///{self.workdir / f'{name}.sqlite3'}")
 
     @property
     def base_url(self) -> str:
@@ -96,8 +104,10 @@ class Platform:
             "JINGUO_ADMIN_PASSWORD": self.admin_password,
             "JINGUO_JWT_SECRET": self.jwt_secret,
             "REGISTRY_DATABASE_URL": self.database_urls["registry"],
+            "PROJECTS_DATABASE_URL": self.database_urls["projects"],
             "GATEWAY_DATABASE_URL": self.database_urls["gateway"],
             "REGISTRY_HTTP_ADDRESS": f"127.0.0.1:{self.registry_port}",
+            "PROJECTS_HTTP_ADDRESS": f"127.0.0.1:{self.projects_port}",
             "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{self.gateway_port}",
             "GATEWAY_RPC_TIMEOUT": str(self.rpc_timeout),
             "OUTBOX_POLL_INTERVAL": "0.2",
@@ -108,7 +118,8 @@ class Platform:
         return env
 
     def migrate(self) -> None:
-        upgrade("registry", self.database_urls["registry"])
+        for package in SERVICES:
+            upgrade(package, self.database_urls[package])
         upgrade("gateway", self.database_urls["gateway"])
 
     def service(self, name: str, config: str, target: str, **extra_env: str) -> Process:
@@ -128,6 +139,9 @@ class Platform:
             "services/registry/config.yaml",
             "registry.service:RegistryService",
             **self.registry_env,
+        )
+        self.service(
+            "projects", "services/projects/config.yaml", "projects.service:ProjectsService"
         )
         self.service("gateway", "gateway/config.yaml", "gateway.service:GatewayService")
         self.wait_healthy()

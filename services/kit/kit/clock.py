@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+
+#: China Standard Time (UTC+8, no daylight saving): the calendar users' dates are in
+CHINA = timezone(timedelta(hours=8), "CST")
 
 
 def utcnow() -> datetime:
@@ -14,3 +17,8 @@ def isoformat(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: Jinguo keeps every moment in aware UTC")
     return moment.astimezone(UTC).isoformat()
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date of ``moment`` where Jinguo's users are (a due date is a local date)."""
+    return moment.astimezone(CHINA).date()

@@ -150,6 +150,22 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _keep_aggregates(sessions: sessionmaker) -> None:
+    """Hold every aggregate a session loads or adds until the session ends.
+
+    The session's identity map is weak: once an object is flushed and nobody else refers to
+    it, it can be collected — and the events it recorded with it. Keeping the aggregates here
+    (the "seen" set of the unit-of-work pattern) is what lets ``commit`` find every event.
+    """
+
+    def seen(session: Session, instance: Any) -> None:
+        if hasattr(instance, "pull_events"):
+            session.info.setdefault("aggregates", []).append(instance)
+
+    sa_event.listen(sessions, "loaded_as_persistent", seen)
+    sa_event.listen(sessions, "transient_to_pending", seen)
+
+
 class DatabaseResource:
     """What a service process holds: the engine, sessions, and who to tell about new events."""
 
@@ -165,6 +181,7 @@ class DatabaseResource:
         self.service_name = service_name
         self.engine = create_engine(url, pool_size=pool_size, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        _keep_aggregates(self.sessions)
         self.write_lock = threading.Lock() if is_sqlite(url) else None
         self.on_events_committed: list[Callable[[], None]] = []
 
@@ -259,9 +276,8 @@ class UnitOfWork:
         session.flush()
         pending = self._staged + [
             event
-            for obj in list(session.identity_map.values())
-            if hasattr(obj, "pull_events")
-            for event in obj.pull_events()
+            for aggregate in session.info.get("aggregates", ())
+            for event in aggregate.pull_events()
         ]
         self._staged = []
         pending.sort(key=lambda event: event.seq)

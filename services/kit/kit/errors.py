@@ -67,3 +67,9 @@ class Unavailable(ServiceError):
 
     kind = "unavailable"
     code = "UNAVAILABLE"
+
+
+class OutOfScope(Forbidden):
+    """The actor's role allows the action, but not on this object (another federation's)."""
+
+    code = "OUT_OF_SCOPE"

@@ -53,6 +53,13 @@ class OrganizationRegistered(OrganizationEvent):
     uscc = fields.String(load_default=None, allow_none=True)
 
 
+class OrganizationUpdated(OrganizationEvent):
+    name = fields.String(required=True)
+    parent_id = fields.UUID(load_default=None, allow_none=True)
+    uscc = fields.String(load_default=None, allow_none=True)
+    changed = fields.List(fields.String(), required=True)
+
+
 class OrganizationStatusChanged(OrganizationEvent):
     reason = fields.String(load_default=None, allow_none=True)
 
@@ -201,6 +208,7 @@ CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "organization_suspended": ("registry", OrganizationStatusChanged),
     "organization_reinstated": ("registry", OrganizationStatusChanged),
     "organization_deregistered": ("registry", OrganizationStatusChanged),
+    "organization_updated": ("registry", OrganizationUpdated),
     "project_published": ("projects", ProjectPublished),
     "contract_awarded": ("projects", ContractAwarded),
     "milestone_reported": ("projects", MilestoneReported),

@@ -41,14 +41,23 @@ def downgrade(package: str, url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(package, url), revision)
 
 
-def _targets(metadata: sa.MetaData, kit_tables: bool) -> list[sa.MetaData]:
-    return [metadata, tables.metadata] if kit_tables else [metadata]
+def _targets(metadata: sa.MetaData, kit_tables: bool, directory: bool) -> list[sa.MetaData]:
+    from kit import directory as directory_tables
+
+    targets = [metadata]
+    if kit_tables:
+        targets.append(tables.metadata)
+    if directory:
+        targets.append(directory_tables.metadata)
+    return targets
 
 
-def drift(url: str, metadata: sa.MetaData, *, kit_tables: bool = True) -> list[Any]:
+def drift(
+    url: str, metadata: sa.MetaData, *, kit_tables: bool = True, directory: bool = False
+) -> list[Any]:
     """Differences between the migrated database and the models (empty when they agree)."""
     engine = create_engine(url)
-    target = _targets(metadata, kit_tables)
+    target = _targets(metadata, kit_tables, directory)
     try:
         with engine.connect() as connection:
             migration = MigrationContext.configure(
@@ -59,15 +68,16 @@ def drift(url: str, metadata: sa.MetaData, *, kit_tables: bool = True) -> list[A
         engine.dispose()
 
 
-def run_env(metadata: sa.MetaData, *, kit_tables: bool = True) -> None:
+def run_env(metadata: sa.MetaData, *, kit_tables: bool = True, directory: bool = False) -> None:
     """The body of every service's ``migrations/env.py``.
 
     ``kit_tables`` adds the outbox, lease and inbox tables (a service that publishes or
-    consumes events has them; the gateway does not).
+    consumes events has them; the gateway does not); ``directory`` adds the copy of the
+    registry's organizations (``kit.directory``) for services that keep one.
     """
     config = context.config
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    target = _targets(metadata, kit_tables)
+    target = _targets(metadata, kit_tables, directory)
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target, literal_binds=True, compare_type=True)
         with context.begin_transaction():
@@ -101,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{package}: migrated {_safe(url)} to {args.revision}")
     if args.check:
         models = __import__(f"{package}.models", fromlist=["metadata"])
-        differences = drift(url, models.metadata, kit_tables=getattr(models, "KIT_TABLES", True))
+        differences = drift(
+            url,
+            models.metadata,
+            kit_tables=getattr(models, "KIT_TABLES", True),
+            directory=getattr(models, "DIRECTORY", False),
+        )
         if differences:
             print(f"{package}: models and migrations differ: {differences}", file=sys.stderr)
             return 1

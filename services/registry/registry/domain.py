@@ -14,6 +14,7 @@ from typing import Any
 
 from kit.actor import Actor
 from kit.aggregate import Aggregate
+from kit.text import search_key
 from registry import uscc as uscc_rules
 from registry.exceptions import (
     HierarchyCycle,
@@ -25,7 +26,6 @@ from registry.exceptions import (
     ReasonRequired,
     VersionConflict,
 )
-from registry.search import search_key
 
 KINDS = ("federation", "womens_organization", "host_unit", "service_provider")
 #: federation levels, top to bottom; a federation's parent is the one a level up
@@ -231,6 +231,22 @@ class Organization(Aggregate):
         self.depth = parent.depth + 1 if parent else 0
         self._touch(at)
         return old_path, self.path
+
+    def announce_update(self, changed: list[str], actor: Actor, at: datetime) -> None:
+        """Tell other services what changed (their copies keep name, parent and USCC)."""
+        self.record(
+            "organization_updated",
+            organization_id=self.id,
+            kind=self.kind,
+            version=self.version,
+            status=self.status,
+            name=self.name,
+            parent_id=self.parent_id,
+            uscc=self.uscc,
+            changed=sorted(changed),
+            actor_id=actor.user_id,
+            occurred_at=at,
+        )
 
     def _touch(self, at: datetime) -> None:
         self.version += 1

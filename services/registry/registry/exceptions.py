@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kit.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound
+from kit.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OutOfScope
 
 __all__ = [
     "DuplicateUSCC",
@@ -88,13 +88,6 @@ class HasActiveChildren(Conflict):
             organization_id=organization_id,
             active_children=count,
         )
-
-
-class OutOfScope(Forbidden):
-    code = "OUT_OF_SCOPE"
-
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message, **details)
 
 
 class VersionConflict(Conflict):

@@ -75,6 +75,7 @@ def update_organization(
     organization = repo.get(organization_id, for_update=True)
     domain.ensure_can_manage(actor, organization)
     organization.ensure_editable(expected_version)
+    changed = []
     if "parent_id" in changes:
         new_parent_id = changes.pop("parent_id")
         if new_parent_id != organization.parent_id:
@@ -83,10 +84,13 @@ def update_organization(
             old_depth = organization.depth
             old_path, new_path = organization.move_under(parent, at)
             repo.move_descendants(old_path, new_path, organization.depth - old_depth)
+            changed.append("parent_id")
     if changes.get("uscc") is not None:
         changes["uscc"] = uscc_rules.validate(changes["uscc"])
         _ensure_unique_uscc(repo, changes["uscc"], own_id=organization.id)
-    organization.amend(changes, at)
+    changed += organization.amend(changes, at)
+    if changed:
+        organization.announce_update(changed, actor, at)
     return organization
 
 

@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kit.paging import PageRequest
+from kit.text import search_key
 from registry.domain import ACTIVE_STATUSES, Organization, StatusChange
 from registry.exceptions import OrganizationNotFound
 from registry.models import organizations, start_mappers, status_changes
-from registry.search import search_key
 
 
 class OrganizationRepository:

@@ -1,6 +1,6 @@
-"""Name search that works for Chinese written either way.
+"""Text search that works for Chinese written either way.
 
-Names are stored exactly as given (simplified or traditional). Beside each name the registry
+Names and titles are stored exactly as given (simplified or traditional). Beside each a service
 keeps a search key — converted to simplified characters with OpenCC and case-folded — and
 queries are normalised the same way, so 婦聯 finds 妇联 and "YWCA" finds "ywca".
 """

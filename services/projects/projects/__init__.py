@@ -1,0 +1,1 @@
+"""Projects: purchased-service projects, their applications, contracts and milestones."""

@@ -1,0 +1,398 @@
+"""Projects use cases: plain functions of a unit of work, a command and the actor.
+
+Each loads what it needs (locking the rows it changes), asks the domain, and leaves the
+changes in the session; the caller commits the unit of work — state and outbox rows together.
+Who-is-who questions (is this provider verified, is this federation in the actor's subtree)
+are answered by the service's own directory, kept from registry events.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from kit.actor import Actor
+from kit.db import UnitOfWork
+from kit.directory import ACTIVE_STATUSES, Directory
+from kit.paging import PageRequest, page
+from projects import domain
+from projects.domain import Contract, Milestone, Project, Scope
+from projects.exceptions import (
+    ApplicationNotFound,
+    ContractNotFound,
+    DuplicateApplication,
+    MilestoneNotFound,
+    OutOfScope,
+    ProjectNotFound,
+    RuleBroken,
+)
+from projects.repository import ProjectRepository
+
+
+class Context:
+    """What every use case needs: the repository, the directory and the actor's scope."""
+
+    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+        self.uow = uow
+        self.repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
+        self.directory = Directory(uow)
+        self.actor = actor
+        own_path = None
+        if actor.role == "federation_staff" and actor.organization_id:
+            own = self.directory.get(actor.organization_id)
+            own_path = own["path"] if own else None
+        self.scope = Scope(actor, own_path)
+
+    def path_of(self, organization_id: str) -> str | None:
+        entry = self.directory.get(organization_id)
+        return entry["path"] if entry else None
+
+    # --- loading with checks ---------------------------------------------------------------
+
+    def readable_project(self, project_id: str, *, for_update: bool = False) -> Project:
+        project = self.repo.project(project_id, for_update=for_update)
+        if not self.scope.can_read(project, lambda: self.path_of(project.purchaser_id)):
+            raise ProjectNotFound(project.id)  # never reveal a draft to those who may not see it
+        return project
+
+    def managed_project(self, project_id: str) -> Project:
+        project = self.readable_project(project_id, for_update=True)
+        self.scope.ensure_manages(project, self.path_of(project.purchaser_id))
+        return project
+
+    def visible_contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
+        """Contractors see their own contracts only — any other is, to them, not there."""
+        contract = self.repo.contract(contract_id, for_update=for_update)
+        role = self.actor.role
+        if role == "contractor" and contract.contractor_id != self.actor.organization_id:
+            raise ContractNotFound(contract.id)
+        if role == "federation_staff" and not self.scope.covers(
+            self.path_of(contract.purchaser_id)
+        ):
+            raise OutOfScope(
+                "the contract belongs to a federation outside yours", contract_id=contract.id
+            )
+        return contract
+
+
+def _milestone(contract: Contract, milestone_id: str) -> Milestone:
+    milestone = contract.milestone(milestone_id)
+    if milestone is None:
+        raise MilestoneNotFound(contract.id, str(milestone_id))
+    return milestone
+
+
+# --- projects ---------------------------------------------------------------------------------
+
+
+def draft_project(ctx: Context, data: dict[str, Any], at: datetime) -> Project:
+    purchaser_id = data.get("purchaser_id") or ctx.actor.organization_id
+    if purchaser_id is None:
+        raise RuleBroken("name the purchasing federation", field="purchaser_id", rule="required")
+    purchaser = ctx.directory.get(purchaser_id)
+    if purchaser is None or purchaser.get("kind") != "federation":
+        raise RuleBroken(
+            "the purchaser must be a federation known to the registry",
+            field="purchaser_id",
+            rule="federation",
+            purchaser_id=purchaser_id,
+        )
+    if purchaser.get("status") not in ACTIVE_STATUSES:
+        raise RuleBroken(
+            f"the purchasing federation is {purchaser.get('status')}",
+            field="purchaser_id",
+            rule="active",
+        )
+    if ctx.actor.role not in domain.MANAGERS or not ctx.scope.covers(purchaser["path"]):
+        raise OutOfScope(
+            "you draft projects for your own federation and those under it", field="purchaser_id"
+        )
+    project = Project(
+        title=data["title"],
+        category=data["category"],
+        model=data["model"],
+        purchaser_id=purchaser_id,
+        funding_source_id=data["funding_source_id"],
+        budget=data["budget"],
+        starts_on=data["starts_on"],
+        ends_on=data["ends_on"],
+        target_beneficiaries=data.get("target_beneficiaries", 0),
+        indicators=data.get("indicators") or [],
+        description=data.get("description"),
+        created_by=ctx.actor.user_id,
+        created_at=at,
+    )
+    ctx.repo.add(project)
+    return project
+
+
+def edit_project(ctx: Context, project_id: str, changes: dict[str, Any], at: datetime) -> Project:
+    project = ctx.managed_project(project_id)
+    project.edit(changes, at)
+    return project
+
+
+def publish_project(ctx: Context, project_id: str, at: datetime) -> Project:
+    project = ctx.managed_project(project_id)
+    project.publish(ctx.actor, at)
+    return project
+
+
+def cancel_project(ctx: Context, project_id: str, reason: str | None, at: datetime) -> Project:
+    project = ctx.managed_project(project_id)
+    contract = (
+        ctx.repo.contract(project.contract_id, for_update=True) if project.contract_id else None
+    )
+    project.cancel(reason, ctx.actor, at, contract)
+    return project
+
+
+def get_project(ctx: Context, project_id: str) -> Project:
+    return ctx.readable_project(project_id)
+
+
+def list_projects(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+    role = ctx.actor.role
+    within_path = None
+    published = False
+    if role == "federation_staff":
+        within_path = ctx.scope.federation_path or "-"  # its own subtree, drafts included
+        published = True  # and what anybody has published
+    elif role == "contractor":
+        published = True
+    items = ctx.repo.list_projects(
+        request,
+        status=filters.get("status"),
+        category=filters.get("category"),
+        purchaser_id=filters.get("purchaser_id"),
+        contractor_id=filters.get("contractor_id"),
+        q=filters.get("q"),
+        within_path=within_path,
+        visible_to_all_from=published,
+    )
+    return page(items, request, key_of=lambda p: (p.created_at.isoformat(), p.id))
+
+
+# --- applications -------------------------------------------------------------------------
+
+
+def submit_application(ctx: Context, project_id: str, data: dict[str, Any], at: datetime) -> Any:
+    project = ctx.readable_project(project_id, for_update=True)
+    provider_id = data["provider_id"]
+    existing = ctx.repo.application_of(project.id, provider_id)
+    application = domain.apply_for(
+        project,
+        provider_id=provider_id,
+        provider=ctx.directory.get(provider_id),
+        amount=data["amount"],
+        proposal=data["proposal"],
+        actor=ctx.actor,
+        at=at,
+    )
+    if existing is not None:
+        raise DuplicateApplication(project.id, provider_id, existing.id)
+    ctx.repo.add(application)
+    return application
+
+
+def list_applications(ctx: Context, project_id: str) -> list[Any]:
+    project = ctx.readable_project(project_id)
+    if ctx.actor.role == "contractor":
+        return ctx.repo.applications(project.id, provider_id=ctx.actor.organization_id or "-")
+    ctx.scope.ensure_manages(project, ctx.path_of(project.purchaser_id))
+    return ctx.repo.applications(project.id)
+
+
+# --- the award ------------------------------------------------------------------------------
+
+
+def award_contract(ctx: Context, project_id: str, data: dict[str, Any], at: datetime) -> Contract:
+    project = ctx.managed_project(project_id)
+    applications = ctx.repo.applications(project.id)
+    application = None
+    if data.get("application_id"):
+        application = next((a for a in applications if a.id == data["application_id"]), None)
+        if application is None:
+            raise ApplicationNotFound(data["application_id"])
+    contractor_id = application.provider_id if application else data.get("contractor_id")
+    if contractor_id is None:
+        raise RuleBroken(
+            "name the application (commissioned) or the contractor (self-run)",
+            field="application_id",
+            rule="required",
+        )
+    contract = domain.award(
+        project,
+        application=application,
+        contractor_id=contractor_id,
+        contractor=ctx.directory.get(contractor_id),
+        amount=data.get("amount"),
+        milestones=data["milestones"],
+        applications=applications,
+        actor=ctx.actor,
+        at=at,
+    )
+    ctx.repo.add(contract)
+    return contract
+
+
+# --- contracts and milestones -----------------------------------------------------------
+
+
+def get_contract(ctx: Context, contract_id: str) -> Contract:
+    return ctx.visible_contract(contract_id)
+
+
+def list_contracts(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+    contractor_id = filters.get("contractor_id")
+    within_path = None
+    if ctx.actor.role == "contractor":
+        contractor_id = ctx.actor.organization_id or "-"
+    elif ctx.actor.role == "federation_staff":
+        within_path = ctx.scope.federation_path or "-"
+    items = ctx.repo.list_contracts(
+        request,
+        project_id=filters.get("project_id"),
+        contractor_id=contractor_id,
+        status=filters.get("status"),
+        within_path=within_path,
+    )
+    return page(items, request, key_of=lambda c: (c.awarded_at.isoformat(), c.id))
+
+
+def report_milestone(
+    ctx: Context, contract_id: str, milestone_id: str, data: dict[str, Any], at: datetime
+) -> Any:
+    if ctx.actor.role != "contractor":
+        raise OutOfScope("only the contractor reports on its milestones", role=ctx.actor.role)
+    contract = ctx.visible_contract(contract_id, for_update=True)
+    milestone = _milestone(contract, milestone_id)
+    report = contract.report(
+        milestone,
+        summary=data["summary"],
+        beneficiaries_served=data["beneficiaries_served"],
+        evidence=data.get("evidence") or [],
+        indicator_values=data.get("indicator_values") or {},
+        actor=ctx.actor,
+        at=at,
+    )
+    ctx.repo.add(report)
+    return report
+
+
+def decide_milestone(
+    ctx: Context,
+    contract_id: str,
+    milestone_id: str,
+    accept: bool,
+    reason: str | None,
+    at: datetime,
+) -> Contract:
+    contract = ctx.visible_contract(contract_id, for_update=True)
+    project = ctx.managed_project(contract.project_id)
+    milestone = _milestone(contract, milestone_id)
+    report = ctx.repo.pending_report(milestone.id)
+    if report is None:
+        action = "accept" if accept else "reject"
+        raise domain.InvalidTransition(
+            "milestone", action, milestone.status, milestone_id=milestone.id
+        )
+    if accept:
+        contract.accept(milestone, report, project, ctx.actor, at)
+        if all(m.status == "accepted" for m in contract.milestones):
+            contract.complete(at)
+    else:
+        contract.reject(milestone, report, reason, ctx.actor, at)
+    return contract
+
+
+def milestone_reports(ctx: Context, contract_id: str, milestone_id: str) -> list[Any]:
+    contract = ctx.visible_contract(contract_id)
+    return ctx.repo.reports(_milestone(contract, milestone_id).id)
+
+
+# --- evaluation, close, delivery -----------------------------------------------------------
+
+
+def evaluate_project(ctx: Context, project_id: str, data: dict[str, Any], at: datetime) -> Project:
+    project = ctx.managed_project(project_id)
+    project.evaluate(data, ctx.actor, at)
+    return project
+
+
+def close_project(ctx: Context, project_id: str, at: datetime) -> Project:
+    project = ctx.managed_project(project_id)
+    contract = (
+        ctx.repo.contract(project.contract_id, for_update=True) if project.contract_id else None
+    )
+    project.close(ctx.actor, at, contract)
+    return project
+
+
+def delivery(ctx: Context, project_id: str, today: date) -> dict[str, Any]:
+    project = ctx.readable_project(project_id)
+    return domain.delivery_report(project, ctx.repo.contract_of(project), today)
+
+
+def contracting_process(
+    ctx: Context, project_id: str
+) -> tuple[Project, Contract | None, list[Any], dict]:
+    """Everything the OCDS export needs, with the parties' names and USCCs."""
+    project = ctx.readable_project(project_id)
+    contract = ctx.repo.contract_of(project)
+    applications = ctx.repo.applications(project.id) if project.status != "draft" else []
+    ids = [project.purchaser_id] + [a.provider_id for a in applications]
+    if contract is not None:
+        ids.append(contract.contractor_id)
+    return project, contract, applications, ctx.directory.many(ids)
+
+
+# --- facts from other services ------------------------------------------------------------
+
+
+def contractor_standing(
+    uow: UnitOfWork, event: dict[str, Any], suspended: bool, at: datetime
+) -> int:
+    """The registry suspended (or reinstated) an organization: its active contracts stop
+    taking reports and acceptances (or start again). Returns how many contracts changed."""
+    repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
+    contracts = repo.contracts_of(str(event["organization_id"]), ("active", "suspended"))
+    return sum(
+        contract.contractor_standing_changed(suspended, event["version"], at)
+        for contract in contracts
+    )
+
+
+def commitment(uow: UnitOfWork, event: dict[str, Any], committed: bool) -> bool:
+    repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
+    contract = repo.find_contract(str(event["contract_id"]))
+    if contract is None:
+        return False
+    domain.commitment_decided(
+        contract, repo.project(contract.project_id, for_update=True), committed, event
+    )
+    return True
+
+
+def payment(uow: UnitOfWork, event_type: str, event: dict[str, Any]) -> bool:
+    repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
+    contract = repo.find_contract(str(event["contract_id"]))
+    if contract is None:
+        return False
+    milestone = contract.milestone(str(event["milestone_id"]))
+    if milestone is None:
+        return False
+    project = repo.project(contract.project_id, for_update=True)
+    return domain.payment_progressed(contract, milestone, project, event_type, event)
+
+
+def volunteer_hours(uow: UnitOfWork, event: dict[str, Any]) -> bool:
+    if not event.get("project_id"):
+        return False
+    repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
+    try:
+        project = repo.project(str(event["project_id"]), for_update=True)
+    except ProjectNotFound:
+        return False
+    project.add_volunteer_minutes(event["minutes"])
+    return True

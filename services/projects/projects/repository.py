@@ -1,0 +1,163 @@
+"""SQL for projects: loading and saving projects, applications, contracts and reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kit.directory import organizations as directory
+from kit.paging import PageRequest
+from kit.text import search_key
+from projects.domain import Application, Contract, Milestone, MilestoneReport, Project
+from projects.exceptions import ContractNotFound, ProjectNotFound
+from projects.models import applications, contracts, milestone_reports, projects, start_mappers
+
+
+class ProjectRepository:
+    def __init__(self, session: Session) -> None:
+        start_mappers()
+        self.session = session
+
+    # --- projects ---------------------------------------------------------------------------
+
+    def project(self, project_id: str, *, for_update: bool = False) -> Project:
+        project = self.session.get(Project, str(project_id), with_for_update=for_update or None)
+        if project is None:
+            raise ProjectNotFound(str(project_id))
+        return project
+
+    def add(self, *entities: Any) -> None:
+        self.session.add_all(entities)
+
+    def list_projects(
+        self,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        purchaser_id: str | None = None,
+        contractor_id: str | None = None,
+        q: str | None = None,
+        within_path: str | None = None,
+        visible_to_all_from: bool = False,
+    ) -> list[Project]:
+        """Newest first. ``within_path`` keeps projects whose purchaser is in that subtree;
+        ``visible_to_all_from`` adds every project that has been published."""
+        table = projects
+        query = sa.select(Project)
+        if status:
+            query = query.where(table.c.status == status)
+        if category:
+            query = query.where(table.c.category == category)
+        if purchaser_id:
+            query = query.where(table.c.purchaser_id == str(purchaser_id))
+        if contractor_id:
+            query = query.where(table.c.contractor_id == str(contractor_id))
+        if q:
+            query = query.where(table.c.search_title.contains(search_key(q), autoescape=True))
+        visibility = []
+        if within_path is not None:
+            in_subtree = sa.select(directory.c.id).where(directory.c.path.like(within_path + "%"))
+            visibility.append(table.c.purchaser_id.in_(in_subtree))
+        if visible_to_all_from:
+            visibility.append(table.c.published_at.is_not(None))
+        if visibility:
+            query = query.where(sa.or_(*visibility))
+        if page.after:
+            after_at = datetime.fromisoformat(page.after[0])
+            query = query.where(
+                sa.tuple_(table.c.created_at, table.c.id) < (after_at, page.after[1])
+            )
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(page.limit + 1)
+        return list(self.session.execute(query).scalars())
+
+    # --- applications -----------------------------------------------------------------------
+
+    def applications(self, project_id: str, provider_id: str | None = None) -> list[Application]:
+        query = sa.select(Application).where(applications.c.project_id == str(project_id))
+        if provider_id:
+            query = query.where(applications.c.provider_id == str(provider_id))
+        return list(self.session.execute(query.order_by(applications.c.submitted_at)).scalars())
+
+    def application_of(self, project_id: str, provider_id: str) -> Application | None:
+        return self.session.execute(
+            sa.select(Application)
+            .where(applications.c.project_id == str(project_id))
+            .where(applications.c.provider_id == str(provider_id))
+        ).scalar()
+
+    # --- contracts --------------------------------------------------------------------------
+
+    def contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
+        contract = self.session.get(Contract, str(contract_id), with_for_update=for_update or None)
+        if contract is None:
+            raise ContractNotFound(str(contract_id))
+        return contract
+
+    def find_contract(self, contract_id: str) -> Contract | None:
+        return self.session.get(Contract, str(contract_id))
+
+    def contract_of(self, project: Project) -> Contract | None:
+        return self.session.get(Contract, project.contract_id) if project.contract_id else None
+
+    def contracts_of(self, contractor_id: str, statuses: tuple[str, ...]) -> list[Contract]:
+        return list(
+            self.session.execute(
+                sa.select(Contract)
+                .where(contracts.c.contractor_id == str(contractor_id))
+                .where(contracts.c.status.in_(statuses))
+                .with_for_update()
+            ).scalars()
+        )
+
+    def list_contracts(
+        self,
+        page: PageRequest,
+        *,
+        project_id: str | None = None,
+        contractor_id: str | None = None,
+        status: str | None = None,
+        within_path: str | None = None,
+    ) -> list[Contract]:
+        table = contracts
+        query = sa.select(Contract)
+        if project_id:
+            query = query.where(table.c.project_id == str(project_id))
+        if contractor_id:
+            query = query.where(table.c.contractor_id == str(contractor_id))
+        if status:
+            query = query.where(table.c.status == status)
+        if within_path is not None:
+            in_subtree = sa.select(directory.c.id).where(directory.c.path.like(within_path + "%"))
+            query = query.where(table.c.purchaser_id.in_(in_subtree))
+        if page.after:
+            after_at = datetime.fromisoformat(page.after[0])
+            query = query.where(
+                sa.tuple_(table.c.awarded_at, table.c.id) < (after_at, page.after[1])
+            )
+        query = query.order_by(table.c.awarded_at.desc(), table.c.id.desc()).limit(page.limit + 1)
+        return list(self.session.execute(query).scalars())
+
+    def milestone_by_id(self, milestone_id: str) -> Milestone | None:
+        return self.session.get(Milestone, str(milestone_id))
+
+    # --- reports ----------------------------------------------------------------------------
+
+    def reports(self, milestone_id: str) -> list[MilestoneReport]:
+        return list(
+            self.session.execute(
+                sa.select(MilestoneReport)
+                .where(milestone_reports.c.milestone_id == str(milestone_id))
+                .order_by(milestone_reports.c.reported_at)
+            ).scalars()
+        )
+
+    def pending_report(self, milestone_id: str) -> MilestoneReport | None:
+        return self.session.execute(
+            sa.select(MilestoneReport)
+            .where(milestone_reports.c.milestone_id == str(milestone_id))
+            .where(milestone_reports.c.decision == "pending")
+        ).scalar()

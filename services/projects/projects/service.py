@@ -1,0 +1,264 @@
+"""The projects service's nameko entrypoints: load, call a use case, commit, dump.
+
+Besides its RPC methods it keeps a directory of organizations from registry events
+(``DirectoryConsumer``) and follows the facts other services publish: a contractor suspended or
+reinstated, money committed or disbursed, volunteer hours verified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.dependency_providers import Config
+from nameko.web.handlers import http
+
+from kit.actor import Actor
+from kit.clock import local_date, utcnow
+from kit.consumer import on_event
+from kit.db import UnitOfWork
+from kit.dependencies import Database
+from kit.directory import DirectoryConsumer
+from kit.health import service_health
+from kit.metrics import Metrics
+from kit.paging import page_request
+from kit.rpc import rpc
+from projects import handlers, ocds, schemas
+from projects.handlers import Context
+
+PROJECT = schemas.ProjectOut()
+PROJECT_PAGE = schemas.ProjectPage()
+APPLICATION = schemas.ApplicationOut()
+APPLICATIONS = schemas.ApplicationList()
+CONTRACT = schemas.ContractOut()
+CONTRACT_PAGE = schemas.ContractPage()
+REPORT = schemas.ReportOut()
+REPORTS = schemas.ReportList()
+DELIVERY = schemas.DeliveryOut()
+
+
+class ProjectsService(DirectoryConsumer):
+    name = "projects"
+
+    db = Database()
+    metrics = Metrics()
+    config = Config()
+
+    def _write(self, actor: dict[str, Any], use_case: Any, *args: Any) -> Any:
+        """Run a use case that changes state in one unit of work and commit it."""
+        with self.db() as uow:
+            result = use_case(Context(uow, Actor.from_dict(actor)), *args)
+            uow.commit()
+        return result
+
+    def _read(self, actor: dict[str, Any], use_case: Any, dump: Any, *args: Any) -> Any:
+        with self.db(readonly=True) as uow:
+            return dump(use_case(Context(uow, Actor.from_dict(actor)), *args))
+
+    # --- projects ---------------------------------------------------------------------------
+
+    @rpc
+    def draft_project(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        data = schemas.ProjectCreate().load(payload)
+        return PROJECT.dump(self._write(actor, handlers.draft_project, data, utcnow()))
+
+    @rpc
+    def edit_project(
+        self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        changes = schemas.ProjectUpdate().load(payload)
+        return PROJECT.dump(
+            self._write(actor, handlers.edit_project, project_id, changes, utcnow())
+        )
+
+    @rpc
+    def publish_project(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return PROJECT.dump(self._write(actor, handlers.publish_project, project_id, utcnow()))
+
+    @rpc
+    def cancel_project(
+        self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        reason = schemas.ReasonRequest().load(payload or {})["reason"]
+        return PROJECT.dump(
+            self._write(actor, handlers.cancel_project, project_id, reason, utcnow())
+        )
+
+    @rpc
+    def get_project(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(actor, handlers.get_project, PROJECT.dump, project_id)
+
+    @rpc
+    def list_projects(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = schemas.ProjectFilters().load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(actor, handlers.list_projects, PROJECT_PAGE.dump, filters, request)
+
+    # --- applications and the award ---------------------------------------------------------
+
+    @rpc
+    def submit_application(
+        self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        data = schemas.ApplicationCreate().load(payload)
+        return APPLICATION.dump(
+            self._write(actor, handlers.submit_application, project_id, data, utcnow())
+        )
+
+    @rpc
+    def list_applications(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(
+            actor,
+            handlers.list_applications,
+            lambda items: APPLICATIONS.dump({"items": items}),
+            project_id,
+        )
+
+    @rpc
+    def award_contract(
+        self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        data = schemas.AwardRequest().load(payload)
+        return CONTRACT.dump(
+            self._write(actor, handlers.award_contract, project_id, data, utcnow())
+        )
+
+    # --- contracts and milestones ------------------------------------------------------------
+
+    @rpc
+    def get_contract(self, contract_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(actor, handlers.get_contract, CONTRACT.dump, contract_id)
+
+    @rpc
+    def list_contracts(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = schemas.ContractFilters().load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(actor, handlers.list_contracts, CONTRACT_PAGE.dump, filters, request)
+
+    @rpc
+    def report_milestone(
+        self, contract_id: str, milestone_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        data = schemas.ReportCreate().load(payload)
+        report = self._write(
+            actor, handlers.report_milestone, contract_id, milestone_id, data, utcnow()
+        )
+        return REPORT.dump(report)
+
+    @rpc
+    def accept_milestone(
+        self, contract_id: str, milestone_id: str, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        contract = self._write(
+            actor, handlers.decide_milestone, contract_id, milestone_id, True, None, utcnow()
+        )
+        return CONTRACT.dump(contract)
+
+    @rpc
+    def reject_milestone(
+        self, contract_id: str, milestone_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        reason = schemas.ReasonRequest().load(payload or {})["reason"]
+        contract = self._write(
+            actor, handlers.decide_milestone, contract_id, milestone_id, False, reason, utcnow()
+        )
+        return CONTRACT.dump(contract)
+
+    @rpc
+    def milestone_reports(
+        self, contract_id: str, milestone_id: str, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._read(
+            actor,
+            handlers.milestone_reports,
+            lambda items: REPORTS.dump({"items": items}),
+            contract_id,
+            milestone_id,
+        )
+
+    # --- evaluation, close, reports ------------------------------------------------------------
+
+    @rpc
+    def evaluate_project(
+        self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        data = schemas.EvaluationCreate().load(payload)
+        return PROJECT.dump(
+            self._write(actor, handlers.evaluate_project, project_id, data, utcnow())
+        )
+
+    @rpc
+    def close_project(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return PROJECT.dump(self._write(actor, handlers.close_project, project_id, utcnow()))
+
+    @rpc
+    def delivery_report(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(actor, handlers.delivery, DELIVERY.dump, project_id, local_date(utcnow()))
+
+    @rpc
+    def ocds_release_package(
+        self, project_id: str, actor: dict[str, Any], uri: str | None = None
+    ) -> dict[str, Any]:
+        def export(parts: tuple) -> dict[str, Any]:
+            project, contract, applications, parties = parts
+            return ocds.release_package(
+                project,
+                contract,
+                applications,
+                parties,
+                ocid_prefix=self.config.get("OCDS_OCID_PREFIX") or "ocds-jinguo",
+                publisher_name=self.config.get("OCDS_PUBLISHER") or "Jinguo",
+                published_at=utcnow(),
+                uri=uri,
+            )
+
+        return self._read(actor, handlers.contracting_process, export, project_id)
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        return service_health(self.db)
+
+    @http("GET", "/metrics")
+    def serve_metrics(self, request: Any) -> Any:
+        return self.metrics()
+
+    # --- facts from other services ---------------------------------------------------------
+
+    @on_event("registry", "organization_suspended")
+    def contractor_suspended(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.contractor_standing(uow, event, True, utcnow())
+
+    @on_event("registry", "organization_reinstated")
+    def contractor_reinstated(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.contractor_standing(uow, event, False, utcnow())
+
+    @on_event("funding", "commitment_made")
+    def commitment_made(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.commitment(uow, event, True)
+
+    @on_event("funding", "commitment_rejected")
+    def commitment_rejected(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.commitment(uow, event, False)
+
+    @on_event("funding", "disbursement_requested")
+    def disbursement_requested(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payment(uow, "disbursement_requested", event)
+
+    @on_event("funding", "disbursement_approved")
+    def disbursement_approved(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payment(uow, "disbursement_approved", event)
+
+    @on_event("funding", "disbursement_rejected")
+    def disbursement_rejected(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payment(uow, "disbursement_rejected", event)
+
+    @on_event("funding", "disbursement_held")
+    def disbursement_held(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payment(uow, "disbursement_held", event)
+
+    @on_event("funding", "disbursement_paid")
+    def disbursement_paid(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payment(uow, "disbursement_paid", event)
+
+    @on_event("volunteers", "service_hours_verified")
+    def service_hours_verified(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.volunteer_hours(uow, event)
