@@ -18,7 +18,7 @@ def test_health_lists_each_dependency(platform):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["dependencies"]) == {"gateway_database", "rabbitmq", "registry"}
+    assert set(body["dependencies"]) == {"gateway_database", "rabbitmq", "registry", "projects"}
     registry = body["dependencies"]["registry"]
     assert registry["database"] == {"status": "ok", "backend": "sqlite"}
     assert registry["outbox"]["pending"] == 0

@@ -27,9 +27,10 @@ def test_without_a_broker_it_says_how_to_start_one():
 def postgres_urls(postgres_admin_url):
     with (
         scratch_postgres_database(postgres_admin_url, "jinguo_run_registry") as registry,
+        scratch_postgres_database(postgres_admin_url, "jinguo_run_projects") as projects,
         scratch_postgres_database(postgres_admin_url, "jinguo_run_gateway") as gateway,
     ):
-        yield {"registry": registry, "gateway": gateway}
+        yield {"registry": registry, "projects": projects, "gateway": gateway}
 
 
 def test_it_starts_everything_on_postgresql_by_url_alone(
@@ -43,6 +44,8 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{port}",
         "REGISTRY_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
         "REGISTRY_DATABASE_URL": postgres_urls["registry"],
+        "PROJECTS_DATABASE_URL": postgres_urls["projects"],
+        "PROJECTS_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
         "GATEWAY_DATABASE_URL": postgres_urls["gateway"],
         "JINGUO_ADMIN_PASSWORD": "first-day-password",
     }
@@ -64,6 +67,7 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         health = requests.get(f"{base}/health", timeout=10).json()
         assert health["dependencies"]["gateway_database"]["backend"] == "postgresql"
         assert health["dependencies"]["registry"]["database"]["backend"] == "postgresql"
+        assert health["dependencies"]["projects"]["database"]["backend"] == "postgresql"
         token = requests.post(
             f"{base}/auth/token",
             json={"username": "admin", "password": "first-day-password"},

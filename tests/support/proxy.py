@@ -16,6 +16,7 @@ class CuttableProxy:
         self._listener = None
         self._server = None
         self._sockets: set = set()
+        self._pumps: set = set()
 
     @property
     def address(self) -> str:
@@ -36,10 +37,14 @@ class CuttableProxy:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-        # shut down (not close) open connections: the pumping greenlets see EOF and close them
+        # break open connections, then stop their pumping greenlets (which close the sockets);
+        # a greenlet left waiting on a closed socket would haunt the fd's next user
         for sock in list(self._sockets):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+        for pump in list(self._pumps):
+            pump.kill()
+        self._pumps.clear()
         self._sockets.clear()
 
     def restore(self) -> None:
@@ -54,8 +59,10 @@ class CuttableProxy:
                 client.close()
                 continue
             self._sockets.update((client, upstream))
-            eventlet.spawn(self._pump, client, upstream)
-            eventlet.spawn(self._pump, upstream, client)
+            for source, sink in ((client, upstream), (upstream, client)):
+                pump = eventlet.spawn(self._pump, source, sink)
+                self._pumps.add(pump)
+                pump.link(lambda gt: self._pumps.discard(gt))
 
     def _pump(self, source, sink) -> None:
         try:

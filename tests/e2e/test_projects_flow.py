@@ -1,0 +1,322 @@
+"""A purchased-service project from drafting to close, over HTTP with every process running.
+
+Provider status reaches the projects service the real way: staff verify and suspend providers
+in the registry, and the registry's events change what projects allows.
+"""
+
+import time
+
+import pytest
+
+from projects.ocds import load_schema_validator
+
+CITY_USCC = "91350100M000100Y43"
+
+
+def eventually(attempt, timeout=20.0):
+    """Retry ``attempt`` (which raises AssertionError until the world has caught up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def expect(response, status, code=None):
+    assert response.status_code == status, response.text
+    if code:
+        assert response.json()["error"]["code"] == code, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def people(platform, admin):
+    city = admin.create(
+        "/organizations",
+        {"name": "福州市妇女联合会", "kind": "federation", "level": "city", "uscc": CITY_USCC},
+    )
+    district = admin.create(
+        "/organizations",
+        {"name": "鼓楼区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]},
+    )
+    admin.create(
+        "/users",
+        {
+            "username": "fz.staff",
+            "password": "fz-staff-pass",
+            "role": "federation_staff",
+            "organization_id": city["id"],
+        },
+    )
+    staff = platform.client(platform.token("fz.staff", "fz-staff-pass"))
+    sunshine = staff.create(
+        "/organizations",
+        {
+            "name": "阳光社工事务所",
+            "kind": "service_provider",
+            "parent_id": city["id"],
+            "uscc": "91440300708461136T",
+        },
+    )
+    spring = staff.create(
+        "/organizations",
+        {"name": "春晖社工服务中心", "kind": "service_provider", "parent_id": city["id"]},
+    )
+    expect(staff.post(f"/organizations/{sunshine['id']}/verify"), 200)
+    for name, org in (("sunshine.user", sunshine), ("spring.user", spring)):
+        admin.create(
+            "/users",
+            {
+                "username": name,
+                "password": f"{name}-pass",
+                "role": "contractor",
+                "organization_id": org["id"],
+            },
+        )
+    return {
+        "city": city,
+        "district": district,
+        "staff": staff,
+        "sunshine": sunshine,
+        "spring": spring,
+        "sunshine_user": platform.client(platform.token("sunshine.user", "sunshine.user-pass")),
+        "spring_user": platform.client(platform.token("spring.user", "spring.user-pass")),
+    }
+
+
+PROJECT = {
+    "title": "春蕾计划·女童助学项目",
+    "category": "spring_bud_girls_schooling",
+    "model": "commissioned",
+    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+    "budget": 50_000_000,
+    "starts_on": "2027-02-01",
+    "ends_on": "2027-11-30",
+    "target_beneficiaries": 120,
+    "indicators": [
+        {"name": "资助女童人数", "target": 120, "unit": "人"},
+        {"name": "家访次数", "target": 240, "unit": "次"},
+    ],
+}
+
+
+def test_a_project_from_draft_to_close(platform, people):
+    staff, sunshine_user, spring_user = (
+        people["staff"],
+        people["sunshine_user"],
+        people["spring_user"],
+    )
+    sunshine, spring = people["sunshine"]["id"], people["spring"]["id"]
+
+    # the registry's news reaches projects a moment later: drafting waits for the city
+    project = eventually(lambda: expect(staff.post("/projects", PROJECT), 201))
+    assert project["purchaser_id"] == people["city"]["id"] and project["status"] == "draft"
+    pid = project["id"]
+    assert (
+        expect(staff.patch(f"/projects/{pid}", {"target_beneficiaries": 150}), 200)[
+            "target_beneficiaries"
+        ]
+        == 150
+    )
+    expect(sunshine_user.get(f"/projects/{pid}"), 404, "PROJECT_NOT_FOUND")  # drafts are not public
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
+    error = expect(staff.patch(f"/projects/{pid}", {"budget": 1}), 409, "INVALID_TRANSITION")
+    assert error["error"]["details"]["current_status"] == "published"
+
+    # an unverified provider cannot apply; verified in the registry, it can
+    application = {"provider_id": spring, "amount": 45_000_000, "proposal": "入户走访与助学金发放"}
+    error = expect(
+        spring_user.post(f"/projects/{pid}/applications", application), 409, "PROVIDER_NOT_ELIGIBLE"
+    )
+    assert error["error"]["details"]["provider_status"] == "registered"
+    expect(staff.post(f"/organizations/{spring}/verify"), 200)
+    eventually(lambda: expect(spring_user.post(f"/projects/{pid}/applications", application), 201))
+    chosen = expect(
+        sunshine_user.post(
+            f"/projects/{pid}/applications",
+            {"provider_id": sunshine, "amount": 48_000_000, "proposal": "助学+心理陪伴"},
+        ),
+        201,
+    )
+    expect(
+        sunshine_user.post(
+            f"/projects/{pid}/applications",
+            {"provider_id": sunshine, "amount": 1, "proposal": "再来"},
+        ),
+        409,
+        "DUPLICATE_APPLICATION",
+    )
+    expect(
+        sunshine_user.post(
+            f"/projects/{pid}/applications",
+            {"provider_id": spring, "amount": 1, "proposal": "冒名"},
+        ),
+        403,
+        "OUT_OF_SCOPE",
+    )
+    assert len(expect(staff.get(f"/projects/{pid}/applications"), 200)["items"]) == 2
+    assert [
+        a["provider_id"]
+        for a in expect(sunshine_user.get(f"/projects/{pid}/applications"), 200)["items"]
+    ] == [sunshine]
+
+    # the award: tranches must add up, dates inside the period
+    plan = [
+        {
+            "title": "摸底建档",
+            "deliverables": "150名女童档案",
+            "due_on": "2027-03-31",
+            "amount": 8_000_000,
+        },
+        {
+            "title": "助学金发放",
+            "deliverables": "发放记录",
+            "due_on": "2027-09-10",
+            "amount": 30_000_000,
+        },
+        {
+            "title": "回访总结",
+            "deliverables": "结项报告",
+            "due_on": "2027-11-20",
+            "amount": 10_000_000,
+        },
+    ]
+    award = {"application_id": chosen["id"], "milestones": plan[:2]}
+    error = expect(staff.post(f"/projects/{pid}/award", award), 422, "VALIDATION_FAILED")
+    assert error["error"]["details"]["rule"] == "tranches_add_up"
+    contract = expect(staff.post(f"/projects/{pid}/award", {**award, "milestones": plan}), 201)
+    cid, milestones = contract["id"], contract["milestones"]
+    assert contract["contractor_id"] == sunshine and contract["amount"] == 48_000_000
+    expect(
+        staff.post(f"/projects/{pid}/award", {**award, "milestones": plan}),
+        409,
+        "INVALID_TRANSITION",
+    )
+
+    # only the contractor sees and reports on its contract
+    expect(spring_user.get(f"/contracts/{cid}"), 404, "CONTRACT_NOT_FOUND")
+    expect(
+        spring_user.post(
+            f"/contracts/{cid}/milestones/{milestones[0]['id']}/reports",
+            {"summary": "冒名", "beneficiaries_served": 1},
+        ),
+        404,
+        "CONTRACT_NOT_FOUND",
+    )
+    assert expect(spring_user.get("/contracts"), 200)["items"] == []
+    report = {
+        "summary": "完成150名女童建档",
+        "beneficiaries_served": 150,
+        "evidence": [
+            {"name": "档案.zip", "type": "archive", "url": "https://files.example.org/a.zip"}
+        ],
+        "indicator_values": {"家访次数": 150},
+    }
+    expect(
+        sunshine_user.post(f"/contracts/{cid}/milestones/{milestones[0]['id']}/reports", report),
+        201,
+    )
+    expect(
+        staff.post(f"/contracts/{cid}/milestones/{milestones[0]['id']}/reject"),
+        422,
+        "VALIDATION_FAILED",
+    )
+    shown = expect(staff.post(f"/contracts/{cid}/milestones/{milestones[0]['id']}/accept"), 200)
+    assert shown["milestones"][0]["status"] == "accepted"
+    expect(
+        sunshine_user.post(f"/contracts/{cid}/milestones/{milestones[0]['id']}/reports", report),
+        409,
+        "INVALID_TRANSITION",
+    )
+
+    # the registry suspends the contractor: its contract takes no reports until reinstated
+    expect(staff.post(f"/organizations/{sunshine}/suspend", {"reason": "投诉调查中"}), 200)
+
+    def contract_status(status):
+        assert expect(staff.get(f"/contracts/{cid}"), 200)["status"] == status
+
+    eventually(lambda: contract_status("suspended"))
+    second = {
+        "summary": "发放助学金",
+        "beneficiaries_served": 0,
+        "indicator_values": {"家访次数": 90},
+    }
+    error = expect(
+        sunshine_user.post(f"/contracts/{cid}/milestones/{milestones[1]['id']}/reports", second),
+        409,
+        "INVALID_TRANSITION",
+    )
+    assert error["error"]["details"]["current_status"] == "suspended"
+    expect(staff.post(f"/organizations/{sunshine}/reinstate", {"reason": "调查结束"}), 200)
+    eventually(
+        lambda: expect(
+            sunshine_user.post(
+                f"/contracts/{cid}/milestones/{milestones[1]['id']}/reports", second
+            ),
+            201,
+        )
+    )
+    expect(staff.post(f"/contracts/{cid}/milestones/{milestones[1]['id']}/accept"), 200)
+    expect(
+        sunshine_user.post(
+            f"/contracts/{cid}/milestones/{milestones[2]['id']}/reports",
+            {"summary": "回访", "beneficiaries_served": 0},
+        ),
+        201,
+    )
+    done = expect(staff.post(f"/contracts/{cid}/milestones/{milestones[2]['id']}/accept"), 200)
+    assert done["status"] == "completed"
+
+    # evaluation, close, and what it delivered
+    evaluation = {
+        "scores": [
+            {"indicator": "资助女童人数", "score": 95, "weight": 70},
+            {"indicator": "家访次数", "score": 80, "weight": 30},
+        ],
+        "evaluator": "福建省社会工作评估中心",
+        "evaluated_on": "2027-11-28",
+    }
+    expect(staff.post(f"/projects/{pid}/close"), 409, "INVALID_TRANSITION")
+    evaluated = expect(staff.post(f"/projects/{pid}/evaluation", evaluation), 201)
+    assert evaluated["evaluation"]["overall"] == 90.5
+    expect(staff.post(f"/projects/{pid}/close"), 200)
+    delivery = expect(staff.get(f"/projects/{pid}/delivery"), 200)
+    assert delivery["beneficiaries"] == {"target": 150, "served": 150}
+    visits = next(i for i in delivery["indicators"] if i["name"] == "家访次数")
+    assert (visits["target"], visits["actual"], visits["score"]) == (240, 240, 80)
+    assert delivery["milestones"]["accepted"] == 3 and delivery["money"]["contracted"] == 48_000_000
+
+    # the contracting process as OCDS, valid against the 1.1.5 schema
+    package = expect(sunshine_user.get(f"/projects/{pid}/ocds"), 200)
+    errors = sorted(load_schema_validator().iter_errors(package), key=str)
+    assert not errors, [e.message for e in errors[:5]]
+    release = package["releases"][0]
+    assert release["ocid"].endswith(pid)
+    buyer = next(p for p in release["parties"] if p["id"] == people["city"]["id"])
+    assert "buyer" in buyer["roles"] and buyer["identifier"]["id"] == CITY_USCC
+    supplier = next(p for p in release["parties"] if p["id"] == sunshine)
+    assert {"supplier", "tenderer", "payee"} <= set(supplier["roles"])
+    assert release["awards"][0]["value"] == {"amount": 480000.0, "currency": "CNY"}
+    assert [m["status"] for m in release["contracts"][0]["milestones"]] == ["met", "met", "met"]
+
+
+def test_contractors_list_only_what_is_theirs_or_public(platform, people):
+    staff, sunshine_user = people["staff"], people["sunshine_user"]
+    draft = eventually(
+        lambda: expect(staff.post("/projects", {**PROJECT, "title": "内部草稿"}), 201)
+    )
+    visible = {
+        p["id"] for p in expect(sunshine_user.get("/projects", params={"limit": 500}), 200)["items"]
+    }
+    assert draft["id"] not in visible
+    staff_view = {
+        p["id"] for p in expect(staff.get("/projects", params={"limit": 500}), 200)["items"]
+    }
+    assert draft["id"] in staff_view
+    found = expect(staff.get("/projects", params={"q": "春蕾計劃"}), 200)[
+        "items"
+    ]  # traditional query
+    assert found and all("春蕾计划" in p["title"] for p in found)
