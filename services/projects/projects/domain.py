@@ -780,13 +780,15 @@ def payment_progressed(
     derive the project's disbursed and paid figures from its milestones."""
     status = PAYMENT_EVENTS[event_type]
     occurred_at = event["occurred_at"]
-    milestone.disbursement_id = str(event["disbursement_id"])
     if status == "paid":
+        # paid is final: it sets the payment whenever it arrives
+        milestone.disbursement_id = str(event["disbursement_id"])
         milestone.paid_amount = event["amount"]
         milestone.paid_at = occurred_at
         milestone.payment_reference = event.get("payment_reference")
     newer = milestone.payment_updated_at is None or occurred_at > milestone.payment_updated_at
     if newer and milestone.payment_status != "paid":
+        milestone.disbursement_id = str(event["disbursement_id"])
         milestone.payment_status = status
         milestone.payment_updated_at = occurred_at
     project.amount_approved = sum(
