@@ -50,7 +50,9 @@ class ServiceRpc(RpcProxy):
     """``registry = ServiceRpc("registry")``; workers call ``self.registry.call("method", ...)``."""
 
     def __init__(self, target_service: str) -> None:
-        super().__init__(target_service, retry_policy=PUBLISH_RETRY)
+        # transient: a request outlives neither its deadline nor a broker restart; confirms
+        # stay on, so a service that never started is refused at once (UnknownService)
+        super().__init__(target_service, retry_policy=PUBLISH_RETRY, delivery_mode=1)
 
     def setup(self) -> None:
         super().setup()

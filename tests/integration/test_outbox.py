@@ -110,6 +110,18 @@ def test_broker_outage_loses_nothing_and_republishing_applies_once(
         # a relay that crashed after the broker confirmed but before it marked the rows sent
         # publishes them all again: consumers must not apply any of them twice
         with connect(registry_db, service_name="registry") as db:
+
+            def all_marked_sent():
+                """the relay has marked its last batch (it does so just after the confirms)"""
+                with db.begin(write=False) as connection:
+                    return (
+                        connection.execute(
+                            sa.select(sa.func.count()).where(outbox.c.status == "sent")
+                        ).scalar_one()
+                        == 35
+                    )
+
+            wait_until(all_marked_sent)
             with db.begin() as connection:
                 connection.execute(sa.update(outbox).values(status="pending", sent_at=None))
             wait_until(lambda: outbox_status(db)["pending"] == 0)

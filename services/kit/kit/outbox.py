@@ -91,6 +91,7 @@ class OutboxRelay:
         confirm_timeout: float = 10.0,
         max_backoff: float = 10.0,
         retention_days: float = 7.0,
+        gather: float = 0.005,
         ssl: Any = None,
     ) -> None:
         self.resource = resource
@@ -102,6 +103,9 @@ class OutboxRelay:
         self.confirm_timeout = float(confirm_timeout)
         self.max_backoff = float(max_backoff)
         self.retention = timedelta(days=float(retention_days))
+        # after a wake-up, wait this long for more commits: fewer, larger batches cost less
+        # broker work per event (about 1 ms of CPU per event measured), for a few ms of latency
+        self.gather = float(gather)
         self.ssl = ssl
         self.exchange = event_exchange_name(self.service_name)
         self.lease_name = f"{self.service_name}.outbox"
@@ -144,14 +148,16 @@ class OutboxRelay:
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            if published == 0:
-                self._sleep(self.poll_interval)
+            if published == 0 and self._sleep(self.poll_interval) and self.gather:
+                self._stopped.wait(self.gather)
         self._disconnect()
         self._release_lease()
 
-    def _sleep(self, seconds: float) -> None:
-        self._wake.wait(seconds)
+    def _sleep(self, seconds: float) -> bool:
+        """Wait until woken or ``seconds`` pass; True if woken (a commit has events)."""
+        woken = self._wake.wait(seconds)
         self._wake.clear()
+        return woken
 
     # --- one round -----------------------------------------------------------------------
 

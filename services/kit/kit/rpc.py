@@ -11,11 +11,14 @@ table; ``code`` and ``details`` reach the client unchanged.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
+import kombu.serialization
 from marshmallow import ValidationError
-from nameko.exceptions import deserialize_to_instance
+from nameko.exceptions import UnserializableValueError, deserialize_to_instance, serialize
+from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -66,6 +69,65 @@ def to_remote_failure(exc: BaseException) -> RemoteFailure | None:
     if error is None:
         return None
     return RemoteFailure(error.kind, error.code, error.message, error.details)
+
+
+class LeanResponder(Responder):
+    """Sends an RPC reply transient and unconfirmed, serialised once.
+
+    nameko's own responder publishes every reply persistent, with a publisher confirm (a
+    broker round trip) and serialises it twice. A reply only matters while its caller waits:
+    the caller waits with a deadline, and a reply lost with a broker crash is the same as a
+    late one (the gateway answers 503 ``SERVICE_TIMEOUT``).
+    """
+
+    def send_response(self, result: Any, exc_info: Any) -> Any:
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        content_type = self.message.properties["content_type"]
+        serializer = kombu.serialization.registry.type_to_name[content_type]
+        try:
+            _, encoding, body = kombu.serialization.dumps(
+                {"result": result, "error": error}, serializer
+            )
+        except Exception:  # noqa: BLE001 - as nameko: an unserialisable result becomes an error
+            exc_info = sys.exc_info()
+            error = serialize(UnserializableValueError(result))
+            result = None
+            _, encoding, body = kombu.serialization.dumps(
+                {"result": None, "error": error}, serializer
+            )
+        publisher = self.publisher_cls(
+            self.amqp_uri,
+            ssl=self.ssl,
+            login_method=self.login_method,
+            use_confirms=False,
+            delivery_mode=1,
+        )
+        publisher.publish(
+            body,
+            serializer=None,
+            content_type=content_type,
+            content_encoding=encoding,
+            exchange=self.exchange,
+            routing_key=self.message.properties["reply_to"],
+            correlation_id=self.message.properties.get("correlation_id"),
+        )
+        return result, exc_info
+
+
+class LeanRpcConsumer(RpcConsumer):
+    def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
+        config = self.container.config
+        responder = LeanResponder(
+            config["AMQP_URI"],
+            get_rpc_exchange(config),
+            config.get("serializer", "json"),
+            message,
+            ssl=config.get("AMQP_SSL"),
+            login_method=config.get("LOGIN_METHOD"),
+        )
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 #: context key (header ``nameko.deadline``) a caller sets to the epoch second after which it

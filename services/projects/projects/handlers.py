@@ -30,21 +30,37 @@ from projects.repository import ProjectRepository
 
 
 class Context:
-    """What every use case needs: the repository, the directory and the actor's scope."""
+    """What every use case needs: the repository, the directory and the actor's scope.
+
+    Directory rows are remembered for the unit of work (an acceptance asks for the city
+    three times); the actor's scope is resolved only when a use case asks for it.
+    """
 
     def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
         self.uow = uow
         self.repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
         self.directory = Directory(uow)
         self.actor = actor
-        own_path = None
-        if actor.role == "federation_staff" and actor.organization_id:
-            own = self.directory.get(actor.organization_id)
-            own_path = own["path"] if own else None
-        self.scope = Scope(actor, own_path)
+        self._entries: dict[str, dict[str, Any] | None] = {}
+        self._scope: Scope | None = None
+
+    def entry(self, organization_id: str) -> dict[str, Any] | None:
+        if organization_id not in self._entries:
+            self._entries[organization_id] = self.directory.get(organization_id)
+        return self._entries[organization_id]
+
+    @property
+    def scope(self) -> Scope:
+        if self._scope is None:
+            own_path = None
+            if self.actor.role == "federation_staff" and self.actor.organization_id:
+                own = self.entry(self.actor.organization_id)
+                own_path = own["path"] if own else None
+            self._scope = Scope(self.actor, own_path)
+        return self._scope
 
     def path_of(self, organization_id: str) -> str | None:
-        entry = self.directory.get(organization_id)
+        entry = self.entry(organization_id)
         return entry["path"] if entry else None
 
     # --- loading with checks ---------------------------------------------------------------
@@ -89,7 +105,7 @@ def draft_project(ctx: Context, data: dict[str, Any], at: datetime) -> Project:
     purchaser_id = data.get("purchaser_id") or ctx.actor.organization_id
     if purchaser_id is None:
         raise RuleBroken("name the purchasing federation", field="purchaser_id", rule="required")
-    purchaser = ctx.directory.get(purchaser_id)
+    purchaser = ctx.entry(purchaser_id)
     if purchaser is None or purchaser.get("kind") != "federation":
         raise RuleBroken(
             "the purchaser must be a federation known to the registry",
@@ -183,7 +199,7 @@ def submit_application(ctx: Context, project_id: str, data: dict[str, Any], at: 
     application = domain.apply_for(
         project,
         provider_id=provider_id,
-        provider=ctx.directory.get(provider_id),
+        provider=ctx.entry(provider_id),
         amount=data["amount"],
         proposal=data["proposal"],
         actor=ctx.actor,
@@ -225,7 +241,7 @@ def award_contract(ctx: Context, project_id: str, data: dict[str, Any], at: date
         project,
         application=application,
         contractor_id=contractor_id,
-        contractor=ctx.directory.get(contractor_id),
+        contractor=ctx.entry(contractor_id),
         amount=data.get("amount"),
         milestones=data["milestones"],
         applications=applications,

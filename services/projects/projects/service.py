@@ -34,6 +34,15 @@ CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
 DELIVERY = schemas.DeliveryOut()
+PROJECT_CREATE_IN = schemas.ProjectCreate()
+PROJECT_UPDATE_IN = schemas.ProjectUpdate()
+REASON_REQUEST_IN = schemas.ReasonRequest()
+PROJECT_FILTERS_IN = schemas.ProjectFilters()
+APPLICATION_CREATE_IN = schemas.ApplicationCreate()
+AWARD_REQUEST_IN = schemas.AwardRequest()
+CONTRACT_FILTERS_IN = schemas.ContractFilters()
+REPORT_CREATE_IN = schemas.ReportCreate()
+EVALUATION_CREATE_IN = schemas.EvaluationCreate()
 
 
 class ProjectsService(DirectoryConsumer):
@@ -58,14 +67,14 @@ class ProjectsService(DirectoryConsumer):
 
     @rpc
     def draft_project(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        data = schemas.ProjectCreate().load(payload)
+        data = PROJECT_CREATE_IN.load(payload)
         return PROJECT.dump(self._write(actor, handlers.draft_project, data, utcnow()))
 
     @rpc
     def edit_project(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        changes = schemas.ProjectUpdate().load(payload)
+        changes = PROJECT_UPDATE_IN.load(payload)
         return PROJECT.dump(
             self._write(actor, handlers.edit_project, project_id, changes, utcnow())
         )
@@ -78,7 +87,7 @@ class ProjectsService(DirectoryConsumer):
     def cancel_project(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        reason = schemas.ReasonRequest().load(payload or {})["reason"]
+        reason = REASON_REQUEST_IN.load(payload or {})["reason"]
         return PROJECT.dump(
             self._write(actor, handlers.cancel_project, project_id, reason, utcnow())
         )
@@ -89,7 +98,7 @@ class ProjectsService(DirectoryConsumer):
 
     @rpc
     def list_projects(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = schemas.ProjectFilters().load(filters or {})
+        filters = PROJECT_FILTERS_IN.load(filters or {})
         request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
         return self._read(actor, handlers.list_projects, PROJECT_PAGE.dump, filters, request)
 
@@ -99,7 +108,7 @@ class ProjectsService(DirectoryConsumer):
     def submit_application(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = schemas.ApplicationCreate().load(payload)
+        data = APPLICATION_CREATE_IN.load(payload)
         return APPLICATION.dump(
             self._write(actor, handlers.submit_application, project_id, data, utcnow())
         )
@@ -117,7 +126,7 @@ class ProjectsService(DirectoryConsumer):
     def award_contract(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = schemas.AwardRequest().load(payload)
+        data = AWARD_REQUEST_IN.load(payload)
         return CONTRACT.dump(
             self._write(actor, handlers.award_contract, project_id, data, utcnow())
         )
@@ -130,7 +139,7 @@ class ProjectsService(DirectoryConsumer):
 
     @rpc
     def list_contracts(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = schemas.ContractFilters().load(filters or {})
+        filters = CONTRACT_FILTERS_IN.load(filters or {})
         request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
         return self._read(actor, handlers.list_contracts, CONTRACT_PAGE.dump, filters, request)
 
@@ -138,7 +147,7 @@ class ProjectsService(DirectoryConsumer):
     def report_milestone(
         self, contract_id: str, milestone_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = schemas.ReportCreate().load(payload)
+        data = REPORT_CREATE_IN.load(payload)
         report = self._write(
             actor, handlers.report_milestone, contract_id, milestone_id, data, utcnow()
         )
@@ -157,7 +166,7 @@ class ProjectsService(DirectoryConsumer):
     def reject_milestone(
         self, contract_id: str, milestone_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        reason = schemas.ReasonRequest().load(payload or {})["reason"]
+        reason = REASON_REQUEST_IN.load(payload or {})["reason"]
         contract = self._write(
             actor, handlers.decide_milestone, contract_id, milestone_id, False, reason, utcnow()
         )
@@ -181,7 +190,7 @@ class ProjectsService(DirectoryConsumer):
     def evaluate_project(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = schemas.EvaluationCreate().load(payload)
+        data = EVALUATION_CREATE_IN.load(payload)
         return PROJECT.dump(
             self._write(actor, handlers.evaluate_project, project_id, data, utcnow())
         )

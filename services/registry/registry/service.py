@@ -23,6 +23,11 @@ ORGANIZATION_PAGE = schemas.OrganizationPage()
 HISTORY_PAGE = schemas.StatusChangePage()
 COVERAGE = schemas.CoverageOut()
 IS_ACTION = validate.OneOf(TRANSITIONS)
+ORGANIZATION_CREATE_IN = schemas.OrganizationCreate()
+ORGANIZATION_UPDATE_IN = schemas.OrganizationUpdate()
+STATUS_CHANGE_REQUEST_IN = schemas.StatusChangeRequest()
+ORGANIZATION_FILTERS_IN = schemas.OrganizationFilters()
+PAGE_QUERY_IN = schemas.PageQuery()
 
 
 class RegistryService:
@@ -35,7 +40,7 @@ class RegistryService:
     def register_organization(
         self, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = schemas.OrganizationCreate().load(payload)
+        data = ORGANIZATION_CREATE_IN.load(payload)
         with self.db() as uow:
             repo = OrganizationRepository(uow.session)
             organization = handlers.register_organization(
@@ -48,7 +53,7 @@ class RegistryService:
     def update_organization(
         self, organization_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        changes = schemas.OrganizationUpdate().load(payload)
+        changes = ORGANIZATION_UPDATE_IN.load(payload)
         with self.db() as uow:
             repo = OrganizationRepository(uow.session)
             organization = handlers.update_organization(
@@ -63,7 +68,7 @@ class RegistryService:
     ) -> dict[str, Any]:
         """``action`` is one of verify, suspend, reinstate, deregister."""
         IS_ACTION(action)
-        reason = schemas.StatusChangeRequest().load(payload or {})["reason"]
+        reason = STATUS_CHANGE_REQUEST_IN.load(payload or {})["reason"]
         with self.db() as uow:
             repo = OrganizationRepository(uow.session)
             organization = handlers.change_status(
@@ -81,7 +86,7 @@ class RegistryService:
 
     @rpc
     def list_organizations(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = schemas.OrganizationFilters().load(filters or {})
+        filters = ORGANIZATION_FILTERS_IN.load(filters or {})
         request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
         with self.db(readonly=True) as uow:
             repo = OrganizationRepository(uow.session)
@@ -92,7 +97,7 @@ class RegistryService:
     def status_history(
         self, organization_id: str, filters: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        query = schemas.PageQuery().load(filters or {})
+        query = PAGE_QUERY_IN.load(filters or {})
         request = page_request(query["limit"], query["cursor"], arity=2)
         with self.db(readonly=True) as uow:
             repo = OrganizationRepository(uow.session)
