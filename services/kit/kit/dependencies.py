@@ -42,6 +42,7 @@ class Database(DependencyProvider):
             config[self.url_key],
             service_name=self.container.service_name,
             pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
+            pre_ping=bool(config.get("DATABASE_PRE_PING")),
         )
         if self.outbox:
             options = dict(config.get("OUTBOX") or {})

@@ -85,39 +85,47 @@ class Directory:
 
 
 # --- applying facts ----------------------------------------------------------------------
+#
+# Every write is a compare-and-set (``WHERE version < :new``) or an insert that ignores a
+# duplicate: two facts about one organization applied at once, by two workers or replicas,
+# cannot undo each other the way a read-then-write would.
 
 
-def _row(uow: UnitOfWork, organization_id: str) -> Any:
+def _session(uow: UnitOfWork) -> Any:
     assert uow.session is not None
-    return uow.session.execute(
-        sa.select(organizations).where(organizations.c.id == organization_id)
-    ).first()
+    return uow.session
+
+
+def _insert_ignoring_duplicate(uow: UnitOfWork, **values: Any) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    session = _session(uow)
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(organizations)
+    session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def _ensure_row(uow: UnitOfWork, organization_id: str) -> Any:
     """The row for ``organization_id``, created as a placeholder (a root) if unknown."""
-    row = _row(uow, organization_id)
-    if row is None:
-        assert uow.session is not None
-        uow.session.execute(
-            sa.insert(organizations).values(
-                id=organization_id, path=path_of(organization_id, None), updated_at=utcnow()
-            )
-        )
-        row = _row(uow, organization_id)
-    return row
+    _insert_ignoring_duplicate(
+        uow, id=organization_id, path=path_of(organization_id, None), updated_at=utcnow()
+    )
+    return (
+        _session(uow)
+        .execute(sa.select(organizations).where(organizations.c.id == organization_id))
+        .first()
+    )
 
 
 def _place(uow: UnitOfWork, organization_id: str, parent_id: str | None) -> None:
     """Put the organization (and its subtree) under ``parent_id``."""
-    assert uow.session is not None
     parent_path = _ensure_row(uow, parent_id).path if parent_id else None
-    current = _row(uow, organization_id)
+    current = _ensure_row(uow, organization_id)
     new_path = path_of(organization_id, parent_path)
     if current.path == new_path:
         return
     column = organizations.c.path
-    uow.session.execute(
+    _session(uow).execute(
         sa.update(organizations)
         .where(column.like(current.path + "%"))
         .values(path=sa.literal(new_path) + sa.func.substr(column, len(current.path) + 1))
@@ -126,38 +134,39 @@ def _place(uow: UnitOfWork, organization_id: str, parent_id: str | None) -> None
 
 def apply_details(uow: UnitOfWork, event: dict[str, Any]) -> None:
     """organization_registered / organization_updated: name, kind, parent, USCC."""
-    assert uow.session is not None
     organization_id = str(event["organization_id"])
-    row = _ensure_row(uow, organization_id)
-    if event["version"] <= row.details_version:
-        return
+    _ensure_row(uow, organization_id)
     parent_id = str(event["parent_id"]) if event.get("parent_id") else None
-    uow.session.execute(
-        sa.update(organizations)
-        .where(organizations.c.id == organization_id)
-        .values(
-            kind=event["kind"],
-            name=event["name"],
-            uscc=event.get("uscc"),
-            parent_id=parent_id,
-            details_version=event["version"],
-            updated_at=utcnow(),
+    newer = (
+        _session(uow)
+        .execute(
+            sa.update(organizations)
+            .where(organizations.c.id == organization_id)
+            .where(organizations.c.details_version < event["version"])
+            .values(
+                kind=event["kind"],
+                name=event["name"],
+                uscc=event.get("uscc"),
+                parent_id=parent_id,
+                details_version=event["version"],
+                updated_at=utcnow(),
+            )
         )
+        .rowcount
     )
-    _place(uow, organization_id, parent_id)
+    if newer:
+        _place(uow, organization_id, parent_id)
     apply_status(uow, event)
 
 
 def apply_status(uow: UnitOfWork, event: dict[str, Any]) -> None:
     """Any organization event: its status, if newer than the status kept."""
-    assert uow.session is not None
     organization_id = str(event["organization_id"])
-    row = _ensure_row(uow, organization_id)
-    if event["version"] <= row.status_version:
-        return
-    uow.session.execute(
+    _ensure_row(uow, organization_id)
+    _session(uow).execute(
         sa.update(organizations)
         .where(organizations.c.id == organization_id)
+        .where(organizations.c.status_version < event["version"])
         .values(
             kind=event["kind"],
             status=event["status"],

@@ -45,6 +45,10 @@ class RemoteFailure(Exception):
         return f"{self.code}: {self.message}"
 
 
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction can simply be retried
+RETRYABLE = ("40P01", "40001")
+
+
 def as_service_error(exc: BaseException) -> ServiceError | None:
     """The ServiceError a caller should see for ``exc``, or None for an unexpected error."""
     if isinstance(exc, ServiceError):
@@ -54,6 +58,10 @@ def as_service_error(exc: BaseException) -> ServiceError | None:
     if isinstance(exc, IntegrityError):
         error: ServiceError = Conflict("the change conflicts with data written meanwhile; retry")
         error.code = "CONSTRAINT_VIOLATION"
+        return error
+    if isinstance(exc, OperationalError) and getattr(exc.orig, "pgcode", None) in RETRYABLE:
+        error = Conflict("the change collided with a concurrent one and was undone; retry it")
+        error.code = "CONCURRENT_UPDATE"
         return error
     if isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -71,6 +71,14 @@ class Context:
             raise ProjectNotFound(project.id)  # never reveal a draft to those who may not see it
         return project
 
+    def managed_project_and_contract(self, project_id: str) -> tuple[Project, Contract | None]:
+        """Both locked, contract first (the order every use case and handler keeps)."""
+        peek = self.readable_project(project_id)
+        contract = (
+            self.repo.contract(peek.contract_id, for_update=True) if peek.contract_id else None
+        )
+        return self.managed_project(project_id), contract
+
     def managed_project(self, project_id: str) -> Project:
         project = self.readable_project(project_id, for_update=True)
         self.scope.ensure_manages(project, self.path_of(project.purchaser_id))
@@ -163,8 +171,12 @@ def cancel_project(ctx: Context, project_id: str, reason: str | None, at: dateti
     return project
 
 
-def get_project(ctx: Context, project_id: str) -> Project:
-    return ctx.readable_project(project_id)
+def get_project(ctx: Context, project_id: str) -> Any:
+    """The project as a row (reads need no ORM instance), if the actor may see it."""
+    project = ctx.repo.project_view(project_id)
+    if not ctx.scope.can_read(project, lambda: ctx.path_of(project.purchaser_id)):
+        raise ProjectNotFound(project.id)
+    return project
 
 
 def list_projects(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
@@ -379,9 +391,20 @@ def contractor_standing(
     )
 
 
+def _locked_contract(repo: ProjectRepository, contract_id: str) -> Contract | None:
+    """The contract, row-locked before its milestones are read: two money facts about one
+    contract applied at once would otherwise each start from the milestones as they were and
+    the later commit would undo the earlier one's figures. Lock order everywhere: contract,
+    then project."""
+    try:
+        return repo.contract(contract_id, for_update=True)
+    except ContractNotFound:
+        return None
+
+
 def commitment(uow: UnitOfWork, event: dict[str, Any], committed: bool) -> bool:
     repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
-    contract = repo.find_contract(str(event["contract_id"]))
+    contract = _locked_contract(repo, str(event["contract_id"]))
     if contract is None:
         return False
     domain.commitment_decided(
@@ -392,7 +415,7 @@ def commitment(uow: UnitOfWork, event: dict[str, Any], committed: bool) -> bool:
 
 def payment(uow: UnitOfWork, event_type: str, event: dict[str, Any]) -> bool:
     repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
-    contract = repo.find_contract(str(event["contract_id"]))
+    contract = _locked_contract(repo, str(event["contract_id"]))
     if contract is None:
         return False
     milestone = contract.milestone(str(event["milestone_id"]))

@@ -15,6 +15,8 @@ from projects.domain import Application, Contract, Milestone, MilestoneReport, P
 from projects.exceptions import ContractNotFound, ProjectNotFound
 from projects.models import applications, contracts, milestone_reports, projects, start_mappers
 
+_PROJECT_BY_ID = sa.select(projects).where(projects.c.id == sa.bindparam("id"))
+
 
 class ProjectRepository:
     def __init__(self, session: Session) -> None:
@@ -24,10 +26,22 @@ class ProjectRepository:
     # --- projects ---------------------------------------------------------------------------
 
     def project(self, project_id: str, *, for_update: bool = False) -> Project:
-        project = self.session.get(Project, str(project_id), with_for_update=for_update or None)
+        project = self.session.get(
+            Project,
+            str(project_id),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
         if project is None:
             raise ProjectNotFound(str(project_id))
         return project
+
+    def project_view(self, project_id: str) -> Any:
+        """The project's row, read with Core (no ORM instance): the hot read path."""
+        row = self.session.execute(_PROJECT_BY_ID, {"id": str(project_id)}).first()
+        if row is None:
+            raise ProjectNotFound(str(project_id))
+        return row
 
     def add(self, *entities: Any) -> None:
         self.session.add_all(entities)
@@ -92,13 +106,15 @@ class ProjectRepository:
     # --- contracts --------------------------------------------------------------------------
 
     def contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
-        contract = self.session.get(Contract, str(contract_id), with_for_update=for_update or None)
+        contract = self.session.get(
+            Contract,
+            str(contract_id),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
         if contract is None:
             raise ContractNotFound(str(contract_id))
         return contract
-
-    def find_contract(self, contract_id: str) -> Contract | None:
-        return self.session.get(Contract, str(contract_id))
 
     def contract_of(self, project: Project) -> Contract | None:
         return self.session.get(Contract, project.contract_id) if project.contract_id else None
