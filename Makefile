@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.toml gateway/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
-PACKAGES := services/kit services/registry services/projects gateway
+PACKAGES := services/kit services/registry services/projects services/funding gateway
 PYTEST_ARGS ?=
 
 .PHONY: help venv run test lint format bench lock migrate clean
@@ -33,6 +33,7 @@ run: venv
 migrate: venv
 	$(BIN)/jinguo-migrate services/registry/config.yaml
 	$(BIN)/jinguo-migrate services/projects/config.yaml
+	$(BIN)/jinguo-migrate services/funding/config.yaml
 	$(BIN)/jinguo-migrate gateway/config.yaml
 
 test: venv

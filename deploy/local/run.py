@@ -27,6 +27,7 @@ BIN = Path(sys.executable).parent
 CONFIGS = [
     "services/registry/config.yaml",
     "services/projects/config.yaml",
+    "services/funding/config.yaml",
     "gateway/config.yaml",
 ]
 

@@ -233,8 +233,12 @@ def serve(
             request=request, actor=actor, body=body, query=request.args.to_dict(), path=path
         )
         result = handler(service, call)
-        status, payload = result if isinstance(result, tuple) else (route.status, result)
-        response = json_response(status, payload, {"X-Request-Id": request_id})
+        if isinstance(result, Response):  # a route that answers other than JSON (CSV)
+            response = result
+            response.headers["X-Request-Id"] = request_id
+        else:
+            status, payload = result if isinstance(result, tuple) else (route.status, result)
+            response = json_response(status, payload, {"X-Request-Id": request_id})
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
         response = error_response(exc, request_id)
         ambiguous = isinstance(exc, ServiceTimeout)

@@ -15,6 +15,7 @@ from gateway import accounts
 from gateway.auth import Auth
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
+from gateway.routes.funding import FundingRoutes
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.projects import ProjectsRoutes
@@ -39,7 +40,9 @@ class GatewayDatabase(Database):
         accounts.ensure_admin(self.resource, self.container.config.get("ADMIN_PASSWORD"), utcnow())
 
 
-class GatewayService(IdentityRoutes, RegistryRoutes, ProjectsRoutes, OperationsRoutes):
+class GatewayService(
+    IdentityRoutes, RegistryRoutes, ProjectsRoutes, FundingRoutes, OperationsRoutes
+):
     name = "gateway"
 
     db = GatewayDatabase()
@@ -48,6 +51,7 @@ class GatewayService(IdentityRoutes, RegistryRoutes, ProjectsRoutes, OperationsR
     metrics = Metrics()
     registry = ServiceRpc("registry")
     projects = ServiceRpc("projects")
+    funding = ServiceRpc("funding")
 
     @property
     def max_body_bytes(self) -> int:

@@ -18,7 +18,13 @@ def test_health_lists_each_dependency(platform):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["dependencies"]) == {"gateway_database", "rabbitmq", "registry", "projects"}
+    assert set(body["dependencies"]) == {
+        "gateway_database",
+        "rabbitmq",
+        "registry",
+        "projects",
+        "funding",
+    }
     registry = body["dependencies"]["registry"]
     assert registry["database"] == {"status": "ok", "backend": "sqlite"}
     assert registry["outbox"]["pending"] == 0

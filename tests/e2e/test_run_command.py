@@ -28,9 +28,10 @@ def postgres_urls(postgres_admin_url):
     with (
         scratch_postgres_database(postgres_admin_url, "jinguo_run_registry") as registry,
         scratch_postgres_database(postgres_admin_url, "jinguo_run_projects") as projects,
+        scratch_postgres_database(postgres_admin_url, "jinguo_run_funding") as funding,
         scratch_postgres_database(postgres_admin_url, "jinguo_run_gateway") as gateway,
     ):
-        yield {"registry": registry, "projects": projects, "gateway": gateway}
+        yield {"registry": registry, "projects": projects, "funding": funding, "gateway": gateway}
 
 
 def test_it_starts_everything_on_postgresql_by_url_alone(
@@ -46,6 +47,8 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         "REGISTRY_DATABASE_URL": postgres_urls["registry"],
         "PROJECTS_DATABASE_URL": postgres_urls["projects"],
         "PROJECTS_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+        "FUNDING_DATABASE_URL": postgres_urls["funding"],
+        "FUNDING_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
         "GATEWAY_DATABASE_URL": postgres_urls["gateway"],
         "JINGUO_ADMIN_PASSWORD": "first-day-password",
     }
@@ -68,6 +71,7 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         assert health["dependencies"]["gateway_database"]["backend"] == "postgresql"
         assert health["dependencies"]["registry"]["database"]["backend"] == "postgresql"
         assert health["dependencies"]["projects"]["database"]["backend"] == "postgresql"
+        assert health["dependencies"]["funding"]["database"]["backend"] == "postgresql"
         token = requests.post(
             f"{base}/auth/token",
             json={"username": "admin", "password": "first-day-password"},

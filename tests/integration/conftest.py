@@ -70,3 +70,21 @@ def projects_config(rabbit_config, projects_db):
         WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
         OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
     )
+
+
+@pytest.fixture
+def funding_db(database_url):
+    upgrade("funding", database_url)
+    return database_url
+
+
+@pytest.fixture
+def funding_config(rabbit_config, funding_db):
+    return load_config(
+        ROOT / "services/funding/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=funding_db,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        DUAL_APPROVAL_THRESHOLD=10_000_000,
+        OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
+    )

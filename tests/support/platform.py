@@ -23,7 +23,7 @@ from kit.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).parent / "nameko")
 #: the services a platform runs (besides the gateway), each with its own database
-SERVICES = ("registry", "projects")
+SERVICES = ("registry", "projects", "funding")
 
 
 def free_port() -> int:
@@ -83,6 +83,7 @@ class Platform:
     gateway_port: int = field(default_factory=free_port)
     registry_port: int = field(default_factory=free_port)
     projects_port: int = field(default_factory=free_port)
+    funding_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
     #: extra environment for the registry process only
     registry_env: dict[str, str] = field(default_factory=dict)
@@ -105,9 +106,11 @@ class Platform:
             "JINGUO_JWT_SECRET": self.jwt_secret,
             "REGISTRY_DATABASE_URL": self.database_urls["registry"],
             "PROJECTS_DATABASE_URL": self.database_urls["projects"],
+            "FUNDING_DATABASE_URL": self.database_urls["funding"],
             "GATEWAY_DATABASE_URL": self.database_urls["gateway"],
             "REGISTRY_HTTP_ADDRESS": f"127.0.0.1:{self.registry_port}",
             "PROJECTS_HTTP_ADDRESS": f"127.0.0.1:{self.projects_port}",
+            "FUNDING_HTTP_ADDRESS": f"127.0.0.1:{self.funding_port}",
             "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{self.gateway_port}",
             "GATEWAY_RPC_TIMEOUT": str(self.rpc_timeout),
             "OUTBOX_POLL_INTERVAL": "0.2",

@@ -39,6 +39,7 @@ from kit import events as catalogue
 from kit import metrics
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
+from kit.errors import RetryLater
 from kit.tables import inbox
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,10 @@ def _apply_alone(
 ) -> bool:
     try:
         applied = _apply_together(resource, handler, event_type, [(0, event)], apply)
+    except RetryLater as later:
+        log.info("%s will retry %s %s: %s", handler, event_type, event.get("event_id"), later)
+        metrics.EVENTS_CONSUMED.labels(service, event_type, "deferred").inc()
+        return False
     except Exception:
         log.exception("%s failed on %s %s", handler, event_type, event.get("event_id"))
         metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()

@@ -73,3 +73,8 @@ class OutOfScope(Forbidden):
     """The actor's role allows the action, but not on this object (another federation's)."""
 
     code = "OUT_OF_SCOPE"
+
+
+class RetryLater(Exception):
+    """Raised by an event handler when the event refers to something not known here yet (it
+    travels on another queue): the event is requeued and tried again shortly, quietly."""

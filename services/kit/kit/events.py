@@ -175,6 +175,13 @@ class DisbursementHeld(DisbursementEvent):
     reason = fields.String(required=True)
 
 
+class DisbursementReleased(DisbursementEvent):
+    """A hold ended (the payee was reinstated): the disbursement is back where it was."""
+
+    payee_id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("pending", "approved")))
+
+
 # --- volunteers ------------------------------------------------------------------------
 
 
@@ -223,6 +230,7 @@ CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "disbursement_rejected": ("funding", DisbursementRejected),
     "disbursement_paid": ("funding", DisbursementPaid),
     "disbursement_held": ("funding", DisbursementHeld),
+    "disbursement_released": ("funding", DisbursementReleased),
     "volunteer_registered": ("volunteers", VolunteerRegistered),
     "volunteer_enrolled": ("volunteers", VolunteerEnrolled),
     "service_hours_verified": ("volunteers", ServiceHoursVerified),

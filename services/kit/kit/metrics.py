@@ -66,7 +66,8 @@ EVENTS_UNROUTED = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "jinguo_events_consumed_total",
-    "Events handled by idempotent consumers: applied, duplicate (already applied) or failed",
+    "Events handled by idempotent consumers: applied, duplicate (already applied), deferred "
+    "(refers to something not arrived yet; retried) or failed",
     ["service", "event_type", "outcome"],
 )
 OUTBOX_BACKLOG = Gauge("jinguo_outbox_backlog_events", "Outbox rows not yet published", ["service"])

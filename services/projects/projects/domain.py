@@ -765,6 +765,7 @@ PAYMENT_EVENTS = {
     "disbursement_approved": "approved",
     "disbursement_rejected": "rejected",
     "disbursement_paid": "paid",
+    "disbursement_released": "requested",  # or approved: the event says which
 }
 
 
@@ -779,6 +780,8 @@ def payment_progressed(
     events of different types travel on different queues and may arrive out of order — then
     derive the project's disbursed and paid figures from its milestones."""
     status = PAYMENT_EVENTS[event_type]
+    if event_type == "disbursement_released":
+        status = "approved" if event.get("status") == "approved" else "requested"
     occurred_at = event["occurred_at"]
     if status == "paid":
         # paid is final: it sets the payment whenever it arrives

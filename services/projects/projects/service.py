@@ -264,6 +264,10 @@ class ProjectsService(DirectoryConsumer):
     def disbursement_held(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.payment(uow, "disbursement_held", event)
 
+    @on_event("funding", "disbursement_released")
+    def disbursement_released(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payment(uow, "disbursement_released", event)
+
     @on_event("funding", "disbursement_paid")
     def disbursement_paid(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.payment(uow, "disbursement_paid", event)

@@ -1,0 +1,185 @@
+"""Funding: sources and their journal, commitments, the approval queue, payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from funding import schemas as funding_schemas
+from gateway.http import Call, api
+
+S = funding_schemas
+SOURCE = "/funding-sources/{source_id}"
+DISBURSEMENT = "/disbursements/{disbursement_id}"
+TREASURERS = ("finance_officer", "admin")
+FINANCE = ("finance_officer",)
+
+
+class FundingRoutes:
+    @api(
+        "POST",
+        "/funding-sources",
+        summary="Create a funding source",
+        tag="Funding",
+        roles=TREASURERS,
+        body=S.SourceCreate,
+        response=S.SourceOut,
+        status=201,
+        idempotent=True,
+    )
+    def create_source(self, call: Call) -> Any:
+        """Its amount enters the journal as a receipt; it changes only by new entries."""
+        return 201, self.funding.call("create_source", call.body, call.actor.to_dict())
+
+    @api(
+        "GET",
+        "/funding-sources",
+        summary="List funding sources",
+        tag="Funding",
+        query=S.SourceFilters,
+        response=S.SourcePage,
+    )
+    def list_sources(self, call: Call) -> Any:
+        return self.funding.call("list_sources", call.query, call.actor.to_dict())
+
+    @api(
+        "GET",
+        SOURCE,
+        summary="A funding source and its balances",
+        tag="Funding",
+        response=S.SourceOut,
+    )
+    def get_source(self, call: Call) -> Any:
+        """amount = available + committed; disbursed (approved) and paid are parts of committed."""
+        return self.funding.call("get_source", call.path["source_id"], call.actor.to_dict())
+
+    @api(
+        "POST",
+        SOURCE + "/adjustments",
+        summary="Top up or correct a source",
+        tag="Funding",
+        roles=TREASURERS,
+        body=S.SourceAdjustment,
+        response=S.SourceOut,
+        status=201,
+        idempotent=True,
+    )
+    def adjust_source(self, call: Call) -> Any:
+        """A positive amount tops up, a negative one corrects down (never below what is
+        committed). Both are new journal entries with your name and reason."""
+        return 201, self.funding.call(
+            "adjust_source", call.path["source_id"], call.body, call.actor.to_dict()
+        )
+
+    @api(
+        "GET",
+        "/funding-journal",
+        summary="The journal",
+        tag="Funding",
+        query=S.JournalFilters,
+        response=S.JournalPage,
+    )
+    def journal(self, call: Call) -> Any:
+        """Every entry: accounts, amount, who, and the cause (an event or a request)."""
+        return self.funding.call("journal", call.query, call.actor.to_dict())
+
+    @api(
+        "GET",
+        "/funding-journal.csv",
+        summary="The journal as CSV",
+        tag="Funding",
+        query=S.JournalFilters,
+    )
+    def journal_csv(self, call: Call) -> Any:
+        text = self.funding.call("journal_csv", call.query, call.actor.to_dict())
+        return Response(
+            text.encode("utf-8"),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="jinguo-journal.csv"'},
+        )
+
+    @api(
+        "GET",
+        "/funding-reports/monthly",
+        summary="Money moved per month",
+        tag="Funding",
+        query=S.MonthlyFilters,
+        response=S.MonthlyReport,
+    )
+    def monthly_report(self, call: Call) -> Any:
+        """Per month (China time) and kind of transaction: receipts, commitments, approvals,
+        payments, releases, corrections."""
+        return self.funding.call("monthly_report", call.query, call.actor.to_dict())
+
+    @api(
+        "GET",
+        "/commitments/{contract_id}",
+        summary="A contract's commitment",
+        tag="Funding",
+        response=S.CommitmentOut,
+    )
+    def get_commitment(self, call: Call) -> Any:
+        return self.funding.call("get_commitment", call.path["contract_id"], call.actor.to_dict())
+
+    @api(
+        "GET",
+        "/disbursements",
+        summary="Disbursements (the approval queue)",
+        tag="Funding",
+        query=S.DisbursementFilters,
+        response=S.DisbursementPage,
+    )
+    def list_disbursements(self, call: Call) -> Any:
+        """Oldest first, with their age; `status=pending` is the approval queue."""
+        return self.funding.call("list_disbursements", call.query, call.actor.to_dict())
+
+    @api("GET", DISBURSEMENT, summary="A disbursement", tag="Funding", response=S.DisbursementOut)
+    def get_disbursement(self, call: Call) -> Any:
+        return self.funding.call(
+            "get_disbursement", call.path["disbursement_id"], call.actor.to_dict()
+        )
+
+    @api(
+        "POST",
+        DISBURSEMENT + "/approve",
+        summary="Approve a disbursement",
+        tag="Funding",
+        roles=FINANCE,
+        response=S.DisbursementOut,
+    )
+    def approve_disbursement(self, call: Call) -> Any:
+        """Not by whoever caused it; at or above the threshold two different officers must."""
+        return self.funding.call(
+            "approve_disbursement", call.path["disbursement_id"], call.actor.to_dict()
+        )
+
+    @api(
+        "POST",
+        DISBURSEMENT + "/reject",
+        summary="Reject a disbursement",
+        tag="Funding",
+        roles=FINANCE,
+        body=S.RejectRequest,
+        response=S.DisbursementOut,
+    )
+    def reject_disbursement(self, call: Call) -> Any:
+        return self.funding.call(
+            "reject_disbursement", call.path["disbursement_id"], call.body, call.actor.to_dict()
+        )
+
+    @api(
+        "POST",
+        DISBURSEMENT + "/pay",
+        summary="Record a payment",
+        tag="Funding",
+        roles=FINANCE,
+        body=S.PayRequest,
+        response=S.DisbursementOut,
+        idempotent=True,
+    )
+    def pay_disbursement(self, call: Call) -> Any:
+        """Once per disbursement; a payment reference is used once."""
+        return self.funding.call(
+            "pay_disbursement", call.path["disbursement_id"], call.body, call.actor.to_dict()
+        )

@@ -1,0 +1,1 @@
+"""Funding: sources, the double-entry journal, commitments and milestone-gated disbursements."""

@@ -1,0 +1,269 @@
+"""SQL for funding: sources, commitments, disbursements, the journal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from funding.domain import Commitment, Disbursement, FundingSource, JournalEntry
+from funding.exceptions import CommitmentNotFound, DisbursementNotFound, SourceNotFound
+from funding.models import (
+    commitments,
+    disbursements,
+    ended_projects,
+    funding_sources,
+    journal_entries,
+    start_mappers,
+)
+from kit.directory import organizations as directory
+from kit.paging import PageRequest
+
+
+def _owned_within(path: str) -> Any:
+    return sa.select(directory.c.id).where(directory.c.path.like(path + "%"))
+
+
+class FundingRepository:
+    def __init__(self, session: Session) -> None:
+        start_mappers()
+        self.session = session
+
+    def add(self, *entities: Any) -> None:
+        self.session.add_all(entities)
+
+    # --- sources ----------------------------------------------------------------------------
+
+    def source(self, source_id: str, *, for_update: bool = False) -> FundingSource:
+        source = self.find_source(source_id, for_update=for_update)
+        if source is None:
+            raise SourceNotFound(str(source_id))
+        return source
+
+    def find_source(self, source_id: str, *, for_update: bool = False) -> FundingSource | None:
+        return self.session.get(
+            FundingSource,
+            str(source_id),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
+
+    def list_sources(
+        self,
+        page: PageRequest,
+        *,
+        owner_id: str | None = None,
+        fiscal_year: int | None = None,
+        kind: str | None = None,
+        within_path: str | None = None,
+    ) -> list[FundingSource]:
+        table = funding_sources
+        query = sa.select(FundingSource)
+        if within_path is not None:
+            query = query.where(table.c.owner_id.in_(_owned_within(within_path)))
+        if owner_id:
+            query = query.where(table.c.owner_id == owner_id)
+        if fiscal_year:
+            query = query.where(table.c.fiscal_year == fiscal_year)
+        if kind:
+            query = query.where(table.c.kind == kind)
+        if page.after:
+            query = query.where(
+                sa.tuple_(table.c.created_at, table.c.id)
+                > (datetime.fromisoformat(page.after[0]), page.after[1])
+            )
+        return list(
+            self.session.execute(
+                query.order_by(table.c.created_at, table.c.id).limit(page.limit + 1)
+            ).scalars()
+        )
+
+    # --- commitments ------------------------------------------------------------------------
+
+    def commitment(self, contract_id: str, *, for_update: bool = False) -> Commitment:
+        commitment = self.find_commitment(contract_id, for_update=for_update)
+        if commitment is None:
+            raise CommitmentNotFound(str(contract_id))
+        return commitment
+
+    def find_commitment(self, contract_id: str, *, for_update: bool = False) -> Commitment | None:
+        query = sa.select(Commitment).where(commitments.c.contract_id == str(contract_id))
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.session.execute(query).scalar()
+
+    def commitments_of_project(self, project_id: str) -> list[Commitment]:
+        return list(
+            self.session.execute(
+                sa.select(Commitment)
+                .where(commitments.c.project_id == str(project_id))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
+
+    # --- disbursements ----------------------------------------------------------------------
+
+    def disbursement(self, disbursement_id: str, *, for_update: bool = False) -> Disbursement:
+        disbursement = self.session.get(
+            Disbursement,
+            str(disbursement_id),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
+        if disbursement is None:
+            raise DisbursementNotFound(str(disbursement_id))
+        return disbursement
+
+    def disbursement_for_milestone(self, milestone_id: str) -> Disbursement | None:
+        return self.session.execute(
+            sa.select(Disbursement).where(disbursements.c.milestone_id == str(milestone_id))
+        ).scalar()
+
+    def open_disbursements_of(self, contract_id: str) -> list[Disbursement]:
+        return list(
+            self.session.execute(
+                sa.select(Disbursement)
+                .where(disbursements.c.contract_id == str(contract_id))
+                .where(disbursements.c.status.in_(("pending", "held")))
+            ).scalars()
+        )
+
+    def disbursements_of_payee(self, payee_id: str) -> list[Disbursement]:
+        return list(
+            self.session.execute(
+                sa.select(Disbursement)
+                .where(disbursements.c.payee_id == str(payee_id))
+                .where(disbursements.c.status.in_(("pending", "approved", "held")))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
+
+    def list_disbursements(
+        self,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        contract_id: str | None = None,
+        payee_id: str | None = None,
+        source_id: str | None = None,
+        within_path: str | None = None,
+    ) -> list[Disbursement]:
+        """Oldest first: the approval queue is worked from the longest-waiting request."""
+        table = disbursements
+        query = sa.select(Disbursement)
+        if within_path is not None:
+            owned = sa.select(funding_sources.c.id).where(
+                funding_sources.c.owner_id.in_(_owned_within(within_path))
+            )
+            query = query.where(table.c.source_id.in_(owned))
+        for column, value in (
+            (table.c.status, status),
+            (table.c.contract_id, contract_id),
+            (table.c.payee_id, payee_id),
+            (table.c.source_id, source_id),
+        ):
+            if value:
+                query = query.where(column == str(value))
+        if page.after:
+            query = query.where(
+                sa.tuple_(table.c.requested_at, table.c.id)
+                > (datetime.fromisoformat(page.after[0]), page.after[1])
+            )
+        return list(
+            self.session.execute(
+                query.order_by(table.c.requested_at, table.c.id).limit(page.limit + 1)
+            ).scalars()
+        )
+
+    def payment_reference_used(self, reference: str) -> str | None:
+        return self.session.execute(
+            sa.select(disbursements.c.id).where(disbursements.c.payment_reference == reference)
+        ).scalar()
+
+    # --- journal ----------------------------------------------------------------------------
+
+    def journal(
+        self,
+        page: PageRequest,
+        *,
+        source_id: str | None = None,
+        contract_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[JournalEntry]:
+        table = journal_entries
+        query = sa.select(JournalEntry)
+        if source_id:
+            query = query.where(table.c.source_id == source_id)
+        if contract_id:
+            query = query.where(table.c.contract_id == contract_id)
+        if since:
+            query = query.where(table.c.at >= since)
+        if until:
+            query = query.where(table.c.at < until)
+        if page.after:
+            query = query.where(
+                sa.tuple_(table.c.at, table.c.transaction_id, table.c.line)
+                > (datetime.fromisoformat(page.after[0]), page.after[1], page.after[2])
+            )
+        order = (table.c.at, table.c.transaction_id, table.c.line)
+        return list(self.session.execute(query.order_by(*order).limit(page.limit + 1)).scalars())
+
+    def account_balances(self, **filters: str) -> dict[str, int]:
+        """Debit-minus-credit per account, summed by the database."""
+        query = sa.select(
+            journal_entries.c.account,
+            sa.func.sum(journal_entries.c.debit - journal_entries.c.credit),
+        ).group_by(journal_entries.c.account)
+        for name, value in filters.items():
+            query = query.where(journal_entries.c[name] == value)
+        return {account: int(total) for account, total in self.session.execute(query)}
+
+    def monthly(self, *, source_id: str | None = None, fiscal_year: int | None = None) -> list[Any]:
+        """Money moved per month and kind of transaction (the debit side of each)."""
+        month = self._china_month(journal_entries.c.at)
+        query = (
+            sa.select(
+                month.label("month"), journal_entries.c.kind, sa.func.sum(journal_entries.c.debit)
+            )
+            .group_by(month, journal_entries.c.kind)
+            .order_by(month, journal_entries.c.kind)
+        )
+        if source_id:
+            query = query.where(journal_entries.c.source_id == source_id)
+        if fiscal_year:
+            source_ids = sa.select(funding_sources.c.id).where(
+                funding_sources.c.fiscal_year == fiscal_year
+            )
+            query = query.where(journal_entries.c.source_id.in_(source_ids))
+        return list(self.session.execute(query))
+
+    def _china_month(self, column: Any) -> Any:
+        """'YYYY-MM' of a moment in China time: financial months follow the local calendar."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return sa.func.to_char(sa.func.timezone("Asia/Shanghai", column), "YYYY-MM")
+        return sa.func.strftime("%Y-%m", column, "+8 hours")
+
+    # --- projects that ended ----------------------------------------------------------------
+
+    def project_ended(self, project_id: str) -> bool:
+        return (
+            self.session.execute(
+                sa.select(ended_projects.c.project_id).where(
+                    ended_projects.c.project_id == str(project_id)
+                )
+            ).first()
+            is not None
+        )
+
+    def mark_project_ended(self, project_id: str, how: str, at: datetime) -> bool:
+        if self.project_ended(project_id):
+            return False
+        self.session.execute(
+            sa.insert(ended_projects).values(project_id=str(project_id), how=how, at=at)
+        )
+        return True

@@ -1,0 +1,189 @@
+"""Funding schemas: RPC payloads in (``unknown = RAISE``), results out. Money is integer fen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from funding.domain import DISBURSEMENT_STATUSES, SOURCE_KINDS
+from kit.clock import utcnow
+from kit.fields import Id, Money, Text
+from kit.paging import MAX_LIMIT
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class SourceCreate(Strict):
+    name = Text(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(SOURCE_KINDS))
+    owner_id = Id(required=True, metadata={"description": "the federation whose money it is"})
+    fiscal_year = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=2000, max=2100)
+    )
+    amount = Money(required=True, metadata={"description": "initial amount, fen"})
+    description = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class SourceAdjustment(Strict):
+    amount = fields.Integer(
+        strict=True,
+        required=True,
+        metadata={"description": "fen: positive tops the source up, negative corrects it down"},
+    )
+    reason = Text(required=True, validate=validate.Length(min=1, max=2000))
+
+    @validates("amount")
+    def _not_zero(self, value: int, **kwargs: Any) -> None:
+        if value == 0:
+            raise ValidationError("An adjustment changes the amount.")
+
+
+class SourceFilters(Strict):
+    owner_id = Id()
+    fiscal_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+    kind = fields.String(validate=validate.OneOf(SOURCE_KINDS))
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
+class DisbursementFilters(Strict):
+    status = fields.String(validate=validate.OneOf(DISBURSEMENT_STATUSES))
+    contract_id = Id()
+    payee_id = Id()
+    source_id = Id()
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
+class JournalFilters(Strict):
+    source_id = Id()
+    contract_id = Id()
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
+class MonthlyFilters(Strict):
+    source_id = Id()
+    fiscal_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class RejectRequest(Strict):
+    reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class PayRequest(Strict):
+    payment_reference = Text(required=True, validate=validate.Length(min=1, max=100))
+
+
+# --- out ------------------------------------------------------------------------------------
+
+
+class SourceOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    owner_id = fields.String()
+    fiscal_year = fields.Integer()
+    description = fields.String(allow_none=True)
+    amount = fields.Integer(metadata={"description": "all money put in, fen"})
+    committed = fields.Integer(metadata={"description": "committed to contracts (incl. disbursed)"})
+    disbursed = fields.Integer(metadata={"description": "approved for payment (incl. paid)"})
+    paid = fields.Integer()
+    available = fields.Integer(metadata={"description": "amount − committed"})
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    version = fields.Integer()
+
+
+class SourcePage(Schema):
+    items = fields.List(fields.Nested(SourceOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CommitmentOut(Schema):
+    id = fields.String()
+    contract_id = fields.String()
+    project_id = fields.String()
+    source_id = fields.String()
+    payee_id = fields.String()
+    amount = fields.Integer()
+    released = fields.Integer()
+    disbursed = fields.Integer()
+    paid = fields.Integer()
+    outstanding = fields.Integer(
+        metadata={"description": "committed, not yet approved nor released"}
+    )
+    status = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class ApprovalOut(Schema):
+    approver_id = fields.String()
+    approver_name = fields.String()
+    at = fields.AwareDateTime()
+
+
+class DisbursementOut(Schema):
+    id = fields.String()
+    contract_id = fields.String()
+    project_id = fields.String()
+    milestone_id = fields.String()
+    source_id = fields.String()
+    payee_id = fields.String()
+    amount = fields.Integer()
+    status = fields.String()
+    required_approvals = fields.Integer()
+    approvals = fields.List(fields.Nested(ApprovalOut))
+    requested_by = fields.String()
+    requested_at = fields.AwareDateTime()
+    age_seconds = fields.Method("_age", metadata={"description": "how long since it was requested"})
+    decided_at = fields.AwareDateTime(allow_none=True)
+    rejected_by = fields.String(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+    paid_by = fields.String(allow_none=True)
+    paid_at = fields.AwareDateTime(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+    hold_reason = fields.String(allow_none=True)
+    version = fields.Integer()
+
+    def _age(self, disbursement: Any) -> int:
+        return max(0, int((utcnow() - disbursement.requested_at).total_seconds()))
+
+
+class DisbursementPage(Schema):
+    items = fields.List(fields.Nested(DisbursementOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class JournalEntryOut(Schema):
+    transaction_id = fields.String()
+    line = fields.Integer()
+    kind = fields.String()
+    account = fields.String()
+    debit = fields.Integer()
+    credit = fields.Integer()
+    source_id = fields.String()
+    contract_id = fields.String(allow_none=True)
+    actor_id = fields.String(allow_none=True)
+    cause = fields.String()
+    memo = fields.String(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class JournalPage(Schema):
+    items = fields.List(fields.Nested(JournalEntryOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class MonthlyReport(Schema):
+    items = fields.List(
+        fields.Dict(), metadata={"description": "per month (China time): fen moved by kind"}
+    )

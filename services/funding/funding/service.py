@@ -1,0 +1,225 @@
+"""The funding service's nameko entrypoints: load, call a use case, commit, dump.
+
+It also follows projects' facts (an award commits money; an accepted milestone opens a
+disbursement; a project that ends releases the rest) and the registry's (a suspended payee's
+disbursements are held until it is reinstated).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nameko.dependency_providers import Config
+from nameko.web.handlers import http
+
+from funding import handlers, schemas
+from funding.handlers import Reader
+from kit.actor import Actor
+from kit.clock import utcnow
+from kit.consumer import on_event
+from kit.db import UnitOfWork
+from kit.dependencies import Database
+from kit.directory import DirectoryConsumer
+from kit.health import service_health
+from kit.metrics import Metrics
+from kit.paging import page_request
+from kit.rpc import rpc
+
+SOURCE = schemas.SourceOut()
+SOURCE_PAGE = schemas.SourcePage()
+COMMITMENT = schemas.CommitmentOut()
+DISBURSEMENT = schemas.DisbursementOut()
+DISBURSEMENT_PAGE = schemas.DisbursementPage()
+JOURNAL_PAGE = schemas.JournalPage()
+MONTHLY = schemas.MonthlyReport()
+SOURCE_CREATE_IN = schemas.SourceCreate()
+SOURCE_ADJUSTMENT_IN = schemas.SourceAdjustment()
+SOURCE_FILTERS_IN = schemas.SourceFilters()
+DISBURSEMENT_FILTERS_IN = schemas.DisbursementFilters()
+JOURNAL_FILTERS_IN = schemas.JournalFilters()
+MONTHLY_FILTERS_IN = schemas.MonthlyFilters()
+REJECT_IN = schemas.RejectRequest()
+PAY_IN = schemas.PayRequest()
+
+DEFAULT_DUAL_APPROVAL_THRESHOLD = 10_000_000  # fen: 100,000 yuan
+
+
+class FundingService(DirectoryConsumer):
+    name = "funding"
+
+    db = Database()
+    metrics = Metrics()
+    config = Config()
+
+    @property
+    def dual_approval_threshold(self) -> int:
+        return int(self.config.get("DUAL_APPROVAL_THRESHOLD") or DEFAULT_DUAL_APPROVAL_THRESHOLD)
+
+    def _write(self, use_case: Any, *args: Any) -> Any:
+        with self.db() as uow:
+            result = use_case(uow, *args)
+            uow.commit()
+        return result
+
+    def _read(self, actor: dict[str, Any], read: Any, dump: Any, *args: Any) -> Any:
+        with self.db(readonly=True) as uow:
+            return dump(read(Reader(uow, Actor.from_dict(actor)), *args))
+
+    # --- sources ----------------------------------------------------------------------------
+
+    @rpc
+    def create_source(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        data = SOURCE_CREATE_IN.load(payload)
+        source = self._write(
+            handlers.create_source,
+            data,
+            Actor.from_dict(actor),
+            f"request:{uuid.uuid4()}",
+            utcnow(),
+        )
+        return SOURCE.dump(source)
+
+    @rpc
+    def adjust_source(
+        self, source_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        data = SOURCE_ADJUSTMENT_IN.load(payload)
+        source = self._write(
+            handlers.adjust_source,
+            source_id,
+            data,
+            Actor.from_dict(actor),
+            f"request:{uuid.uuid4()}",
+            utcnow(),
+        )
+        return SOURCE.dump(source)
+
+    @rpc
+    def get_source(self, source_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(actor, Reader.source, SOURCE.dump, source_id)
+
+    @rpc
+    def list_sources(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = SOURCE_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(actor, Reader.sources, SOURCE_PAGE.dump, filters, request)
+
+    @rpc
+    def journal(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = JOURNAL_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=3)
+        return self._read(actor, _journal, JOURNAL_PAGE.dump, filters, request)
+
+    @rpc
+    def journal_csv(self, filters: dict[str, Any], actor: dict[str, Any]) -> str:
+        filters = JOURNAL_FILTERS_IN.load(filters or {})
+        filters.pop("limit", None)
+        filters.pop("cursor", None)
+        return self._read(actor, _journal_csv, str, filters)
+
+    @rpc
+    def monthly_report(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = MONTHLY_FILTERS_IN.load(filters or {})
+        return self._read(actor, _monthly, lambda rows: MONTHLY.dump({"items": rows}), filters)
+
+    @rpc
+    def get_commitment(self, contract_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(actor, Reader.commitment, COMMITMENT.dump, contract_id)
+
+    # --- disbursements ----------------------------------------------------------------------
+
+    @rpc
+    def list_disbursements(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(actor, Reader.disbursements, DISBURSEMENT_PAGE.dump, filters, request)
+
+    @rpc
+    def get_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return self._read(actor, Reader.disbursement, DISBURSEMENT.dump, disbursement_id)
+
+    @rpc
+    def approve_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return DISBURSEMENT.dump(
+            self._write(handlers.approve, disbursement_id, Actor.from_dict(actor), utcnow())
+        )
+
+    @rpc
+    def reject_disbursement(
+        self, disbursement_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        reason = REJECT_IN.load(payload or {})["reason"]
+        return DISBURSEMENT.dump(
+            self._write(handlers.reject, disbursement_id, reason, Actor.from_dict(actor), utcnow())
+        )
+
+    @rpc
+    def pay_disbursement(
+        self, disbursement_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        reference = PAY_IN.load(payload)["payment_reference"]
+        return DISBURSEMENT.dump(
+            self._write(handlers.pay, disbursement_id, reference, Actor.from_dict(actor), utcnow())
+        )
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        return service_health(self.db)
+
+    @http("GET", "/metrics")
+    def serve_metrics(self, request: Any) -> Any:
+        return self.metrics()
+
+    # --- facts from other services ---------------------------------------------------------
+
+    @on_event("projects", "contract_awarded")
+    def contract_awarded(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.contract_awarded(uow, event, utcnow())
+
+    @on_event("projects", "milestone_accepted")
+    def milestone_accepted(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.milestone_accepted(uow, event, self.dual_approval_threshold, utcnow())
+
+    @on_event("projects", "project_closed")
+    def project_closed(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.project_ended(uow, event, "closed", utcnow())
+
+    @on_event("projects", "project_cancelled")
+    def project_cancelled(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.project_ended(uow, event, "cancelled", utcnow())
+
+    @on_event("registry", "organization_suspended")
+    def payee_suspended(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payee_standing(uow, event, True, utcnow())
+
+    @on_event("registry", "organization_reinstated")
+    def payee_reinstated(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payee_standing(uow, event, False, utcnow())
+
+
+def _journal(reader: Reader, filters: dict[str, Any], request: Any) -> dict[str, Any]:
+    _ensure_journal_scope(reader, filters)
+    return handlers.journal_page(reader.repo, filters, request)
+
+
+def _journal_csv(reader: Reader, filters: dict[str, Any]) -> str:
+    _ensure_journal_scope(reader, filters)
+    return handlers.journal_csv(reader.repo, filters)
+
+
+def _monthly(reader: Reader, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    _ensure_journal_scope(reader, filters)
+    return handlers.monthly_report(reader.repo, filters)
+
+
+def _ensure_journal_scope(reader: Reader, filters: dict[str, Any]) -> None:
+    """The journal is finance's; staff read their own sources' journal, contractors none."""
+    if reader.scope.sees_everything:
+        return
+    if filters.get("source_id"):
+        reader.source(filters["source_id"])
+        return
+    from funding.exceptions import OutOfScope
+
+    raise OutOfScope("read the journal of one of your federation's sources (give source_id)")

@@ -1,0 +1,460 @@
+"""The funding service in a real container, against a real broker and both databases.
+
+Awards and accepted milestones arrive as projects' events, payees' standing as the
+registry's; finance officers act through RPC, as the gateway would for them.
+"""
+
+import time
+import uuid
+
+import eventlet
+import pytest
+import sqlalchemy as sa
+from funding import domain, handlers
+from funding.models import journal_entries
+from funding.service import FundingService
+from kit.actor import Actor
+from kit.clock import utcnow
+from kit.db import connect
+from kit.rpc import RemoteFailure
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from tests.support.events import publish_event
+from tests.support.registry_events import FakeRegistry
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(0.05)
+    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
+
+
+def person(role, organization_id=None, name=None):
+    return {
+        "user_id": str(uuid.uuid4()),
+        "username": name or role,
+        "role": role,
+        "organization_id": organization_id,
+    }
+
+
+class Money:
+    """The world of a funding test: a city federation owning sources, a provider to pay, the
+    people who decide, and projects' facts published the way projects publishes them."""
+
+    def __init__(self, amqp_uri, svc, db_url):
+        self.amqp_uri = amqp_uri
+        self.svc = svc
+        self.db_url = db_url
+        registry = FakeRegistry(amqp_uri)
+        self.registry = registry
+        self.city = registry.register("federation", "某市妇联", level="city")
+        self.provider = registry.register("service_provider", "阳光社工", self.city)
+        registry.change(self.provider, "service_provider", "verified")
+        self.officer = person("finance_officer", name="会计甲")
+        self.second_officer = person("finance_officer", name="会计乙")
+        self.staff = person("federation_staff", self.city)
+        self.contractor = person("contractor", self.provider)
+        wait_until(lambda: self._known(self.city))
+
+    def _known(self, organization_id):
+        try:
+            self.svc.create_source(
+                {
+                    "name": "探测",
+                    "kind": "other",
+                    "owner_id": organization_id,
+                    "fiscal_year": 2027,
+                    "amount": 0,
+                },
+                self.officer,
+            )
+            return True
+        except RemoteFailure as failure:
+            assert failure.details.get("rule") == "federation", failure.details
+            return False
+
+    def source(self, amount, name="2027年妇女儿童专项资金"):
+        return self.svc.create_source(
+            {
+                "name": name,
+                "kind": "fiscal_special_fund",
+                "owner_id": self.city,
+                "fiscal_year": 2027,
+                "amount": amount,
+            },
+            self.officer,
+        )
+
+    def award(self, source, amount, *, project_id=None):
+        contract_id, project_id = str(uuid.uuid4()), project_id or str(uuid.uuid4())
+        publish_event(
+            self.amqp_uri,
+            "projects",
+            "contract_awarded",
+            {
+                "contract_id": contract_id,
+                "project_id": project_id,
+                "contractor_id": self.provider,
+                "purchaser_id": self.city,
+                "funding_source_id": source["id"],
+                "amount": amount,
+                "milestones": [
+                    {
+                        "milestone_id": str(uuid.uuid4()),
+                        "title": "全部",
+                        "due_on": "2027-06-30",
+                        "amount": amount,
+                    }
+                ],
+            },
+        )
+        return contract_id, project_id
+
+    def accept(self, contract_id, project_id, source, amount, accepted_by=None):
+        milestone_id = str(uuid.uuid4())
+        publish_event(
+            self.amqp_uri,
+            "projects",
+            "milestone_accepted",
+            {
+                "contract_id": contract_id,
+                "milestone_id": milestone_id,
+                "project_id": project_id,
+                "amount": amount,
+                "payee_id": self.provider,
+                "funding_source_id": source["id"],
+                "accepted_by": accepted_by or self.staff["user_id"],
+            },
+        )
+        return milestone_id
+
+    def commitment(self, contract_id):
+        try:
+            return self.svc.get_commitment(contract_id, self.officer)
+        except RemoteFailure:
+            return None
+
+    def disbursement_for(self, milestone_id):
+        items = self.svc.list_disbursements({"limit": 500}, self.officer)["items"]
+        return next((d for d in items if d["milestone_id"] == milestone_id), None)
+
+    def ledger(self):
+        with connect(self.db_url) as db, db.begin(write=False) as connection:
+            return connection.execute(sa.select(journal_entries)).all()
+
+
+@pytest.fixture
+def money(container_factory, funding_config, funding_db, rabbit_config):
+    container_factory(FundingService, funding_config).start()
+    with ServiceRpcProxy("funding", funding_config) as svc:
+        yield Money(rabbit_config["AMQP_URI"], svc, funding_db)
+
+
+def assert_books_balance(money, source_id):
+    """Every transaction balances, and the source's balances are the journal's."""
+    entries = money.ledger()
+    by_transaction = {}
+    for entry in entries:
+        by_transaction.setdefault(entry.transaction_id, [0, 0])
+        by_transaction[entry.transaction_id][0] += entry.debit
+        by_transaction[entry.transaction_id][1] += entry.credit
+    assert all(debit == credit for debit, credit in by_transaction.values())
+    balances = domain.balances([e for e in entries if e.source_id == source_id])
+    source = money.svc.get_source(source_id, money.officer)
+    contract_money = {
+        k: v for k, v in balances.items() if k.split(":")[0] in ("committed", "approved", "paid")
+    }
+    assert -balances.get(domain.income(source_id), 0) == source["amount"]
+    assert balances.get(domain.available(source_id), 0) == source["available"]
+    assert sum(contract_money.values()) == source["committed"]
+    assert (
+        sum(v for k, v in contract_money.items() if k.split(":")[0] in ("approved", "paid"))
+        == source["disbursed"]
+    )
+    assert sum(v for k, v in contract_money.items() if k.startswith("paid:")) == source["paid"]
+    assert source["amount"] == source["available"] + source["committed"]
+
+
+def test_award_commit_accept_approve_pay(money, tap_factory):
+    tap = tap_factory("funding")
+    source = money.source(10_000_000_000)
+    contract_id, project_id = money.award(source, 3_000_000)
+    commitment = wait_until(lambda: money.commitment(contract_id))
+    assert (commitment["amount"], commitment["outstanding"], commitment["payee_id"]) == (
+        3_000_000,
+        3_000_000,
+        money.provider,
+    )
+    assert (
+        money.svc.get_source(source["id"], money.officer)["available"] == 10_000_000_000 - 3_000_000
+    )
+
+    milestone_id = money.accept(contract_id, project_id, source, 1_000_000)
+    pending = wait_until(lambda: money.disbursement_for(milestone_id))
+    assert pending["status"] == "pending" and pending["required_approvals"] == 1
+    queue = money.svc.list_disbursements({"status": "pending"}, money.officer)["items"]
+    assert [d["id"] for d in queue] == [pending["id"]] and queue[0]["age_seconds"] >= 0
+
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(pending["id"], money.staff)
+    assert failure.value.code == "MAKER_CHECKER"
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.pay_disbursement(pending["id"], {"payment_reference": "X"}, money.officer)
+    assert failure.value.details["current_status"] == "pending"
+    approved = money.svc.approve_disbursement(pending["id"], money.officer)
+    assert approved["status"] == "approved" and [
+        a["approver_name"] for a in approved["approvals"]
+    ] == ["会计甲"]
+    paid = money.svc.pay_disbursement(
+        pending["id"], {"payment_reference": "ICBC-2027-000123"}, money.second_officer
+    )
+    assert paid["status"] == "paid" and paid["payment_reference"] == "ICBC-2027-000123"
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.pay_disbursement(
+            pending["id"], {"payment_reference": "ICBC-2027-000124"}, money.officer
+        )
+    assert failure.value.details["current_status"] == "paid"
+
+    source_now = money.svc.get_source(source["id"], money.officer)
+    assert (source_now["committed"], source_now["disbursed"], source_now["paid"]) == (
+        3_000_000,
+        1_000_000,
+        1_000_000,
+    )
+    events = [key for key, _ in tap.collect(4)]
+    assert events == [
+        "commitment_made",
+        "disbursement_requested",
+        "disbursement_approved",
+        "disbursement_paid",
+    ]
+    assert_books_balance(money, source["id"])
+
+
+def test_nobody_approves_what_they_caused_and_big_sums_need_two(money):
+    source = money.source(100_000_000)
+    contract_id, project_id = money.award(source, 60_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    # the officer accepted the milestone himself (he also works as staff): he may not approve
+    caused = money.accept(
+        contract_id, project_id, source, 5_000_000, accepted_by=money.officer["user_id"]
+    )
+    mine = wait_until(lambda: money.disbursement_for(caused))
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(mine["id"], money.officer)
+    assert failure.value.code == "MAKER_CHECKER"
+    assert money.svc.approve_disbursement(mine["id"], money.second_officer)["status"] == "approved"
+
+    big = money.accept(contract_id, project_id, source, 50_000_000)
+    large = wait_until(lambda: money.disbursement_for(big))
+    assert large["required_approvals"] == 2
+    once = money.svc.approve_disbursement(large["id"], money.officer)
+    assert once["status"] == "pending" and len(once["approvals"]) == 1
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(large["id"], money.officer)
+    assert (
+        failure.value.code == "MAKER_CHECKER" and failure.value.details["required_approvals"] == 2
+    )
+    assert money.svc.approve_disbursement(large["id"], money.second_officer)["status"] == "approved"
+    assert_books_balance(money, source["id"])
+
+
+def test_a_source_that_cannot_afford_the_award_rejects_the_commitment(money, tap_factory):
+    tap = tap_factory("funding", "commitment_rejected")
+    source = money.source(1_000_000)
+    contract_id, _ = money.award(source, 1_500_000)
+    ((_, body),) = tap.collect(1)
+    assert (body["contract_id"], body["shortfall"]) == (contract_id, 500_000)
+    unknown = {"id": str(uuid.uuid4())}
+    money.award(unknown, 10)
+    (_, body) = tap.collect(2)[1]
+    assert body["reason"] == "unknown funding source" and body["shortfall"] == 10
+    assert money.svc.get_source(source["id"], money.officer)["available"] == 1_000_000
+
+
+def test_a_suspended_payee_is_held_and_released(money):
+    source = money.source(100_000_000)
+    contract_id, project_id = money.award(source, 2_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+    money.registry.change(money.provider, "service_provider", "suspended", "违规调查")
+    wait_until(
+        lambda: money.svc.get_disbursement(disbursement["id"], money.officer)["status"] == "held"
+    )
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(disbursement["id"], money.officer)
+    assert failure.value.details["current_status"] == "held"
+    money.registry.change(money.provider, "service_provider", "reinstated")
+    wait_until(
+        lambda: money.svc.get_disbursement(disbursement["id"], money.officer)["status"] == "pending"
+    )
+    assert money.svc.approve_disbursement(disbursement["id"], money.officer)["status"] == "approved"
+
+
+def test_a_milestone_that_overtakes_its_award_waits_for_it(money):
+    source = money.source(100_000_000)
+    contract_id, project_id = str(uuid.uuid4()), str(uuid.uuid4())
+    milestone = money.accept(contract_id, project_id, source, 400_000)
+    eventlet.sleep(0.5)
+    assert money.disbursement_for(milestone) is None
+    publish_event(
+        money.amqp_uri,
+        "projects",
+        "contract_awarded",
+        {
+            "contract_id": contract_id,
+            "project_id": project_id,
+            "contractor_id": money.provider,
+            "purchaser_id": money.city,
+            "funding_source_id": source["id"],
+            "amount": 400_000,
+            "milestones": [
+                {
+                    "milestone_id": milestone,
+                    "title": "全部",
+                    "due_on": "2027-06-30",
+                    "amount": 400_000,
+                }
+            ],
+        },
+    )
+    assert wait_until(lambda: money.disbursement_for(milestone))["amount"] == 400_000
+
+
+def test_a_project_that_ends_releases_what_it_will_not_draw(money):
+    source = money.source(10_000_000)
+    contract_id, project_id = money.award(source, 6_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    paid_milestone = money.accept(contract_id, project_id, source, 2_000_000)
+    waiting = money.accept(contract_id, project_id, source, 1_000_000)
+    first = wait_until(lambda: money.disbursement_for(paid_milestone))
+    wait_until(lambda: money.disbursement_for(waiting))
+    money.svc.approve_disbursement(first["id"], money.officer)
+    money.svc.pay_disbursement(first["id"], {"payment_reference": "P-1"}, money.officer)
+    publish_event(
+        money.amqp_uri,
+        "projects",
+        "project_closed",
+        {"project_id": project_id, "funding_source_id": source["id"], "reason": None},
+    )
+    wait_until(lambda: money.commitment(contract_id)["status"] == "released")
+    commitment = money.commitment(contract_id)
+    # 6.0 committed: 2.0 paid, 1.0 still awaited by an open disbursement, 3.0 back to the source
+    assert (commitment["released"], commitment["outstanding"]) == (3_000_000, 1_000_000)
+    assert money.svc.get_source(source["id"], money.officer)["available"] == 7_000_000
+    assert_books_balance(money, source["id"])
+
+
+def test_adjustments_are_new_entries_and_cannot_take_committed_money(money):
+    source = money.source(5_000_000)
+    contract_id, _ = money.award(source, 4_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    topped = money.svc.adjust_source(
+        source["id"], {"amount": 1_000_000, "reason": "追加拨款"}, money.officer
+    )
+    assert (topped["amount"], topped["available"]) == (6_000_000, 2_000_000)
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.adjust_source(
+            source["id"], {"amount": -2_500_000, "reason": "更正"}, money.officer
+        )
+    assert (
+        failure.value.code == "INSUFFICIENT_FUNDS" and failure.value.details["shortfall"] == 500_000
+    )
+    corrected = money.svc.adjust_source(
+        source["id"], {"amount": -2_000_000, "reason": "更正录入错误"}, money.officer
+    )
+    assert (corrected["amount"], corrected["available"]) == (4_000_000, 0)
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.adjust_source(source["id"], {"amount": 10, "reason": "x"}, money.contractor)
+    assert failure.value.code == "MAKER_CHECKER"
+    journal = money.svc.journal({"source_id": source["id"]}, money.officer)["items"]
+    assert [e["kind"] for e in journal].count("correction") == 2
+    assert any(
+        e["memo"] == "更正录入错误" and e["actor_id"] == money.officer["user_id"] for e in journal
+    )
+    assert_books_balance(money, source["id"])
+    with connect(money.db_url) as db, pytest.raises(sa.exc.DBAPIError), db.begin() as connection:
+        connection.execute(sa.update(journal_entries).values(debit=1))
+
+
+def test_contractors_see_only_their_own_money(money):
+    source = money.source(10_000_000)
+    contract_id, project_id = money.award(source, 1_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_000_000)
+    mine = wait_until(lambda: money.disbursement_for(milestone))
+    assert money.svc.get_disbursement(mine["id"], money.contractor)["id"] == mine["id"]
+    stranger = person("contractor", str(uuid.uuid4()))
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.get_disbursement(mine["id"], stranger)
+    assert failure.value.code == "DISBURSEMENT_NOT_FOUND"
+    assert money.svc.list_disbursements({}, stranger)["items"] == []
+    with pytest.raises(RemoteFailure):
+        money.svc.get_source(source["id"], money.contractor)
+
+
+def test_twenty_payments_racing_for_one_disbursement_pay_once(money, funding_config):
+    source = money.source(10_000_000)
+    contract_id, project_id = money.award(source, 1_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+    money.svc.approve_disbursement(disbursement["id"], money.officer)
+
+    def pay(n):
+        with ServiceRpcProxy("funding", funding_config) as svc:
+            try:
+                return svc.pay_disbursement(
+                    disbursement["id"], {"payment_reference": f"REF-{n}"}, money.second_officer
+                )["status"]
+            except RemoteFailure as failure:
+                return failure.code
+
+    outcomes = list(eventlet.GreenPool(20).imap(pay, range(20)))
+    assert outcomes.count("paid") == 1, outcomes
+    assert set(outcomes) <= {"paid", "INVALID_TRANSITION"}
+    paid_entries = [e for e in money.ledger() if e.kind == "payment"]
+    assert len(paid_entries) == 2  # one balanced transaction: debit paid, credit approved
+    assert money.svc.get_source(source["id"], money.officer)["paid"] == 1_000_000
+
+
+def test_fifty_commitments_racing_for_a_source_that_affords_ten(money):
+    source = money.source(10 * 100_000)
+    resource_url = money.db_url
+    outcomes = []
+
+    def award(n):
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "contract_id": str(uuid.uuid4()),
+            "project_id": str(uuid.uuid4()),
+            "contractor_id": money.provider,
+            "funding_source_id": source["id"],
+            "amount": 100_000,
+        }
+        with connect(resource_url, service_name="funding") as db:
+            for _ in range(
+                20
+            ):  # a deadlock or serialisation failure is retried, as the consumer would
+                try:
+                    with db() as uow:
+                        handlers.contract_awarded(uow, event, utcnow())
+                        written = uow.commit()
+                    made = "commitment_id" in written[0]  # commitment_made; else commitment_rejected
+                    outcomes.append("commitment_made" if made else "commitment_rejected")
+                    return
+                except sa.exc.OperationalError:
+                    eventlet.sleep(0.01)
+
+    list(eventlet.GreenPool(50).imap(award, range(50)))
+    assert len(outcomes) == 50
+    assert outcomes.count("commitment_made") == 10 and outcomes.count("commitment_rejected") == 40
+    final = money.svc.get_source(source["id"], money.officer)
+    assert (final["available"], final["committed"]) == (0, 1_000_000)
+    assert_books_balance(money, source["id"])
