@@ -10,15 +10,14 @@ import uuid
 import eventlet
 import pytest
 import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
+
 from funding import domain, handlers
 from funding.models import journal_entries
 from funding.service import FundingService
-from kit.actor import Actor
 from kit.clock import utcnow
 from kit.db import connect
 from kit.rpc import RemoteFailure
-from nameko.standalone.rpc import ServiceRpcProxy
-
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
 
@@ -446,7 +445,9 @@ def test_fifty_commitments_racing_for_a_source_that_affords_ten(money):
                     with db() as uow:
                         handlers.contract_awarded(uow, event, utcnow())
                         written = uow.commit()
-                    made = "commitment_id" in written[0]  # commitment_made; else commitment_rejected
+                    made = (
+                        "commitment_id" in written[0]
+                    )  # commitment_made; else commitment_rejected
                     outcomes.append("commitment_made" if made else "commitment_rejected")
                     return
                 except sa.exc.OperationalError:

@@ -146,6 +146,7 @@ class Platform:
         self.service(
             "projects", "services/projects/config.yaml", "projects.service:ProjectsService"
         )
+        self.service("funding", "services/funding/config.yaml", "funding.service:FundingService")
         self.service("gateway", "gateway/config.yaml", "gateway.service:GatewayService")
         self.wait_healthy()
         return self

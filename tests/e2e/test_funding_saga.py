@@ -1,0 +1,256 @@
+"""The money saga over HTTP across registry, projects and funding: an award commits money, an
+accepted milestone opens a disbursement, a second person approves it, finance pays it, and
+the milestone shows paid — including a suspension that holds the money until reinstatement."""
+
+import csv
+import io
+import time
+
+import pytest
+
+FUNDING = 15_000_000  # fen
+TRANCHES = (2_000_000, 12_000_000)  # the second is above the 10,000,000 two-approver threshold
+
+
+def eventually(attempt, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def expect(response, status, code=None):
+    assert response.status_code == status, response.text
+    if code:
+        assert response.json()["error"]["code"] == code, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def cast(platform, admin):
+    city = admin.create(
+        "/organizations", {"name": "泉州市妇联", "kind": "federation", "level": "city"}
+    )
+    provider = admin.create(
+        "/organizations",
+        {"name": "温馨家园社工", "kind": "service_provider", "parent_id": city["id"]},
+    )
+    expect(admin.post(f"/organizations/{provider['id']}/verify"), 200)
+    users = {
+        "staff": ("federation_staff", city["id"]),
+        "contractor": ("contractor", provider["id"]),
+        "officer_a": ("finance_officer", None),
+        "officer_b": ("finance_officer", None),
+    }
+    clients = {}
+    for name, (role, organization_id) in users.items():
+        admin.create(
+            "/users",
+            {
+                "username": f"qz.{name}",
+                "password": f"{name}-password",
+                "role": role,
+                "organization_id": organization_id,
+            },
+        )
+        clients[name] = platform.client(platform.token(f"qz.{name}", f"{name}-password"))
+    return {"city": city, "provider": provider, **clients}
+
+
+def test_the_money_saga(platform, cast):
+    staff, contractor, officer_a, officer_b = (
+        cast["staff"],
+        cast["contractor"],
+        cast["officer_a"],
+        cast["officer_b"],
+    )
+    provider = cast["provider"]["id"]
+
+    source = eventually(
+        lambda: expect(
+            officer_a.post(
+                "/funding-sources",
+                {
+                    "name": "2027年市级妇女儿童发展专项资金",
+                    "kind": "fiscal_special_fund",
+                    "owner_id": cast["city"]["id"],
+                    "fiscal_year": 2027,
+                    "amount": FUNDING,
+                },
+            ),
+            201,
+        )
+    )
+    sid = source["id"]
+    project = eventually(
+        lambda: expect(
+            staff.post(
+                "/projects",
+                {
+                    "title": "家庭教育指导服务",
+                    "category": "family_education",
+                    "model": "commissioned",
+                    "funding_source_id": sid,
+                    "budget": 14_000_000,
+                    "starts_on": "2027-03-01",
+                    "ends_on": "2027-12-31",
+                    "target_beneficiaries": 300,
+                },
+            ),
+            201,
+        )
+    )
+    pid = project["id"]
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
+    application = eventually(
+        lambda: expect(
+            contractor.post(
+                f"/projects/{pid}/applications",
+                {"provider_id": provider, "amount": sum(TRANCHES), "proposal": "家长课堂+入户指导"},
+            ),
+            201,
+        )
+    )
+    contract = expect(
+        staff.post(
+            f"/projects/{pid}/award",
+            {
+                "application_id": application["id"],
+                "milestones": [
+                    {"title": "家长课堂", "due_on": "2027-06-30", "amount": TRANCHES[0]},
+                    {"title": "入户指导", "due_on": "2027-11-30", "amount": TRANCHES[1]},
+                ],
+            },
+        ),
+        201,
+    )
+    cid, (first, second) = contract["id"], contract["milestones"]
+
+    # funding commits the contract amount; projects shows it
+    def committed():
+        assert expect(staff.get(f"/contracts/{cid}"), 200)["commitment_status"] == "committed"
+
+    eventually(committed)
+    balances = expect(officer_a.get(f"/funding-sources/{sid}"), 200)
+    assert (balances["committed"], balances["available"]) == (
+        sum(TRANCHES),
+        FUNDING - sum(TRANCHES),
+    )
+    assert expect(contractor.get(f"/commitments/{cid}"), 200)["amount"] == sum(TRANCHES)
+
+    # milestone 1 accepted → a pending disbursement in the queue
+    expect(
+        contractor.post(
+            f"/contracts/{cid}/milestones/{first['id']}/reports",
+            {"summary": "12场家长课堂", "beneficiaries_served": 180},
+        ),
+        201,
+    )
+    expect(staff.post(f"/contracts/{cid}/milestones/{first['id']}/accept"), 200)
+
+    def in_queue(milestone_id):
+        queue = expect(officer_a.get("/disbursements", params={"status": "pending"}), 200)["items"]
+        found = [d for d in queue if d["milestone_id"] == milestone_id]
+        assert found
+        return found[0]
+
+    d1 = eventually(lambda: in_queue(first["id"]))
+    assert (d1["amount"], d1["payee_id"], d1["required_approvals"]) == (TRANCHES[0], provider, 1)
+    expect(staff.post(f"/disbursements/{d1['id']}/approve"), 403, "ROLE_NOT_ALLOWED")
+    expect(
+        officer_a.post(f"/disbursements/{d1['id']}/pay", {"payment_reference": "TOO-EARLY"}),
+        409,
+        "INVALID_TRANSITION",
+    )
+    expect(officer_a.post(f"/disbursements/{d1['id']}/approve"), 200)
+    paid = officer_b.post(
+        f"/disbursements/{d1['id']}/pay",
+        {"payment_reference": "BOC-2027-0701"},
+        headers={"Idempotency-Key": "pay-d1"},
+    )
+    again = officer_b.post(
+        f"/disbursements/{d1['id']}/pay",
+        {"payment_reference": "BOC-2027-0701"},
+        headers={"Idempotency-Key": "pay-d1"},
+    )
+    assert (
+        paid.status_code == again.status_code == 200
+        and again.headers.get("Idempotent-Replayed") == "true"
+    )
+    assert paid.json()["status"] == "paid"
+
+    def milestone_paid(index):
+        shown = expect(contractor.get(f"/contracts/{cid}"), 200)["milestones"][index]
+        assert shown["payment_status"] == "paid", shown
+        return shown
+
+    assert eventually(lambda: milestone_paid(0))["payment_reference"] == "BOC-2027-0701"
+
+    # milestone 2: above the threshold, and the provider is suspended meanwhile
+    expect(
+        contractor.post(
+            f"/contracts/{cid}/milestones/{second['id']}/reports",
+            {"summary": "入户指导200户", "beneficiaries_served": 120},
+        ),
+        201,
+    )
+    expect(staff.post(f"/contracts/{cid}/milestones/{second['id']}/accept"), 200)
+    d2 = eventually(lambda: in_queue(second["id"]))
+    assert d2["required_approvals"] == 2
+    expect(staff.post(f"/organizations/{provider}/suspend", {"reason": "财务审计"}), 200)
+
+    def disbursement_status(status):
+        assert expect(officer_a.get(f"/disbursements/{d2['id']}"), 200)["status"] == status
+
+    eventually(lambda: disbursement_status("held"))
+    error = expect(officer_a.post(f"/disbursements/{d2['id']}/approve"), 409, "INVALID_TRANSITION")
+    assert error["error"]["details"]["current_status"] == "held"
+    expect(staff.post(f"/organizations/{provider}/reinstate", {"reason": "审计通过"}), 200)
+    eventually(lambda: disbursement_status("pending"))
+    assert expect(officer_a.post(f"/disbursements/{d2['id']}/approve"), 200)["status"] == "pending"
+    expect(officer_a.post(f"/disbursements/{d2['id']}/approve"), 403, "MAKER_CHECKER")
+    assert expect(officer_b.post(f"/disbursements/{d2['id']}/approve"), 200)["status"] == "approved"
+    expect(
+        officer_a.post(f"/disbursements/{d2['id']}/pay", {"payment_reference": "BOC-2027-0701"}),
+        409,
+        "DUPLICATE_PAYMENT_REFERENCE",
+    )
+    expect(
+        officer_a.post(f"/disbursements/{d2['id']}/pay", {"payment_reference": "BOC-2027-1130"}),
+        200,
+    )
+    eventually(lambda: milestone_paid(1))
+
+    # the figures add up everywhere
+    final = expect(officer_a.get(f"/funding-sources/{sid}"), 200)
+    assert (
+        final["amount"],
+        final["committed"],
+        final["disbursed"],
+        final["paid"],
+        final["available"],
+    ) == (FUNDING, sum(TRANCHES), sum(TRANCHES), sum(TRANCHES), FUNDING - sum(TRANCHES))
+
+    def project_money():
+        shown = expect(staff.get(f"/projects/{pid}"), 200)
+        assert (shown["amount_committed"], shown["amount_disbursed"], shown["amount_paid"]) == (
+            sum(TRANCHES),
+        ) * 3
+
+    eventually(project_money)
+    journal = officer_a.get("/funding-journal.csv", params={"source_id": sid})
+    assert journal.status_code == 200 and journal.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(journal.content.decode("utf-8-sig"))))
+    assert sum(int(r["debit"]) for r in rows) == sum(int(r["credit"]) for r in rows)
+    assert {r["kind"] for r in rows} == {"receipt", "commitment", "approval", "payment"}
+    payments = [r for r in rows if r["kind"] == "payment" and int(r["debit"])]
+    assert sorted(r["memo"] for r in payments) == ["BOC-2027-0701", "BOC-2027-1130"]
+    monthly = expect(officer_a.get("/funding-reports/monthly", params={"source_id": sid}), 200)[
+        "items"
+    ]
+    assert sum(row.get("payment", 0) for row in monthly) == sum(TRANCHES)
+    expect(contractor.get(f"/funding-sources/{sid}"), 404, "FUNDING_SOURCE_NOT_FOUND")
