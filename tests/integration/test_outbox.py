@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from kit import metrics
+from kit import deadletters, metrics
 from kit.config import load_config
 from kit.db import connect
 from kit.outbox import OutboxRelay, outbox_status
@@ -22,7 +22,7 @@ from kit.tables import inbox, outbox
 from registry.service import RegistryService
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
-from tests.support.probe import POISON_ID, ProbeService, applied, create_probe_tables
+from tests.support.probe import POISON_ID, ProbeService, applied, blocked, create_probe_tables
 from tests.support.proxy import CuttableProxy
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
@@ -222,3 +222,61 @@ def test_only_the_lease_holder_publishes_and_a_follower_takes_over(registry_db, 
         # a clean stop hands the lease over at once
         second._release_lease()
         assert first.hold_lease() is True
+
+
+@pytest.fixture
+def impatient_probe(container_factory, rabbit_config, tmp_path):
+    """A probe whose queues give up on a message after 3 deliveries."""
+    url = f"sqlite:///{tmp_path / 'probe.sqlite3'}"
+    create_probe_tables(url)
+    config = load_config(
+        ROOT / "services/registry/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=url,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        EVENT_DELIVERY_LIMIT=3,
+    )
+    container_factory(ProbeService, config).start()
+    return url
+
+
+QUEUE = "evt-registry-organization_verified--probe.on_verified"
+
+
+def test_a_poison_event_is_dead_lettered_and_the_next_hundred_go_on(
+    impatient_probe, rabbit_config, monkeypatch
+):
+    monkeypatch.setattr("kit.consumer.RETRY_DELAY", 0.05)
+    publish_raw(
+        rabbit_config["AMQP_URI"], "organization_verified", [verified_event(POISON_ID, 9000)]
+    )
+    bodies = [verified_event(str(uuid.uuid4()), n) for n in range(100)]
+    publish_raw(rabbit_config["AMQP_URI"], "organization_verified", bodies)
+    wait_until(lambda: len(applied_rows(impatient_probe)) == 100)
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:
+        wait_until(lambda: deadletters.depth(connection, QUEUE) == 1)
+        (parked,) = deadletters.peek(connection, QUEUE, 10)
+        assert parked["reason"] == "delivery_limit" and POISON_ID in parked["body"]
+        assert deadletters.depth(connection, QUEUE) == 1  # peeking leaves it parked
+
+
+def test_ops_replay_a_dead_letter_once_its_cause_is_fixed(
+    impatient_probe, rabbit_config, monkeypatch
+):
+    monkeypatch.setattr("kit.consumer.RETRY_DELAY", 0.05)
+    organization = str(uuid.uuid4())
+    with connect(impatient_probe) as db, db.begin() as connection:
+        connection.execute(sa.insert(blocked).values(organization_id=organization))
+    publish_raw(
+        rabbit_config["AMQP_URI"], "organization_verified", [verified_event(organization, 7)]
+    )
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:
+        wait_until(lambda: deadletters.depth(connection, QUEUE) == 1)
+        assert applied_rows(impatient_probe) == []
+        with connect(impatient_probe) as db, db.begin() as connection_db:
+            connection_db.execute(sa.delete(blocked))
+        assert deadletters.replay(connection, QUEUE) == 1
+        wait_until(
+            lambda: [r["organization_id"] for r in applied_rows(impatient_probe)] == [organization]
+        )
+        assert deadletters.depth(connection, QUEUE) == 0

@@ -38,6 +38,11 @@ def create_probe_tables(url: str) -> None:
     engine.dispose()
 
 
+#: organizations whose events the probe refuses for now (a cause ops can fix, then replay)
+blocked = sa.Table(
+    "blocked", metadata, sa.Column("organization_id", sa.String(36), primary_key=True)
+)
+
 RECORD = sa.insert(applied)
 
 #: an organization whose events the probe can never apply (tests of failure isolation)
@@ -45,8 +50,14 @@ POISON_ID = "00000000-dead-4bad-8bad-000000000000"
 
 
 def _record(uow: Any, event: dict, event_type: str) -> None:
-    if str(event["organization_id"]) == POISON_ID:
+    organization_id = str(event["organization_id"])
+    if organization_id == POISON_ID:
         raise RuntimeError("the probe cannot apply events about the poison organization")
+    refused = uow.session.execute(
+        sa.select(blocked.c.organization_id).where(blocked.c.organization_id == organization_id)
+    ).first()
+    if refused:
+        raise RuntimeError(f"events about {organization_id} are blocked for now")
     uow.session.execute(
         RECORD,
         {

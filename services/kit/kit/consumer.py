@@ -30,13 +30,15 @@ from functools import partial
 from typing import Any
 
 import eventlet
+import kombu
+from kombu import Queue
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import QueueConsumer
 from sqlalchemy.dialects import postgresql, sqlite
 
+from kit import deadletters, metrics
 from kit import events as catalogue
-from kit import metrics
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
 from kit.errors import RetryLater
@@ -203,9 +205,24 @@ class BatchEventHandler(EventHandler):
 
     def setup(self) -> None:
         super().setup()
+        # a quorum queue with a delivery limit: a message that keeps failing is dead-lettered
+        # into <queue>.dead (kit.deadletters) and the next ones go on
+        name = self.queue.name
+        self.queue = Queue(
+            name,
+            exchange=self.queue.exchange,
+            routing_key=self.event_type,
+            durable=True,
+            queue_arguments=deadletters.queue_arguments(name, self.container.config),
+        )
         self._pending: list[tuple[Any, Any]] = []
         self._in_flight = False
         self._timer: Any = None
+
+    def start(self) -> None:
+        with kombu.Connection(self.container.config["AMQP_URI"]) as connection:
+            deadletters.declare(connection, self.queue.name)
+        super().start()
 
     def handle_message(self, body: Any, message: Any) -> None:
         self._pending.append((body, message))

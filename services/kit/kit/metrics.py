@@ -11,6 +11,7 @@ the error-ratio alerts need; this module is the small equivalent that does both.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -29,6 +30,8 @@ from prometheus_client import (
     generate_latest,
 )
 from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -81,6 +84,11 @@ OUTBOX_UNROUTED = Gauge(
     "Outbox rows returned as unroutable, awaiting a replay",
     ["service"],
 )
+DEAD_LETTERS = Gauge(
+    "jinguo_dead_letters",
+    "Messages parked in a dead-letter queue after too many failed deliveries",
+    ["service", "queue"],
+)
 OUTBOX_RELAY_LEADER = Gauge(
     "jinguo_outbox_relay_leader", "1 while this process's relay holds the outbox lease", ["service"]
 )
@@ -124,11 +132,54 @@ class Metrics(DependencyProvider):
     """Times every entrypoint of the service and hands workers the exposition function.
 
     HTTP entrypoints are counted by route template and status code as well; a route that
-    returns a werkzeug ``Response`` (as the gateway's do) reports its real status.
+    returns a werkzeug ``Response`` (as the gateway's do) reports its real status. It also
+    watches the dead-letter queues of the service's event handlers (every
+    ``DEAD_LETTER_POLL_SECONDS``, default 15).
     """
 
     def __init__(self) -> None:
         self._starts: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+        self._watcher: Any = None
+        self._stopping = False
+
+    def start(self) -> None:
+        from kit.consumer import BatchEventHandler
+
+        queues = sorted(
+            entrypoint.queue.name
+            for entrypoint in self.container.entrypoints
+            if isinstance(entrypoint, BatchEventHandler)
+        )
+        if queues:
+            self._watcher = self.container.spawn_managed_thread(
+                lambda: self._watch_dead_letters(queues), identifier="dead-letter-watch"
+            )
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.kill()
+
+    kill = stop
+
+    def _watch_dead_letters(self, queues: list[str]) -> None:
+        import eventlet
+        import kombu
+
+        from kit import deadletters
+
+        interval = float(self.container.config.get("DEAD_LETTER_POLL_SECONDS") or 15)
+        service = self.container.service_name
+        uri = self.container.config["AMQP_URI"]
+        while not self._stopping:
+            try:
+                with kombu.Connection(uri, connect_timeout=5) as connection:
+                    for queue in queues:
+                        parked = deadletters.depth(connection, queue)
+                        DEAD_LETTERS.labels(service, queue).set(parked)
+            except Exception as exc:  # noqa: BLE001 - the broker may be down; retried next round
+                log.debug("could not count dead letters: %s", exc)
+            eventlet.sleep(interval)
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         return exposition

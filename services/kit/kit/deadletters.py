@@ -1,0 +1,194 @@
+"""Dead letters: where an event that keeps failing goes, and how ops bring it back.
+
+Every event queue of an ``@on_event`` handler is a quorum queue with a delivery limit. A
+handler that keeps failing on one message requeues it; once the broker has delivered it
+``EVENT_DELIVERY_LIMIT`` times it dead-letters it through the ``jinguo.dead-letters`` exchange
+into ``<queue>.dead``, and the handler goes on with the next. Dead-letter queues are durable
+and keep the message untouched, with the broker's ``x-death`` header saying where it came from
+and why. ``jinguo_dead_letters`` counts them per queue (the DLQ alert watches it).
+
+    jinguo-dlq services/funding/config.yaml list            # what is parked, per queue
+    jinguo-dlq services/funding/config.yaml show   [--queue Q] [--limit N]
+    jinguo-dlq services/funding/config.yaml replay [--queue Q] [--limit N]
+
+``replay`` moves parked messages back onto their queue (after the cause was fixed); consumers
+are idempotent, so a message that had in fact been applied changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import inspect
+import json
+import sys
+from typing import Any
+
+import kombu
+
+from kit.config import load_config
+
+DEAD_LETTER_EXCHANGE = "jinguo.dead-letters"
+DEFAULT_DELIVERY_LIMIT = 20
+
+
+def dead_letter_queue(queue_name: str) -> str:
+    return f"{queue_name}.dead"
+
+
+def queue_arguments(queue_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of an event queue: quorum, a delivery limit, dead-lettered by queue name."""
+    arguments: dict[str, Any] = {
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": queue_name,
+    }
+    if str(config.get("EVENT_QUEUE_TYPE") or "quorum") == "quorum":
+        arguments["x-queue-type"] = "quorum"
+        limit = config.get("EVENT_DELIVERY_LIMIT") or DEFAULT_DELIVERY_LIMIT
+        arguments["x-delivery-limit"] = int(limit)
+    return arguments
+
+
+def _exchange() -> kombu.Exchange:
+    return kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+
+
+def declare(connection: kombu.Connection, queue_name: str) -> None:
+    """The dead-letter exchange and ``<queue>.dead`` bound to it (idempotent)."""
+    channel = connection.channel()
+    try:
+        exchange = _exchange()
+        exchange(channel).declare()
+        kombu.Queue(
+            dead_letter_queue(queue_name), exchange=exchange, routing_key=queue_name, durable=True
+        )(channel).declare()
+    finally:
+        channel.close()
+
+
+def depth(connection: kombu.Connection, queue_name: str) -> int:
+    """Messages parked in the dead-letter queue of ``queue_name`` (0 if it does not exist)."""
+    channel = connection.channel()
+    try:
+        _, count, _ = channel.queue_declare(dead_letter_queue(queue_name), passive=True)
+        return int(count)
+    except Exception:  # noqa: BLE001 - not declared yet: nothing parked
+        return 0
+    finally:
+        with contextlib.suppress(Exception):  # the channel may already be closed
+            channel.close()
+
+
+def event_queues(service_class: type) -> list[str]:
+    """The queues of a service class's ``@on_event`` handlers (nameko's naming)."""
+    from kit.consumer import BatchEventHandler
+
+    names = []
+    for method_name, member in inspect.getmembers(service_class):
+        for entrypoint in getattr(member, "nameko_entrypoints", ()):
+            if isinstance(entrypoint, BatchEventHandler):
+                names.append(
+                    f"evt-{entrypoint.source_service}-{entrypoint.event_type}"
+                    f"--{service_class.name}.{method_name}"
+                )
+    return sorted(names)
+
+
+def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` parked messages, left where they are."""
+    channel = connection.channel()
+    shown, held = [], []
+    try:
+        queue = kombu.Queue(dead_letter_queue(queue_name))(channel)
+        while len(shown) < limit:
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            held.append(message)
+            deaths = message.headers.get("x-death") or [{}]
+            shown.append(
+                {
+                    "queue": queue_name,
+                    "message_id": message.properties.get("message_id"),
+                    "event_type": message.delivery_info.get("routing_key"),
+                    "reason": deaths[0].get("reason"),
+                    "deaths": deaths[0].get("count"),
+                    "body": _text(message.body)[:500],
+                }
+            )
+    finally:
+        for message in held:
+            message.requeue()
+        channel.close()
+    return shown
+
+
+def _text(body: bytes | str) -> str:
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+
+
+def replay(connection: kombu.Connection, queue_name: str, limit: int | None = None) -> int:
+    """Move parked messages back onto ``queue_name``; return how many were moved."""
+    channel = connection.channel()
+    moved = 0
+    try:
+        producer = kombu.Producer(channel)
+        queue = kombu.Queue(dead_letter_queue(queue_name))(channel)
+        while limit is None or moved < limit:
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=queue_name,
+                headers={**headers, "jinguo.replayed": True},
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                message_id=message.properties.get("message_id"),
+                retry=True,
+            )
+            message.ack()
+            moved += 1
+    finally:
+        channel.close()
+    return moved
+
+
+def _service_class(config: dict[str, Any]) -> type:
+    module = importlib.import_module(f"{config['SERVICE_PACKAGE']}.service")
+    for _, member in inspect.getmembers(module, inspect.isclass):
+        named = getattr(member, "name", None) == config["SERVICE_PACKAGE"]
+        if member.__module__ == module.__name__ and named:
+            return member
+    raise SystemExit(f"no service class named {config['SERVICE_PACKAGE']!r} in {module.__name__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Show and replay a Jinguo service's dead letters")
+    parser.add_argument("config", help="the service's config.yaml")
+    parser.add_argument("command", choices=("list", "show", "replay"))
+    parser.add_argument("--queue", help="one event queue (default: all of the service's)")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    queues = [args.queue] if args.queue else event_queues(_service_class(config))
+    with kombu.Connection(config["AMQP_URI"], connect_timeout=5) as connection:
+        for queue_name in queues:
+            if args.command == "list":
+                print(f"{depth(connection, queue_name):8d}  {dead_letter_queue(queue_name)}")
+            elif args.command == "show":
+                for parked in peek(connection, queue_name, args.limit or 20):
+                    print(json.dumps(parked, ensure_ascii=False))
+            else:
+                moved = replay(connection, queue_name, args.limit)
+                if moved:
+                    print(f"replayed {moved} message(s) onto {queue_name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
