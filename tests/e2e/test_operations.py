@@ -88,6 +88,13 @@ def test_metrics_count_requests_by_route_and_events_by_type(platform, admin):
     )
     assert 'jinguo_outbox_backlog_events{service="registry"} 0.0' in registry
     assert 'jinguo_outbox_relay_leader{service="registry"} 1.0' in registry
+    assert 'jinguo_organizations{kind="service_provider",status="registered"}' in registry
+    projects = requests.get(f"http://127.0.0.1:{platform.projects_port}/metrics", timeout=10).text
+    assert "jinguo_milestones_overdue 0.0" in projects
+    assert 'jinguo_dead_letters{queue="evt-registry-organization_suspended--projects' in projects
+    funding = requests.get(f"http://127.0.0.1:{platform.funding_port}/metrics", timeout=10).text
+    assert "jinguo_disbursements_pending 0.0" in funding
+    assert "jinguo_disbursement_oldest_pending_age_seconds 0.0" in funding
 
 
 def test_a_hung_service_is_a_503_naming_it_and_its_request_is_not_run_later(platform, admin):

@@ -236,12 +236,12 @@ def monthly_report(repo: FundingRepository, filters: dict[str, Any]) -> list[dic
 # --- facts from projects and the registry -------------------------------------------------
 
 
-def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> None:
-    """Commit the contract amount from the project's source — or say why not."""
+def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> bool:
+    """Commit the contract amount from the project's source — or say why not (False)."""
     repo = _repo(uow)
     contract_id = str(event["contract_id"])
     if repo.find_commitment(contract_id) is not None:
-        return
+        return True
     facts = {
         "contract_id": contract_id,
         "project_id": str(event["project_id"]),
@@ -280,8 +280,9 @@ def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> No
             shortfall=shortfall.details["shortfall"],
             reason="the funding source lacks available money",
         )
-        return
+        return False
     repo.add(commitment, *entries)
+    return True
 
 
 def milestone_accepted(

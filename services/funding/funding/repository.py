@@ -179,6 +179,20 @@ class FundingRepository:
             ).scalars()
         )
 
+    def approval_queue_figures(self) -> dict[str, Any]:
+        count, fen, oldest = self.session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(disbursements.c.amount), 0),
+                sa.func.min(disbursements.c.requested_at),
+            ).where(disbursements.c.status == "pending")
+        ).one()
+        if oldest is not None and oldest.tzinfo is None:
+            from datetime import UTC
+
+            oldest = oldest.replace(tzinfo=UTC)
+        return {"count": count, "fen": int(fen), "oldest": oldest}
+
     def payment_reference_used(self, reference: str) -> str | None:
         return self.session.execute(
             sa.select(disbursements.c.id).where(disbursements.c.payment_reference == reference)

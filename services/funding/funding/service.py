@@ -12,9 +12,11 @@ from typing import Any
 
 from nameko.dependency_providers import Config
 from nameko.web.handlers import http
+from prometheus_client import Counter, Gauge
 
 from funding import handlers, schemas
 from funding.handlers import Reader
+from funding.repository import FundingRepository
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.consumer import on_event
@@ -43,6 +45,16 @@ REJECT_IN = schemas.RejectRequest()
 PAY_IN = schemas.PayRequest()
 
 DEFAULT_DUAL_APPROVAL_THRESHOLD = 10_000_000  # fen: 100,000 yuan
+
+PENDING = Gauge("jinguo_disbursements_pending", "Disbursements waiting for approval")
+PENDING_FEN = Gauge("jinguo_disbursements_pending_fen", "Money waiting for approval, in fen")
+OLDEST_PENDING_AGE = Gauge(
+    "jinguo_disbursement_oldest_pending_age_seconds",
+    "How long the oldest disbursement has waited for approval (0 when none waits)",
+)
+COMMITMENTS_REJECTED = Counter(
+    "jinguo_commitments_rejected_total", "Awards whose money could not be committed"
+)
 
 
 class FundingService(DirectoryConsumer):
@@ -169,13 +181,21 @@ class FundingService(DirectoryConsumer):
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
+        with self.db(readonly=True) as uow:
+            queue = FundingRepository(uow.session).approval_queue_figures()
+        PENDING.set(queue["count"])
+        PENDING_FEN.set(queue["fen"])
+        OLDEST_PENDING_AGE.set(
+            (utcnow() - queue["oldest"]).total_seconds() if queue["oldest"] is not None else 0
+        )
         return self.metrics()
 
     # --- facts from other services ---------------------------------------------------------
 
     @on_event("projects", "contract_awarded")
     def contract_awarded(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.contract_awarded(uow, event, utcnow())
+        if not handlers.contract_awarded(uow, event, utcnow()):
+            COMMITMENTS_REJECTED.inc()
 
     @on_event("projects", "milestone_accepted")
     def milestone_accepted(self, event: dict[str, Any], uow: UnitOfWork) -> None:

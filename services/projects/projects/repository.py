@@ -13,7 +13,14 @@ from kit.paging import PageRequest
 from kit.text import search_key
 from projects.domain import Application, Contract, Milestone, MilestoneReport, Project
 from projects.exceptions import ContractNotFound, ProjectNotFound
-from projects.models import applications, contracts, milestone_reports, projects, start_mappers
+from projects.models import (
+    applications,
+    contracts,
+    milestone_reports,
+    milestones,
+    projects,
+    start_mappers,
+)
 
 _PROJECT_BY_ID = sa.select(projects).where(projects.c.id == sa.bindparam("id"))
 
@@ -87,6 +94,29 @@ class ProjectRepository:
             )
         query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(page.limit + 1)
         return list(self.session.execute(query).scalars())
+
+    def operational_figures(self, today: Any) -> dict[str, Any]:
+        """What ops and managers watch: overdue milestones, rejected commitments, projects."""
+        overdue = self.session.execute(
+            sa.select(sa.func.count())
+            .select_from(milestones.join(contracts, milestones.c.contract_id == contracts.c.id))
+            .where(contracts.c.status.in_(("active", "suspended")))
+            .where(milestones.c.status != "accepted")
+            .where(milestones.c.due_on < today)
+        ).scalar_one()
+        rejected = self.session.execute(
+            sa.select(sa.func.count()).where(contracts.c.commitment_status == "rejected")
+        ).scalar_one()
+        by_status = dict(
+            self.session.execute(
+                sa.select(projects.c.status, sa.func.count()).group_by(projects.c.status)
+            ).all()
+        )
+        return {
+            "milestones_overdue": overdue,
+            "commitments_rejected": rejected,
+            "projects": by_status,
+        }
 
     # --- applications -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from nameko.dependency_providers import Config
 from nameko.web.handlers import http
+from prometheus_client import Gauge
 
 from kit.actor import Actor
 from kit.clock import local_date, utcnow
@@ -24,6 +25,7 @@ from kit.paging import page_request
 from kit.rpc import rpc
 from projects import handlers, ocds, schemas
 from projects.handlers import Context
+from projects.repository import ProjectRepository
 
 PROJECT = schemas.ProjectOut()
 PROJECT_PAGE = schemas.ProjectPage()
@@ -34,6 +36,15 @@ CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
 DELIVERY = schemas.DeliveryOut()
+
+MILESTONES_OVERDUE = Gauge(
+    "jinguo_milestones_overdue", "Milestones of live contracts past their due date, not accepted"
+)
+COMMITMENTS_REJECTED = Gauge(
+    "jinguo_contracts_commitment_rejected",
+    "Contracts whose money funding could not commit (the source lacked it)",
+)
+PROJECTS = Gauge("jinguo_projects", "Projects by status", ["status"])
 PROJECT_CREATE_IN = schemas.ProjectCreate()
 PROJECT_UPDATE_IN = schemas.ProjectUpdate()
 REASON_REQUEST_IN = schemas.ReasonRequest()
@@ -228,6 +239,12 @@ class ProjectsService(DirectoryConsumer):
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
+        with self.db(readonly=True) as uow:
+            figures = ProjectRepository(uow.session).operational_figures(local_date(utcnow()))
+        MILESTONES_OVERDUE.set(figures["milestones_overdue"])
+        COMMITMENTS_REJECTED.set(figures["commitments_rejected"])
+        for status, count in figures["projects"].items():
+            PROJECTS.labels(status).set(count)
         return self.metrics()
 
     # --- facts from other services ---------------------------------------------------------

@@ -106,6 +106,14 @@ class OrganizationRepository:
         query = query.order_by(table.c.at, table.c.id).limit(page.limit + 1)
         return list(self.session.execute(query).scalars())
 
+    def counts_by_kind_and_status(self) -> dict[tuple[str, str], int]:
+        rows = self.session.execute(
+            sa.select(organizations.c.kind, organizations.c.status, sa.func.count()).group_by(
+                organizations.c.kind, organizations.c.status
+            )
+        )
+        return {(kind, status): count for kind, status, count in rows}
+
     def coverage_counts(self, path: str) -> dict[str, tuple[int, int]]:
         """Per sector: host units in the subtree under ``path`` and how many are covered.
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import validate
 from nameko.web.handlers import http
+from prometheus_client import Gauge
 
 from kit.actor import Actor
 from kit.clock import utcnow
@@ -23,6 +24,10 @@ ORGANIZATION_PAGE = schemas.OrganizationPage()
 HISTORY_PAGE = schemas.StatusChangePage()
 COVERAGE = schemas.CoverageOut()
 IS_ACTION = validate.OneOf(TRANSITIONS)
+
+ORGANIZATIONS = Gauge(
+    "jinguo_organizations", "Organizations in the registry by kind and status", ["kind", "status"]
+)
 ORGANIZATION_CREATE_IN = schemas.OrganizationCreate()
 ORGANIZATION_UPDATE_IN = schemas.OrganizationUpdate()
 STATUS_CHANGE_REQUEST_IN = schemas.StatusChangeRequest()
@@ -116,4 +121,8 @@ class RegistryService:
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
+        with self.db(readonly=True) as uow:
+            counts = OrganizationRepository(uow.session).counts_by_kind_and_status()
+        for (kind, status), count in counts.items():
+            ORGANIZATIONS.labels(kind, status).set(count)
         return self.metrics()

@@ -1,0 +1,1 @@
+"""Jinguo volunteers service: women volunteer service teams and their service hours."""
