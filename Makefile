@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.t
 PACKAGES := services/kit services/registry services/projects services/funding gateway
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format bench lock migrate clean
+.PHONY: help venv run test lint format bench lock migrate clean replay-dlq tools
 
 help:
 	@echo "make run     start RabbitMQ-backed services and the gateway (SQLite under var/)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint    ruff check + ruff format --check + mypy on the domain modules"
 	@echo "make bench   benchmarks under tests/bench (prints figures; not part of make test)"
 	@echo "make lock    re-resolve requirements.in into requirements.lock"
+	@echo "make replay-dlq SERVICE=funding   show and replay a service's dead letters"
 
 $(STAMP): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +55,21 @@ bench: venv
 lock: venv
 	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock requirements.in
+	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements-runtime.lock requirements-runtime.in
+
+replay-dlq: venv
+	@test -n "$(SERVICE)" || { echo "usage: make replay-dlq SERVICE=funding [QUEUE=...]"; exit 2; }
+	$(BIN)/jinguo-dlq services/$(SERVICE)/config.yaml list
+	$(BIN)/jinguo-dlq services/$(SERVICE)/config.yaml replay $(if $(QUEUE),--queue $(QUEUE),)
+
+# promtool, for the alert-rule tests: Debian's prometheus package (apt, as root or with sudo)
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@promtool --version | head -1
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

@@ -22,3 +22,13 @@ def service_health(resource: DatabaseResource, *, outbox: bool = True) -> dict[s
         report["database"] = {"status": "down", "error": type(exc).__name__}
     report["status"] = "ok" if report["database"]["status"] == "ok" else "down"
     return report
+
+
+def health_response(report: dict[str, Any]) -> Any:
+    """``/healthz`` for probes: the report as JSON, 200 when ok, 503 when not."""
+    import json
+
+    from werkzeug.wrappers import Response
+
+    status = 200 if report.get("status") == "ok" else 503
+    return Response(json.dumps(report, default=str), status=status, content_type="application/json")

@@ -33,8 +33,25 @@ def alembic_config(package: str, url: str) -> Config:
     return config
 
 
+#: PostgreSQL advisory lock key: replicas starting together migrate one at a time
+MIGRATION_LOCK = 0x4A494E47  # "JING"
+
+
 def upgrade(package: str, url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(package, url), revision)
+    if not url.startswith("postgres"):
+        command.upgrade(alembic_config(package, url), revision)
+        return
+    engine = create_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            try:
+                command.upgrade(alembic_config(package, url), revision)
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(package: str, url: str, revision: str = "base") -> None:

@@ -19,3 +19,15 @@ def _to_simplified() -> opencc.OpenCC:
 
 def search_key(text: str) -> str:
     return _to_simplified().convert(" ".join(text.split())).casefold()
+
+
+def search_keys(texts: list[str]) -> list[str]:
+    """``search_key`` of many texts with one conversion (an import converts thousands of names:
+    OpenCC's per-call overhead dominates short strings)."""
+    if not texts:
+        return []
+    joined = "\n".join(" ".join(text.split()) for text in texts)
+    keys = _to_simplified().convert(joined).casefold().split("\n")
+    if len(keys) != len(texts):  # defensive: fall back to one conversion per text
+        return [search_key(text) for text in texts]
+    return keys

@@ -19,7 +19,7 @@ from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
-from kit.health import service_health
+from kit.health import health_response, service_health
 from kit.metrics import Metrics
 from kit.paging import page_request
 from kit.rpc import rpc
@@ -236,6 +236,11 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def health(self) -> dict[str, Any]:
         return service_health(self.db)
+
+    @http("GET", "/healthz")
+    def serve_health(self, request: Any) -> Any:
+        """For readiness probes: the database answers (and the outbox backlog)."""
+        return health_response(service_health(self.db))
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:

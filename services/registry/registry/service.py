@@ -11,7 +11,7 @@ from prometheus_client import Gauge
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.dependencies import Database
-from kit.health import service_health
+from kit.health import health_response, service_health
 from kit.metrics import Metrics
 from kit.paging import page_request
 from kit.rpc import rpc
@@ -118,6 +118,11 @@ class RegistryService:
     @rpc
     def health(self) -> dict[str, Any]:
         return service_health(self.db)
+
+    @http("GET", "/healthz")
+    def serve_health(self, request: Any) -> Any:
+        """For readiness probes: the database answers (and the outbox backlog)."""
+        return health_response(service_health(self.db))
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
