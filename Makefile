@@ -9,13 +9,14 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.t
 PACKAGES := services/kit services/registry services/projects services/funding gateway
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format bench lock migrate clean replay-dlq tools
+.PHONY: help venv run test lint format bench faults lock migrate clean replay-dlq tools
 
 help:
 	@echo "make run     start RabbitMQ-backed services and the gateway (SQLite under var/)"
 	@echo "make test    unit, integration and end-to-end tests against real RabbitMQ/PostgreSQL"
 	@echo "make lint    ruff check + ruff format --check + mypy on the domain modules"
 	@echo "make bench   benchmarks under tests/bench (prints figures; not part of make test)"
+	@echo "make faults  the fault suite (stops the broker, kills services, restarts PostgreSQL)"
 	@echo "make lock    re-resolve requirements.in into requirements.lock"
 	@echo "make replay-dlq SERVICE=funding   show and replay a service's dead letters"
 
@@ -48,6 +49,10 @@ lint: venv
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# faults stop RabbitMQ, kill services and restart PostgreSQL on this machine: run them alone
+faults: venv
+	JINGUO_FAULTS=1 $(BIN)/python -m pytest tests/faults -s -q $(PYTEST_ARGS)
 
 bench: venv
 	JINGUO_BENCH=1 $(BIN)/python -m pytest tests/bench -s -q $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ Every response — including 404/405 from routing and errors raised anywhere —
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -44,6 +45,48 @@ ALL_ROLES = ROLES
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class StreamedBody:
+    """A route that reads its body as a stream (a CSV upload) instead of a JSON object.
+
+    ``limit_key`` names the gateway config key of its own size limit (``default_limit`` when
+    unset); a larger body is refused with 413, before reading when its length is declared,
+    else as soon as the stream passes the limit.
+    """
+
+    media_types: tuple[str, ...]
+    limit_key: str
+    default_limit: int
+
+
+class BodyStream(io.RawIOBase):
+    """The request body as a readable byte stream that counts and refuses what exceeds the
+    limit. Nothing is read before the handler reads."""
+
+    def __init__(self, source: Any, limit: int) -> None:
+        super().__init__()
+        self._source = source
+        self.limit = limit
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._source is None:
+            return 0
+        # one byte past the limit tells "too large" from "exactly the limit"
+        wanted = min(len(buffer), self.limit + 1 - self.bytes_read)
+        data = self._source.read(wanted) if wanted > 0 else b""
+        self.bytes_read += len(data)
+        if self.bytes_read > self.limit:
+            raise PayloadTooLarge(
+                f"the body exceeds the limit of {self.limit} bytes", limit=self.limit
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
 @dataclass
 class Route:
     name: str
@@ -59,6 +102,7 @@ class Route:
     idempotent: bool
     validate_body: bool
     description: str = ""
+    stream: StreamedBody | None = None
 
     @property
     def public(self) -> bool:
@@ -78,6 +122,8 @@ class Call:
     body: dict[str, Any] | None
     query: dict[str, Any]
     path: dict[str, str]
+    #: the body, for a route declared with ``stream=``: read it, nobody else has
+    stream: BodyStream | None = None
 
 
 ROUTES: list[Route] = []
@@ -155,8 +201,10 @@ def api(
     status: int = 200,
     idempotent: bool = False,
     validate_body: bool = False,
+    stream: StreamedBody | None = None,
 ) -> Callable:
-    """Declare an API route; ``roles=None`` makes it public (no token needed)."""
+    """Declare an API route; ``roles=None`` makes it public (no token needed); ``stream``
+    hands the handler the body as a byte stream (``call.stream``) instead of parsed JSON."""
 
     def decorator(handler: Callable) -> Callable:
         route = Route(
@@ -173,6 +221,7 @@ def api(
             idempotent=idempotent,
             validate_body=validate_body,
             description=(handler.__doc__ or "").strip(),
+            stream=stream,
         )
         ROUTES.append(route)
 
@@ -204,12 +253,17 @@ def serve(
                     role=actor.role,
                     allowed_roles=list(route.roles or ()),
                 )
-        raw = (
-            read_body(request, service.max_body_bytes)
-            if route.method in ("POST", "PATCH", "PUT")
-            else b""
-        )
-        body = parse_json_object(raw) if route.method in ("POST", "PATCH", "PUT") else None
+        stream = None
+        if route.stream is not None:
+            stream = open_body_stream(request, route.stream, service.config)
+            raw, body = b"", None
+        else:
+            raw = (
+                read_body(request, service.max_body_bytes)
+                if route.method in ("POST", "PATCH", "PUT")
+                else b""
+            )
+            body = parse_json_object(raw) if route.method in ("POST", "PATCH", "PUT") else None
         if route.validate_body and route.body is not None:
             try:
                 body = route.body().load(body or {})
@@ -230,7 +284,12 @@ def serve(
                 )
             idempotency = (actor.user_id, key)
         call = Call(
-            request=request, actor=actor, body=body, query=request.args.to_dict(), path=path
+            request=request,
+            actor=actor,
+            body=body,
+            query=request.args.to_dict(),
+            path=path,
+            stream=stream,
         )
         result = handler(service, call)
         if isinstance(result, Response):  # a route that answers other than JSON (CSV)
@@ -282,6 +341,27 @@ def read_body(request: Request, limit: int) -> bytes:
             content_type=request.mimetype,
         )
     return raw
+
+
+def open_body_stream(request: Request, streamed: StreamedBody, config: Any) -> BodyStream:
+    """The body of a streamed route, checked for its media type and declared length."""
+    limit = int(config.get(streamed.limit_key) or streamed.default_limit)
+    if request.mimetype not in streamed.media_types:
+        raise UnsupportedMediaType(
+            f"send the body as {' or '.join(streamed.media_types)}, "
+            f"not {request.mimetype or 'no content type'}",
+            content_type=request.mimetype,
+        )
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"the body is {length} bytes; the limit is {limit}", limit=limit)
+    chunked = (
+        request.environ.get("wsgi.input_terminated")
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+    # the server's input stops at the declared length, or de-chunks to the end
+    source = request.environ["wsgi.input"] if length is not None or chunked else None
+    return BodyStream(source, limit)
 
 
 def _not_json(constant: str) -> None:

@@ -1,8 +1,9 @@
 """Users and what their roles allow — the gateway's own small domain. Plain Python.
 
 A user has one role. Federation staff belong to a federation and act inside its subtree;
-contractors belong to a service provider and act only on it. Other roles have no
-organization. Passwords are never stored, only their argon2 hashes.
+contractors belong to a service provider and act only on it. Volunteer team leaders may name
+the organization they work for (of any kind) or none: what they lead is recorded on the team.
+Other roles have no organization. Passwords are never stored, only their argon2 hashes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 
+#: a role whose users may belong to an organization of any kind, or to none
+ANY_ORGANIZATION = "any"
 #: the kind of organization a role must belong to (None: the role has no organization)
 ORGANIZATION_KIND_BY_ROLE: dict[str, str | None] = {
     "admin": None,
@@ -26,6 +29,7 @@ ORGANIZATION_KIND_BY_ROLE: dict[str, str | None] = {
     "contractor": "service_provider",
     "finance_officer": None,
     "ops": None,
+    "team_leader": ANY_ORGANIZATION,
 }
 assert set(ORGANIZATION_KIND_BY_ROLE) == set(ROLES)
 
@@ -92,6 +96,8 @@ def check_role_organization(
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role", rule="one_of")
     wanted = ORGANIZATION_KIND_BY_ROLE[role]
+    if wanted == ANY_ORGANIZATION:
+        return
     if wanted is None:
         if organization_id is not None:
             raise InvalidInput(

@@ -98,6 +98,14 @@ def _operation(route: Route) -> dict[str, Any]:
         )
     if parameters:
         operation["parameters"] = parameters
+    if route.stream is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in route.stream.media_types
+            },
+        }
     if route.body is not None:
         operation["requestBody"] = {
             "required": route.method != "POST" or route.validate_body,

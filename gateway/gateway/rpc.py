@@ -30,6 +30,13 @@ class ServiceClient:
         self.timeout = timeout
 
     def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return self.start(method, *args, timeout=timeout, **kwargs).result()
+
+    def start(
+        self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
+    ) -> PendingCall:
+        """Send the request and return at once; ``result()`` waits for the answer (so a
+        caller can prepare the next request meanwhile, as an import does with its batches)."""
         deadline = timeout or self.timeout
         # travels as a context header; the service drops the request once it has passed
         self._proxy.worker_ctx.data[DEADLINE_KEY] = time.time() + deadline
@@ -41,9 +48,20 @@ class ServiceClient:
             raise BrokerUnavailable(
                 f"the message broker is unreachable ({type(exc).__name__})"
             ) from None
-        with eventlet.Timeout(deadline, False):
-            return reply.result()
-        raise ServiceTimeout(self.service, deadline)
+        return PendingCall(reply, self.service, deadline)
+
+
+class PendingCall:
+    def __init__(self, reply: Any, service: str, timeout: float) -> None:
+        self._reply = reply
+        self.service = service
+        self.timeout = timeout
+        self._deadline = time.monotonic() + timeout
+
+    def result(self) -> Any:
+        with eventlet.Timeout(max(self._deadline - time.monotonic(), 0.001), False):
+            return self._reply.result()
+        raise ServiceTimeout(self.service, self.timeout)
 
 
 class ServiceRpc(RpcProxy):

@@ -87,6 +87,8 @@ class Platform:
     processes: dict[str, Process] = field(default_factory=dict)
     #: extra environment for the registry process only
     registry_env: dict[str, str] = field(default_factory=dict)
+    #: extra environment for every process
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a database for every process that has none given: a SQLite file in the work dir
@@ -117,6 +119,7 @@ class Platform:
             "LOG_LEVEL": "WARNING",
             "PYTHONWARNINGS": "ignore",
         }
+        env.update(self.extra_env)
         env.update(extra)
         return env
 

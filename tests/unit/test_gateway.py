@@ -106,6 +106,11 @@ def test_bad_passwords(username, password, rule):
         ("ops", None, None),
         ("federation_staff", "o-1", "federation"),
         ("contractor", "o-2", "service_provider"),
+        # a volunteer team leader may belong to an organization of any kind, or to none
+        ("team_leader", None, None),
+        ("team_leader", "o-3", "host_unit"),
+        ("team_leader", "o-4", "federation"),
+        ("team_leader", "o-5", "womens_organization"),
     ],
 )
 def test_role_and_organization_that_fit(role, organization_id, kind):

@@ -649,7 +649,16 @@ def test_an_actor_lacking_a_field_is_refused(missing):
     assert error.details == {"field": f"actor.{missing}", "rule": "required"}
 
 
-@pytest.mark.parametrize("role", ["root", "Admin", ""])
+@pytest.mark.parametrize(
+    "role", ["admin", "federation_staff", "contractor", "finance_officer", "ops", "team_leader"]
+)
+def test_every_role_of_the_platform_is_known(role):
+    actor = Actor.from_dict({"user_id": "u", "username": "x", "role": role})
+
+    assert actor.role == role and actor.is_admin == (role == "admin")
+
+
+@pytest.mark.parametrize("role", ["root", "Admin", "", "volunteer"])
 def test_an_unknown_role_is_refused(role):
     error = invalid(Actor.from_dict, {"user_id": "u", "username": "x", "role": role})
 

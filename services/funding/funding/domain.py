@@ -464,17 +464,19 @@ class Disbursement(Aggregate):
         approval = Approval(
             disbursement_id=self.id, approver_id=actor.user_id, approver_name=actor.username, at=at
         )
-        self.approvals.append(approval)
-        self._touch(at)
-        if len(self.approvals) < self.required_approvals:
-            return approval, []
-        if self.amount > commitment.outstanding:
+        final = len(self.approvals) + 1 >= self.required_approvals
+        # the money is checked before anything changes: a refused approval leaves no trace
+        if final and self.amount > commitment.outstanding:
             raise InsufficientFunds(
                 "the contract's commitment",
                 self.amount,
                 commitment.outstanding,
                 contract_id=self.contract_id,
             )
+        self.approvals.append(approval)
+        self._touch(at)
+        if not final:
+            return approval, []
         entries = move(
             "approval",
             self.amount,

@@ -11,7 +11,7 @@ from typing import Any
 
 from kit.errors import InvalidInput
 
-ROLES = ("admin", "federation_staff", "contractor", "finance_officer", "ops")
+ROLES = ("admin", "federation_staff", "contractor", "finance_officer", "ops", "team_leader")
 
 
 @dataclass(frozen=True)

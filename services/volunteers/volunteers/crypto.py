@@ -105,7 +105,9 @@ class PersonalData:
             raise KeyUnavailable(f"no data key {kid} here: keep retired keys until re-encrypted")
         raw = base64.b64decode(payload)
         try:
-            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context(field, volunteer_id))
+            plain = cipher.decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], context(field, volunteer_id)
+            )
         except InvalidTag:
             raise KeyUnavailable(
                 f"the {field} of volunteer {volunteer_id} does not decrypt (tampered or moved)"

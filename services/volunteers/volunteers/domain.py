@@ -108,7 +108,9 @@ _SEVENTEEN_DIGITS = re.compile(r"[0-9]{17}")
 
 def id_check_character(first_seventeen: str) -> str:
     """The 18th character of a resident ID number: ISO 7064 MOD 11-2 over the first 17."""
-    total = sum(int(digit) * weight for digit, weight in zip(first_seventeen, ID_WEIGHTS, strict=True))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_seventeen, ID_WEIGHTS, strict=True)
+    )
     return ID_CHECK_CHARACTERS[total % 11]
 
 
@@ -456,9 +458,7 @@ class Activity(Aggregate):
     def places_left(self) -> int:
         return max(self.capacity - self.enrolled_count, 0)
 
-    def enrol(
-        self, volunteer_id: str, *, waitlist: bool, actor: Actor, at: datetime
-    ) -> Enrolment:
+    def enrol(self, volunteer_id: str, *, waitlist: bool, actor: Actor, at: datetime) -> Enrolment:
         """A place if one is left; else a place in the waitlist, or ``ActivityFull``.
 
         The caller holds the activity's row lock: the counts here are the truth.
@@ -588,7 +588,9 @@ def minutes_from_hours(hours: Any) -> int:
         raise RuleBroken("hours is a number", field="hours", rule="number") from None
     if not exact.is_finite() or exact != exact.to_integral_value():
         raise RuleBroken(
-            "hours must come to whole minutes (e.g. 1.5 or 2.25)", field="hours", rule="whole_minutes"
+            "hours must come to whole minutes (e.g. 1.5 or 2.25)",
+            field="hours",
+            rule="whole_minutes",
         )
     return int(exact)
 

@@ -12,6 +12,8 @@ __all__ = [
     "ActivityFull",
     "ActivityNotFound",
     "AlreadyEnrolled",
+    "AlreadyMember",
+    "DuplicateTeam",
     "DuplicateVolunteer",
     "EnrolmentNotFound",
     "HoursNotFound",
@@ -22,6 +24,7 @@ __all__ = [
     "RuleBroken",
     "SelfVerification",
     "TeamNotFound",
+    "UnmaskingNotAllowed",
     "VolunteerNotFound",
 ]
 
@@ -150,3 +153,35 @@ class SelfVerification(Forbidden):
 
 # kit's OutOfScope and InvalidTransition are re-exported: the service raises them as they are
 _ = (OutOfScope, InvalidTransition)
+
+
+class DuplicateTeam(Conflict):
+    code = "DUPLICATE_TEAM"
+
+    def __init__(self, host_id: str, team_id: str) -> None:
+        super().__init__(
+            "the host already has a team of this name",
+            field="name",
+            rule="unique_per_host",
+            host_id=host_id,
+            team_id=team_id,
+        )
+
+
+class AlreadyMember(Conflict):
+    code = "ALREADY_MEMBER"
+
+    def __init__(self, team_id: str, volunteer_id: str) -> None:
+        super().__init__(
+            "the volunteer is in this team already", team_id=team_id, volunteer_id=volunteer_id
+        )
+
+
+class UnmaskingNotAllowed(Forbidden):
+    code = "UNMASKING_NOT_ALLOWED"
+
+    def __init__(self, role: str) -> None:
+        super().__init__(
+            "only an admin reads personal data unmasked (and every such read is audited)",
+            role=role,
+        )

@@ -1,0 +1,544 @@
+"""SQL for volunteers: teams, volunteers, activities, enrolments, service hours, reports.
+
+Bulk paths (an import's batch) go around the ORM: PostgreSQL takes the rows with ``COPY``,
+SQLite with one ``executemany``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kit.clock import CHINA
+from kit.directory import organizations as directory
+from kit.paging import PageRequest
+from kit.text import search_key
+from volunteers.domain import Activity, Enrolment, Membership, ServiceHours, Team, Volunteer
+from volunteers.exceptions import (
+    ActivityNotFound,
+    EnrolmentNotFound,
+    HoursNotFound,
+    TeamNotFound,
+    VolunteerNotFound,
+)
+from volunteers.models import (
+    activities,
+    enrolments,
+    personal_data_reads,
+    service_hours,
+    start_mappers,
+    team_members,
+    teams,
+    volunteers,
+)
+
+#: how long a bulk insert waits for a row lock before it gives up (and the batch is retried):
+#: COPY runs with the green wait callback unset, so while it waits the whole process waits
+COPY_LOCK_TIMEOUT = "5s"
+_ONE_DAY = timedelta(days=1)
+
+
+def _after(column_a: Any, column_b: Any, after: tuple[Any, ...] | None, *, desc: bool) -> Any:
+    if not after:
+        return None
+    first = datetime.fromisoformat(after[0]) if isinstance(after[0], str) else after[0]
+    key = sa.tuple_(column_a, column_b)
+    return key < (first, after[1]) if desc else key > (first, after[1])
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight in China, the start of ``day`` for users (a report's since/until)."""
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA)
+
+
+class VolunteersRepository:
+    def __init__(self, session: Session) -> None:
+        start_mappers()
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def add(self, *entities: Any) -> None:
+        self.session.add_all(entities)
+
+    def _get(self, cls: type, key: str, missing: type, *, for_update: bool = False) -> Any:
+        found = self.session.get(
+            cls, str(key), with_for_update=for_update or None, populate_existing=for_update
+        )
+        if found is None:
+            raise missing(str(key))
+        return found
+
+    # --- teams ------------------------------------------------------------------------------
+
+    def team(self, team_id: str, *, for_update: bool = False) -> Team:
+        if for_update:
+            # NO KEY UPDATE: does not block the key-share locks that inserting members takes
+            found = self.session.execute(
+                sa.select(Team)
+                .where(teams.c.id == str(team_id))
+                .with_for_update(key_share=False, no_key=True)
+                .execution_options(populate_existing=True)
+            ).scalar()
+            if found is None:
+                raise TeamNotFound(str(team_id))
+            return found
+        return self._get(Team, team_id, TeamNotFound)
+
+    def find_team(self, team_id: str) -> Team | None:
+        return self.session.get(Team, str(team_id))
+
+    def teams_by_ids(self, ids: Sequence[str]) -> dict[str, Team]:
+        if not ids:
+            return {}
+        found = self.session.execute(sa.select(Team).where(teams.c.id.in_(sorted(set(ids)))))
+        return {team.id: team for team in found.scalars()}
+
+    def teams_named(self, search_names: Sequence[str]) -> list[Team]:
+        if not search_names:
+            return []
+        query = sa.select(Team).where(teams.c.search_name.in_(sorted(set(search_names))))
+        return list(self.session.execute(query).scalars())
+
+    def team_named(self, host_id: str, name: str) -> Team | None:
+        return self.session.execute(
+            sa.select(Team).where(teams.c.host_id == host_id).where(teams.c.name == name)
+        ).scalar()
+
+    def list_teams(
+        self,
+        page: PageRequest,
+        *,
+        theme: str | None = None,
+        host_id: str | None = None,
+        leader_user_id: str | None = None,
+        q: str | None = None,
+        within_path: str | None = None,
+    ) -> list[Team]:
+        query = sa.select(Team)
+        if theme:
+            query = query.where(teams.c.theme == theme)
+        if host_id:
+            query = query.where(teams.c.host_id == str(host_id))
+        if leader_user_id:
+            query = query.where(teams.c.leader_user_id == str(leader_user_id))
+        if q:
+            query = query.where(teams.c.search_name.contains(search_key(q), autoescape=True))
+        if within_path is not None:
+            query = query.where(teams.c.host_id.in_(_in_subtree(within_path)))
+        after = _after(teams.c.created_at, teams.c.id, page.after, desc=True)
+        if after is not None:
+            query = query.where(after)
+        query = query.order_by(teams.c.created_at.desc(), teams.c.id.desc()).limit(page.limit + 1)
+        return list(self.session.execute(query).scalars())
+
+    def member_counts(self, team_ids: Sequence[str]) -> dict[str, int]:
+        if not team_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(team_members.c.team_id, sa.func.count())
+            .where(team_members.c.team_id.in_(sorted(set(team_ids))))
+            .group_by(team_members.c.team_id)
+        )
+        return {team_id: count for team_id, count in rows}
+
+    def teams_led_by(self, user_id: str) -> Any:
+        """A subquery of the ids of the teams ``user_id`` leads."""
+        return sa.select(teams.c.id).where(teams.c.leader_user_id == str(user_id))
+
+    # --- volunteers -------------------------------------------------------------------------
+
+    def volunteer(self, volunteer_id: str, *, for_update: bool = False) -> Volunteer:
+        return self._get(Volunteer, volunteer_id, VolunteerNotFound, for_update=for_update)
+
+    def find_volunteer(self, volunteer_id: str) -> Volunteer | None:
+        return self.session.get(Volunteer, str(volunteer_id))
+
+    def existing(self, phone_hashes: Sequence[str], id_hashes: Sequence[str]) -> list[Any]:
+        """Volunteers holding any of these look-up hashes (id, hashes, where they came from)."""
+        conditions = []
+        if phone_hashes:
+            conditions.append(volunteers.c.phone_hash.in_(sorted(set(phone_hashes))))
+        if id_hashes:
+            conditions.append(volunteers.c.id_number_hash.in_(sorted(set(id_hashes))))
+        if not conditions:
+            return []
+        query = sa.select(
+            volunteers.c.id,
+            volunteers.c.phone_hash,
+            volunteers.c.id_number_hash,
+            volunteers.c.import_id,
+            volunteers.c.import_line,
+        ).where(sa.or_(*conditions))
+        return list(self.session.execute(query))
+
+    def list_volunteers(
+        self,
+        page: PageRequest,
+        *,
+        q: str | None = None,
+        team_id: str | None = None,
+        skill: str | None = None,
+        visible_to_leader: str | None = None,
+    ) -> list[Volunteer]:
+        query = sa.select(Volunteer)
+        if q:
+            query = query.where(volunteers.c.search_name.contains(search_key(q), autoescape=True))
+        if team_id:
+            members = sa.select(team_members.c.volunteer_id).where(
+                team_members.c.team_id == str(team_id)
+            )
+            query = query.where(volunteers.c.id.in_(members))
+        if skill:
+            # skills are a JSON list of strings; a contains-match on its text form is enough to
+            # narrow down, the exact match is checked in Python by the caller
+            query = query.where(
+                sa.cast(volunteers.c.skills, sa.Text).contains(
+                    json.dumps(skill, ensure_ascii=False), autoescape=True
+                )
+            )
+        if visible_to_leader is not None:
+            query = query.where(self._leader_sees(visible_to_leader))
+        after = _after(volunteers.c.created_at, volunteers.c.id, page.after, desc=True)
+        if after is not None:
+            query = query.where(after)
+        query = query.order_by(volunteers.c.created_at.desc(), volunteers.c.id.desc())
+        return list(self.session.execute(query.limit(page.limit + 1)).scalars())
+
+    def _leader_sees(self, user_id: str) -> Any:
+        """A team leader sees the members of the teams she leads and whom she registered."""
+        members = sa.select(team_members.c.volunteer_id).where(
+            team_members.c.team_id.in_(self.teams_led_by(user_id))
+        )
+        return sa.or_(volunteers.c.id.in_(members), volunteers.c.created_by == str(user_id))
+
+    def leader_sees(self, user_id: str, volunteer_id: str) -> bool:
+        query = sa.select(volunteers.c.id).where(volunteers.c.id == str(volunteer_id))
+        return self.session.execute(query.where(self._leader_sees(user_id))).first() is not None
+
+    def teams_of(self, volunteer_ids: Sequence[str]) -> dict[str, list[str]]:
+        if not volunteer_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(team_members.c.volunteer_id, team_members.c.team_id)
+            .where(team_members.c.volunteer_id.in_(sorted(set(volunteer_ids))))
+            .order_by(team_members.c.joined_at)
+        )
+        found: dict[str, list[str]] = {}
+        for volunteer_id, team_id in rows:
+            found.setdefault(volunteer_id, []).append(team_id)
+        return found
+
+    def membership(self, team_id: str, volunteer_id: str) -> Membership | None:
+        return self.session.get(Membership, (str(team_id), str(volunteer_id)))
+
+    def stale_envelopes(self, current_key_id: str, limit: int) -> list[Volunteer]:
+        """Volunteers with an envelope sealed by another key than the current one."""
+        prefix = current_key_id + ":"
+        query = (
+            sa.select(Volunteer)
+            .where(
+                sa.or_(
+                    ~volunteers.c.phone_cipher.startswith(prefix),
+                    sa.and_(
+                        volunteers.c.id_number_cipher.is_not(None),
+                        ~volunteers.c.id_number_cipher.startswith(prefix),
+                    ),
+                )
+            )
+            .order_by(volunteers.c.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        return list(self.session.execute(query).scalars())
+
+    # --- bulk inserts -----------------------------------------------------------------------
+
+    def bulk_insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert many rows at once: COPY on PostgreSQL, one executemany elsewhere."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            self._copy(table, rows)
+        else:
+            self.session.execute(sa.insert(table), rows)
+
+    def _copy(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        import psycopg2.extensions
+
+        columns = list(rows[0])
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in rows:
+            writer.writerow([_copy_value(row[column]) for column in columns])
+        buffer.seek(0)
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+        driver = self.session.connection().connection.driver_connection
+        # psycogreen's wait callback refuses COPY; without it the copy blocks this process for
+        # its few milliseconds. lock_timeout bounds the wait should a row it must check be
+        # held by a transaction that cannot finish while this process is blocked.
+        green_wait = psycopg2.extensions.get_wait_callback()
+        psycopg2.extensions.set_wait_callback(None)
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{COPY_LOCK_TIMEOUT}'")
+                cursor.copy_expert(statement, buffer)
+        finally:
+            psycopg2.extensions.set_wait_callback(green_wait)
+
+    # --- activities and enrolments ----------------------------------------------------------
+
+    def activity(self, activity_id: str, *, for_update: bool = False) -> Activity:
+        return self._get(Activity, activity_id, ActivityNotFound, for_update=for_update)
+
+    def find_activity(self, activity_id: str) -> Activity | None:
+        return self.session.get(Activity, str(activity_id))
+
+    def list_activities(
+        self,
+        page: PageRequest,
+        *,
+        team_id: str | None = None,
+        project_id: str | None = None,
+        starts_from: datetime | None = None,
+        starts_before: datetime | None = None,
+        q: str | None = None,
+    ) -> list[Activity]:
+        query = sa.select(Activity)
+        if team_id:
+            query = query.where(activities.c.team_id == str(team_id))
+        if project_id:
+            query = query.where(activities.c.project_id == str(project_id))
+        if starts_from:
+            query = query.where(activities.c.starts_at >= starts_from)
+        if starts_before:
+            query = query.where(activities.c.starts_at < starts_before)
+        if q:
+            query = query.where(activities.c.search_title.contains(search_key(q), autoescape=True))
+        after = _after(activities.c.starts_at, activities.c.id, page.after, desc=True)
+        if after is not None:
+            query = query.where(after)
+        query = query.order_by(activities.c.starts_at.desc(), activities.c.id.desc())
+        return list(self.session.execute(query.limit(page.limit + 1)).scalars())
+
+    def enrolment(self, enrolment_id: str, *, for_update: bool = False) -> Enrolment:
+        return self._get(Enrolment, enrolment_id, EnrolmentNotFound, for_update=for_update)
+
+    def enrolment_of(self, activity_id: str, volunteer_id: str) -> Enrolment | None:
+        return self.session.execute(
+            sa.select(Enrolment)
+            .where(enrolments.c.activity_id == str(activity_id))
+            .where(enrolments.c.volunteer_id == str(volunteer_id))
+        ).scalar()
+
+    def first_waitlisted(self, activity_id: str) -> Enrolment | None:
+        return self.session.execute(
+            sa.select(Enrolment)
+            .where(enrolments.c.activity_id == str(activity_id))
+            .where(enrolments.c.status == "waitlisted")
+            .order_by(enrolments.c.position)
+            .limit(1)
+        ).scalar()
+
+    def list_enrolments(
+        self, activity_id: str, page: PageRequest, *, status: str | None = None
+    ) -> list[Enrolment]:
+        query = sa.select(Enrolment).where(enrolments.c.activity_id == str(activity_id))
+        if status:
+            query = query.where(enrolments.c.status == status)
+        if page.after:
+            query = query.where(enrolments.c.position > page.after[0])
+        query = query.order_by(enrolments.c.position).limit(page.limit + 1)
+        return list(self.session.execute(query).scalars())
+
+    # --- service hours ----------------------------------------------------------------------
+
+    def hours(self, entry_id: str, *, for_update: bool = False) -> ServiceHours:
+        return self._get(ServiceHours, entry_id, HoursNotFound, for_update=for_update)
+
+    def hours_overlapping(
+        self, volunteer_id: str, started_at: datetime, ended_at: datetime
+    ) -> list[ServiceHours]:
+        """The volunteer's entries (any activity, rejected ones aside) that share any time
+        with [started_at, ended_at)."""
+        return list(
+            self.session.execute(
+                sa.select(ServiceHours)
+                .where(service_hours.c.volunteer_id == str(volunteer_id))
+                .where(service_hours.c.status != "rejected")
+                .where(service_hours.c.started_at < ended_at)
+                .where(service_hours.c.ended_at > started_at)
+            ).scalars()
+        )
+
+    def list_hours(
+        self,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        volunteer_id: str | None = None,
+        activity_id: str | None = None,
+        team_id: str | None = None,
+        project_id: str | None = None,
+        team_ids: Any = None,
+    ) -> list[ServiceHours]:
+        table = service_hours
+        query = sa.select(ServiceHours)
+        for column, value in (
+            (table.c.status, status),
+            (table.c.volunteer_id, volunteer_id),
+            (table.c.activity_id, activity_id),
+            (table.c.team_id, team_id),
+            (table.c.project_id, project_id),
+        ):
+            if value:
+                query = query.where(column == str(value))
+        if team_ids is not None:
+            query = query.where(table.c.team_id.in_(team_ids))
+        after = _after(table.c.logged_at, table.c.id, page.after, desc=True)
+        if after is not None:
+            query = query.where(after)
+        query = query.order_by(table.c.logged_at.desc(), table.c.id.desc())
+        return list(self.session.execute(query.limit(page.limit + 1)).scalars())
+
+    def statement(self, volunteer_id: str) -> list[Any]:
+        """A volunteer's verified hours, oldest first, with the activity's title."""
+        query = (
+            sa.select(
+                service_hours.c.id,
+                service_hours.c.activity_id,
+                activities.c.title.label("activity_title"),
+                service_hours.c.team_id,
+                service_hours.c.project_id,
+                service_hours.c.started_at,
+                service_hours.c.ended_at,
+                service_hours.c.minutes,
+                service_hours.c.decided_by,
+                service_hours.c.decided_at,
+            )
+            .join(activities, activities.c.id == service_hours.c.activity_id)
+            .where(service_hours.c.volunteer_id == str(volunteer_id))
+            .where(service_hours.c.status == "verified")
+            .order_by(service_hours.c.started_at, service_hours.c.id)
+        )
+        return list(self.session.execute(query))
+
+    def team_scope(self, within_path: str | None, leader_user_id: str | None) -> Any:
+        """A subquery of team ids an actor may see (None: every team)."""
+        if leader_user_id is not None:
+            return self.teams_led_by(leader_user_id)
+        if within_path is not None:
+            return sa.select(teams.c.id).where(teams.c.host_id.in_(_in_subtree(within_path)))
+        return None
+
+    def report(
+        self,
+        group_by: str,
+        *,
+        since: date | None,
+        until: date | None,
+        team_ids: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> tuple[list[Any], Any]:
+        """Verified hours grouped by the database: rows of (key, label, entries, minutes) in
+        key order (from ``after``, at most ``limit`` + 1), and the totals over every group."""
+        table = service_hours
+        conditions = [table.c.status == "verified"]
+        if since:
+            conditions.append(table.c.started_at >= _day_start(since))
+        if until:
+            conditions.append(table.c.started_at < _day_start(until) + _ONE_DAY)
+        if team_ids is not None:
+            conditions.append(table.c.team_id.in_(team_ids))
+        totals = self.session.execute(
+            sa.select(
+                sa.func.count().label("entries"),
+                sa.func.coalesce(sa.func.sum(table.c.minutes), 0).label("minutes"),
+            ).where(*conditions)
+        ).one()
+        source: Any = table
+        if group_by == "theme":
+            source = table.join(teams, teams.c.id == table.c.team_id)
+        key = {
+            "volunteer": table.c.volunteer_id,
+            "team": table.c.team_id,
+            "project": table.c.project_id,
+            "month": table.c.service_month,
+            "theme": teams.c.theme,
+        }[group_by]
+        # a group without a key (hours of activities outside any project) sorts first, as ""
+        sort_key = sa.func.coalesce(key, "")
+        grouped = (
+            sa.select(
+                sort_key.label("key"),
+                sa.func.count().label("entries"),
+                sa.func.sum(table.c.minutes).label("minutes"),
+            )
+            .select_from(source)
+            .where(*conditions)
+        )
+        if after is not None:
+            grouped = grouped.where(sort_key > after)
+        grouped = grouped.group_by(sort_key).order_by(sort_key)
+        if limit is not None:
+            grouped = grouped.limit(limit + 1)
+        groups = grouped.subquery()
+        names = {"volunteer": volunteers, "team": teams}.get(group_by)
+        if names is None:
+            query = sa.select(
+                groups.c.key, groups.c.key.label("label"), groups.c.entries, groups.c.minutes
+            )
+        else:
+            query = sa.select(
+                groups.c.key, names.c.name.label("label"), groups.c.entries, groups.c.minutes
+            ).select_from(groups.outerjoin(names, names.c.id == groups.c.key))
+        return list(self.session.execute(query.order_by(groups.c.key))), totals
+
+    # --- the audit of personal data read in clear --------------------------------------------
+
+    def record_read(self, row: dict[str, Any]) -> None:
+        self.session.execute(sa.insert(personal_data_reads).values(**row))
+
+    def reads(
+        self,
+        page: PageRequest,
+        *,
+        volunteer_id: str | None = None,
+        actor_id: str | None = None,
+    ) -> list[Any]:
+        table = personal_data_reads
+        query = sa.select(table)
+        if volunteer_id:
+            query = query.where(table.c.volunteer_id == str(volunteer_id))
+        if actor_id:
+            query = query.where(table.c.actor_id == str(actor_id))
+        after = _after(table.c.read_at, table.c.id, page.after, desc=True)
+        if after is not None:
+            query = query.where(after)
+        query = query.order_by(table.c.read_at.desc(), table.c.id.desc()).limit(page.limit + 1)
+        return list(self.session.execute(query))
+
+
+def _in_subtree(path: str) -> Any:
+    return sa.select(directory.c.id).where(directory.c.path.like(path + "%"))
+
+
+def _copy_value(value: Any) -> Any:
+    """A Python value as COPY's CSV format reads it (None stays an unquoted empty field)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return value

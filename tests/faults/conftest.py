@@ -1,0 +1,174 @@
+"""The fault suite: real processes on PostgreSQL, one platform per test, faults injected for
+real (the broker stopped, processes killed, the database restarted). Run by `make faults`
+(JINGUO_FAULTS=1); it touches this machine's RabbitMQ and PostgreSQL, so it runs alone."""
+
+import contextlib
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.faults.saga import TRANCHE, Cast
+from tests.support.infra import scratch_postgres_database
+from tests.support.platform import Platform, new_vhost, vhost_uri
+
+RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults.txt"
+
+
+@pytest.fixture
+def platform(rabbit_manager, infra, postgres_admin_url, tmp_path):
+    vhost = new_vhost(rabbit_manager)
+    with (
+        scratch_postgres_database(postgres_admin_url, "jinguo_fault_registry") as registry,
+        scratch_postgres_database(postgres_admin_url, "jinguo_fault_projects") as projects,
+        scratch_postgres_database(postgres_admin_url, "jinguo_fault_funding") as funding,
+    ):
+        platform = Platform(
+            amqp_uri=vhost_uri(infra.amqp_uri, vhost),
+            workdir=tmp_path,
+            database_urls={"registry": registry, "projects": projects, "funding": funding},
+            rpc_timeout=3.0,
+            # a poison message is parked after 4 deliveries (the default is 20)
+            extra_env={"EVENT_DELIVERY_LIMIT": "4"},
+        )
+        try:
+            platform.start()
+            yield platform
+        finally:
+            platform.stop()
+            # the broker may be the fault under test
+            with contextlib.suppress(Exception):
+                rabbit_manager.delete_vhost(vhost)
+
+
+def expect(response, status):
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def eventually(check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (AssertionError, requests.RequestException):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout}s: {check.__doc__ or check}")
+
+
+@pytest.fixture
+def cast(platform):
+    """A city, its staff, two finance officers, eight verified providers, a rich source."""
+    admin = platform.admin()
+    city = admin.create(
+        "/organizations", {"name": "演练市妇联", "kind": "federation", "level": "city"}
+    )
+    users = {
+        "staff": ("federation_staff", city["id"]),
+        "officer_a": ("finance_officer", None),
+        "officer_b": ("finance_officer", None),
+    }
+    contractors = []
+    for n in range(8):
+        provider = admin.create(
+            "/organizations",
+            {"name": f"演练社工{n}", "kind": "service_provider", "parent_id": city["id"]},
+        )
+        expect(admin.post(f"/organizations/{provider['id']}/verify"), 200)
+        users[f"contractor{n}"] = ("contractor", provider["id"])
+        contractors.append(provider["id"])
+    clients = {}
+    for name, (role, organization_id) in users.items():
+        admin.create(
+            "/users",
+            {
+                "username": f"fault.{name}",
+                "password": f"{name}-password",
+                "role": role,
+                "organization_id": organization_id,
+            },
+        )
+        clients[name] = platform.client(platform.token(f"fault.{name}", f"{name}-password"))
+    source = {}
+
+    def source_created():
+        response = clients["officer_a"].post(
+            "/funding-sources",
+            {
+                "name": "演练资金",
+                "kind": "other",
+                "owner_id": city["id"],
+                "fiscal_year": 2027,
+                "amount": 10_000 * TRANCHE,
+            },
+        )
+        source.update(response.json() if response.status_code == 201 else {})
+        return response.status_code == 201
+
+    eventually(source_created)
+    # the registry's news reaches projects asynchronously: wait until it can draft for the city
+    # and every provider may apply (a probe project takes the applications)
+    probe = {}
+
+    def city_known():
+        response = clients["staff"].post(
+            "/projects",
+            {
+                "title": "探测",
+                "category": "other",
+                "model": "commissioned",
+                "funding_source_id": source["id"],
+                "budget": 1,
+                "starts_on": "2027-01-01",
+                "ends_on": "2027-12-31",
+            },
+        )
+        probe.update(response.json() if response.status_code == 201 else {})
+        return response.status_code == 201
+
+    eventually(city_known)
+    expect(clients["staff"].post(f"/projects/{probe['id']}/publish"), 200)
+    for n, provider in enumerate(contractors):
+
+        def verified(n=n, provider=provider):
+            response = clients[f"contractor{n}"].post(
+                f"/projects/{probe['id']}/applications",
+                {"provider_id": provider, "amount": 1, "proposal": "探测"},
+            )
+            code = response.json().get("error", {}).get("code")
+            return response.status_code == 201 or code == "DUPLICATE_APPLICATION"
+
+        eventually(verified)
+    return Cast(
+        staff=clients["staff"],
+        officer_a=clients["officer_a"],
+        officer_b=clients["officer_b"],
+        contractors=[(pid, clients[f"contractor{n}"]) for n, pid in enumerate(contractors)],
+        source_id=source["id"],
+    )
+
+
+def record(line: str) -> None:
+    print(line)
+    RESULTS.parent.mkdir(exist_ok=True)
+    with RESULTS.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def rabbitmqctl(*args):
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+def postgres_restart():
+    version = os.listdir("/etc/postgresql")[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

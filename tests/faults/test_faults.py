@@ -1,0 +1,194 @@
+"""Faults injected for real while many full sagas run; afterwards the books are counted.
+
+Each test writes its counts (sagas, completed, lost events, duplicate ledger effects, double
+payments) to var/faults.txt and asserts the only acceptable result: all completed, 0, 0, 0.
+"""
+
+import json
+import random
+import signal
+import time
+
+import eventlet
+import kombu
+import requests
+import sqlalchemy as sa
+
+from kit import deadletters
+from kit.db import connect
+from kit.tables import outbox
+from tests.faults.audit import CONSUMED, audit
+from tests.faults.conftest import postgres_restart, rabbitmqctl, record
+from tests.faults.saga import run_sagas
+from tests.support.events import publish_event
+from tests.support.platform import free_port
+
+
+def settle(platform, sagas, timeout=180):
+    """Wait until every outbox is published and every event applied; then count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        books = audit(platform.database_urls, sagas)
+        if (
+            books.unpublished_events == 0 and books.lost_events == 0
+        ) or time.monotonic() > deadline:
+            return books
+        eventlet.sleep(1.0)
+
+
+def assert_clean(books):
+    assert (books.completed, books.lost_events, books.unpublished_events) == (books.sagas, 0, 0)
+    assert (books.duplicate_effects, books.double_payments) == (0, 0)
+
+
+def sagas_in_background(cast, count):
+    return eventlet.spawn(run_sagas, cast, count, 8)
+
+
+def test_rabbitmq_stopped_for_ten_seconds_in_the_middle_of_200_sagas(platform, cast):
+    running = sagas_in_background(cast, 200)
+    eventlet.sleep(8)
+    rabbitmqctl("stop_app")
+    try:
+        stopped = time.monotonic()
+        slowest = 0.0
+        answers = set()
+        while time.monotonic() - stopped < 10:
+            started = time.monotonic()
+            try:
+                response = requests.get(f"{platform.base_url}/health", timeout=15)
+                answers.add(response.status_code)
+            except requests.RequestException as exc:
+                answers.add(type(exc).__name__)
+            slowest = max(slowest, time.monotonic() - started)
+            eventlet.sleep(0.5)
+    finally:
+        rabbitmqctl("start_app")
+    # while the broker was away the gateway answered 503, and never hung
+    assert answers == {503} and slowest < platform.rpc_timeout + 3, (answers, slowest)
+    books = settle(platform, running.wait())
+    record(books.line("RabbitMQ stopped ~10 s during 200 sagas"))
+    assert_clean(books)
+
+
+def test_funding_then_projects_killed_and_restarted(platform, cast):
+    running = sagas_in_background(cast, 200)
+    for name in ("funding", "projects"):
+        eventlet.sleep(6)
+        process = platform.processes[name]
+        process.signal(signal.SIGKILL)
+        process.popen.wait(10)
+        eventlet.sleep(3)
+        process.start()
+    books = settle(platform, running.wait())
+    record(books.line("kill -9 of funding, then of projects, mid-run (200 sagas)"))
+    assert_clean(books)
+
+
+def test_postgresql_restarted_mid_run(platform, cast):
+    running = sagas_in_background(cast, 150)
+    eventlet.sleep(8)
+    postgres_restart()
+    books = settle(platform, running.wait())
+    record(books.line("PostgreSQL restarted mid-run (150 sagas)"))
+    assert_clean(books)
+
+
+def test_a_poison_event_is_parked_and_the_next_hundred_go_through(platform, cast):
+    queue = "evt-projects-milestone_accepted--funding.milestone_accepted"
+    # an acceptance of a milestone of a contract that does not exist: funding can never apply it
+    publish_event(
+        platform.amqp_uri,
+        "projects",
+        "milestone_accepted",
+        {
+            "contract_id": "c0000000-0000-4000-8000-00000000dead",
+            "milestone_id": "c0000000-0000-4000-8000-00000000beef",
+            "project_id": "c0000000-0000-4000-8000-00000000cafe",
+            "amount": 1,
+            "payee_id": cast.contractors[0][0],
+            "funding_source_id": cast.source_id,
+            "accepted_by": "nobody",
+        },
+    )
+    books = settle(platform, run_sagas(cast, 100, 8))
+    with kombu.Connection(platform.amqp_uri) as connection:
+        deadline = time.monotonic() + 120
+        while deadletters.depth(connection, queue) == 0 and time.monotonic() < deadline:
+            eventlet.sleep(1)
+        parked = deadletters.depth(connection, queue)
+    record(
+        books.line("a poison event in funding's milestone_accepted queue (100 sagas after it)")
+        + f", dead-lettered {parked}"
+    )
+    assert parked == 1
+    assert_clean(books)
+
+
+def test_every_event_delivered_three_times_in_shuffled_order_changes_nothing(platform, cast):
+    sagas = run_sagas(cast, 60, 8)
+    clean = settle(platform, sagas)
+    assert_clean(clean)
+    copies = []
+    for (producer, event_type), _ in CONSUMED.items():
+        with connect(platform.database_urls[producer]) as db, db.begin(write=False) as connection:
+            bodies = (
+                connection.execute(
+                    sa.select(outbox.c.body).where(outbox.c.event_type == event_type)
+                )
+                .scalars()
+                .all()
+            )
+        copies += [(producer, event_type, json.loads(body)) for body in bodies for _ in range(2)]
+    random.Random(7).shuffle(copies)
+    with kombu.Connection(platform.amqp_uri) as connection:
+        producer_channel = connection.Producer()
+        for source, event_type, body in copies:
+            exchange = kombu.Exchange(f"{source}.events", type="topic", durable=True)
+            producer_channel.publish(
+                json.dumps(body),
+                exchange=exchange,
+                routing_key=event_type,
+                content_type="application/json",
+                declare=[exchange],
+            )
+    eventlet.sleep(5)
+    again = settle(platform, sagas)
+    deadline = time.monotonic() + 60
+    while again.balances != clean.balances and time.monotonic() < deadline:
+        eventlet.sleep(1)
+        again = settle(platform, sagas)
+    record(
+        clean.line("every event delivered three times, shuffled (60 sagas)")
+        + f", redelivered {len(copies)}, balances identical {again.balances == clean.balances}"
+    )
+    assert again.balances == clean.balances
+    assert_clean(again)
+
+
+def test_two_replicas_of_funding_consume_without_double_processing(platform, cast):
+    second_port = free_port()
+    platform.service(
+        "funding-2",
+        "services/funding/config.yaml",
+        "funding.service:FundingService",
+        FUNDING_HTTP_ADDRESS=f"127.0.0.1:{second_port}",
+    )
+    eventlet.sleep(3)
+    books = settle(platform, run_sagas(cast, 100, 8))
+    consumed = []
+    for port in (platform.funding_port, second_port):
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        consumed.append(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("jinguo_events_consumed_total{") and 'outcome="applied"' in line
+            )
+        )
+    record(
+        books.line("two replicas of funding consuming at once (100 sagas)")
+        + f", applied by each replica {consumed[0]:.0f} / {consumed[1]:.0f}"
+    )
+    assert all(count > 0 for count in consumed), consumed
+    assert_clean(books)
