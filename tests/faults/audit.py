@@ -93,8 +93,8 @@ def audit(database_urls: dict[str, str], sagas: list) -> Books:
         _rows(
             funding,
             sa.text(
-                "SELECT contract_id FROM journal_entries WHERE kind = 'payment' AND line = 1 "
-                "GROUP BY contract_id HAVING count(*) > 1"
+                "SELECT cause FROM journal_entries WHERE kind = 'payment' AND line = 1 "
+                "GROUP BY cause HAVING count(*) > 1"
             ),
         )
     )

@@ -1,33 +1,57 @@
 """The fault suite: real processes on PostgreSQL, one platform per test, faults injected for
 real (the broker stopped, processes killed, the database restarted). Run by `make faults`
-(JINGUO_FAULTS=1); it touches this machine's RabbitMQ and PostgreSQL, so it runs alone."""
+(JINGUO_FAULTS=1). The broker and the database it breaks are its own (tests/faults/infra.py):
+a second RabbitMQ node and a throwaway PostgreSQL cluster, so nothing else on the machine is
+disturbed."""
 
 import contextlib
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.faults.infra import FaultPostgres, FaultRabbit, Unavailable
 from tests.faults.saga import TRANCHE, Cast
 from tests.support.infra import scratch_postgres_database
-from tests.support.platform import Platform, new_vhost, vhost_uri
+from tests.support.platform import Platform
 
 RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults.txt"
 
 
+def _started(kind):
+    try:
+        server = kind()
+        server.start()
+    except Unavailable as exc:
+        pytest.fail(f"the fault suite cannot start its own {kind.__name__}: {exc}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def fault_rabbit():
+    rabbit = _started(FaultRabbit)
+    yield rabbit
+    rabbit.shutdown()
+
+
+@pytest.fixture(scope="session")
+def fault_postgres():
+    postgres = _started(FaultPostgres)
+    yield postgres
+    postgres.shutdown()
+
+
 @pytest.fixture
-def platform(rabbit_manager, infra, postgres_admin_url, tmp_path):
-    vhost = new_vhost(rabbit_manager)
+def platform(fault_rabbit, fault_postgres, tmp_path):
+    admin_url = fault_postgres.admin_url
     with (
-        scratch_postgres_database(postgres_admin_url, "jinguo_fault_registry") as registry,
-        scratch_postgres_database(postgres_admin_url, "jinguo_fault_projects") as projects,
-        scratch_postgres_database(postgres_admin_url, "jinguo_fault_funding") as funding,
+        scratch_postgres_database(admin_url, "jinguo_fault_registry") as registry,
+        scratch_postgres_database(admin_url, "jinguo_fault_projects") as projects,
+        scratch_postgres_database(admin_url, "jinguo_fault_funding") as funding,
     ):
         platform = Platform(
-            amqp_uri=vhost_uri(infra.amqp_uri, vhost),
+            amqp_uri=fault_rabbit.new_vhost(),
             workdir=tmp_path,
             database_urls={"registry": registry, "projects": projects, "funding": funding},
             rpc_timeout=3.0,
@@ -41,7 +65,7 @@ def platform(rabbit_manager, infra, postgres_admin_url, tmp_path):
             platform.stop()
             # the broker may be the fault under test
             with contextlib.suppress(Exception):
-                rabbit_manager.delete_vhost(vhost)
+                fault_rabbit.start_app()
 
 
 def expect(response, status):
@@ -158,17 +182,3 @@ def record(line: str) -> None:
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as handle:
         handle.write(line + "\n")
-
-
-def rabbitmqctl(*args):
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
-def postgres_restart():
-    version = os.listdir("/etc/postgresql")[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )

@@ -18,7 +18,7 @@ from kit import deadletters
 from kit.db import connect
 from kit.tables import outbox
 from tests.faults.audit import CONSUMED, audit
-from tests.faults.conftest import postgres_restart, rabbitmqctl, record
+from tests.faults.conftest import record
 from tests.faults.saga import run_sagas
 from tests.support.events import publish_event
 from tests.support.platform import free_port
@@ -45,10 +45,10 @@ def sagas_in_background(cast, count):
     return eventlet.spawn(run_sagas, cast, count, 8)
 
 
-def test_rabbitmq_stopped_for_ten_seconds_in_the_middle_of_200_sagas(platform, cast):
+def test_rabbitmq_stopped_for_ten_seconds_in_the_middle_of_200_sagas(platform, cast, fault_rabbit):
     running = sagas_in_background(cast, 200)
     eventlet.sleep(8)
-    rabbitmqctl("stop_app")
+    fault_rabbit.stop_app()
     try:
         stopped = time.monotonic()
         slowest = 0.0
@@ -63,7 +63,7 @@ def test_rabbitmq_stopped_for_ten_seconds_in_the_middle_of_200_sagas(platform, c
             slowest = max(slowest, time.monotonic() - started)
             eventlet.sleep(0.5)
     finally:
-        rabbitmqctl("start_app")
+        fault_rabbit.start_app()
     # while the broker was away the gateway answered 503, and never hung
     assert answers == {503} and slowest < platform.rpc_timeout + 3, (answers, slowest)
     books = settle(platform, running.wait())
@@ -85,10 +85,10 @@ def test_funding_then_projects_killed_and_restarted(platform, cast):
     assert_clean(books)
 
 
-def test_postgresql_restarted_mid_run(platform, cast):
+def test_postgresql_restarted_mid_run(platform, cast, fault_postgres):
     running = sagas_in_background(cast, 150)
     eventlet.sleep(8)
-    postgres_restart()
+    fault_postgres.restart()
     books = settle(platform, running.wait())
     record(books.line("PostgreSQL restarted mid-run (150 sagas)"))
     assert_clean(books)
