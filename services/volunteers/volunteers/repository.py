@@ -86,7 +86,7 @@ class VolunteersRepository:
             found = self.session.execute(
                 sa.select(Team)
                 .where(teams.c.id == str(team_id))
-                .with_for_update(key_share=False, no_key=True)
+                .with_for_update(key_share=True)  # FOR NO KEY UPDATE on PostgreSQL
                 .execution_options(populate_existing=True)
             ).scalar()
             if found is None:
