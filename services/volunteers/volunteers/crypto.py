@@ -103,12 +103,12 @@ class PersonalData:
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise KeyUnavailable(f"no data key {kid} here: keep retired keys until re-encrypted")
-        raw = base64.b64decode(payload)
         try:
+            raw = base64.b64decode(payload, validate=True)
             plain = cipher.decrypt(
                 raw[:NONCE_BYTES], raw[NONCE_BYTES:], context(field, volunteer_id)
             )
-        except InvalidTag:
+        except (InvalidTag, binascii.Error, ValueError):
             raise KeyUnavailable(
                 f"the {field} of volunteer {volunteer_id} does not decrypt (tampered or moved)"
             ) from None

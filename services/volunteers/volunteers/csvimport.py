@@ -14,8 +14,8 @@ is line 1, as a spreadsheet numbers its rows. Plain Python: no I/O but the strea
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -53,7 +53,10 @@ REQUIRED = ("name", "phone", "consented_on")
 DEFAULT_BATCH_ROWS = 2000
 MAX_COLUMNS = 200
 MAX_FIELD_BYTES = 64 * 1024
+READ_BUFFER_BYTES = 64 * 1024
+MAX_LINE_BYTES = 1024 * 1024
 
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 _BRACKETED = re.compile(r"[（(【\[].*?[）)】\]]")
 _BY_HEADER = {
     alias.casefold().replace(" ", "_"): field_name
@@ -137,22 +140,60 @@ def _delimiter(first_line: str) -> str:
 
 def read_rows(stream: IO[bytes]) -> tuple[Columns, Iterator[list[Any]]]:
     """The columns found in the header, and an iterator of ``[line, *cells]`` for every
-    non-blank row after it. Decodes UTF-8 with or without a BOM as it reads."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
-    try:
-        first = text.readline()
-    except UnicodeDecodeError:
-        raise _not_utf8(1) from None
+    non-blank row after it. Reads the stream a chunk at a time and decodes UTF-8 (with or
+    without a BOM) a line at a time: a line that is not UTF-8 is reported with its own number
+    (a decoder fed whole chunks would blame the chunk's first line)."""
+    lines = _decoded_lines(stream)
+    first = next(lines, "")
     if not first.strip():
         raise CsvProblem("the file is empty: no header row", rule="empty")
     csv.field_size_limit(MAX_FIELD_BYTES)
-    reader = csv.reader(_chain(first, text), delimiter=_delimiter(first), strict=False)
+    reader = csv.reader(_chain(first, lines), delimiter=_delimiter(first), strict=False)
     try:
         header = next(reader)
     except csv.Error as exc:
         raise CsvProblem(f"the header is not CSV: {exc}", rule="csv", line=1) from None
     columns = Columns.from_header(header)
     return columns, _records(reader, columns)
+
+
+def _decoded_lines(stream: IO[bytes]) -> Iterator[str]:
+    """The stream's lines as text, each with its ending (CRLF, LF or a lone CR, as spreadsheet
+    programs variously write). Neither byte occurs inside a UTF-8 sequence, so splitting the
+    bytes first is safe, and each line is decoded on its own."""
+    for number, raw in enumerate(_raw_lines(stream), start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_utf8(number) from None
+
+
+def _raw_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    pending = b""
+    number = 0
+    while True:
+        chunk = stream.read(READ_BUFFER_BYTES)
+        pending += chunk
+        start = 0
+        while (match := _LINE_END.search(pending, start)) is not None:
+            if match.group() == b"\r" and match.end() == len(pending) and chunk:
+                break  # a CR at the end of a chunk: its LF may come with the next one
+            number += 1
+            yield pending[start : match.end()]
+            start = match.end()
+        pending = pending[start:]
+        if len(pending) > MAX_LINE_BYTES:
+            raise CsvProblem(
+                f"line {number + 1} is longer than {MAX_LINE_BYTES} bytes",
+                rule="line_length",
+                line=number + 1,
+            )
+        if not chunk:
+            if pending:
+                yield pending
+            return
 
 
 def _chain(first: str, rest: Iterable[str]) -> Iterator[str]:
@@ -167,8 +208,6 @@ def _records(reader: Any, columns: Columns) -> Iterator[list[Any]]:
             record = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError:
-            raise _not_utf8(line) from None
         except csv.Error as exc:
             raise CsvProblem(f"line {line} is not CSV: {exc}", rule="csv", line=line) from None
         if not any(cell.strip() for cell in record):

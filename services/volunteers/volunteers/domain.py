@@ -66,7 +66,7 @@ MAX_ENTRY_MINUTES = 24 * 60
 
 # --- personal data: the mobile phone -------------------------------------------------------
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋", "0123456789+")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋Ｘｘ", "0123456789+Xx")
 _PHONE_SEPARATORS = re.compile(r"[\s\-－—–()（）.]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
@@ -666,15 +666,20 @@ class ServiceHours(Aggregate):
         )
 
     def reject(self, reason: str | None, actor: Actor, at: datetime) -> None:
-        if not reason:
+        # the state first: rejecting a decided entry is a 409 naming its status, reason or not
+        self.ensure_pending("reject")
+        if not reason or not reason.strip():
             raise RuleBroken("say why the hours are rejected", field="reason", rule="required")
         self._decide("reject", actor, at)
         self.status = "rejected"
-        self.reject_reason = reason
+        self.reject_reason = reason.strip()
 
-    def _decide(self, action: str, actor: Actor, at: datetime) -> None:
+    def ensure_pending(self, action: str) -> None:
         if self.status != "pending":
             raise InvalidTransition("service hours entry", action, self.status, entry_id=self.id)
+
+    def _decide(self, action: str, actor: Actor, at: datetime) -> None:
+        self.ensure_pending(action)
         self.decided_by = actor.user_id
         self.decided_at = at
         self.version += 1

@@ -268,7 +268,10 @@ def register_volunteer(
         user_id=data.get("user_id"),
         today=today,
     )
-    team = ctx.managed_team(data["team_id"]) if data.get("team_id") else None
+    team = None
+    if data.get("team_id"):
+        team = ctx.named_team(data["team_id"])
+        ctx.scope.ensure_manages(team, ctx.path_of(team.host_id))
     phone_hash, id_hash = _hashes(ctx, draft)
     for row in ctx.repo.existing([phone_hash], [id_hash] if id_hash else []):
         raise DuplicateVolunteer("phone" if row.phone_hash == phone_hash else "id_number", row.id)

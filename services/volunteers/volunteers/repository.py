@@ -201,9 +201,13 @@ class VolunteersRepository:
         if skill:
             # skills are a JSON list of strings; a contains-match on its text form is enough to
             # narrow down, the exact match is checked in Python by the caller
+            # rows written through the ORM hold the list as ASCII JSON ("\\u6cd5..."), rows an
+            # import copied in hold it as UTF-8: look for either spelling
+            text = sa.cast(volunteers.c.skills, sa.Text)
             query = query.where(
-                sa.cast(volunteers.c.skills, sa.Text).contains(
-                    json.dumps(skill, ensure_ascii=False), autoescape=True
+                sa.or_(
+                    text.contains(json.dumps(skill, ensure_ascii=False), autoescape=True),
+                    text.contains(json.dumps(skill), autoescape=True),
                 )
             )
         if visible_to_leader is not None:
@@ -277,9 +281,7 @@ class VolunteersRepository:
 
         columns = list(rows[0])
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in rows:
-            writer.writerow([_copy_value(row[column]) for column in columns])
+        csv.writer(buffer).writerows(_copy_rows(rows, columns))
         buffer.seek(0)
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
         driver = self.session.connection().connection.driver_connection
@@ -531,6 +533,23 @@ class VolunteersRepository:
 
 def _in_subtree(path: str) -> Any:
     return sa.select(directory.c.id).where(directory.c.path.like(path + "%"))
+
+
+#: the types COPY's CSV format takes as they are (``_copy_value`` returns them unchanged)
+_AS_IS = frozenset((str, int, type(None)))
+
+
+def _copy_rows(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+    """The rows' values in ``columns`` order, as COPY's CSV format reads them. Converted a
+    column at a time, and only in a column that holds something else than text, integers and
+    nulls: a batch's cells are mostly text, and a call per cell was most of a COPY's cost."""
+    cells = []
+    for column in columns:
+        values = [row[column] for row in rows]
+        if not _AS_IS.issuperset(map(type, values)):
+            values = [_copy_value(value) for value in values]
+        cells.append(values)
+    return zip(*cells, strict=True)
 
 
 def _copy_value(value: Any) -> Any:

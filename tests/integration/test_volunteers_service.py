@@ -1,0 +1,766 @@
+"""The volunteers service in a real container, against a real broker and both databases.
+
+Team hosts and the federation hierarchy reach volunteers as registry events (published here
+as the registry would); staff, team leaders and admins act through RPC, as the gateway would
+for them. Verified hours leave through the outbox as ``service_hours_verified``.
+"""
+
+import base64
+import io
+import os
+import time
+import uuid
+
+import eventlet
+import pytest
+import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from kit.config import load_config
+from kit.db import connect
+from kit.directory import organizations as directory
+from kit.migrate import drift, upgrade
+from kit.rpc import RemoteFailure
+from kit.tables import outbox
+from tests.conftest import free_port
+from tests.integration.conftest import ROOT
+from tests.support.registry_events import FakeRegistry
+from volunteers import csvimport
+from volunteers.crypto import PersonalData
+from volunteers.models import (
+    activities,
+    enrolments,
+    metadata,
+    personal_data_reads,
+    service_hours,
+    team_members,
+    teams,
+    volunteers,
+)
+from volunteers.service import VolunteersService
+
+PHONE = "13812341234"
+ID_NUMBER = "11010519491231002X"
+#: a second valid resident ID number (check character a digit)
+OTHER_ID_NUMBER = "440524198001010013"
+CONSENTED = "2026-01-05"
+#: an activity on a Saturday morning, China time: 09:00 to 12:00
+STARTS = "2026-10-10T01:00:00+00:00"
+ENDS = "2026-10-10T04:00:00+00:00"
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        eventlet.sleep(0.05)
+    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
+
+
+def random_key():
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def person(role, organization_id=None, name=None):
+    return {
+        "user_id": str(uuid.uuid4()),
+        "username": name or role,
+        "role": role,
+        "organization_id": organization_id,
+    }
+
+
+@pytest.fixture
+def volunteers_db(database_url):
+    upgrade("volunteers", database_url)
+    return database_url
+
+
+@pytest.fixture
+def volunteers_config(rabbit_config, volunteers_db):
+    return load_config(
+        ROOT / "services/volunteers/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=volunteers_db,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        JINGUO_ENV="test",
+        # real keys, not the development defaults: what a deployment runs with
+        VOLUNTEERS_DATA_KEY=random_key(),
+        VOLUNTEERS_HASH_KEY=random_key(),
+        OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
+    )
+
+
+class Roster:
+    """The world of a volunteers test: a city federation with a district and a community (a
+    host unit), another city, the people who act, and the service's database to look into."""
+
+    def __init__(self, amqp_uri, svc, config):
+        self.svc = svc
+        self.config = config
+        self.db_url = config["DATABASE_URL"]
+        registry = FakeRegistry(amqp_uri)
+        self.city = registry.register("federation", "某市妇联", level="city")
+        self.district = registry.register("federation", "某区妇联", self.city, level="county")
+        self.community = registry.register("host_unit", "幸福社区", self.district)
+        self.other_city = registry.register("federation", "另一市妇联", level="city")
+        self.provider = registry.register("service_provider", "阳光社工", self.city)
+        self.wait_for_directory(
+            {self.city, self.district, self.community, self.other_city, self.provider}
+        )
+        self.admin = person("admin", name="管理员")
+        self.staff = person("federation_staff", self.district, "区妇联干事")
+        self.other_staff = person("federation_staff", self.other_city, "外市干事")
+        self.leader = person("team_leader", name="队长甲")
+        self.second_leader = person("team_leader", name="队长乙")
+        self.contractor = person("contractor", self.provider)
+        self.personal_data = PersonalData.from_config(config)
+
+    def wait_for_directory(self, ids):
+        def known():
+            """every organization of the world is in the directory, named and placed"""
+            with connect(self.db_url) as db, db.begin(write=False) as connection:
+                rows = connection.execute(
+                    sa.select(directory.c.id)
+                    .where(directory.c.id.in_(ids))
+                    .where(directory.c.name.is_not(None))
+                ).all()
+            return len(rows) == len(ids)
+
+        wait_until(known)
+
+    def team(self, name="低碳生活巾帼志愿服务队", leader=None, actor=None):
+        return self.svc.create_team(
+            {
+                "name": name,
+                "theme": "low_carbon_living",
+                "host_id": self.community,
+                "leader_user_id": (leader or self.leader)["user_id"],
+            },
+            actor or self.staff,
+        )
+
+    def volunteer(self, phone, name="王小红", actor=None, **more):
+        return self.svc.register_volunteer(
+            {"name": name, "phone": phone, "consented_on": CONSENTED, **more},
+            actor or self.staff,
+        )
+
+    def activity(self, team, capacity=10, project_id=None, actor=None):
+        return self.svc.create_activity(
+            {
+                "title": "社区垃圾分类宣传",
+                "team_id": team["id"],
+                "project_id": project_id,
+                "starts_at": STARTS,
+                "ends_at": ENDS,
+                "place": "幸福社区活动中心",
+                "capacity": capacity,
+            },
+            actor or self.leader,
+        )
+
+    def rows(self, table, *where):
+        with connect(self.db_url) as db, db.begin(write=False) as connection:
+            return connection.execute(sa.select(table).where(*where)).all()
+
+    def count(self, table):
+        with connect(self.db_url) as db, db.begin(write=False) as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+    def writes(self):
+        """How many rows each table holds: a refused request changes none of them."""
+        return {
+            table.name: self.count(table)
+            for table in (
+                teams,
+                volunteers,
+                team_members,
+                activities,
+                enrolments,
+                service_hours,
+                personal_data_reads,
+                outbox,
+            )
+        }
+
+
+@pytest.fixture
+def roster(container_factory, volunteers_config, rabbit_config):
+    container_factory(VolunteersService, volunteers_config).start()
+    with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+        yield Roster(rabbit_config["AMQP_URI"], svc, volunteers_config)
+
+
+def refused(call, *args, **kwargs):
+    with pytest.raises(RemoteFailure) as failure:
+        call(*args, **kwargs)
+    return failure.value
+
+
+# --- teams and volunteers, personal data ----------------------------------------------------
+
+
+def test_a_team_and_its_volunteers_with_personal_data_masked_encrypted_and_audited(roster):
+    team = roster.team()
+    assert (team["theme"], team["host_id"], team["members"]) == (
+        "low_carbon_living",
+        roster.community,
+        0,
+    )
+    registered = roster.volunteer(
+        "+86 138-1234-1234",
+        id_number="11010519491231002x",
+        skills=["法律咨询", "心理疏导"],
+        team_id=team["id"],
+    )
+    assert registered["phone"] == "138****1234"
+    assert registered["id_number"] == "1101**********002X"
+    assert registered["unmasked"] == [] and registered["team_ids"] == [team["id"]]
+    assert roster.svc.get_team(team["id"], roster.staff)["members"] == 1
+
+    # at rest: only envelopes and keyed hashes, nothing in clear
+    (row,) = roster.rows(volunteers, volunteers.c.id == registered["id"])
+    stored = " ".join(str(value) for value in row)
+    assert PHONE not in stored and ID_NUMBER not in stored and "19491231" not in stored
+    assert row.phone_hash == roster.personal_data.digest("phone", PHONE)
+    assert row.id_number_hash == roster.personal_data.digest("id_number", ID_NUMBER)
+    assert roster.personal_data.open(row.phone_cipher, "phone", row.id) == PHONE
+
+    # masked for everybody who runs teams, unmasked for nobody but an admin
+    for reader in (roster.staff, roster.leader):
+        shown = roster.svc.get_volunteer(registered["id"], {}, reader)
+        assert (shown["phone"], shown["id_number"]) == ("138****1234", "1101**********002X")
+    failure = refused(roster.svc.get_volunteer, registered["id"], {"unmasked": True}, roster.staff)
+    assert (failure.kind, failure.code) == ("forbidden", "UNMASKING_NOT_ALLOWED")
+    failure = refused(roster.svc.get_volunteer, registered["id"], {}, roster.contractor)
+    assert failure.code == "OUT_OF_SCOPE"
+    assert roster.count(personal_data_reads) == 0
+
+    clear = roster.svc.get_volunteer(
+        registered["id"], {"unmasked": True, "reason": "核实身份"}, roster.admin
+    )
+    assert (clear["phone"], clear["id_number"]) == (PHONE, ID_NUMBER)
+    assert clear["unmasked"] == ["phone", "id_number"]
+    only_phone = roster.svc.get_volunteer(
+        registered["id"], {"unmasked": True, "fields": "phone"}, roster.admin
+    )
+    assert (only_phone["phone"], only_phone["id_number"]) == (PHONE, "1101**********002X")
+    # a masked read by the admin is not audited; each unmasked one is
+    roster.svc.get_volunteer(registered["id"], {}, roster.admin)
+    audit = roster.svc.personal_data_reads({"volunteer_id": registered["id"]}, roster.admin)
+    assert [(r["fields"], r["actor_id"], r["actor_role"]) for r in audit["items"]] == [
+        (["phone"], roster.admin["user_id"], "admin"),
+        (["phone", "id_number"], roster.admin["user_id"], "admin"),
+    ]
+    assert audit["items"][1]["reason"] == "核实身份"
+    assert audit["items"][1]["actor_name"] == "管理员"
+    assert refused(roster.svc.personal_data_reads, {}, roster.staff).code == "OUT_OF_SCOPE"
+
+
+def test_a_duplicate_volunteer_is_found_by_its_keyed_hash_without_decrypting(roster):
+    first = roster.volunteer(PHONE, id_number=ID_NUMBER)
+    # the first volunteer's envelopes made unreadable: duplicates are found all the same,
+    # since only the keyed hashes are compared
+    with connect(roster.db_url) as db, db.begin() as connection:
+        connection.execute(
+            sa.update(volunteers)
+            .where(volunteers.c.id == first["id"])
+            .values(phone_cipher="garbage:AAAA", id_number_cipher="garbage:AAAA")
+        )
+    before = roster.writes()
+    failure = refused(roster.volunteer, "138 1234 1234", "另一个人")
+    assert (failure.kind, failure.code) == ("conflict", "DUPLICATE_VOLUNTEER")
+    assert failure.details == {"field": "phone", "rule": "unique", "volunteer_id": first["id"]}
+    failure = refused(roster.volunteer, "13900000000", "另一个人", id_number=ID_NUMBER.lower())
+    assert (failure.code, failure.details["field"]) == ("DUPLICATE_VOLUNTEER", "id_number")
+    assert PHONE not in failure.message and ID_NUMBER not in failure.message
+    assert roster.writes() == before
+    # somebody else is welcome
+    assert roster.volunteer("13900000000", id_number=OTHER_ID_NUMBER)["phone"] == "139****0000"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "rule"),
+    [
+        ({"phone": "1381234123"}, "phone", "phone_format"),
+        ({"phone": "+852 9123 4567"}, "phone", "phone_format"),
+        ({"id_number": "1101051949123100"}, "id_number", "id_length"),
+        ({"id_number": "11010519491231002A"}, "id_number", "id_format"),
+        ({"id_number": "110105194902310020"}, "id_number", "id_birth_date"),
+        ({"id_number": "110105194912310021"}, "id_number", "id_check_character"),
+        ({"consented_on": None}, "consented_on", "required"),
+        ({"consented_on": "2999-01-01"}, "consented_on", "not_in_future"),
+        ({"name": "  "}, "name", "required"),
+        ({"team_id": str(uuid.uuid4())}, "team_id", "exists"),
+    ],
+)
+def test_a_bad_registration_names_field_and_rule_and_writes_nothing(roster, changes, field, rule):
+    before = roster.writes()
+    payload = {"name": "王小红", "phone": PHONE, "consented_on": CONSENTED, **changes}
+    failure = refused(roster.svc.register_volunteer, payload, roster.staff)
+    assert failure.kind == "invalid"
+    assert (failure.details["field"], failure.details["rule"]) == (field, rule)
+    assert roster.writes() == before
+
+
+def test_bad_requests_are_refused_clearly_and_write_nothing(roster):
+    team = roster.team()
+    volunteer = roster.volunteer(PHONE)
+    activity = roster.activity(team)
+    before = roster.writes()
+    # the schema: unknown fields, wrong types
+    failure = refused(
+        roster.svc.register_volunteer,
+        {"name": "甲", "phone": PHONE, "consented_on": CONSENTED, "gender": "女"},
+        roster.staff,
+    )
+    assert failure.code == "VALIDATION_FAILED" and "gender" in failure.details["fields"]
+    failure = refused(
+        roster.svc.create_activity,
+        {"title": "x", "team_id": team["id"], "starts_at": STARTS, "ends_at": ENDS},
+        roster.leader,
+    )
+    assert "capacity" in failure.details["fields"]
+    # unknown things named in a body
+    failure = refused(
+        roster.svc.create_activity,
+        {
+            "title": "x",
+            "team_id": str(uuid.uuid4()),
+            "starts_at": STARTS,
+            "ends_at": ENDS,
+            "capacity": 3,
+        },
+        roster.leader,
+    )
+    assert (failure.code, failure.details["field"]) == ("TEAM_UNKNOWN", "team_id")
+    failure = refused(
+        roster.svc.enrol, activity["id"], {"volunteer_id": str(uuid.uuid4())}, roster.leader
+    )
+    assert (failure.code, failure.details["field"]) == ("VOLUNTEER_UNKNOWN", "volunteer_id")
+    failure = refused(
+        roster.svc.log_hours,
+        {
+            "volunteer_id": volunteer["id"],
+            "activity_id": str(uuid.uuid4()),
+            "started_at": STARTS,
+            "hours": 1,
+        },
+        roster.leader,
+    )
+    assert (failure.code, failure.details["field"]) == ("ACTIVITY_UNKNOWN", "activity_id")
+    failure = refused(
+        roster.svc.enrol, str(uuid.uuid4()), {"volunteer_id": volunteer["id"]}, roster.leader
+    )
+    assert (failure.kind, failure.code) == ("not_found", "ACTIVITY_NOT_FOUND")
+    # an activity that ends before it starts
+    failure = refused(
+        roster.svc.create_activity,
+        {"title": "x", "team_id": team["id"], "starts_at": ENDS, "ends_at": STARTS, "capacity": 3},
+        roster.leader,
+    )
+    assert (failure.details["field"], failure.details["rule"]) == ("ends_at", "after_starts_at")
+    # a host that is no host, outside one's federation, a role that sets up no teams
+    failure = refused(
+        roster.svc.create_team,
+        {"name": "队", "theme": "legal_aid", "host_id": roster.provider},
+        roster.staff,
+    )
+    assert (failure.details["field"], failure.details["rule"]) == ("host_id", "host_kind")
+    failure = refused(
+        roster.svc.create_team,
+        {"name": "队", "theme": "legal_aid", "host_id": roster.community},
+        roster.other_staff,
+    )
+    assert failure.code == "OUT_OF_SCOPE"
+    failure = refused(
+        roster.svc.create_team,
+        {"name": "队", "theme": "legal_aid", "host_id": roster.community},
+        roster.leader,
+    )
+    assert failure.code == "OUT_OF_SCOPE"
+    failure = refused(roster.team)
+    assert (failure.code, failure.details["field"]) == ("DUPLICATE_TEAM", "name")
+    # another leader's team
+    failure = refused(roster.activity, team, 3, None, roster.second_leader)
+    assert failure.code == "OUT_OF_SCOPE"
+    assert roster.writes() == before
+
+
+# --- the CSV import -------------------------------------------------------------------------
+
+
+def import_file(roster, data, import_id=None, batch_rows=2000, actor=None):
+    """Read the file as the gateway does and send its rows in batches; the reports."""
+    import_id = import_id or str(uuid.uuid4())
+    columns, rows = csvimport.read_rows(io.BytesIO(data))
+    reports = [
+        roster.svc.import_volunteers(import_id, batch, actor or roster.staff)
+        for batch in csvimport.batches(rows, batch_rows)
+    ]
+    return columns, reports
+
+
+def test_an_import_takes_the_valid_rows_and_reports_every_other_with_line_and_reason(roster):
+    team = roster.team()
+    already = roster.volunteer("13900000009", "已登记", skills=["法律咨询"])
+    lines = [
+        "序号,姓名,手机号码,身份证号,特长,同意日期,所属服务队,备注",
+        f"1,王小红,138 1234 1234,{ID_NUMBER},法律咨询、心理疏导,2026/1/5,{team['name']},",
+        "2,李娜,13800000002,,家政,2026年1月6日,,",
+        "3,张三,1380000000,,,2026-01-05,,手机少一位",
+        "4,赵四,13800000004,110105194912310021,,2026-01-05,,校验码错",
+        "5,钱五,13800000005,,,,,未签同意书",
+        "6,孙六,+86 138-1234-1234,,,2026-01-05,,与第2行同号",
+        "7,周七,13900000009,,,2026-01-05,,已登记过",
+        "8,吴八,13800000008,,,2026-01-05,不存在的队,",
+        "",
+        f"9,郑九,13800000010,{OTHER_ID_NUMBER},法律咨询,2026-01-05,{team['id']},",
+        f"10,冯十,13800000011,{OTHER_ID_NUMBER.lower()},,2026-01-05,,与上一行同证",
+    ]
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
+    before = roster.count(volunteers)
+    columns, (report,) = import_file(roster, data)
+    assert columns.ignored == ["序号", "备注"]
+    # eleven rows (the blank line is no row): three in, four invalid, three duplicates
+    assert (report["received"], report["imported"], report["invalid"], report["duplicate"]) == (
+        10,
+        3,
+        4,
+        3,
+    )
+    assert [(e["line"], e["kind"], e["field"], e["rule"]) for e in report["errors"]] == [
+        (4, "invalid", "phone", "phone_format"),
+        (5, "invalid", "id_number", "id_check_character"),
+        (6, "invalid", "consented_on", "required"),
+        (7, "duplicate", "phone", "unique"),
+        (8, "duplicate", "phone", "unique"),
+        (9, "invalid", "team", "exists"),
+        (12, "duplicate", "id_number", "unique"),
+    ]
+    by_line = {error["line"]: error for error in report["errors"]}
+    assert by_line[7]["duplicate_of_line"] == 2
+    assert by_line[8]["duplicate_of_volunteer_id"] == already["id"]
+    assert by_line[12]["duplicate_of_line"] == 11
+    # no error repeats a phone or an ID number
+    assert not any(PHONE in str(e) or ID_NUMBER in str(e) for e in report["errors"])
+
+    assert roster.count(volunteers) == before + 3
+    imported = {
+        v["name"]: v
+        for v in roster.svc.list_volunteers({"limit": 50}, roster.staff)["items"]
+        if v["name"] in ("王小红", "李娜", "郑九")
+    }
+    assert imported["王小红"]["phone"] == "138****1234"
+    assert imported["王小红"]["skills"] == ["法律咨询", "心理疏导"]
+    assert imported["王小红"]["consented_on"] == "2026-01-05"
+    assert imported["王小红"]["team_ids"] == [team["id"]]
+    assert imported["郑九"]["team_ids"] == [team["id"]] and imported["李娜"]["team_ids"] == []
+    clear = roster.svc.get_volunteer(imported["郑九"]["id"], {"unmasked": True}, roster.admin)
+    assert (clear["phone"], clear["id_number"]) == ("13800000010", OTHER_ID_NUMBER)
+    # imported rows and registered rows are found alike by skill (they are stored differently)
+    lawyers = roster.svc.list_volunteers({"skill": "法律咨询"}, roster.staff)["items"]
+    assert {v["name"] for v in lawyers} == {"已登记", "王小红", "郑九"}
+
+
+def test_an_import_in_batches_reports_duplicates_of_earlier_batches_by_line(roster):
+    lines = ["姓名,手机号,同意日期"] + [f"志愿者{n},1380000{n:04d},2026-01-05" for n in range(25)]
+    lines.append("重复者,13800000003,2026-01-05")  # line 27, the same phone as line 5
+    data = ("\n".join(lines) + "\n").encode()
+    import_id = str(uuid.uuid4())
+    _, reports = import_file(roster, data, import_id, batch_rows=10)
+    assert [r["imported"] for r in reports] == [10, 10, 5]
+    (error,) = reports[-1]["errors"]
+    assert (error["line"], error["kind"], error["duplicate_of_line"]) == (27, "duplicate", 5)
+    # the same file again: every row a duplicate of a volunteer already registered
+    _, again = import_file(roster, data)
+    assert sum(r["imported"] for r in again) == 0
+    assert sum(r["duplicate"] for r in again) == 26
+    assert roster.count(volunteers) == 25
+
+
+def test_a_batch_that_cannot_be_read_writes_nothing_of_it(roster):
+    good = [[n, f"甲{n}", f"1380000{n:04d}", None, None, CONSENTED, None] for n in range(2, 12)]
+    before = roster.writes()
+    for bad_row in ([13, 13800009999, None], ["line", "乙"], [0, "乙"], "乙,138", []):
+        failure = refused(
+            roster.svc.import_volunteers, str(uuid.uuid4()), [*good, bad_row], roster.staff
+        )
+        assert (failure.kind, failure.details["field"]) == ("invalid", "rows")
+    failure = refused(roster.svc.import_volunteers, "not-a-uuid", good, roster.staff)
+    assert failure.details["field"] == "import_id"
+    failure = refused(roster.svc.import_volunteers, str(uuid.uuid4()), good, roster.contractor)
+    assert failure.code == "OUT_OF_SCOPE"
+    assert roster.writes() == before
+    assert roster.svc.import_volunteers(str(uuid.uuid4()), good, roster.staff)["imported"] == 10
+
+
+# --- activities, enrolment and the waitlist -------------------------------------------------
+
+
+def test_enrolment_up_to_capacity_then_the_waitlist_which_moves_up_on_cancellation(
+    roster, tap_factory
+):
+    tap = tap_factory("volunteers", "volunteer_enrolled")
+    team = roster.team()
+    people = [roster.volunteer(f"1380000000{n}", f"志愿者{n}")["id"] for n in range(4)]
+    activity = roster.activity(team, capacity=2)
+    enrolled = [
+        roster.svc.enrol(activity["id"], {"volunteer_id": v}, roster.leader) for v in people[:3]
+    ]
+    assert [(e["status"], e["position"]) for e in enrolled] == [
+        ("enrolled", 1),
+        ("enrolled", 2),
+        ("waitlisted", 3),
+    ]
+    failure = refused(
+        roster.svc.enrol,
+        activity["id"],
+        {"volunteer_id": people[3], "waitlist": False},
+        roster.leader,
+    )
+    assert (failure.kind, failure.code, failure.details["capacity"]) == (
+        "conflict",
+        "ACTIVITY_FULL",
+        2,
+    )
+    failure = refused(roster.svc.enrol, activity["id"], {"volunteer_id": people[0]}, roster.leader)
+    assert (failure.code, failure.details["status"]) == ("DUPLICATE_ENROLMENT", "enrolled")
+
+    cancelled = roster.svc.cancel_enrolment(enrolled[0]["id"], roster.leader)
+    assert cancelled["enrolment"]["status"] == "cancelled"
+    assert (cancelled["promoted"]["id"], cancelled["promoted"]["status"]) == (
+        enrolled[2]["id"],
+        "enrolled",
+    )
+    shown = roster.svc.get_activity(activity["id"], roster.leader)
+    assert (shown["enrolled"], shown["waitlisted"], shown["places_left"]) == (2, 0, 0)
+    failure = refused(roster.svc.cancel_enrolment, enrolled[0]["id"], roster.leader)
+    assert (failure.kind, failure.code, failure.details["current_status"]) == (
+        "conflict",
+        "INVALID_TRANSITION",
+        "cancelled",
+    )
+    listed = roster.svc.list_enrolments(activity["id"], {"status": "enrolled"}, roster.leader)
+    assert [e["volunteer_id"] for e in listed["items"]] == people[1:3]
+    assert (
+        refused(roster.svc.cancel_enrolment, enrolled[1]["id"], roster.second_leader).code
+        == "OUT_OF_SCOPE"
+    )
+    events = [body["status"] for _, body in tap.collect(6)]
+    assert events == ["enrolled", "enrolled", "waitlisted", "cancelled", "enrolled"]
+
+
+# --- service hours --------------------------------------------------------------------------
+
+
+def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, tap_factory):
+    tap = tap_factory("volunteers", "service_hours_verified")
+    project_id = str(uuid.uuid4())
+    team = roster.team()
+    volunteer_user = person("team_leader", name="志愿者本人")
+    volunteer = roster.volunteer(PHONE, user_id=volunteer_user["user_id"])
+    other = roster.volunteer("13900000000", "李娜")
+    activity = roster.activity(team, capacity=5, project_id=project_id)
+    for v in (volunteer, other):
+        roster.svc.enrol(activity["id"], {"volunteer_id": v["id"]}, roster.leader)
+
+    entry = roster.svc.log_hours(
+        {
+            "volunteer_id": volunteer["id"],
+            "activity_id": activity["id"],
+            "started_at": STARTS,
+            "hours": "2.5",
+            "note": "宣传讲解",
+        },
+        roster.leader,
+    )
+    assert (entry["status"], entry["minutes"], entry["hours"], entry["project_id"]) == (
+        "pending",
+        150,
+        2.5,
+        project_id,
+    )
+    assert entry["service_month"] == "2026-10"
+
+    stranger = roster.volunteer("13700000000", "未报名")
+    before = roster.writes()
+    # the window, overlaps, the enrolment
+    for payload, code, field, rule in (
+        (
+            {"started_at": "2026-10-10T00:30:00+00:00", "hours": 1},
+            "VALIDATION_FAILED",
+            "started_at",
+            "within_activity",
+        ),
+        (
+            {"started_at": "2026-10-10T03:00:00+00:00", "hours": 2},
+            "VALIDATION_FAILED",
+            "ended_at",
+            "within_activity",
+        ),
+        (
+            {"started_at": "2026-10-10T03:00:00+00:00", "ended_at": "2026-10-10T03:30:00+00:00"},
+            "HOURS_OVERLAP",
+            "started_at",
+            "no_overlap",
+        ),
+        (
+            {"started_at": STARTS, "ended_at": STARTS},
+            "VALIDATION_FAILED",
+            "ended_at",
+            "after_started_at",
+        ),
+    ):
+        failure = refused(
+            roster.svc.log_hours,
+            {"volunteer_id": volunteer["id"], "activity_id": activity["id"], **payload},
+            roster.leader,
+        )
+        assert (failure.code, failure.details["field"], failure.details["rule"]) == (
+            code,
+            field,
+            rule,
+        ), payload
+    failure = refused(
+        roster.svc.log_hours,
+        {
+            "volunteer_id": stranger["id"],
+            "activity_id": activity["id"],
+            "started_at": STARTS,
+            "hours": 1,
+        },
+        roster.leader,
+    )
+    assert (failure.code, failure.details["enrolment_status"]) == ("NOT_ENROLLED", None)
+
+    # maker-checker: not who logged them, not the volunteer herself
+    failure = refused(roster.svc.verify_hours, entry["id"], roster.leader)
+    assert (failure.kind, failure.code) == ("forbidden", "SELF_VERIFICATION")
+    failure = refused(roster.svc.verify_hours, entry["id"], volunteer_user)
+    assert (failure.code, failure.details["reason"]) == (
+        "SELF_VERIFICATION",
+        "these are your own hours",
+    )
+    assert refused(roster.svc.verify_hours, entry["id"], roster.other_staff).code == "OUT_OF_SCOPE"
+    assert roster.writes() == before
+
+    verified = roster.svc.verify_hours(entry["id"], roster.staff)
+    assert (verified["status"], verified["decided_by"]) == ("verified", roster.staff["user_id"])
+    ((key, body),) = tap.collect(1)
+    assert key == "service_hours_verified"
+    assert {k: body[k] for k in ("entry_id", "volunteer_id", "activity_id", "project_id")} == {
+        "entry_id": entry["id"],
+        "volunteer_id": volunteer["id"],
+        "activity_id": activity["id"],
+        "project_id": project_id,
+    }
+    assert (body["minutes"], body["verified_by"], body["team_id"]) == (
+        150,
+        roster.staff["user_id"],
+        team["id"],
+    )
+    assert body["event_id"] and body["occurred_at"]
+    (row,) = roster.rows(outbox, outbox.c.event_type == "service_hours_verified")
+    assert row.event_id == body["event_id"]
+    wait_until(
+        lambda: roster.rows(outbox, outbox.c.event_id == body["event_id"])[0].status == "sent"
+    )
+
+    # a decided entry stays decided
+    for call, args in (
+        (roster.svc.verify_hours, (entry["id"], roster.admin)),
+        (roster.svc.reject_hours, (entry["id"], {"reason": "不符"}, roster.admin)),
+    ):
+        failure = refused(call, *args)
+        assert (failure.code, failure.details["current_status"]) == (
+            "INVALID_TRANSITION",
+            "verified",
+        )
+
+    # the other volunteer's hours: rejected, with a reason, and never announced
+    second = roster.svc.log_hours(
+        {
+            "volunteer_id": other["id"],
+            "activity_id": activity["id"],
+            "started_at": STARTS,
+            "ended_at": ENDS,
+        },
+        roster.leader,
+    )
+    failure = refused(roster.svc.reject_hours, second["id"], {}, roster.staff)
+    assert (failure.details["field"], failure.details["rule"]) == ("reason", "required")
+    rejected = roster.svc.reject_hours(second["id"], {"reason": "未签到"}, roster.staff)
+    assert (rejected["status"], rejected["reject_reason"]) == ("rejected", "未签到")
+    eventlet.sleep(0.5)
+    assert len(tap.collect(2, timeout=1)) == 1
+
+    statement = roster.svc.volunteer_hours(volunteer["id"], volunteer_user)
+    assert (statement["total_minutes"], statement["total_hours"]) == (150, 2.5)
+    assert [e["activity_title"] for e in statement["entries"]] == ["社区垃圾分类宣传"]
+    report = roster.svc.hours_report({"group_by": "project"}, roster.staff)
+    assert [(r["key"], r["minutes"], r["hours"]) for r in report["items"]] == [
+        (project_id, 150, 2.5)
+    ]
+    by_team = roster.svc.hours_report(
+        {"group_by": "team", "since": "2026-10-10", "until": "2026-10-10"}, roster.staff
+    )
+    assert [(r["label"], r["entries"]) for r in by_team["items"]] == [(team["name"], 1)]
+    outside = roster.svc.hours_report({"group_by": "team", "since": "2026-10-11"}, roster.staff)
+    assert outside["items"] == [] and outside["total"]["minutes"] == 0
+    as_csv = roster.svc.hours_report_csv({"group_by": "month"}, roster.staff)
+    assert as_csv.startswith("\ufeffmonth,label,entries,minutes,hours")
+    assert "2026-10,2026-10,1,150,2.5" in as_csv
+
+
+def test_migrations_match_the_models(database_url):
+    upgrade("volunteers", database_url)
+    assert drift(database_url, metadata, directory=True) == []
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_fifty_enrolments_racing_for_ten_places_enrol_ten_and_waitlist_forty(
+    roster, volunteers_config
+):
+    team = roster.team()
+    rows = [[n, f"志愿者{n}", f"1380000{n:04d}", None, None, CONSENTED, None] for n in range(2, 52)]
+    assert roster.svc.import_volunteers(str(uuid.uuid4()), rows, roster.staff)["imported"] == 50
+    people = [v.id for v in roster.rows(volunteers)]
+    activity = roster.activity(team, capacity=10)
+
+    def enrol(volunteer_id):
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            try:
+                return svc.enrol(activity["id"], {"volunteer_id": volunteer_id}, roster.leader)
+            except RemoteFailure as failure:
+                return failure.code
+
+    outcomes = list(eventlet.GreenPool(50).imap(enrol, people))
+    statuses = [o["status"] if isinstance(o, dict) else o for o in outcomes]
+    assert statuses.count("enrolled") == 10 and statuses.count("waitlisted") == 40, statuses
+    # one line, no gaps and no two in one place; the first ten in it hold the places
+    by_position = sorted(outcomes, key=lambda o: o["position"])
+    assert [o["position"] for o in by_position] == list(range(1, 51))
+    assert {o["status"] for o in by_position[:10]} == {"enrolled"}
+    shown = roster.svc.get_activity(activity["id"], roster.leader)
+    assert (shown["enrolled"], shown["waitlisted"], shown["places_left"]) == (10, 40, 0)
+    stored = roster.rows(enrolments, enrolments.c.activity_id == activity["id"])
+    assert sorted(r.status for r in stored) == ["enrolled"] * 10 + ["waitlisted"] * 40
+
+    # and ten cancellations at once move exactly the next ten up
+    first_ten = [o["id"] for o in by_position[:10]]
+
+    def cancel(enrolment_id):
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            return svc.cancel_enrolment(enrolment_id, roster.leader)["promoted"]["position"]
+
+    promoted = sorted(eventlet.GreenPool(10).imap(cancel, first_ten))
+    assert promoted == list(range(11, 21))
+    shown = roster.svc.get_activity(activity["id"], roster.leader)
+    assert (shown["enrolled"], shown["waitlisted"]) == (10, 30)
