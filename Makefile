@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.toml gateway/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
-PACKAGES := services/kit services/registry services/projects services/funding gateway
+PACKAGES := services/kit services/registry services/projects services/funding services/volunteers gateway
 PYTEST_ARGS ?=
 
 .PHONY: help venv run test lint format bench faults lock migrate clean replay-dlq tools
@@ -36,6 +36,7 @@ migrate: venv
 	$(BIN)/jinguo-migrate services/registry/config.yaml
 	$(BIN)/jinguo-migrate services/projects/config.yaml
 	$(BIN)/jinguo-migrate services/funding/config.yaml
+	$(BIN)/jinguo-migrate services/volunteers/config.yaml
 	$(BIN)/jinguo-migrate gateway/config.yaml
 
 test: venv

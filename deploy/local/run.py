@@ -3,12 +3,15 @@
 Checks that RabbitMQ answers (and says how to start it if not), creates the admin password on
 first run, migrates every service, starts the processes of deploy/local/Procfile with honcho,
 waits until the gateway reports healthy and prints where to go and how to log in.
-Set REGISTRY_DATABASE_URL / PROJECTS_DATABASE_URL / GATEWAY_DATABASE_URL to run on PostgreSQL
-instead; nothing else changes.
+The volunteers service's keys for personal data (VOLUNTEERS_DATA_KEY, VOLUNTEERS_HASH_KEY)
+are generated the same way into var/ when not set, and never printed. Set
+REGISTRY_DATABASE_URL / PROJECTS_DATABASE_URL / FUNDING_DATABASE_URL / VOLUNTEERS_DATABASE_URL /
+GATEWAY_DATABASE_URL to run on PostgreSQL instead; nothing else changes.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -28,8 +31,11 @@ CONFIGS = [
     "services/registry/config.yaml",
     "services/projects/config.yaml",
     "services/funding/config.yaml",
+    "services/volunteers/config.yaml",
     "gateway/config.yaml",
 ]
+#: the volunteers service's keys for personal data (base64 of 32 random bytes each)
+VOLUNTEER_KEYS = ("VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY")
 
 
 def broker_address(amqp_uri: str) -> tuple[str, int]:
@@ -58,6 +64,34 @@ def admin_password() -> str:
     return path.read_text().strip()
 
 
+def volunteer_keys() -> dict[str, str]:
+    """Each key from the environment if set; else generated on first run and kept in
+    var/<name> (mode 0600), so volunteers' phones and ID numbers stay readable across runs.
+    Never printed."""
+    keys = {}
+    for name in VOLUNTEER_KEYS:
+        given = os.environ.get(name)
+        if given:
+            keys[name] = given
+            continue
+        path = VAR / name.lower().replace("_", "-")
+        if not path.exists():
+            VAR.mkdir(exist_ok=True)
+            # written aside, then linked into place: two first runs at once agree on one key
+            draft = VAR / f".{path.name}.{os.getpid()}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        keys[name] = path.read_text().strip()
+    return keys
+
+
 def main() -> int:
     os.chdir(ROOT)
     env = dict(os.environ)
@@ -77,6 +111,7 @@ def main() -> int:
         )
         return 2
     env["JINGUO_ADMIN_PASSWORD"] = password = admin_password()
+    env.update(volunteer_keys())
     VAR.mkdir(exist_ok=True)
     for config in CONFIGS:
         subprocess.run([str(BIN / "jinguo-migrate"), config], env=env, check=True)  # noqa: S603

@@ -20,6 +20,7 @@ from gateway.routes.identity import IdentityRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.projects import ProjectsRoutes
 from gateway.routes.registry import RegistryRoutes
+from gateway.routes.volunteers import VolunteersRoutes
 from gateway.rpc import ServiceRpc
 from kit.clock import utcnow
 from kit.dependencies import Database
@@ -41,7 +42,12 @@ class GatewayDatabase(Database):
 
 
 class GatewayService(
-    IdentityRoutes, RegistryRoutes, ProjectsRoutes, FundingRoutes, OperationsRoutes
+    IdentityRoutes,
+    RegistryRoutes,
+    ProjectsRoutes,
+    FundingRoutes,
+    VolunteersRoutes,
+    OperationsRoutes,
 ):
     name = "gateway"
 
@@ -52,6 +58,7 @@ class GatewayService(
     registry = ServiceRpc("registry")
     projects = ServiceRpc("projects")
     funding = ServiceRpc("funding")
+    volunteers = ServiceRpc("volunteers")
 
     @property
     def max_body_bytes(self) -> int:

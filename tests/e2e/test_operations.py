@@ -24,7 +24,11 @@ def test_health_lists_each_dependency(platform):
         "registry",
         "projects",
         "funding",
+        "volunteers",
     }
+    volunteers = body["dependencies"]["volunteers"]
+    assert volunteers["status"] == "ok"
+    assert volunteers["database"] == {"status": "ok", "backend": "sqlite"}
     registry = body["dependencies"]["registry"]
     assert registry["database"] == {"status": "ok", "backend": "sqlite"}
     assert registry["outbox"]["pending"] == 0
@@ -44,6 +48,15 @@ def test_openapi_document_covers_every_route_and_the_docs_page_works(platform):
         ("/organizations/{organization_id}/suspend", "post"),
         ("/organizations/{organization_id}/coverage", "get"),
         ("/health", "get"),
+        ("/teams", "post"),
+        ("/volunteers", "post"),
+        ("/volunteers/import", "post"),
+        ("/volunteers/{volunteer_id}/hours", "get"),
+        ("/activities", "post"),
+        ("/activities/{activity_id}/enrolments", "post"),
+        ("/service-hours", "post"),
+        ("/service-hours/{entry_id}/verify", "post"),
+        ("/reports/hours", "get"),
     ]:
         assert method in paths[path], (path, method)
     create = paths["/organizations"]["post"]
@@ -56,6 +69,8 @@ def test_openapi_document_covers_every_route_and_the_docs_page_works(platform):
         "service_provider",
     ]
     assert "422" in create["responses"] and "Idempotency-Key" in str(create["parameters"])
+    upload = paths["/volunteers/import"]["post"]["requestBody"]["content"]
+    assert upload["text/csv"]["schema"] == {"type": "string", "format": "binary"}
     page = requests.get(f"{platform.base_url}/docs", timeout=10)
     assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
     asset = requests.get(f"{platform.base_url}/docs/static/swagger-ui-bundle.js", timeout=10)

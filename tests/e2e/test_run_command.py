@@ -1,5 +1,7 @@
 """`make run` as a newcomer uses it (deploy/local/run.py, which the make target calls)."""
 
+import base64
+import importlib.util
 import os
 import signal
 import subprocess
@@ -29,9 +31,16 @@ def postgres_urls(postgres_admin_url):
         scratch_postgres_database(postgres_admin_url, "jinguo_run_registry") as registry,
         scratch_postgres_database(postgres_admin_url, "jinguo_run_projects") as projects,
         scratch_postgres_database(postgres_admin_url, "jinguo_run_funding") as funding,
+        scratch_postgres_database(postgres_admin_url, "jinguo_run_volunteers") as volunteers,
         scratch_postgres_database(postgres_admin_url, "jinguo_run_gateway") as gateway,
     ):
-        yield {"registry": registry, "projects": projects, "funding": funding, "gateway": gateway}
+        yield {
+            "registry": registry,
+            "projects": projects,
+            "funding": funding,
+            "volunteers": volunteers,
+            "gateway": gateway,
+        }
 
 
 def test_it_starts_everything_on_postgresql_by_url_alone(
@@ -49,6 +58,10 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         "PROJECTS_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
         "FUNDING_DATABASE_URL": postgres_urls["funding"],
         "FUNDING_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+        "VOLUNTEERS_DATABASE_URL": postgres_urls["volunteers"],
+        "VOLUNTEERS_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+        "VOLUNTEERS_DATA_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "VOLUNTEERS_HASH_KEY": base64.b64encode(os.urandom(32)).decode(),
         "GATEWAY_DATABASE_URL": postgres_urls["gateway"],
         "JINGUO_ADMIN_PASSWORD": "first-day-password",
     }
@@ -65,6 +78,8 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         output = (tmp_path / "run.log").read_text()
         assert f"http://127.0.0.1:{port}/api/v1/docs" in output
         assert '"username": "admin", "password": "first-day-password"' in output
+        assert env["VOLUNTEERS_DATA_KEY"] not in output
+        assert env["VOLUNTEERS_HASH_KEY"] not in output
 
         base = f"http://127.0.0.1:{port}/api/v1"
         health = requests.get(f"{base}/health", timeout=10).json()
@@ -72,6 +87,7 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
         assert health["dependencies"]["registry"]["database"]["backend"] == "postgresql"
         assert health["dependencies"]["projects"]["database"]["backend"] == "postgresql"
         assert health["dependencies"]["funding"]["database"]["backend"] == "postgresql"
+        assert health["dependencies"]["volunteers"]["database"]["backend"] == "postgresql"
         token = requests.post(
             f"{base}/auth/token",
             json={"username": "admin", "password": "first-day-password"},
@@ -113,3 +129,21 @@ def test_the_gateway_refuses_to_start_in_production_with_the_default_secret(tmp_
     )
     assert result.returncode != 0
     assert "JWT_SECRET is unset or left at its development default" in result.stdout + result.stderr
+
+
+def test_the_volunteer_keys_are_generated_once_kept_private_and_reused(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("jinguo_run", ROOT / "deploy/local/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    monkeypatch.setattr(run, "VAR", tmp_path / "var")
+    for name in run.VOLUNTEER_KEYS:
+        monkeypatch.delenv(name, raising=False)
+    first = run.volunteer_keys()
+    assert set(first) == {"VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY"}
+    assert all(len(base64.b64decode(key)) == 32 for key in first.values())
+    assert first["VOLUNTEERS_DATA_KEY"] != first["VOLUNTEERS_HASH_KEY"]
+    for path in (tmp_path / "var").iterdir():
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert run.volunteer_keys() == first  # kept: phones sealed yesterday still open today
+    monkeypatch.setenv("VOLUNTEERS_DATA_KEY", "given")
+    assert run.volunteer_keys()["VOLUNTEERS_DATA_KEY"] == "given"

@@ -6,6 +6,7 @@ vhost and its own databases, so runs never see each other's messages or rows.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -23,7 +24,11 @@ from kit.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).parent / "nameko")
 #: the services a platform runs (besides the gateway), each with its own database
-SERVICES = ("registry", "projects", "funding")
+SERVICES = ("registry", "projects", "funding", "volunteers")
+
+
+def _random_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def free_port() -> int:
@@ -84,6 +89,10 @@ class Platform:
     registry_port: int = field(default_factory=free_port)
     projects_port: int = field(default_factory=free_port)
     funding_port: int = field(default_factory=free_port)
+    volunteers_port: int = field(default_factory=free_port)
+    #: the volunteers service's personal data keys, fresh for every platform
+    volunteers_data_key: str = field(default_factory=lambda: _random_key())
+    volunteers_hash_key: str = field(default_factory=lambda: _random_key())
     processes: dict[str, Process] = field(default_factory=dict)
     #: extra environment for the registry process only
     registry_env: dict[str, str] = field(default_factory=dict)
@@ -109,10 +118,14 @@ class Platform:
             "REGISTRY_DATABASE_URL": self.database_urls["registry"],
             "PROJECTS_DATABASE_URL": self.database_urls["projects"],
             "FUNDING_DATABASE_URL": self.database_urls["funding"],
+            "VOLUNTEERS_DATABASE_URL": self.database_urls["volunteers"],
             "GATEWAY_DATABASE_URL": self.database_urls["gateway"],
             "REGISTRY_HTTP_ADDRESS": f"127.0.0.1:{self.registry_port}",
             "PROJECTS_HTTP_ADDRESS": f"127.0.0.1:{self.projects_port}",
             "FUNDING_HTTP_ADDRESS": f"127.0.0.1:{self.funding_port}",
+            "VOLUNTEERS_HTTP_ADDRESS": f"127.0.0.1:{self.volunteers_port}",
+            "VOLUNTEERS_DATA_KEY": self.volunteers_data_key,
+            "VOLUNTEERS_HASH_KEY": self.volunteers_hash_key,
             "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{self.gateway_port}",
             "GATEWAY_RPC_TIMEOUT": str(self.rpc_timeout),
             "OUTBOX_POLL_INTERVAL": "0.2",
@@ -150,6 +163,11 @@ class Platform:
             "projects", "services/projects/config.yaml", "projects.service:ProjectsService"
         )
         self.service("funding", "services/funding/config.yaml", "funding.service:FundingService")
+        self.service(
+            "volunteers",
+            "services/volunteers/config.yaml",
+            "volunteers.service:VolunteersService",
+        )
         self.service("gateway", "gateway/config.yaml", "gateway.service:GatewayService")
         self.wait_healthy()
         return self

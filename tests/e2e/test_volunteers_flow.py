@@ -1,0 +1,531 @@
+"""Volunteers over HTTP, on SQLite and on PostgreSQL: a team under a host unit, the roster with
+masked personal data, a CSV import with bad and duplicate rows, an activity of a project with a
+waitlist, service hours verified by someone other than who logged them — and those hours in
+the project's delivery figures and the hours reports."""
+
+import csv
+import io
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from tests.support.infra import scratch_postgres_database
+from tests.support.platform import SERVICES, Platform, new_vhost, vhost_uri
+
+ID_A = "110105198003120024"  # valid (GB 11643 check character 4)
+ID_BAD_CHECK = "110105198003120025"
+ID_IMPORTED = "350203199211070043"
+ID_IMPORTED_BAD = "440304197506300059"  # the right check character is 8
+DAY = "2027-05-01"
+
+
+def eventually(attempt, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def expect(response, status, code=None):
+    assert response.status_code == status, response.text
+    if code:
+        assert response.json()["error"]["code"] == code, response.text
+    return response.json()
+
+
+def at(clock):
+    return f"{DAY}T{clock}:00+08:00"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def platform(request, rabbit_manager, tmp_path_factory, infra):
+    vhost = new_vhost(rabbit_manager)
+    workdir = tmp_path_factory.mktemp(f"volunteers-{request.param}")
+    with ExitStack() as stack:
+        urls = {}
+        if request.param == "postgresql":
+            admin_url = infra.require_postgres()
+            for name in (*SERVICES, "gateway"):
+                urls[name] = stack.enter_context(
+                    scratch_postgres_database(admin_url, f"jinguo_e2e_{name}")
+                )
+        platform = Platform(
+            amqp_uri=vhost_uri(infra.amqp_uri, vhost),
+            workdir=workdir,
+            database_urls=urls,
+            # small batches: an import of a few rows already spans several of them
+            extra_env={"GATEWAY_IMPORT_BATCH_ROWS": "3"},
+        )
+        try:
+            platform.start()
+            yield platform
+        finally:
+            platform.stop()
+            rabbit_manager.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="module")
+def cast(platform):
+    admin = platform.admin()
+    city = admin.create(
+        "/organizations", {"name": "厦门市妇联", "kind": "federation", "level": "city"}
+    )
+    district = admin.create(
+        "/organizations",
+        {"name": "思明区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]},
+    )
+    host = admin.create(
+        "/organizations",
+        {
+            "name": "鹭岛科技有限公司",
+            "kind": "host_unit",
+            "sector": "non_public_enterprise",
+            "parent_id": district["id"],
+        },
+    )
+    users = {
+        "staff": ("federation_staff", city["id"]),
+        "leader": ("team_leader", None),
+        "officer": ("finance_officer", None),
+        "ops": ("ops", None),
+    }
+    clients, ids = {}, {}
+    for name, (role, organization_id) in users.items():
+        user = admin.create(
+            "/users",
+            {
+                "username": f"xm.{name}",
+                "password": f"{name}-password",
+                "role": role,
+                "organization_id": organization_id,
+            },
+        )
+        ids[name] = user["id"]
+        clients[name] = platform.client(platform.token(f"xm.{name}", f"{name}-password"))
+    return {"admin": admin, "city": city, "host": host, "ids": ids, **clients}
+
+
+@pytest.fixture(scope="module")
+def team(cast):
+    staff = cast["staff"]
+    # the volunteers service learns the host from the registry's events, a moment later
+    return eventually(
+        lambda: expect(
+            staff.post(
+                "/teams",
+                {
+                    "name": "巾帼法律援助志愿服务队",
+                    "theme": "legal_aid",
+                    "host_id": cast["host"]["id"],
+                    "leader_user_id": cast["ids"]["leader"],
+                },
+            ),
+            201,
+        )
+    )
+
+
+def test_teams_and_the_roster(cast, team):
+    staff, leader, admin = cast["staff"], cast["leader"], cast["admin"]
+    assert (team["theme"], team["host_id"], team["members"]) == (
+        "legal_aid",
+        cast["host"]["id"],
+        0,
+    )
+    expect(leader.post("/teams", {**team, "name": "x"}), 403, "ROLE_NOT_ALLOWED")
+    expect(
+        staff.post(
+            "/teams",
+            {"name": "同名", "theme": "legal_aid", "host_id": cast["city"]["id"], "x": 1},
+        ),
+        422,
+    )
+    edited = expect(staff.patch(f"/teams/{team['id']}", {"description": "每周六普法"}), 200)
+    assert edited["description"] == "每周六普法"
+    mine = expect(leader.get("/teams", params={"mine": "true"}), 200)["items"]
+    assert [t["id"] for t in mine] == [team["id"]]
+
+    volunteer = expect(
+        leader.post(
+            "/volunteers",
+            {
+                "name": "林秀英",
+                "phone": "+86 138-0013-8000",
+                "id_number": ID_A,
+                "skills": ["法律咨询", "调解"],
+                "consented_on": "2026-03-01",
+                "team_id": team["id"],
+            },
+        ),
+        201,
+    )
+    assert volunteer["phone"] == "138****8000"
+    assert volunteer["id_number"] == "1101**********0024"
+    assert volunteer["team_ids"] == [team["id"]] and volunteer["unmasked"] == []
+
+    # bad input: the field and the rule, nothing written
+    bad = {"name": "错号", "phone": "13900139000", "consented_on": "2026-03-01"}
+    error = expect(leader.post("/volunteers", {**bad, "id_number": ID_BAD_CHECK}), 422)["error"]
+    assert (error["details"]["field"], error["details"]["rule"]) == (
+        "id_number",
+        "id_check_character",
+    )
+    assert ID_BAD_CHECK not in str(error)  # personal data never travels in an error
+    error = expect(leader.post("/volunteers", {**bad, "phone": "1390013900"}), 422)["error"]
+    assert (error["details"]["field"], error["details"]["rule"]) == ("phone", "phone_format")
+    error = expect(
+        leader.post("/volunteers", {**bad, "phone": "138 0013 8000"}), 409, "DUPLICATE_VOLUNTEER"
+    )["error"]
+    assert error["details"]["field"] == "phone"
+    names = [v["name"] for v in expect(leader.get("/volunteers"), 200)["items"]]
+    assert names == ["林秀英"]
+    expect(cast["officer"].get("/volunteers"), 403, "ROLE_NOT_ALLOWED")
+
+    # masked for everyone; in clear for an admin who asks, and that read is audited
+    shown = expect(staff.get(f"/volunteers/{volunteer['id']}"), 200)
+    assert shown["phone"] == "138****8000"
+    expect(
+        staff.get(f"/volunteers/{volunteer['id']}", params={"unmasked": "true"}),
+        403,
+        "UNMASKING_NOT_ALLOWED",
+    )
+    clear = expect(
+        admin.get(
+            f"/volunteers/{volunteer['id']}", params={"unmasked": "true", "reason": "核实身份"}
+        ),
+        200,
+    )
+    assert (clear["phone"], clear["id_number"]) == ("13800138000", ID_A)
+    reads = expect(
+        admin.get("/personal-data-reads", params={"volunteer_id": volunteer["id"]}), 200
+    )["items"]
+    assert [(r["actor_name"], r["reason"], sorted(r["fields"])) for r in reads] == [
+        ("admin", "核实身份", ["id_number", "phone"])
+    ]
+    expect(staff.get("/personal-data-reads"), 403, "ROLE_NOT_ALLOWED")
+    roster = expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]
+    assert [(v["name"], v["phone"]) for v in roster] == [("林秀英", "138****8000")]
+
+
+def test_a_csv_import_reports_every_bad_row_by_line(cast, team):
+    leader = cast["leader"]
+    lines = [
+        "序号,姓名,手机号（必填）,身份证号,技能,同意日期,服务队,备注",  # 1
+        f"1,王芳,13800138001,{ID_IMPORTED},法律咨询、心理疏导,2026-03-01,{team['name']},",  # 2
+        "2,李娜,1380013800,,,2026-03-01,,",  # 3 bad phone
+        f"3,张敏,13800138003,{ID_IMPORTED_BAD},,2026/3/1,,",  # 4 bad check character
+        "4,赵丽,13800138001,,,2026-03-01,,",  # 5 the phone of line 2 (another batch)
+        "5,陈静,13800138005,,,2026年3月1日,不存在的服务队,",  # 6 no such team
+        "6,刘洋,138-0013-8000,,,2026-03-01,,",  # 7 registered already (林秀英)
+        "7,孙悦,13800138007,,,,,",  # 8 no consent date
+        "",  # 9 blank: skipped, still counted
+        f'8,"周婷",13800138008,,"普法宣传,调解",2026-03-02,{team["id"]},"跨, 行"',  # 10
+        "9,吴霞,13800138009,,,2026-03-03,,",  # 11
+    ]
+    body = ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
+    response = leader.post("/volunteers/import", data=body, headers={"Content-Type": "text/csv"})
+    report = expect(response, 200)
+    assert (report["received"], report["imported"], report["invalid"], report["duplicate"]) == (
+        9,
+        3,
+        4,
+        2,
+    )
+    assert report["columns"]["phone"] == "手机号（必填）" and report["ignored_columns"] == [
+        "序号",
+        "备注",
+    ]
+    summary = [(e["line"], e["kind"], e["field"], e["rule"]) for e in report["errors"]]
+    assert summary == [
+        (3, "invalid", "phone", "phone_format"),
+        (4, "invalid", "id_number", "id_check_character"),
+        (5, "duplicate", "phone", "unique"),
+        (6, "invalid", "team", "exists"),
+        (7, "duplicate", "phone", "unique"),
+        (8, "invalid", "consented_on", "required"),
+    ]
+    by_line = {e["line"]: e for e in report["errors"]}
+    assert by_line[5]["duplicate_of_line"] == 2
+    assert by_line[7]["duplicate_of_volunteer_id"]
+    assert by_line[3]["column"] == "手机号（必填）" and by_line[3]["message"]
+    assert not report["errors_truncated"] and report["errors_total"] == 6
+    assert "13800138001" not in response.text and ID_IMPORTED_BAD not in response.text
+
+    members = expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]
+    assert {v["name"] for v in members} == {"林秀英", "王芳", "周婷"}
+    zhou = next(v for v in members if v["name"] == "周婷")
+    assert zhou["skills"] == ["普法宣传", "调解"] and zhou["phone"] == "138****8008"
+
+    # the same file again under the same import: what went in comes back as duplicates
+    again = expect(
+        leader.post(
+            "/volunteers/import",
+            data=body,
+            headers={"Content-Type": "text/csv"},
+            params={"import_id": report["import_id"]},
+        ),
+        200,
+    )
+    assert (again["imported"], again["duplicate"], again["invalid"]) == (0, 5, 4)
+    assert {e["duplicate_of_line"] for e in again["errors"] if e["line"] in (2, 10, 11)} == {
+        2,
+        10,
+        11,
+    }
+
+    # a file that cannot be read at all: one error for the file, nothing written
+    error = expect(
+        leader.post(
+            "/volunteers/import",
+            data="姓名,技能\n某人,唱歌\n".encode(),
+            headers={"Content-Type": "text/csv"},
+        ),
+        422,
+        "CSV_INVALID",
+    )["error"]
+    assert error["details"]["rule"] == "missing_columns"
+    assert set(error["details"]["missing"]) == {"phone", "consented_on"}
+    error = expect(
+        leader.post(
+            "/volunteers/import",
+            data="姓名,手机号,同意日期\n郑红,13800138010,2026-03-01\n".encode("gbk"),
+            headers={"Content-Type": "text/csv"},
+        ),
+        422,
+        "CSV_INVALID",
+    )["error"]
+    assert error["details"]["rule"] == "utf8"
+    expect(leader.post("/volunteers/import", {"rows": []}), 415, "UNSUPPORTED_MEDIA_TYPE")
+    expect(
+        cast["officer"].post("/volunteers/import", data=b"x", headers={"Content-Type": "text/csv"}),
+        403,
+        "ROLE_NOT_ALLOWED",
+    )
+    names = {
+        v["name"] for v in expect(leader.get("/volunteers", params={"limit": 100}), 200)["items"]
+    }
+    assert "郑红" not in names and "赵丽" not in names
+
+
+def _volunteer(client, name, phone, team_id, **more):
+    return expect(
+        client.post(
+            "/volunteers",
+            {
+                "name": name,
+                "phone": phone,
+                "consented_on": "2026-04-01",
+                "team_id": team_id,
+                **more,
+            },
+        ),
+        201,
+    )
+
+
+def test_activity_waitlist_hours_and_the_project(cast, team):
+    staff, leader, admin = cast["staff"], cast["leader"], cast["admin"]
+    project = eventually(
+        lambda: expect(
+            staff.post(
+                "/projects",
+                {
+                    "title": "巾帼普法进企业",
+                    "category": "family_education",
+                    "model": "commissioned",
+                    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+                    "budget": 3_000_000,
+                    "starts_on": "2027-03-01",
+                    "ends_on": "2027-12-31",
+                    "target_beneficiaries": 200,
+                },
+            ),
+            201,
+        )
+    )
+    pid = project["id"]
+    a = _volunteer(staff, "黄丽", "13700137001", team["id"])
+    b = _volunteer(staff, "队长本人", "13700137002", team["id"], user_id=cast["ids"]["leader"])
+    c = _volunteer(staff, "许敏", "13700137003", team["id"])
+    d = _volunteer(staff, "何静", "13700137004", team["id"])
+
+    activity = expect(
+        leader.post(
+            "/activities",
+            {
+                "title": "企业女职工普法讲座",
+                "team_id": team["id"],
+                "project_id": pid,
+                "starts_at": at("09:00"),
+                "ends_at": at("17:00"),
+                "place": "鹭岛科技三楼会议室",
+                "capacity": 3,
+            },
+        ),
+        201,
+    )
+    aid = activity["id"]
+    assert (activity["capacity"], activity["places_left"]) == (3, 3)
+    enrolled = [
+        expect(leader.post(f"/activities/{aid}/enrolments", {"volunteer_id": v["id"]}), 201)
+        for v in (a, b, c, d)
+    ]
+    assert [e["status"] for e in enrolled] == ["enrolled", "enrolled", "enrolled", "waitlisted"]
+    expect(
+        leader.post(f"/activities/{aid}/enrolments", {"volunteer_id": a["id"]}),
+        409,
+        "DUPLICATE_ENROLMENT",
+    )
+    shown = expect(leader.get(f"/activities/{aid}"), 200)
+    assert (shown["enrolled"], shown["waitlisted"], shown["places_left"]) == (3, 1, 0)
+    cancelled = expect(leader.post(f"/enrolments/{enrolled[2]['id']}/cancel"), 200)
+    assert cancelled["enrolment"]["status"] == "cancelled"
+    assert cancelled["promoted"]["volunteer_id"] == d["id"]
+    assert cancelled["promoted"]["status"] == "enrolled"
+    listed = expect(leader.get(f"/activities/{aid}/enrolments"), 200)["items"]
+    assert {e["volunteer_id"]: e["status"] for e in listed} == {
+        a["id"]: "enrolled",
+        b["id"]: "enrolled",
+        c["id"]: "cancelled",
+        d["id"]: "enrolled",
+    }
+    assert [
+        x["id"] for x in expect(staff.get("/activities", params={"project_id": pid}), 200)["items"]
+    ] == [aid]
+
+    # hours: within the activity, not overlapping, for enrolled volunteers
+    mine = expect(
+        leader.post(
+            "/service-hours",
+            {
+                "volunteer_id": a["id"],
+                "activity_id": aid,
+                "started_at": at("09:00"),
+                "ended_at": at("12:00"),
+            },
+        ),
+        201,
+    )
+    assert (mine["minutes"], mine["status"], mine["project_id"]) == (180, "pending", pid)
+    error = expect(
+        leader.post(
+            "/service-hours",
+            {"volunteer_id": a["id"], "activity_id": aid, "started_at": at("11:00"), "hours": 2},
+        ),
+        409,
+        "HOURS_OVERLAP",
+    )["error"]
+    assert error["details"]["overlapping_entry_id"] == mine["id"]
+    error = expect(
+        leader.post(
+            "/service-hours",
+            {"volunteer_id": a["id"], "activity_id": aid, "started_at": at("16:00"), "hours": 2},
+        ),
+        422,
+    )["error"]
+    assert (error["details"]["field"], error["details"]["rule"]) == ("ended_at", "within_activity")
+    expect(
+        leader.post(
+            "/service-hours",
+            {"volunteer_id": c["id"], "activity_id": aid, "started_at": at("09:00"), "hours": 1},
+        ),
+        409,
+        "NOT_ENROLLED",
+    )
+    expect(
+        leader.post(
+            "/service-hours",
+            {
+                "volunteer_id": a["id"],
+                "activity_id": "00000000-0000-4000-8000-000000000000",
+                "started_at": at("09:00"),
+                "hours": 1,
+            },
+        ),
+        422,
+        "ACTIVITY_UNKNOWN",
+    )
+
+    # maker-checker: not by whoever logged them, nor by the volunteer herself
+    error = expect(leader.post(f"/service-hours/{mine['id']}/verify"), 403, "SELF_VERIFICATION")[
+        "error"
+    ]
+    assert error["details"]["reason"] == "you logged these hours"
+    assert expect(staff.post(f"/service-hours/{mine['id']}/verify"), 200)["status"] == "verified"
+    expect(staff.post(f"/service-hours/{mine['id']}/verify"), 409, "INVALID_TRANSITION")
+    theirs = expect(
+        staff.post(
+            "/service-hours",
+            {"volunteer_id": d["id"], "activity_id": aid, "started_at": at("13:00"), "hours": 2.5},
+        ),
+        201,
+    )
+    assert theirs["minutes"] == 150
+    assert expect(leader.post(f"/service-hours/{theirs['id']}/verify"), 200)["status"] == (
+        "verified"
+    )
+    own = expect(
+        staff.post(
+            "/service-hours",
+            {"volunteer_id": b["id"], "activity_id": aid, "started_at": at("09:00"), "hours": 1},
+        ),
+        201,
+    )
+    error = expect(leader.post(f"/service-hours/{own['id']}/verify"), 403, "SELF_VERIFICATION")
+    assert error["error"]["details"]["reason"] == "these are your own hours"
+    expect(admin.post(f"/service-hours/{own['id']}/reject", {}), 422)
+    rejected = expect(
+        admin.post(f"/service-hours/{own['id']}/reject", {"reason": "当天未签到"}), 200
+    )
+    assert (rejected["status"], rejected["reject_reason"]) == ("rejected", "当天未签到")
+    pending = expect(staff.get("/service-hours", params={"status": "pending"}), 200)["items"]
+    assert pending == []
+
+    # verified hours reach the project: 3 h + 2.5 h
+    def delivered():
+        report = expect(staff.get(f"/projects/{pid}/delivery"), 200)
+        assert report["volunteer_hours"] == 5.5, report
+        return report
+
+    eventually(delivered)
+    assert expect(staff.get(f"/projects/{pid}"), 200)["volunteer_hours"] == 5.5
+
+    statement = expect(leader.get(f"/volunteers/{a['id']}/hours"), 200)
+    assert (statement["total_minutes"], statement["total_hours"]) == (180, 3.0)
+    assert [e["activity_title"] for e in statement["entries"]] == ["企业女职工普法讲座"]
+    assert expect(leader.get(f"/volunteers/{b['id']}/hours"), 200)["entries"] == []
+
+    # reports: by team, project, volunteer, month; CSV too
+    by_team = expect(staff.get("/reports/hours", params={"group_by": "team"}), 200)
+    assert [(r["key"], r["minutes"]) for r in by_team["items"]] == [(team["id"], 330)]
+    assert by_team["total"] == {"entries": 2, "minutes": 330, "hours": 5.5}
+    by_project = expect(cast["officer"].get("/reports/hours", params={"group_by": "project"}), 200)
+    assert [(r["key"], r["hours"]) for r in by_project["items"]] == [(pid, 5.5)]
+    by_month = expect(cast["ops"].get("/reports/hours", params={"group_by": "month"}), 200)
+    assert [(r["key"], r["minutes"]) for r in by_month["items"]] == [("2027-05", 330)]
+    by_volunteer = expect(leader.get("/reports/hours", params={"group_by": "volunteer"}), 200)
+    assert {r["key"]: r["minutes"] for r in by_volunteer["items"]} == {a["id"]: 180, d["id"]: 150}
+    expect(cast["officer"].get("/reports/hours", params={"group_by": "volunteer"}), 403)
+    expect(staff.get("/reports/hours", params={"group_by": "colour"}), 422)
+
+    exported = staff.get("/reports/hours.csv", params={"group_by": "volunteer"})
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    assert "jinguo-hours-by-volunteer.csv" in exported.headers["Content-Disposition"]
+    assert exported.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0] == ["volunteer", "label", "entries", "minutes", "hours"]
+    assert {row[1]: row[3] for row in rows[1:-1]} == {"黄丽": "180", "何静": "150"}
+    assert rows[-1][0] == "total" and rows[-1][3] == "330"
+    negotiated = staff.get(
+        "/reports/hours", params={"group_by": "theme"}, headers={"Accept": "text/csv"}
+    )
+    assert negotiated.headers["Content-Type"].startswith("text/csv")
+    assert list(csv.reader(io.StringIO(negotiated.content.decode("utf-8-sig"))))[1][:1] == [
+        "legal_aid"
+    ]
