@@ -312,6 +312,49 @@ def test_a_csv_import_reports_every_bad_row_by_line(cast, team):
     assert "郑红" not in names and "赵丽" not in names
 
 
+def test_an_import_that_breaks_part_way_says_what_went_in_and_resumes(cast, team):
+    staff = cast["staff"]
+    header = "姓名,手机号,同意日期,服务队,备注"
+    rows = [f"志愿者{n},1360013600{n},2026-05-01,{team['id']}," for n in range(6)]  # lines 2-7
+    broken = "断行,13600136099,2026-05-01,," + "长" * 70_000  # line 8: a cell past the limit
+    tail = "补录,13600136100,2026-05-01,,"  # line 9
+    first = "\n".join([header, *rows, broken, tail]).encode()
+    error = expect(
+        staff.post("/volunteers/import", data=first, headers={"Content-Type": "text/csv"}),
+        422,
+        "CSV_INVALID",
+    )["error"]
+    details = error["details"]
+    # batches of three: lines 2-4 and 5-7 were written whole before line 8 was read
+    assert (details["rule"], details["line"], details["imported_through_line"]) == ("csv", 8, 7)
+    assert details["report"]["imported"] == 6 and details["uncertain_lines"] is None
+
+    # fixed, sent again (chunked, as a stream) under the same import: nothing goes in twice
+    fixed = "\n".join([header, *rows, "断行,13600136099,2026-05-01,,", tail]).encode()
+    chunks = (fixed[i : i + 50] for i in range(0, len(fixed), 50))
+    resumed = expect(
+        staff.post(
+            "/volunteers/import",
+            data=chunks,
+            headers={"Content-Type": "text/csv"},
+            params={"import_id": details["import_id"]},
+        ),
+        200,
+    )
+    assert (resumed["received"], resumed["imported"], resumed["duplicate"]) == (8, 2, 6)
+    assert [e["duplicate_of_line"] for e in resumed["errors"]] == [2, 3, 4, 5, 6, 7]
+    expect(
+        staff.post(
+            "/volunteers/import",
+            data=fixed,
+            headers={"Content-Type": "text/csv"},
+            params={"import_id": "not-a-uuid"},
+        ),
+        422,
+        "VALIDATION_FAILED",
+    )
+
+
 def _volunteer(client, name, phone, team_id, **more):
     return expect(
         client.post(

@@ -96,17 +96,17 @@ class ImportProgress:
         if self.through_line is None and uncertain is None:
             # nothing was written: the error as it is
             return HttpError(message, code=code, status=status, **details)
-        return ImportInterrupted(
-            f"the import stopped: {message}",
-            code=code,
-            status=status,
-            **details,
+        progress = {
+            "import_id": self.import_id,
             # the rows up to this line are in (send the rest again with the same import_id:
             # what is in already comes back as duplicates, not twice)
-            imported_through_line=self.through_line,
+            "imported_through_line": self.through_line,
             # a batch whose answer never came (a timeout): it may or may not have gone in
-            uncertain_lines=list(uncertain) if uncertain else None,
-            report=self.report(),
+            "uncertain_lines": list(uncertain) if uncertain else None,
+            "report": self.report(),
+        }
+        return ImportInterrupted(
+            f"the import stopped: {message}", code=code, status=status, **{**details, **progress}
         )
 
 
@@ -299,13 +299,19 @@ class VolunteersRoutes:
         actor = call.actor.to_dict()
         chunks: Iterator[list[list[Any]]] = csvimport.batches(rows, size)
         in_flight: tuple[PendingCall, int, int] | None = None
+
+        def collect() -> None:
+            """Wait for the batch in flight, if any, and count its answer."""
+            nonlocal in_flight
+            if in_flight is not None:
+                pending, first, last = in_flight
+                in_flight = None
+                progress.add(_answer(pending, first, last), last)
+
         try:
             # the next batch is parsed (by the for) while the service writes the one in flight
             for batch in chunks:
-                if in_flight is not None:
-                    pending, first, last = in_flight
-                    in_flight = None
-                    progress.add(_answer(pending, first, last), last)
+                collect()
                 in_flight = (
                     self.volunteers.start(
                         "import_volunteers", import_id, batch, actor, timeout=timeout
@@ -313,20 +319,15 @@ class VolunteersRoutes:
                     batch[0][0],
                     batch[-1][0],
                 )
-            if in_flight is not None:
-                pending, first, last = in_flight
-                in_flight = None
-                progress.add(_answer(pending, first, last), last)
+            collect()
         except _BatchFailed as failed:
             raise progress.interrupted(failed.cause, failed.uncertain) from None
         except Exception as exc:  # noqa: BLE001 - the file broke while a batch was written
             uncertain = None
-            if in_flight is not None:  # hear how that batch went before saying what went in
-                pending, first, last = in_flight
-                try:
-                    progress.add(_answer(pending, first, last), last)
-                except _BatchFailed as failed:
-                    uncertain = failed.uncertain
+            try:  # hear how the batch in flight went before saying what went in
+                collect()
+            except _BatchFailed as failed:
+                uncertain = failed.uncertain
             raise progress.interrupted(exc, uncertain) from None
         return progress.report()
 
