@@ -764,3 +764,158 @@ def test_fifty_enrolments_racing_for_ten_places_enrol_ten_and_waitlist_forty(
     assert promoted == list(range(11, 21))
     shown = roster.svc.get_activity(activity["id"], roster.leader)
     assert (shown["enrolled"], shown["waitlisted"]) == (10, 30)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_ten_registrations_of_one_phone_at_once_register_one(roster, volunteers_config):
+    def register(n):
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            try:
+                payload = {"name": f"甲{n}", "phone": PHONE, "consented_on": CONSENTED}
+                return svc.register_volunteer(payload, roster.staff)["id"]
+            except RemoteFailure as failure:
+                return failure.code
+
+    outcomes = list(eventlet.GreenPool(10).imap(register, range(10)))
+    assert outcomes.count("DUPLICATE_VOLUNTEER") == 9, outcomes
+    assert [v.id for v in roster.rows(volunteers)] == [
+        o for o in outcomes if o != "DUPLICATE_VOLUNTEER"
+    ]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_overlapping_hours_logged_at_once_are_taken_once(roster, volunteers_config):
+    team = roster.team()
+    volunteer = roster.volunteer(PHONE)
+    activity = roster.activity(team)
+    roster.svc.enrol(activity["id"], {"volunteer_id": volunteer["id"]}, roster.leader)
+
+    def log(minute):
+        started = f"2026-10-10T01:{minute:02d}:00+00:00"
+        payload = {
+            "volunteer_id": volunteer["id"],
+            "activity_id": activity["id"],
+            "started_at": started,
+            "hours": 1,
+        }
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            try:
+                return svc.log_hours(payload, roster.leader)["status"]
+            except RemoteFailure as failure:
+                return failure.code
+
+    outcomes = list(eventlet.GreenPool(10).imap(log, range(0, 50, 5)))
+    assert sorted(outcomes) == ["HOURS_OVERLAP"] * 9 + ["pending"], outcomes
+    assert len(roster.rows(service_hours)) == 1
+
+
+def test_a_leader_sees_her_own_teams_members_and_nobody_elses(roster):
+    mine = roster.team()
+    theirs = roster.team("家庭教育志愿服务队", leader=roster.second_leader)
+    member = roster.volunteer(PHONE, "队员甲", team_id=mine["id"])
+    stranger = roster.volunteer("13900000000", "队员乙", team_id=theirs["id"])
+    registered = roster.volunteer("13700000000", "队长登记的", actor=roster.leader)
+    seen = roster.svc.list_volunteers({}, roster.leader)["items"]
+    assert {v["name"] for v in seen} == {"队员甲", "队长登记的"}
+    assert roster.svc.get_volunteer(member["id"], {}, roster.leader)["name"] == "队员甲"
+    failure = refused(roster.svc.get_volunteer, stranger["id"], {}, roster.leader)
+    assert (failure.kind, failure.code) == ("not_found", "VOLUNTEER_NOT_FOUND")
+    # she adds volunteers to her own team only
+    added = roster.svc.add_member(mine["id"], {"volunteer_id": registered["id"]}, roster.leader)
+    assert added["team_id"] == mine["id"]
+    failure = refused(
+        roster.svc.add_member, mine["id"], {"volunteer_id": registered["id"]}, roster.leader
+    )
+    assert failure.code == "ALREADY_MEMBER"
+    failure = refused(
+        roster.svc.add_member, theirs["id"], {"volunteer_id": member["id"]}, roster.leader
+    )
+    assert failure.code == "OUT_OF_SCOPE"
+    members = roster.svc.list_members(mine["id"], {}, roster.leader)["items"]
+    assert {v["name"] for v in members} == {"队员甲", "队长登记的"}
+    assert all("****" in v["phone"] for v in members)
+    mine_only = roster.svc.list_teams({"mine": True}, roster.leader)["items"]
+    assert [(t["id"], t["members"]) for t in mine_only] == [(mine["id"], 2)]
+    # staff rename the team; a leader does not
+    renamed = roster.svc.edit_team(mine["id"], {"name": "低碳先锋队"}, roster.staff)
+    assert (renamed["name"], renamed["version"]) == ("低碳先锋队", 2)
+    failure = refused(roster.svc.edit_team, mine["id"], {"name": "我的队"}, roster.leader)
+    assert failure.code == "OUT_OF_SCOPE"
+
+
+def test_after_a_key_rotation_old_envelopes_open_until_reencrypted(
+    container_factory, volunteers_config
+):
+    staff, admin = person("federation_staff"), person("admin")
+    old_key, new_key = volunteers_config["VOLUNTEERS_DATA_KEY"], random_key()
+    first = container_factory(VolunteersService, volunteers_config)
+    first.start()
+    with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+        people = [
+            svc.register_volunteer(
+                {"name": f"甲{n}", "phone": f"1380000000{n}", "consented_on": CONSENTED}, staff
+            )["id"]
+            for n in range(3)
+        ]
+    first.stop()
+
+    rotated = {
+        **volunteers_config,
+        "VOLUNTEERS_DATA_KEY": new_key,
+        "VOLUNTEERS_RETIRED_DATA_KEYS": old_key,
+    }
+    second = container_factory(VolunteersService, rotated)
+    second.start()
+    with ServiceRpcProxy("volunteers", rotated) as svc:
+        assert svc.get_volunteer(people[0], {"unmasked": True}, admin)["phone"] == "13800000000"
+        # a new volunteer is sealed with the new key, a duplicate still found (same hash key)
+        assert (
+            svc.register_volunteer(
+                {"name": "乙", "phone": "13900000000", "consented_on": CONSENTED}, staff
+            )["phone"]
+            == "139****0000"
+        )
+        assert (
+            refused(
+                svc.register_volunteer,
+                {"name": "丙", "phone": "13800000001", "consented_on": CONSENTED},
+                staff,
+            ).code
+            == "DUPLICATE_VOLUNTEER"
+        )
+        assert refused(svc.reencrypt_personal_data, 100, staff).code == "OUT_OF_SCOPE"
+        assert svc.reencrypt_personal_data(2, admin)["reencrypted"] == 2
+        assert svc.reencrypt_personal_data(100, admin)["reencrypted"] == 1
+        assert svc.reencrypt_personal_data(100, admin)["reencrypted"] == 0
+    second.stop()
+
+    dropped = {**volunteers_config, "VOLUNTEERS_DATA_KEY": new_key}
+    container_factory(VolunteersService, dropped).start()
+    with ServiceRpcProxy("volunteers", dropped) as svc:
+        phones = [svc.get_volunteer(v, {"unmasked": True}, admin)["phone"] for v in people]
+    assert phones == ["13800000000", "13800000001", "13800000002"]
+
+
+def test_staff_see_the_roster_of_their_own_subtree_only(roster):
+    city_staff = person("federation_staff", roster.city, "市妇联干事")
+    team = roster.team()
+    by_district = roster.volunteer(PHONE, "区里登记的")
+    in_team = roster.volunteer("13900000000", "队员", actor=roster.leader, team_id=team["id"])
+    rows = [[2, "区里导入的", "13700000000", None, None, CONSENTED, None]]
+    roster.svc.import_volunteers(str(uuid.uuid4()), rows, roster.staff)
+    elsewhere = roster.volunteer("13600000000", "外市登记的", actor=roster.other_staff)
+    ours = {"区里登记的", "队员", "区里导入的"}
+    for reader in (roster.staff, city_staff):
+        assert {v["name"] for v in roster.svc.list_volunteers({}, reader)["items"]} == ours
+        assert roster.svc.get_volunteer(in_team["id"], {}, reader)["name"] == "队员"
+        failure = refused(roster.svc.get_volunteer, elsewhere["id"], {}, reader)
+        assert failure.code == "VOLUNTEER_NOT_FOUND"
+    seen = roster.svc.list_volunteers({}, roster.other_staff)["items"]
+    assert [v["name"] for v in seen] == ["外市登记的"]
+    failure = refused(roster.svc.get_volunteer, by_district["id"], {}, roster.other_staff)
+    assert failure.code == "VOLUNTEER_NOT_FOUND"
+    failure = refused(roster.svc.volunteer_hours, by_district["id"], roster.other_staff)
+    assert failure.code == "VOLUNTEER_NOT_FOUND"
+    # an admin sees everybody
+    everybody = roster.svc.list_volunteers({}, roster.admin)["items"]
+    assert {v["name"] for v in everybody} == ours | {"外市登记的"}

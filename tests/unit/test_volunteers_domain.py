@@ -344,6 +344,13 @@ def test_only_those_who_run_teams_see_the_roster(actor):
         Scope(allowed).ensure_roster()
 
 
+def test_a_volunteer_belongs_to_the_registering_staffs_federation_or_her_teams_host():
+    team_host = str(uuid.uuid4())
+    assert Scope(STAFF, CITY_PATH).registering_organization(team_host) == FEDERATION_ID
+    assert Scope(LEADER).registering_organization(team_host) == team_host
+    assert Scope(ADMIN).registering_organization(None) is None
+
+
 @pytest.mark.parametrize(
     ("entry", "rule"),
     [

@@ -289,6 +289,13 @@ class Scope:
                 role=self.actor.role,
             )
 
+    def registering_organization(self, team_host_id: str | None) -> str | None:
+        """The organization a volunteer this actor registers belongs to: a staff member's own
+        federation, else the host of the team she joins (if any)."""
+        if self.actor.role == "federation_staff" and self.actor.organization_id:
+            return self.actor.organization_id
+        return team_host_id
+
     def ensure_roster(self) -> None:
         """Volunteers' personal data (even masked) is for those who run teams."""
         if self.actor.role not in ROSTER_ROLES:
@@ -377,6 +384,7 @@ class Volunteer(Aggregate):
         id_number_hash: str | None,
         created_by: str,
         created_at: datetime,
+        organization_id: str | None = None,
         id: str | None = None,
     ) -> None:
         self.id = id or str(uuid.uuid4())
@@ -393,6 +401,7 @@ class Volunteer(Aggregate):
         self.created_at = created_at
         self.import_id: str | None = None
         self.import_line: int | None = None
+        self.organization_id = organization_id
         # only the id: no personal data in events
         self.record("volunteer_registered", volunteer_ids=[self.id], actor_id=created_by)
 

@@ -122,6 +122,16 @@ class Context:
                 code="VOLUNTEER_UNKNOWN",
             ) from None
 
+    def roster_scope(self) -> Any:
+        """The condition on volunteers the actor may see (None: all of them): a leader her
+        teams' members and whom she registered; staff the volunteers registered for their
+        subtree, its teams' members, and whom they registered."""
+        if self.actor.role == "team_leader":
+            return self.repo.leader_sees(self.actor.user_id)
+        if self.actor.role == "federation_staff":
+            return self.repo.staff_sees(self.scope.federation_path or "-", self.actor.user_id)
+        return None
+
     def team_scope(self) -> Any:
         """The teams whose rosters and hours the actor sees (None: all of them)."""
         if self.actor.role == "team_leader":
@@ -288,6 +298,7 @@ def register_volunteer(
         id_number_hash=id_hash,
         created_by=ctx.actor.user_id,
         created_at=at,
+        organization_id=ctx.scope.registering_organization(team.host_id if team else None),
     )
     ctx.repo.add(volunteer)
     if team is not None:
@@ -302,14 +313,12 @@ def register_volunteer(
 
 def visible_volunteer(ctx: Context, volunteer_id: str) -> Volunteer:
     """The volunteer, if the actor may see her (a team leader: her members, whom she
-    registered, and herself); to anybody else she is not there."""
+    registered, and herself; staff: their subtree's); to anybody else she is not there."""
     volunteer = ctx.repo.volunteer(volunteer_id)
     if volunteer.user_id is not None and volunteer.user_id == ctx.actor.user_id:
         return volunteer
     ctx.scope.ensure_roster()
-    if ctx.actor.role == "team_leader" and not ctx.repo.leader_sees(
-        ctx.actor.user_id, volunteer.id
-    ):
+    if not ctx.repo.sees_volunteer(volunteer.id, ctx.roster_scope()):
         raise VolunteerNotFound(volunteer.id)
     return volunteer
 
@@ -353,13 +362,12 @@ def get_volunteer(
 
 def list_volunteers(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
     ctx.scope.ensure_roster()
-    leader = ctx.actor.user_id if ctx.actor.role == "team_leader" else None
     items = ctx.repo.list_volunteers(
         request,
         q=filters.get("q"),
         team_id=filters.get("team_id"),
         skill=filters.get("skill"),
-        visible_to_leader=leader,
+        visible=ctx.roster_scope(),
     )
     result = _page_of(items, request, _by_time("created_at"))
     skill = filters.get("skill")
@@ -569,6 +577,7 @@ def import_batch(
                 )
             )
 
+    hosts = {team.id: team.host_id for team in teams.values() if isinstance(team, Team)}
     seal = ctx.personal_data.seal
     names = search_keys([draft.name for _, draft, _, _, _ in fresh])
     actor_id = ctx.actor.user_id
@@ -592,6 +601,9 @@ def import_batch(
                 "created_at": at,
                 "import_id": import_id,
                 "import_line": line,
+                "organization_id": ctx.scope.registering_organization(
+                    hosts[team_id] if team_id is not None else None
+                ),
             }
         )
         if team_id is not None:

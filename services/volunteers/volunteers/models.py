@@ -57,10 +57,14 @@ volunteers = sa.Table(
     # later batch of the same file is reported as "duplicates line N"
     sa.Column("import_id", sa.String(36), nullable=True),
     sa.Column("import_line", sa.Integer(), nullable=True),
+    # the organization she was registered for (the registering staff's federation, or the
+    # host of the team she joined): federation staff see the roster of their own subtree
+    sa.Column("organization_id", sa.String(36), nullable=True),
     sa.UniqueConstraint("phone_hash"),
     sa.UniqueConstraint("id_number_hash"),
     sa.Index("ix_volunteers_created_at_id", "created_at", "id"),
     sa.Index("ix_volunteers_user_id", "user_id"),
+    sa.Index("ix_volunteers_organization_id", "organization_id"),
 )
 
 team_members = sa.Table(

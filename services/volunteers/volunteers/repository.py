@@ -188,7 +188,7 @@ class VolunteersRepository:
         q: str | None = None,
         team_id: str | None = None,
         skill: str | None = None,
-        visible_to_leader: str | None = None,
+        visible: Any = None,
     ) -> list[Volunteer]:
         query = sa.select(Volunteer)
         if q:
@@ -210,24 +210,39 @@ class VolunteersRepository:
                     text.contains(json.dumps(skill), autoescape=True),
                 )
             )
-        if visible_to_leader is not None:
-            query = query.where(self._leader_sees(visible_to_leader))
+        if visible is not None:
+            query = query.where(visible)
         after = _after(volunteers.c.created_at, volunteers.c.id, page.after, desc=True)
         if after is not None:
             query = query.where(after)
         query = query.order_by(volunteers.c.created_at.desc(), volunteers.c.id.desc())
         return list(self.session.execute(query.limit(page.limit + 1)).scalars())
 
-    def _leader_sees(self, user_id: str) -> Any:
+    def leader_sees(self, user_id: str) -> Any:
         """A team leader sees the members of the teams she leads and whom she registered."""
         members = sa.select(team_members.c.volunteer_id).where(
             team_members.c.team_id.in_(self.teams_led_by(user_id))
         )
         return sa.or_(volunteers.c.id.in_(members), volunteers.c.created_by == str(user_id))
 
-    def leader_sees(self, user_id: str, volunteer_id: str) -> bool:
+    def staff_sees(self, within_path: str, user_id: str) -> Any:
+        """Federation staff see the volunteers registered for an organization of their subtree,
+        the members of its teams, and whom they registered themselves."""
+        subtree = _in_subtree(within_path)
+        members = sa.select(team_members.c.volunteer_id).where(
+            team_members.c.team_id.in_(sa.select(teams.c.id).where(teams.c.host_id.in_(subtree)))
+        )
+        return sa.or_(
+            volunteers.c.organization_id.in_(subtree),
+            volunteers.c.id.in_(members),
+            volunteers.c.created_by == str(user_id),
+        )
+
+    def sees_volunteer(self, volunteer_id: str, visible: Any) -> bool:
+        if visible is None:
+            return True
         query = sa.select(volunteers.c.id).where(volunteers.c.id == str(volunteer_id))
-        return self.session.execute(query.where(self._leader_sees(user_id))).first() is not None
+        return self.session.execute(query.where(visible)).first() is not None
 
     def teams_of(self, volunteer_ids: Sequence[str]) -> dict[str, list[str]]:
         if not volunteer_ids:
