@@ -496,6 +496,17 @@ def test_a_batch_that_cannot_be_read_writes_nothing_of_it(roster):
     assert failure.code == "OUT_OF_SCOPE"
     assert roster.writes() == before
     assert roster.svc.import_volunteers(str(uuid.uuid4()), good, roster.staff)["imported"] == 10
+    # a cell too long refuses its row, rather than going in cut short
+    skills = "、".join(f"技能{n:03d}" for n in range(200))
+    rows = [
+        [2, "乙", "13900000001", None, skills, CONSENTED, None],
+        [3, "丙", "13900000002", None, "家政", CONSENTED, None],
+    ]
+    report = roster.svc.import_volunteers(str(uuid.uuid4()), rows, roster.staff)
+    assert (report["imported"], report["invalid"]) == (1, 1)
+    assert [(e["line"], e["field"], e["rule"]) for e in report["errors"]] == [
+        (2, "skills", "max_length")
+    ]
 
 
 # --- activities, enrolment and the waitlist -------------------------------------------------
@@ -919,3 +930,27 @@ def test_staff_see_the_roster_of_their_own_subtree_only(roster):
     # an admin sees everybody
     everybody = roster.svc.list_volunteers({}, roster.admin)["items"]
     assert {v["name"] for v in everybody} == ours | {"外市登记的"}
+
+
+def test_a_hours_report_as_csv_does_not_carry_formulas_into_a_spreadsheet(roster):
+    team = roster.team('=HYPERLINK("http://example.invalid","点我")')
+    volunteer = roster.volunteer(PHONE, "-王小红")
+    activity = roster.activity(team)
+    roster.svc.enrol(activity["id"], {"volunteer_id": volunteer["id"]}, roster.leader)
+    entry = roster.svc.log_hours(
+        {
+            "volunteer_id": volunteer["id"],
+            "activity_id": activity["id"],
+            "started_at": STARTS,
+            "hours": 1,
+        },
+        roster.leader,
+    )
+    roster.svc.verify_hours(entry["id"], roster.staff)
+    by_team = roster.svc.hours_report_csv({"group_by": "team"}, roster.staff)
+    assert f'{team["id"]},"\'=HYPERLINK(""http://example.invalid"",""点我"")",1,60' in by_team
+    by_volunteer = roster.svc.hours_report_csv({"group_by": "volunteer"}, roster.staff)
+    assert f"{volunteer['id']},'-王小红,1,60,1.0" in by_volunteer
+    # the JSON report is data, not a spreadsheet: names as they are
+    report = roster.svc.hours_report({"group_by": "volunteer"}, roster.staff)
+    assert [r["label"] for r in report["items"]] == ["-王小红"]

@@ -459,7 +459,7 @@ def _cells(row: Any) -> tuple[int, list[str | None]]:
     for cell in row[1:]:
         if cell is not None and not isinstance(cell, str):
             raise InvalidInput("cells are text or null", field="rows", rule="cell_type")
-        cells.append(cell[:MAX_CELL] if cell else None)
+        cells.append(cell or None)
     cells.extend([None] * (len(IMPORT_COLUMNS) - len(cells)))
     return line, cells
 
@@ -479,6 +479,27 @@ def import_batch(
     for row in rows:
         line, cells = _cells(row)
         name, phone, id_number, skills, consented_on, team_ref = cells
+        too_long = next(
+            (
+                field
+                for field, cell in zip(IMPORT_COLUMNS, cells, strict=True)
+                if cell is not None and len(cell) > MAX_CELL
+            ),
+            None,
+        )
+        if too_long is not None:
+            # refused whole, not cut short: a cut skills list would go in silently wrong
+            tally.invalid += 1
+            tally.errors.append(
+                _row_error(
+                    line,
+                    "invalid",
+                    too_long,
+                    "max_length",
+                    f"a cell has at most {MAX_CELL} characters",
+                )
+            )
+            continue
         try:
             draft = domain.check_registration(
                 name=name,

@@ -27,7 +27,7 @@ from kit.health import service_health
 from kit.metrics import Metrics
 from kit.paging import decode_cursor, page_request
 from kit.rpc import rpc
-from volunteers import handlers, schemas
+from volunteers import domain, handlers, schemas
 from volunteers.crypto import PersonalDataKeys
 from volunteers.exceptions import OutOfScope
 from volunteers.handlers import VOLUNTEER_WRITES, Context
@@ -360,7 +360,10 @@ def _report_csv(result: dict[str, Any]) -> str:
     writer.writerow((result["group_by"], *REPORT_COLUMNS[1:]))
     for row in result["items"]:
         writer.writerow(
-            [row[column] if row[column] is not None else "" for column in REPORT_COLUMNS]
+            [
+                domain.spreadsheet_cell(row[column]) if row[column] is not None else ""
+                for column in REPORT_COLUMNS
+            ]
         )
     total = result["total"]
     writer.writerow(["total", "", total["entries"], total["minutes"], total["hours"]])
