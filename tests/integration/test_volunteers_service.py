@@ -954,3 +954,37 @@ def test_a_hours_report_as_csv_does_not_carry_formulas_into_a_spreadsheet(roster
     # the JSON report is data, not a spreadsheet: names as they are
     report = roster.svc.hours_report({"group_by": "volunteer"}, roster.staff)
     assert [r["label"] for r in report["items"]] == ["-王小红"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_ten_verifications_of_one_entry_at_once_verify_it_once(
+    roster, volunteers_config, tap_factory
+):
+    tap = tap_factory("volunteers", "service_hours_verified")
+    team = roster.team()
+    volunteer = roster.volunteer(PHONE)
+    activity = roster.activity(team, project_id=str(uuid.uuid4()))
+    roster.svc.enrol(activity["id"], {"volunteer_id": volunteer["id"]}, roster.leader)
+    entry = roster.svc.log_hours(
+        {
+            "volunteer_id": volunteer["id"],
+            "activity_id": activity["id"],
+            "started_at": STARTS,
+            "hours": 3,
+        },
+        roster.leader,
+    )
+
+    def verify(n):
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            try:
+                return svc.verify_hours(entry["id"], roster.staff if n % 2 else roster.admin)[
+                    "status"
+                ]
+            except RemoteFailure as failure:
+                return failure.code
+
+    outcomes = list(eventlet.GreenPool(10).imap(verify, range(10)))
+    assert sorted(outcomes) == ["INVALID_TRANSITION"] * 9 + ["verified"], outcomes
+    eventlet.sleep(1)
+    assert [key for key, _ in tap.collect(2, timeout=2)] == ["service_hours_verified"]
