@@ -720,6 +720,24 @@ def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, t
         {"group_by": "team", "since": "2026-10-10", "until": "2026-10-10"}, roster.staff
     )
     assert [(r["label"], r["entries"]) for r in by_team["items"]] == [(team["name"], 1)]
+    by_theme = roster.svc.hours_report({"group_by": "theme"}, roster.staff)
+    assert [(r["key"], r["minutes"]) for r in by_theme["items"]] == [("low_carbon_living", 150)]
+    by_volunteer = roster.svc.hours_report({"group_by": "volunteer"}, roster.leader)
+    assert [(r["key"], r["label"]) for r in by_volunteer["items"]] == [(volunteer["id"], "王小红")]
+    assert roster.svc.hours_report({"group_by": "team"}, roster.other_staff)["items"] == []
+    failure = refused(roster.svc.hours_report, {"group_by": "volunteer"}, person("ops"))
+    assert failure.code == "OUT_OF_SCOPE"
+    assert roster.svc.hours_report({"group_by": "team"}, person("ops"))["total"]["minutes"] == 150
+    # the list of entries: the team's leader and staff above see them, others do not
+    listed = roster.svc.list_hours({"activity_id": activity["id"]}, roster.leader)["items"]
+    assert {(e["id"], e["status"]) for e in listed} == {
+        (entry["id"], "verified"),
+        (second["id"], "rejected"),
+    }
+    assert roster.svc.list_hours({}, roster.second_leader)["items"] == []
+    assert roster.svc.list_hours({}, roster.other_staff)["items"] == []
+    assert roster.svc.get_hours(entry["id"], volunteer_user)["status"] == "verified"
+    assert refused(roster.svc.get_hours, entry["id"], roster.other_staff).code == "OUT_OF_SCOPE"
     outside = roster.svc.hours_report({"group_by": "team", "since": "2026-10-11"}, roster.staff)
     assert outside["items"] == [] and outside["total"]["minutes"] == 0
     as_csv = roster.svc.hours_report_csv({"group_by": "month"}, roster.staff)
