@@ -1006,3 +1006,26 @@ def test_ten_verifications_of_one_entry_at_once_verify_it_once(
     assert sorted(outcomes) == ["INVALID_TRANSITION"] * 9 + ["verified"], outcomes
     eventlet.sleep(1)
     assert [key for key, _ in tap.collect(2, timeout=2)] == ["service_hours_verified"]
+
+
+def test_names_whose_search_keys_grow_when_case_folded_still_fit(roster):
+    """ß folds to ss: a 100-character name has a 200-character search key, cut to its column."""
+    team = roster.team("ß" * 200)
+    assert roster.volunteer(PHONE, "ß" * 100, team_id=team["id"])["name"] == "ß" * 100
+    rows = [[2, "ẞ" * 100, "13900000000", None, None, CONSENTED, "ß" * 200]]
+    report = roster.svc.import_volunteers(str(uuid.uuid4()), rows, roster.staff)
+    assert (report["imported"], report["errors"]) == (1, [])
+    activity = roster.svc.create_activity(
+        {
+            "title": "ß" * 200,
+            "team_id": team["id"],
+            "starts_at": STARTS,
+            "ends_at": ENDS,
+            "capacity": 1,
+        },
+        roster.leader,
+    )
+    assert activity["title"] == "ß" * 200
+    found = roster.svc.list_volunteers({"q": "SS" * 50}, roster.staff)["items"]
+    assert len(found) == 2
+    assert roster.svc.get_team(team["id"], roster.staff)["members"] == 2

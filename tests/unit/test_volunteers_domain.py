@@ -322,6 +322,13 @@ def test_a_team_has_one_of_the_themes():
     assert team.theme == "low_carbon_living" and team.version == 1
 
 
+def test_a_teams_search_key_fits_its_column_even_when_case_folding_lengthens_it():
+    team = new_team()
+    team.edit({"name": "ß" * 200}, AT)
+    assert team.search_name == "s" * 200
+    assert domain.team_search_key("婦聯 YWCA") == "妇联 ywca"
+
+
 def test_a_team_is_managed_by_its_leader_staff_above_its_host_and_admins():
     team = new_team()
     assert Scope(LEADER).manages(team, HOST_PATH)

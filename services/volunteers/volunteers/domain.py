@@ -59,6 +59,8 @@ REPORT_ROLES = ("admin", "federation_staff", "team_leader", "finance_officer", "
 PERSONAL_FIELDS = ("phone", "id_number")
 
 MAX_NAME = 100
+#: a team's name and an activity's title (their columns, and their search keys' columns)
+MAX_TITLE = 200
 MAX_SKILLS = 30
 MAX_SKILL = 50
 MAX_ENTRY_MINUTES = 24 * 60
@@ -342,7 +344,7 @@ class Team(Aggregate):
     ) -> None:
         self.id = id or str(uuid.uuid4())
         self.name = name
-        self.search_name = search_key(name)
+        self.search_name = team_search_key(name)
         self.theme = check_theme(theme)
         self.host_id = host_id
         self.leader_user_id = leader_user_id
@@ -355,7 +357,7 @@ class Team(Aggregate):
     def edit(self, changes: dict[str, Any], at: datetime) -> None:
         if "name" in changes:
             self.name = changes["name"]
-            self.search_name = search_key(self.name)
+            self.search_name = team_search_key(self.name)
         if "theme" in changes:
             self.theme = check_theme(changes["theme"])
         for key in ("leader_user_id", "description"):
@@ -363,6 +365,12 @@ class Team(Aggregate):
                 setattr(self, key, changes[key])
         self.updated_at = at
         self.version += 1
+
+
+def team_search_key(name: str) -> str:
+    """The key a team is searched and matched by. Cut to its column: case folding can
+    lengthen a name (ß becomes ss)."""
+    return search_key(name)[:MAX_TITLE]
 
 
 def check_theme(theme: str) -> str:
@@ -389,7 +397,7 @@ class Volunteer(Aggregate):
     ) -> None:
         self.id = id or str(uuid.uuid4())
         self.name = draft.name
-        self.search_name = search_key(draft.name)
+        self.search_name = search_key(draft.name)[:MAX_NAME]
         self.phone_cipher = phone_cipher
         self.phone_hash = phone_hash
         self.id_number_cipher = id_number_cipher
@@ -447,7 +455,7 @@ class Activity(Aggregate):
             raise RuleBroken("an activity has at least one place", field="capacity", rule="min")
         self.id = id or str(uuid.uuid4())
         self.title = title
-        self.search_title = search_key(title)
+        self.search_title = search_key(title)[:MAX_TITLE]
         self.team_id = team_id
         self.project_id = project_id
         self.starts_at = starts_at

@@ -22,7 +22,7 @@ from kit.db import UnitOfWork
 from kit.directory import Directory
 from kit.errors import InvalidInput
 from kit.paging import PageRequest, encode_cursor, page
-from kit.text import search_key, search_keys
+from kit.text import search_keys
 from volunteers import domain
 from volunteers.crypto import PersonalData
 from volunteers.domain import (
@@ -608,7 +608,7 @@ def import_batch(
             {
                 "id": volunteer_id,
                 "name": draft.name,
-                "search_name": search_name,
+                "search_name": search_name[: domain.MAX_NAME],
                 "phone_cipher": seal(draft.phone, "phone", volunteer_id),
                 "phone_hash": phone_hash,
                 "id_number_cipher": seal(draft.id_number, "id_number", volunteer_id)
@@ -663,13 +663,15 @@ def _resolve_teams(ctx: Context, refs: set[str]) -> dict[str, Team | dict[str, s
             continue
     by_id = ctx.repo.teams_by_ids(list(ids.values()))
     by_name: dict[str, list[Team]] = {}
-    for team in ctx.repo.teams_named([search_key(ref) for ref in refs if ref not in ids]):
+    for team in ctx.repo.teams_named(
+        [domain.team_search_key(ref) for ref in refs if ref not in ids]
+    ):
         by_name.setdefault(team.search_name, []).append(team)
     for ref in refs:
         if ref in ids:
             candidates = [by_id[ids[ref]]] if ids[ref] in by_id else []
         else:
-            candidates = by_name.get(search_key(ref), [])
+            candidates = by_name.get(domain.team_search_key(ref), [])
             if len(candidates) > 1:
                 candidates = [team for team in candidates if ctx.manages(team)] or candidates
         if not candidates:
