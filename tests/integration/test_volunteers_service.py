@@ -278,6 +278,9 @@ def test_a_duplicate_volunteer_is_found_by_its_keyed_hash_without_decrypting(ros
     assert (failure.code, failure.details["field"]) == ("DUPLICATE_VOLUNTEER", "id_number")
     assert PHONE not in failure.message and ID_NUMBER not in failure.message
     assert roster.writes() == before
+    # reading the spoilt envelopes is refused as unavailable, saying nothing of the data
+    failure = refused(roster.svc.get_volunteer, first["id"], {}, roster.staff)
+    assert (failure.kind, failure.code) == ("unavailable", "PERSONAL_DATA_UNREADABLE")
     # somebody else is welcome
     assert roster.volunteer("13900000000", id_number=OTHER_ID_NUMBER)["phone"] == "139****0000"
 

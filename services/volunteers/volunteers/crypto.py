@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nameko.extensions import DependencyProvider
 
 from kit.config import require_secret
+from kit.errors import Unavailable
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -38,8 +39,12 @@ DEV_DATA_KEY = base64.b64encode(b"jinguo-dev-volunteers-data-key!!").decode()
 DEV_HASH_KEY = base64.b64encode(b"jinguo-dev-volunteers-hash-key!!").decode()
 
 
-class KeyUnavailable(RuntimeError):
-    """An envelope sealed with a key this process does not hold (retired and dropped?)."""
+class KeyUnavailable(Unavailable):
+    """An envelope sealed with a key this process does not hold (retired and dropped?), or
+    one that does not open (tampered, moved): the caller gets a 503 naming neither the key
+    nor the data, and operations a log line."""
+
+    code = "PERSONAL_DATA_UNREADABLE"
 
 
 def decode_key(value: str, setting: str) -> bytes:
