@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.faults.infra import FaultPostgres, FaultRabbit, Unavailable
-from tests.faults.saga import TRANCHE, Cast
+from tests.faults.saga import TRANCHE, Cast, SagaFailed
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import Platform
 
@@ -66,6 +66,27 @@ def platform(fault_rabbit, fault_postgres, tmp_path):
             # the broker may be the fault under test
             with contextlib.suppress(Exception):
                 fault_rabbit.start_app()
+
+
+class Watch:
+    """Fails the sagas when a process of the platform died and stayed down for 20 s (a test
+    that kills one restarts it within seconds); a crash is then a failure named at once, not
+    a few hundred sagas timing out one by one."""
+
+    def __init__(self, platform: Platform, grace: float = 20.0) -> None:
+        self.platform = platform
+        self.grace = grace
+        self.dead_since: dict[str, float] = {}
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        for name, process in self.platform.processes.items():
+            if process.popen is not None and process.popen.poll() is not None:
+                since = self.dead_since.setdefault(name, now)
+                if now - since > self.grace:
+                    raise SagaFailed(f"{name} exited and stayed down:\n{process.tail()}")
+            else:
+                self.dead_since.pop(name, None)
 
 
 def expect(response, status):
@@ -169,6 +190,7 @@ def cast(platform):
 
         eventually(verified)
     return Cast(
+        alive=Watch(platform),
         staff=clients["staff"],
         officer_a=clients["officer_a"],
         officer_b=clients["officer_b"],

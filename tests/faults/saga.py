@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ class Cast:
     officer_b: Client
     contractors: list[tuple[str, Client]]  # (provider id, its contractor's client)
     source_id: str
+    #: raises when a process of the platform died and stayed down (no saga can then finish)
+    alive: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Saga:
     done: bool = False
     retries: int = 0
     unavailable: int = 0  # 503 answers seen (a fault was noticed, and named)
+    alive: Callable[[], None] = lambda: None
     log: list[str] = field(default_factory=list)
 
 
@@ -78,6 +82,7 @@ def call(
             saga.log.append(f"{method} {path}: {response.status_code}")
         if time.monotonic() > deadline:
             raise SagaFailed(f"saga {saga.number}: {method} {path} kept failing: {saga.log[-3:]}")
+        saga.alive()
         saga.retries += 1
         eventlet.sleep(0.5)
 
@@ -92,6 +97,7 @@ def wait_for(saga: Saga, what: str, check: Any, deadline: float) -> Any:
             return found
         if time.monotonic() > deadline:
             raise SagaFailed(f"saga {saga.number}: {what} never happened")
+        saga.alive()
         eventlet.sleep(0.2)
 
 
@@ -219,6 +225,7 @@ def run_sagas(cast: Cast, count: int, concurrency: int = 8, start: int = 0) -> l
             number=start + n,
             provider_id=cast.contractors[n % len(cast.contractors)][0],
             contractor=cast.contractors[n % len(cast.contractors)][1],
+            alive=cast.alive,
         )
         for n in range(count)
     ]

@@ -11,10 +11,13 @@ table; ``code`` and ``details`` reach the client unchanged.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import Any
 
+import amqp.exceptions
+import kombu.exceptions
 import kombu.serialization
 from marshmallow import ValidationError
 from nameko.exceptions import UnserializableValueError, deserialize_to_instance, serialize
@@ -23,6 +26,8 @@ from nameko.rpc import Rpc as NamekoRpc
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kit.errors import Conflict, InvalidInput, ServiceError, Unavailable
+
+log = logging.getLogger(__name__)
 
 
 @deserialize_to_instance
@@ -133,7 +138,19 @@ class LeanRpcConsumer(RpcConsumer):
             ssl=config.get("AMQP_SSL"),
             login_method=config.get("LOGIN_METHOD"),
         )
-        result, exc_info = responder.send_response(result, exc_info)
+        try:
+            result, exc_info = responder.send_response(result, exc_info)
+        except (kombu.exceptions.OperationalError, amqp.exceptions.AMQPError, OSError) as exc:
+            # The broker went away while the worker ran: the reply cannot be sent. Its caller
+            # stops waiting and answers 503; what the request changed is committed or not, as
+            # the worker decided, and a retry with the same Idempotency-Key finds it. nameko
+            # would let this error kill the whole service, and with it every other worker.
+            log.warning(
+                "the reply to %s could not be sent (%s: %s); the caller will time out",
+                self.container.service_name,
+                type(exc).__name__,
+                exc,
+            )
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
@@ -150,6 +167,8 @@ class Rpc(NamekoRpc):
     by a service that was hung and resumed with the message already prefetched. The message
     TTL covers requests still queued; the deadline covers those already delivered.
     """
+
+    rpc_consumer = LeanRpcConsumer()
 
     def __init__(
         self, expected_exceptions: Any = (ServiceError, ValidationError), **kwargs: Any
