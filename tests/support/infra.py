@@ -119,7 +119,10 @@ class Infrastructure:
 def scratch_postgres_database(admin_url: str, prefix: str = "jinguo_test"):
     """A new, empty PostgreSQL database for one test (or module); dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(_psycopg2(admin_url), isolation_level="AUTOCOMMIT")
+    # no pool: a connection kept from the CREATE would be dead after a server restart
+    admin = sa.create_engine(
+        _psycopg2(admin_url), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = sa.engine.make_url(_psycopg2(admin_url)).set(database=name)
