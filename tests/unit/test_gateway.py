@@ -636,3 +636,20 @@ def test_a_different_request_has_a_different_fingerprint(other):
 def test_the_parts_of_a_fingerprint_cannot_run_into_each_other():
     assert fingerprint("POST", "/a", b"b") != fingerprint("POST", "/ab", b"")
     assert fingerprint("POST", "/a", b"") != fingerprint("POS", "T/a", b"")
+
+
+def test_every_schema_of_the_api_document_has_a_name_of_its_own():
+    """apispec renames a second schema class of the same name (``ReportOut1``) and warns:
+    the document would then name schemas by accident."""
+    import warnings
+
+    import gateway.service  # noqa: F401 - registers every route
+    from gateway.openapi import document
+
+    document.cache_clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = document()
+    names = spec["components"]["schemas"]
+    assert "HoursReportOut" in names and "ReportOut" in names
+    assert not [name for name in names if name[-1].isdigit()]

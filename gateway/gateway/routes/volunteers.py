@@ -479,7 +479,7 @@ class VolunteersRoutes:
         summary="Reject service hours",
         tag="Volunteers",
         roles=ROSTER,
-        body=S.ReasonRequest,
+        body=S.HoursRejectionRequest,
         response=S.HoursOut,
     )
     def reject_hours(self, call: Call) -> Any:
@@ -496,7 +496,7 @@ class VolunteersRoutes:
         tag="Volunteers",
         roles=REPORT_READERS,
         query=S.ReportFilters,
-        response=S.ReportOut,
+        response=S.HoursReportOut,
     )
     def hours_report(self, call: Call) -> Any:
         """`group_by` volunteer, team, theme, project or month, `since`/`until` (China time).

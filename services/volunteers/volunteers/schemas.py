@@ -200,7 +200,7 @@ class HoursCreate(Strict):
             raise ValidationError("Give ended_at or hours, not both.", "hours")
 
 
-class ReasonRequest(Strict):
+class HoursRejectionRequest(Strict):
     reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -424,7 +424,7 @@ class ReportTotal(Schema):
     hours = fields.Float()
 
 
-class ReportOut(Schema):
+class HoursReportOut(Schema):
     group_by = fields.String()
     since = fields.Date(allow_none=True)
     until = fields.Date(allow_none=True)
