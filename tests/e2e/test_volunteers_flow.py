@@ -7,6 +7,7 @@ import csv
 import io
 import time
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +18,10 @@ ID_A = "110105198003120024"  # valid (GB 11643 check character 4)
 ID_BAD_CHECK = "110105198003120025"
 ID_IMPORTED = "350203199211070043"
 ID_IMPORTED_BAD = "440304197506300059"  # the right check character is 8
-DAY = "2027-05-01"
+#: the day the activity began, in the past: hours are logged for time already served
+DAY = "2026-10-10"
+#: ...and it is still on (volunteers enrol before an activity ends): it ends two days from now
+STILL_ON_UNTIL = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
 
 
 def eventually(attempt, timeout=30.0):
@@ -40,6 +44,10 @@ def expect(response, status, code=None):
 
 def at(clock):
     return f"{DAY}T{clock}:00+08:00"
+
+
+def from_now(**delta):
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -383,7 +391,7 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
                     "model": "commissioned",
                     "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
                     "budget": 3_000_000,
-                    "starts_on": "2027-03-01",
+                    "starts_on": "2026-09-01",
                     "ends_on": "2027-12-31",
                     "target_beneficiaries": 200,
                 },
@@ -405,7 +413,7 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
                 "team_id": team["id"],
                 "project_id": pid,
                 "starts_at": at("09:00"),
-                "ends_at": at("17:00"),
+                "ends_at": STILL_ON_UNTIL.isoformat(),
                 "place": "鹭岛科技三楼会议室",
                 "capacity": 3,
             },
@@ -440,6 +448,28 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
     assert [
         x["id"] for x in expect(staff.get("/activities", params={"project_id": pid}), 200)["items"]
     ] == [aid]
+    # an activity that is over takes nobody
+    over = expect(
+        leader.post(
+            "/activities",
+            {
+                "title": "已结束的普法讲座",
+                "team_id": team["id"],
+                "starts_at": at("09:00"),
+                "ends_at": at("12:00"),
+                "capacity": 3,
+            },
+        ),
+        201,
+    )
+    error = expect(
+        leader.post(f"/activities/{over['id']}/enrolments", {"volunteer_id": c["id"]}),
+        409,
+        "ACTIVITY_ENDED",
+    )["error"]
+    assert datetime.fromisoformat(error["details"]["ends_at"]) == datetime.fromisoformat(
+        at("12:00")
+    )
 
     # hours: within the activity, not overlapping, for enrolled volunteers
     mine = expect(
@@ -467,11 +497,31 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
     error = expect(
         leader.post(
             "/service-hours",
-            {"volunteer_id": a["id"], "activity_id": aid, "started_at": at("16:00"), "hours": 2},
+            {
+                "volunteer_id": a["id"],
+                "activity_id": aid,
+                "started_at": (STILL_ON_UNTIL - timedelta(hours=1)).isoformat(),
+                "hours": 2,
+            },
         ),
         422,
     )["error"]
     assert (error["details"]["field"], error["details"]["rule"]) == ("ended_at", "within_activity")
+    # only time already served: hours that end after now (beyond a 5-minute clock skew)
+    error = expect(
+        leader.post(
+            "/service-hours",
+            {
+                "volunteer_id": a["id"],
+                "activity_id": aid,
+                "started_at": from_now(minutes=-30),
+                "hours": 1,
+            },
+        ),
+        422,
+        "VALIDATION_FAILED",
+    )["error"]
+    assert (error["details"]["field"], error["details"]["rule"]) == ("hours", "not_in_future")
     expect(
         leader.post(
             "/service-hours",
@@ -550,7 +600,7 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
     by_project = expect(cast["officer"].get("/reports/hours", params={"group_by": "project"}), 200)
     assert [(r["key"], r["hours"]) for r in by_project["items"]] == [(pid, 5.5)]
     by_month = expect(cast["ops"].get("/reports/hours", params={"group_by": "month"}), 200)
-    assert [(r["key"], r["minutes"]) for r in by_month["items"]] == [("2027-05", 330)]
+    assert [(r["key"], r["minutes"]) for r in by_month["items"]] == [("2026-10", 330)]
     by_volunteer = expect(leader.get("/reports/hours", params={"group_by": "volunteer"}), 200)
     assert {r["key"]: r["minutes"] for r in by_volunteer["items"]} == {a["id"]: 180, d["id"]: 150}
     expect(cast["officer"].get("/reports/hours", params={"group_by": "volunteer"}), 403)

@@ -10,12 +10,14 @@ import io
 import os
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import eventlet
 import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from kit.clock import utcnow
 from kit.config import load_config
 from kit.db import connect
 from kit.directory import organizations as directory
@@ -44,9 +46,13 @@ ID_NUMBER = "11010519491231002X"
 #: a second valid resident ID number (check character a digit)
 OTHER_ID_NUMBER = "440524198001010013"
 CONSENTED = "2026-01-05"
-#: an activity on a Saturday morning, China time: 09:00 to 12:00
+#: an activity that began on a Saturday morning (09:00 China time) and is still on: volunteers
+#: enrol before an activity ends, and hours are logged for time already served, so it began in
+#: the past and ends two days from now
 STARTS = "2026-10-10T01:00:00+00:00"
-ENDS = "2026-10-10T04:00:00+00:00"
+ENDS = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+#: an activity that is over: 09:00 to 12:00 China time
+PAST_STARTS, PAST_ENDS = "2026-10-10T01:00:00+00:00", "2026-10-10T04:00:00+00:00"
 
 
 def wait_until(predicate, timeout=15.0):
@@ -148,14 +154,14 @@ class Roster:
             actor or self.staff,
         )
 
-    def activity(self, team, capacity=10, project_id=None, actor=None):
+    def activity(self, team, capacity=10, project_id=None, actor=None, window=(STARTS, ENDS)):
         return self.svc.create_activity(
             {
                 "title": "社区垃圾分类宣传",
                 "team_id": team["id"],
                 "project_id": project_id,
-                "starts_at": STARTS,
-                "ends_at": ENDS,
+                "starts_at": window[0],
+                "ends_at": window[1],
                 "place": "幸福社区活动中心",
                 "capacity": capacity,
             },
@@ -192,6 +198,16 @@ def roster(container_factory, volunteers_config, rabbit_config):
     container_factory(VolunteersService, volunteers_config).start()
     with ServiceRpcProxy("volunteers", volunteers_config) as svc:
         yield Roster(rabbit_config["AMQP_URI"], svc, volunteers_config)
+
+
+def in_minutes(minutes):
+    """A moment this many minutes from now (before it, if negative), as the service reads it."""
+    return (utcnow() + timedelta(minutes=minutes)).isoformat()
+
+
+def ends_at_minus(**delta):
+    """A moment before the activity's end."""
+    return (datetime.fromisoformat(ENDS) - timedelta(**delta)).isoformat()
 
 
 def refused(call, *args, **kwargs):
@@ -567,6 +583,18 @@ def test_enrolment_up_to_capacity_then_the_waitlist_which_moves_up_on_cancellati
     events = [body["status"] for _, body in tap.collect(6)]
     assert events == ["enrolled", "enrolled", "waitlisted", "cancelled", "enrolled"]
 
+    # an activity that is over takes nobody, not even onto its waitlist
+    over = roster.activity(team, window=(PAST_STARTS, PAST_ENDS))
+    before = roster.writes()
+    failure = refused(roster.svc.enrol, over["id"], {"volunteer_id": people[3]}, roster.leader)
+    assert (failure.kind, failure.code, failure.details["ends_at"]) == (
+        "conflict",
+        "ACTIVITY_ENDED",
+        PAST_ENDS,
+    )
+    assert PAST_ENDS in failure.message
+    assert roster.writes() == before
+
 
 # --- service hours --------------------------------------------------------------------------
 
@@ -611,10 +639,23 @@ def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, t
             "within_activity",
         ),
         (
-            {"started_at": "2026-10-10T03:00:00+00:00", "hours": 2},
+            {"started_at": ends_at_minus(hours=1), "hours": 2},
             "VALIDATION_FAILED",
             "ended_at",
             "within_activity",
+        ),
+        # not yet served: an end after now (5 minutes of clock skew allowed)
+        (
+            {"started_at": in_minutes(-30), "hours": 1},
+            "VALIDATION_FAILED",
+            "hours",
+            "not_in_future",
+        ),
+        (
+            {"started_at": in_minutes(-30), "ended_at": in_minutes(10)},
+            "VALIDATION_FAILED",
+            "ended_at",
+            "not_in_future",
         ),
         (
             {"started_at": "2026-10-10T03:00:00+00:00", "ended_at": "2026-10-10T03:30:00+00:00"},
@@ -701,7 +742,7 @@ def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, t
             "volunteer_id": other["id"],
             "activity_id": activity["id"],
             "started_at": STARTS,
-            "ended_at": ENDS,
+            "ended_at": "2026-10-10T04:00:00+00:00",
         },
         roster.leader,
     )

@@ -21,6 +21,7 @@ from volunteers.domain import (
     VolunteerDraft,
 )
 from volunteers.exceptions import (
+    ActivityEnded,
     ActivityFull,
     HoursOverlap,
     InvalidTransition,
@@ -35,6 +36,8 @@ AT = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
 #: an activity on the morning of 2027-03-06, China time (01:00 to 05:00 UTC)
 STARTS = datetime(2027, 3, 6, 1, 0, tzinfo=UTC)
 ENDS = STARTS + timedelta(hours=4)
+#: when hours are logged: after every activity here (hours are logged for time already served)
+LOGGED = datetime(2027, 4, 10, 1, 0, tzinfo=UTC)
 
 FEDERATION_ID = str(uuid.uuid4())
 HOST_ID = str(uuid.uuid4())
@@ -502,6 +505,35 @@ def test_capacity_never_exceeded_over_any_sequence_of_enrolments_and_cancellatio
     assert [e.position for e in line if e.status == "enrolled"] == [3, 6, 7]
 
 
+@pytest.mark.parametrize("waitlist", [True, False])
+def test_nobody_enrols_in_an_activity_that_has_ended(waitlist):
+    activity = new_activity(capacity=1)
+    # once it has started, up to its last minute, one still may
+    last_minute = ENDS - timedelta(minutes=1)
+    assert activity.enrol("v1", waitlist=waitlist, actor=LEADER, at=last_minute).status == (
+        "enrolled"
+    )
+    activity.pull_events()
+    before = vars(activity).copy()
+    for at in (ENDS, ENDS + timedelta(days=30)):
+        with pytest.raises(ActivityEnded) as excinfo:
+            activity.enrol("v2", waitlist=waitlist, actor=LEADER, at=at)
+        assert (excinfo.value.kind, excinfo.value.code) == ("conflict", "ACTIVITY_ENDED")
+        assert excinfo.value.details == {"activity_id": activity.id, "ends_at": ENDS.isoformat()}
+        assert ENDS.isoformat() in excinfo.value.message
+    assert vars(activity) == before
+    assert activity.pull_events() == []
+
+
+def test_nobody_re_enrols_in_an_activity_that_has_ended():
+    activity = new_activity(capacity=2)
+    (enrolment,) = enrol_many(activity, 1)
+    activity.cancel(enrolment, None, actor=LEADER, at=AT)
+    with pytest.raises(ActivityEnded):
+        activity.reenrol(enrolment, waitlist=True, actor=LEADER, at=ENDS)
+    assert (enrolment.status, counts(activity)) == ("cancelled", (0, 0, 2))
+
+
 @pytest.mark.parametrize(
     ("starts", "ends", "capacity", "field", "rule"),
     [
@@ -533,7 +565,17 @@ def test_an_activity_has_a_window_and_a_place(starts, ends, capacity, field, rul
 VOLUNTEER_ID = str(uuid.uuid4())
 
 
-def log(activity=None, started=STARTS, ended=ENDS, *, others=(), status="enrolled", actor=LEADER):
+def log(
+    activity=None,
+    started=STARTS,
+    ended=ENDS,
+    *,
+    others=(),
+    status="enrolled",
+    actor=LEADER,
+    at=LOGGED,
+    end_field="ended_at",
+):
     return domain.log_hours(
         volunteer_id=VOLUNTEER_ID,
         activity=activity or new_activity(project_id=str(uuid.uuid4())),
@@ -542,7 +584,8 @@ def log(activity=None, started=STARTS, ended=ENDS, *, others=(), status="enrolle
         started_at=started,
         ended_at=ended,
         actor=actor,
-        at=AT,
+        at=at,
+        end_field=end_field,
     )
 
 
@@ -586,6 +629,33 @@ def test_hours_lie_within_the_activitys_window(started, ended, field):
         log(started=started, ended=ended)
     assert broken(excinfo) == (field, "within_activity")
     assert excinfo.value.details["activity_starts_at"] == STARTS.isoformat()
+
+
+def test_hours_are_logged_only_for_time_already_served_give_or_take_the_clock_skew():
+    now = STARTS + timedelta(hours=2)  # the activity is on
+    skew = domain.CLOCK_SKEW
+    assert skew == timedelta(minutes=5)
+    # ending now, or a clock's few minutes ahead of now, is time served
+    assert log(ended=now, at=now).minutes == 120
+    assert log(ended=now + skew, at=now).minutes == 125
+    for end_field in ("ended_at", "hours"):
+        with pytest.raises(RuleBroken) as excinfo:
+            log(ended=now + skew + timedelta(seconds=1), at=now, end_field=end_field)
+        assert excinfo.value.kind == "invalid"
+        assert broken(excinfo) == (end_field, "not_in_future")
+        assert excinfo.value.details["now"] == now.isoformat()
+        said = {"ended_at": "the end", "hours": "the start plus the hours"}[end_field]
+        assert f"{said} lies in the future" in excinfo.value.message
+    # an activity still to come: none of it is served yet
+    with pytest.raises(RuleBroken) as excinfo:
+        log(at=AT)
+    assert broken(excinfo) == ("ended_at", "not_in_future")
+
+
+def test_hours_past_the_activitys_end_are_outside_it_even_when_also_still_to_come():
+    with pytest.raises(RuleBroken) as excinfo:
+        log(ended=ENDS + timedelta(hours=1), at=ENDS - timedelta(hours=1))
+    assert broken(excinfo) == ("ended_at", "within_activity")
 
 
 @pytest.mark.parametrize(

@@ -390,7 +390,8 @@ class VolunteersRoutes:
     )
     def enrol(self, call: Call) -> Any:
         """Never over capacity, even under concurrent sign-ups: beyond it the volunteer is
-        waitlisted (or, with `waitlist: false`, refused with 409 ACTIVITY_FULL)."""
+        waitlisted (or, with `waitlist: false`, refused with 409 ACTIVITY_FULL). Once the
+        activity has ended, nobody enrols: 409 ACTIVITY_ENDED, naming its `ends_at`."""
         return 201, self.volunteers.call(
             "enrol", call.path["activity_id"], call.body, call.actor.to_dict()
         )
@@ -439,7 +440,9 @@ class VolunteersRoutes:
     )
     def log_hours(self, call: Call) -> Any:
         """For an enrolled volunteer, within the activity's time, not overlapping her other
-        entries: `started_at` and `ended_at`, or `hours`. Pending until verified."""
+        entries: `started_at` and `ended_at`, or `hours`. Pending until verified. Only time
+        already served: an end after now (5 minutes of clock skew allowed) is a 422 naming
+        `ended_at` (or `hours`), rule `not_in_future`."""
         return 201, self.volunteers.call("log_hours", call.body, call.actor.to_dict())
 
     @api(

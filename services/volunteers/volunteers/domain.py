@@ -24,6 +24,7 @@ from kit.aggregate import Aggregate
 from kit.clock import local_date
 from kit.text import search_key
 from volunteers.exceptions import (
+    ActivityEnded,
     ActivityFull,
     HoursOverlap,
     InvalidTransition,
@@ -64,6 +65,9 @@ MAX_TITLE = 200
 MAX_SKILLS = 30
 MAX_SKILL = 50
 MAX_ENTRY_MINUTES = 24 * 60
+#: how far past "now" logged hours may end: the clock of whoever read the times off a watch
+#: or a phone may run a few minutes ahead of the service's (see ``check_served``)
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 # --- personal data: the mobile phone -------------------------------------------------------
@@ -475,11 +479,20 @@ class Activity(Aggregate):
     def places_left(self) -> int:
         return max(self.capacity - self.enrolled_count, 0)
 
+    def ensure_not_ended(self, at: datetime) -> None:
+        """Nobody enrols (or re-enrols, or joins the waitlist) once the activity has ended:
+        ``ActivityEnded`` (a conflict) naming its end. Up to its end, joining is allowed, even
+        once it has started."""
+        if at >= self.ends_at:
+            raise ActivityEnded(self.id, self.ends_at.isoformat())
+
     def enrol(self, volunteer_id: str, *, waitlist: bool, actor: Actor, at: datetime) -> Enrolment:
-        """A place if one is left; else a place in the waitlist, or ``ActivityFull``.
+        """A place if one is left; else a place in the waitlist, or ``ActivityFull``;
+        ``ActivityEnded`` once the activity is over (``at`` is now).
 
         The caller holds the activity's row lock: the counts here are the truth.
         """
+        self.ensure_not_ended(at)
         if self.enrolled_count < self.capacity:
             status = "enrolled"
             self.enrolled_count += 1
@@ -505,6 +518,7 @@ class Activity(Aggregate):
         """A cancelled enrolment taken up again: at the back of the line."""
         if enrolment.status != "cancelled":
             raise InvalidTransition("enrolment", "re-enrol", enrolment.status)
+        self.ensure_not_ended(at)
         if self.enrolled_count < self.capacity:
             enrolment.status = "enrolled"
             self.enrolled_count += 1
@@ -631,6 +645,26 @@ def duration_minutes(started_at: datetime, ended_at: datetime) -> int:
     return minutes
 
 
+def check_served(ended_at: datetime, at: datetime, *, field: str = "ended_at") -> None:
+    """Hours are logged for time already served: an entry whose end lies after ``at`` (now)
+    is refused, ``RuleBroken(field, rule="not_in_future")``. ``field`` is what the end was given
+    as: ``ended_at``, or ``hours`` when the end is the start plus the hours.
+
+    A clock skew of ``CLOCK_SKEW`` (5 minutes) is allowed: an end up to 5 minutes after now
+    passes, so that a shift logged the minute it ends, by a clock a little fast, is not
+    refused.
+    """
+    if ended_at > at + CLOCK_SKEW:
+        what = "the start plus the hours" if field == "hours" else "the end"
+        raise RuleBroken(
+            f"hours are logged for time already served: {what} lies in the future",
+            field=field,
+            rule="not_in_future",
+            ended_at=ended_at.isoformat(),
+            now=at.isoformat(),
+        )
+
+
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     """Half-open intervals: one ending at 10:00 and the next starting at 10:00 do not overlap."""
     return a_start < b_end and b_start < a_end
@@ -713,11 +747,16 @@ def log_hours(
     actor: Actor,
     at: datetime,
     note: str | None = None,
+    end_field: str = "ended_at",
 ) -> ServiceHours:
     """A pending entry of service hours, if every rule holds.
 
     ``others`` are the volunteer's entries (any activity) that might overlap, rejected ones
     excluded; ``enrolment_status`` is the volunteer's enrolment in this activity, if any.
+    ``at`` is now: the hours must have been served by then (``check_served``: up to 5 minutes
+    of clock skew allowed); ``end_field`` names the field the end came from (``ended_at``, or
+    ``hours`` when the end is the start plus the hours) in that refusal. The activity's window
+    is checked first: hours running past its end are ``within_activity``, even if still to come.
     """
     entry = ServiceHours(
         volunteer_id=volunteer_id,
@@ -736,6 +775,7 @@ def log_hours(
             activity_starts_at=activity.starts_at.isoformat(),
             activity_ends_at=activity.ends_at.isoformat(),
         )
+    check_served(ended_at, at, field=end_field)
     if enrolment_status != "enrolled":
         raise NotEnrolled(activity.id, volunteer_id, enrolment_status)
     for other in others:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from kit.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, OutOfScope
 
 __all__ = [
+    "ActivityEnded",
     "ActivityFull",
     "ActivityNotFound",
     "AlreadyEnrolled",
@@ -99,6 +100,20 @@ class ActivityFull(Conflict):
             f"the activity's {capacity} places are taken (enrol with waitlist: true to queue)",
             activity_id=activity_id,
             capacity=capacity,
+        )
+
+
+class ActivityEnded(Conflict):
+    """Enrolment (or the waitlist) closes when the activity ends: its state, not the request,
+    forbids it."""
+
+    code = "ACTIVITY_ENDED"
+
+    def __init__(self, activity_id: str, ends_at: str) -> None:
+        super().__init__(
+            f"the activity ended at {ends_at}: nobody enrols in it any more",
+            activity_id=activity_id,
+            ends_at=ends_at,
         )
 
 

@@ -801,7 +801,9 @@ def log_hours(ctx: Context, data: dict[str, Any], at: datetime) -> ServiceHours:
     volunteer = ctx.named_volunteer(data["volunteer_id"], for_update=True)
     started_at = data["started_at"]
     ended_at = data.get("ended_at")
+    end_field = "ended_at"
     if ended_at is None:
+        end_field = "hours"
         if data.get("hours") is None:
             raise RuleBroken("give ended_at (or hours)", field="ended_at", rule="required")
         ended_at = started_at + timedelta(minutes=domain.minutes_from_hours(data["hours"]))
@@ -817,6 +819,7 @@ def log_hours(ctx: Context, data: dict[str, Any], at: datetime) -> ServiceHours:
         actor=ctx.actor,
         at=at,
         note=data.get("note"),
+        end_field=end_field,
     )
     ctx.repo.add(entry)
     return entry
