@@ -210,3 +210,27 @@ class CpuMeter:
     def describe(self, items: int, unit: str) -> str:
         parts = ", ".join(f"{label} {ms:.2f}" for label, ms in self.per_item_ms(items).items())
         return f"CPU ms per {unit}: {parts}; machine {self.machine_busy:.0%} busy"
+
+
+def load_figures(cpu: CpuMeter, seconds: float, items: int, unit: str) -> dict[str, Any]:
+    """What the services cost per item without the load generator (``cpu_ms_per_<unit>``,
+    ``server_cpu_ms_per_<unit>``), and how much of the busy machine was outside the meter
+    (other tenants, kernel threads): a run with a large share there is disturbed and its rates
+    read low."""
+    per_item = cpu.per_item_ms(items)
+    unmetered = cpu.machine_busy * (os.cpu_count() or 1) - sum(cpu.used.values()) / seconds
+    return {
+        f"cpu_ms_per_{unit}": per_item,
+        f"server_cpu_ms_per_{unit}": round(
+            sum(ms for label, ms in per_item.items() if label != "client"), 2
+        ),
+        "machine_busy": round(cpu.machine_busy, 2),
+        "unmetered_cores": round(unmetered, 2),
+    }
+
+
+def describe_load(cpu: CpuMeter, load: dict[str, Any], items: int, unit: str) -> str:
+    """``CpuMeter.describe`` and the cores busy outside the meter (from ``load_figures``)."""
+    return (
+        f"{cpu.describe(items, unit)}; {load['unmetered_cores']:.2f} cores busy outside the meter"
+    )

@@ -102,7 +102,9 @@ from projects.models import milestones
 from tests.bench.common import (
     CpuMeter,
     Stopwatch,
+    describe_load,
     latency_figures,
+    load_figures,
     note,
     percentile,
     pids_named,
@@ -111,18 +113,31 @@ from tests.bench.common import (
     setting,
     wait_until,
 )
-from tests.support.infra import scratch_postgres_database
-from tests.support.platform import SERVICES, Client, Platform, new_vhost, vhost_uri
+from tests.bench.flows import (
+    BACKENDS,
+    CALLS,
+    Flow,
+    FlowBodies,
+    FlowRun,
+    People,
+    closed_loop,
+    eventually,
+    expect,
+    idempotency_wanted,
+    in_green_threads,
+    new_platform,
+    note_per_call,
+    one_flow,
+    platform_cpu_meter,
+    set_up_people,
+)
+from tests.support.platform import SERVICES, Client, Platform
 
 APPROVE_BENCH = "funding.approve_via_gateway"
 PAY_BENCH = "funding.pay_via_gateway"
 QUEUE_BENCH = "funding.accepted_to_queue"
-BACKENDS = [b for b in (os.environ.get("BENCH_BACKENDS") or "sqlite,postgresql").split(",") if b]
 RATES = [float(r) for r in (os.environ.get("BENCH_FLOW_RATES") or "50").split(",") if r]
 
-#: the write calls of one flow, in order, and the status each must answer
-CALLS = {"draft": 201, "publish": 200, "apply": 201, "award": 201, "report": 201, "accept": 200}
-IDEMPOTENT_CALLS = {"draft", "apply", "award", "report", "pay"}
 TRANCHE = 2_000_000  # fen: 20,000 yuan, below the 10,000,000 two-approver threshold
 TARGET_P99_MS = 100.0
 PAGE = 500  # the API's largest page
@@ -144,29 +159,12 @@ MILESTONE = {
 REPORT = {"summary": "完成20名女童助学金发放", "beneficiaries_served": 20}
 
 
+def for_source(source_id: str) -> FlowBodies:
+    """What a flow sends, its project funded by ``source_id``."""
+    return FlowBodies({**PROJECT, "funding_source_id": source_id}, TRANCHE, MILESTONE, REPORT)
+
+
 # --- the platform and its people ---------------------------------------------------------------
-
-
-@dataclass
-class Provider:
-    id: str
-    headers: dict[str, str]  # the contractor's bearer token
-
-
-@dataclass
-class People:
-    city_id: str
-    staff: dict[str, str]  # the staff user's bearer token (accepts every milestone)
-    providers: list[Provider]
-    officers: list[dict[str, str]]  # finance officers' bearer tokens
-
-
-@dataclass
-class Flow:
-    project_id: str
-    contract_id: str
-    milestone_id: str
-    accepted: float = 0.0  # time.time() when the accept call returned
 
 
 @dataclass
@@ -180,18 +178,11 @@ class Running:
     paced: list[PacedRun] = field(default_factory=list)
 
     def cpu_meter(self) -> CpuMeter:
-        def pid(name: str):
-            return lambda: [self.platform.processes[name].popen.pid]
-
-        return CpuMeter(
-            {
-                "gateway": pid("gateway"),
-                "funding": pid("funding"),
-                "projects": pid("projects"),
-                "registry": pid("registry"),
-                "rabbitmq": lambda: listening_pids(urlsplit(self.platform.amqp_uri).port or 5672),
-                "postgres": lambda: postgres_pids(self.platform.database_urls.values()),
-            }
+        return platform_cpu_meter(
+            self.platform,
+            ("gateway", "funding", "projects", "registry"),
+            rabbitmq=lambda: listening_pids(urlsplit(self.platform.amqp_uri).port or 5672),
+            postgres=lambda: postgres_pids(self.platform.database_urls.values()),
         )
 
     def officer(self, index: int) -> Client:
@@ -256,21 +247,6 @@ def postgres_pids(urls: Any) -> list[int]:
     return found
 
 
-def load_figures(cpu: CpuMeter, seconds: float, items: int) -> dict[str, Any]:
-    """What the services cost per item without the load generator, and how much of the busy
-    machine was outside the meter (other tenants, kernel threads)."""
-    per_item = cpu.per_item_ms(items)
-    unmetered = cpu.machine_busy * (os.cpu_count() or 1) - sum(cpu.used.values()) / seconds
-    return {
-        "cpu_ms_per_item": per_item,
-        "server_cpu_ms_per_item": round(
-            sum(ms for label, ms in per_item.items() if label != "client"), 2
-        ),
-        "machine_busy": round(cpu.machine_busy, 2),
-        "unmetered_cores": round(unmetered, 2),
-    }
-
-
 @pytest.fixture(scope="module", autouse=True)
 def machine_load():
     """The load average before and after: other tenants share the two cores."""
@@ -284,32 +260,23 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
     backend = request.param
     workdir = tmp_path_factory.mktemp(f"funding-{backend}")
     with ExitStack() as stack:
-        if backend == "sqlite":
-            urls: dict[str, str] = {}  # the platform puts SQLite files in its work dir
-        elif backend == "postgresql":
-            admin_url = request.getfixturevalue("postgres_admin_url")
-            urls = {
-                name: stack.enter_context(
-                    scratch_postgres_database(admin_url, f"jinguo_bench_{name}")
-                )
-                for name in (*SERVICES, "gateway")
-            }
-        else:
-            raise ValueError(f"unknown backend {backend!r} in BENCH_BACKENDS")
-        vhost = new_vhost(rabbit_manager)
-        stack.callback(rabbit_manager.delete_vhost, vhost)
-        platform = Platform(
-            amqp_uri=vhost_uri(infra.amqp_uri, vhost),
-            workdir=workdir,
-            database_urls=urls,
-            rpc_timeout=10.0,  # the production default; the e2e tests use 3 s
+        platform, _ = new_platform(
+            stack,
+            request,
+            rabbit_manager,
+            infra,
+            workdir,
+            backend,
+            databases=(*SERVICES, "gateway"),
         )
-        stack.callback(platform.stop)
         platform.start()
 
         setup = Stopwatch()
         people = set_up_people(
-            platform, setting("BENCH_PROVIDERS", 16), max(setting("BENCH_OFFICERS", 4), 2)
+            platform,
+            for_source(str(uuid.uuid4())),
+            setting("BENCH_PROVIDERS", 16),
+            max(setting("BENCH_OFFICERS", 4), 2),
         )
         running = Running(backend, platform, people)
         concurrency = setting("BENCH_CONCURRENCY", 16)
@@ -329,195 +296,13 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
         yield running
 
 
-def eventually(attempt: Any, timeout: float = 30.0) -> Any:
-    """Retry ``attempt`` (which raises AssertionError until the world has caught up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            eventlet.sleep(0.1)
-
-
-def expect(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    return response.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def set_up_people(platform: Platform, providers: int, officers: int) -> People:
-    """City, staff, verified providers with a contractor each, finance officers; wait until
-    projects knows every provider's verification."""
-    admin = platform.admin()
-    city = admin.create(
-        "/organizations",
-        {"name": "某市妇女联合会", "kind": "federation", "level": "city", "region_code": "330100"},
-    )
-
-    def user(username: str, role: str, organization_id: str | None) -> dict[str, str]:
-        password = f"{username}-pass"
-        admin.create(
-            "/users",
-            {
-                "username": username,
-                "password": password,
-                "role": role,
-                "organization_id": organization_id,
-            },
-        )
-        return bearer(platform.token(username, password))
-
-    people = People(
-        city_id=city["id"],
-        staff=user("city.staff", "federation_staff", city["id"]),
-        providers=[],
-        officers=[user(f"finance.{i:02d}", "finance_officer", None) for i in range(officers)],
-    )
-    staff = platform.client()
-    staff.session.headers.update(people.staff)
-    for index in range(providers):
-        provider = staff.create(
-            "/organizations",
-            {
-                "name": f"社工服务中心-{index:03d}",
-                "kind": "service_provider",
-                "parent_id": city["id"],
-            },
-        )
-        expect(staff.post(f"/organizations/{provider['id']}/verify"), 200)
-        headers = user(f"contractor.{index:03d}", "contractor", provider["id"])
-        people.providers.append(Provider(provider["id"], headers))
-
-    # registry facts reach projects asynchronously: the city first, then every verification
-    warm_up = {**PROJECT, "title": "预热项目", "funding_source_id": str(uuid.uuid4())}
-    project = eventually(lambda: expect(staff.post("/projects", warm_up), 201))
-    expect(staff.post(f"/projects/{project['id']}/publish"), 200)
-    contractor = platform.client()
-    for provider in people.providers:
-        application = {"provider_id": provider.id, "amount": TRANCHE, "proposal": "预热"}
-        eventually(
-            lambda provider=provider, application=application: expect(
-                contractor.post(
-                    f"/projects/{project['id']}/applications",
-                    application,
-                    headers=provider.headers,
-                ),
-                201,
-            )
-        )
-    return people
-
-
-# --- flows --------------------------------------------------------------------------------------
-
-
-@dataclass
-class FlowRun:
-    idempotency: bool = False
-    latencies: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
-    statuses: collections.Counter[tuple[str, int]] = field(default_factory=collections.Counter)
-    failures: list[str] = field(default_factory=list)
-    completed: list[Flow] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def call(
-        self, client: Client, name: str, path: str, headers: dict[str, str], body: Any = None
-    ) -> dict[str, Any] | None:
-        """POST, timed; the body of the expected answer, or None (and a failure noted)."""
-        if self.idempotency and name in IDEMPOTENT_CALLS:
-            headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-        started = time.perf_counter()
-        response = client.post(path, body, headers=headers)
-        self.latencies[name].append(time.perf_counter() - started)
-        self.statuses[(name, response.status_code)] += 1
-        if response.status_code != CALLS[name]:
-            self.fail(f"{name} {path}: {response.status_code} {response.text[:300]}")
-            return None
-        return response.json()
-
-    def fail(self, text: str) -> None:
-        if len(self.failures) < 5:
-            self.failures.append(text)
-
-
-def one_flow(
-    client: Client,
-    people: People,
-    source_id: str,
-    index: int,
-    run: FlowRun,
-    watch: Callable[[str], None] | None = None,
-) -> Flow | None:
-    """One whole flow; ``watch(milestone_id)`` is called once the award has answered, before
-    the report and the acceptance."""
-    staff = people.staff
-    provider = people.providers[index % len(people.providers)]
-    draft = {**PROJECT, "title": f"春蕾-{index}", "funding_source_id": source_id}
-    project = run.call(client, "draft", "/projects", staff, draft)
-    if project is None:
-        return None
-    project_id = project["id"]
-    if run.call(client, "publish", f"/projects/{project_id}/publish", staff) is None:
-        return None
-    application = run.call(
-        client,
-        "apply",
-        f"/projects/{project_id}/applications",
-        provider.headers,
-        {"provider_id": provider.id, "amount": TRANCHE, "proposal": "入户走访与助学金发放"},
-    )
-    if application is None:
-        return None
-    contract = run.call(
-        client,
-        "award",
-        f"/projects/{project_id}/award",
-        staff,
-        {"application_id": application["id"], "milestones": [MILESTONE]},
-    )
-    if contract is None:
-        return None
-    if watch is not None:
-        watch(contract["milestones"][0]["id"])
-    milestone = f"/contracts/{contract['id']}/milestones/{contract['milestones'][0]['id']}"
-    if run.call(client, "report", milestone + "/reports", provider.headers, REPORT) is None:
-        return None
-    decided = run.call(client, "accept", milestone + "/accept", staff)
-    accepted = time.time()
-    if decided is None:
-        return None
-    if decided["status"] != "completed" or decided["milestones"][0]["status"] != "accepted":
-        run.fail(f"accept {milestone}: the contract is {decided['status']}")
-        return None
-    return Flow(project_id, contract["id"], contract["milestones"][0]["id"], accepted)
-
-
 def run_flows(running: Running, source_id: str, flows: int, concurrency: int) -> FlowRun:
     """``flows`` flows from ``concurrency`` green threads (closed loop), each with a session."""
-    run = FlowRun(idempotency=os.environ.get("BENCH_IDEMPOTENCY") == "1")
     first = running.flows_started
     running.flows_started += flows
-    jobs = iter(range(first, first + flows))
-
-    def worker() -> None:
-        client = running.platform.client()
-        for index in jobs:
-            flow = one_flow(client, running.people, source_id, index, run)
-            if flow is not None:
-                run.completed.append(flow)
-
-    clock = Stopwatch()
-    pool = eventlet.GreenPool(concurrency)
-    for _ in range(concurrency):
-        pool.spawn(worker)
-    pool.waitall()
-    run.seconds = clock.elapsed
-    return run
+    return closed_loop(
+        running.platform, running.people, for_source(source_id), first, flows, concurrency
+    )
 
 
 def listed(client: Client, source_id: str, status: str) -> list[dict[str, Any]]:
@@ -568,7 +353,7 @@ def work_queue(running: Running, ids: list[str], action: str, concurrency: int) 
     """POST ``/disbursements/{id}/<action>`` over ``ids`` from ``concurrency`` green threads,
     green thread w as finance officer w mod K."""
     work = QueueWork(action)
-    idempotency = os.environ.get("BENCH_IDEMPOTENCY") == "1"
+    idempotency = idempotency_wanted()
     expected = {"approve": "approved", "pay": "paid"}[action]
     jobs = iter(ids)
     batch = uuid.uuid4().hex[:8].upper()
@@ -599,12 +384,7 @@ def work_queue(running: Running, ids: list[str], action: str, concurrency: int) 
                 continue
             work.done[disbursement_id] = answer
 
-    clock = Stopwatch()
-    pool = eventlet.GreenPool(concurrency)
-    for number in range(concurrency):
-        pool.spawn(worker, number)
-    pool.waitall()
-    work.seconds = clock.elapsed
+    work.seconds = in_green_threads(concurrency, worker)
     return work
 
 
@@ -613,7 +393,7 @@ def report_queue_work(
 ) -> None:
     count = len(work.latencies)
     figures = latency_figures(work.latencies)
-    load = load_figures(cpu, work.seconds, count)
+    load = load_figures(cpu, work.seconds, count, "item")
     officers = min(len(running.people.officers), concurrency)
     report(
         name,
@@ -629,10 +409,7 @@ def report_queue_work(
         **figures,
         **load,
     )
-    note(
-        f"{name} {running.backend}: {cpu.describe(count, work.action)}; "
-        f"{load['unmetered_cores']:.2f} cores busy outside the meter"
-    )
+    note(f"{name} {running.backend}: {describe_load(cpu, load, count, work.action)}")
 
 
 def test_approve_and_pay_through_the_gateway(running):
@@ -871,7 +648,8 @@ def paced_flows(
     schedule's end are never started (dropped), so an overloaded platform costs the schedule's
     length plus the time to finish the M in flight, not the time to do all the work."""
     limit = setting("BENCH_MAX_IN_FLIGHT", 48)
-    paced = PacedRun(rate, flows, FlowRun(idempotency=os.environ.get("BENCH_IDEMPOTENCY") == "1"))
+    paced = PacedRun(rate, flows, FlowRun())
+    bodies = for_source(source_id)
     first = running.flows_started
     running.flows_started += flows
     sessions: list[Client] = []  # idle sessions, reused (keep-alive sockets)
@@ -882,7 +660,7 @@ def paced_flows(
         nonlocal in_flight
         client = sessions.pop() if sessions else running.platform.client()
         try:
-            flow = one_flow(client, running.people, source_id, index, paced.run, watch)
+            flow = one_flow(client, running.people, bodies, index, paced.run, watch)
             if flow is not None:
                 paced.run.completed.append(flow)
         finally:
@@ -1017,8 +795,8 @@ def run_at_rate(running: Running, rate: float, variant: str) -> PacedRun:
     delivery = [st["requested_at"] - st["sent_at"] for st in stamped]
     handler = [q.middle - st["requested_at"] for (_, q), st in zip(windows, stamped, strict=True)]
     use_case = [a.middle - st["accepted_at"] for (a, _), st in zip(windows, stamped, strict=True)]
-    load = load_figures(cpu, paced.seconds, started)
-    per_call = {name: latency_figures(run.latencies[name]) for name in CALLS}
+    load = load_figures(cpu, paced.seconds, started, "item")
+    per_call = run.per_call()
     polls = watcher.ticks
     poll = latency_figures(watcher.accepted.poll_seconds + watcher.queued.poll_seconds)
     lag = {
@@ -1075,11 +853,7 @@ def run_at_rate(running: Running, rate: float, variant: str) -> PacedRun:
         load_avg_after=[round(x, 2) for x in load_after],
         **load,
     )
-    calls = ", ".join(
-        f"{name} {figures['p50_ms']:.0f}/{figures['p99_ms']:.0f}"
-        for name, figures in per_call.items()
-    )
-    note(f"{QUEUE_BENCH} {label}: p50/p99 ms per call: {calls}")
+    note_per_call(f"{QUEUE_BENCH} {label}", per_call)
     note(
         f"{QUEUE_BENCH} {label}: cross-checks: accept call returned → first poll that showed "
         f"the disbursement p50 {ms(client, 0.5):.1f} ms, p99 {ms(client, 0.99):.1f} ms; "
@@ -1102,8 +876,7 @@ def run_at_rate(running: Running, rate: float, variant: str) -> PacedRun:
         f"{poll['p99_ms']:.1f} ms"
     )
     note(
-        f"{QUEUE_BENCH} {label}: {cpu.describe(started, 'flow')}; "
-        f"{load['unmetered_cores']:.2f} cores busy outside the meter; load average "
+        f"{QUEUE_BENCH} {label}: {describe_load(cpu, load, started, 'flow')}; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after"
     )
     running.paced.append(paced)

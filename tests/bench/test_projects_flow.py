@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import random
 import time
 import uuid
@@ -63,7 +62,9 @@ from tests.bench import accepted_consumer
 from tests.bench.common import (
     CpuMeter,
     Stopwatch,
+    describe_load,
     latency_figures,
+    load_figures,
     note,
     pids_named,
     report,
@@ -71,20 +72,28 @@ from tests.bench.common import (
     setting,
     wait_until,
 )
-from tests.support.infra import scratch_postgres_database
-from tests.support.platform import Client, Platform, new_vhost, vhost_uri
+from tests.bench.flows import (
+    BACKENDS,
+    CALLS,
+    Flow,
+    FlowBodies,
+    FlowRun,
+    People,
+    closed_loop,
+    new_platform,
+    note_per_call,
+    platform_cpu_meter,
+    set_up_people,
+)
+from tests.support.platform import Platform
 
 FLOW_BENCH = "projects.flow_via_gateway"
 READ_BENCH = "projects.get_via_gateway"
 EVENT_BENCH = "projects.accepted_to_consumer"
-BACKENDS = [b for b in (os.environ.get("BENCH_BACKENDS") or "sqlite,postgresql").split(",") if b]
 
 CONSUMER_QUEUE = "evt-projects-milestone_accepted--bench_accepted.on_milestone_accepted"
-#: the write calls of one flow, in order, and the status each must answer
-CALLS = {"draft": 201, "publish": 200, "apply": 201, "award": 201, "report": 201, "accept": 200}
 #: events one flow publishes (applying publishes none)
 FLOW_EVENTS = ("project_published", "contract_awarded", "milestone_reported", "milestone_accepted")
-IDEMPOTENT_CALLS = {"draft", "apply", "award", "report"}
 
 AMOUNT = 48_000_000
 PROJECT = {
@@ -114,29 +123,10 @@ REPORT = {
     ],
     "indicator_values": {"资助女童人数": 120, "家访次数": 240},
 }
+BODIES = FlowBodies(PROJECT, AMOUNT, MILESTONE, REPORT)
 
 
 # --- the platform and its people ---------------------------------------------------------------
-
-
-@dataclass
-class Provider:
-    id: str
-    headers: dict[str, str]  # the contractor's bearer token
-
-
-@dataclass
-class People:
-    city_id: str
-    staff: dict[str, str]  # the staff user's bearer token
-    providers: list[Provider]
-
-
-@dataclass
-class Flow:
-    project_id: str
-    contract_id: str
-    milestone_id: str
 
 
 @dataclass
@@ -150,40 +140,17 @@ class Running:
     flows: list[Flow] = field(default_factory=list)
 
     def cpu_meter(self) -> CpuMeter:
-        def pid(name: str):
-            return lambda: [self.platform.processes[name].popen.pid]
-
-        return CpuMeter(
-            {
-                "gateway": pid("gateway"),
-                "projects": pid("projects"),
-                "registry": pid("registry"),
-                "consumer": pid("consumer"),
-                "rabbitmq": lambda: pids_named("beam.smp"),
-                "postgres": lambda: pids_named("postgres"),
-            }
+        return platform_cpu_meter(
+            self.platform,
+            ("gateway", "projects", "registry", "consumer"),
+            rabbitmq=lambda: pids_named("beam.smp"),
+            postgres=lambda: pids_named("postgres"),
         )
 
     def handled(self) -> list[Any]:
         """The consumer's rows: one per application of a ``milestone_accepted`` event."""
         with self.consumer_db.connect() as connection:
             return connection.execute(sa.select(accepted_consumer.handled)).all()
-
-
-def load_figures(cpu: CpuMeter, seconds: float, items: int) -> dict[str, Any]:
-    """What the services cost per item without the load generator, and how much of the busy
-    machine was outside the meter (other tenants, kernel threads): a run with a large share
-    there is disturbed and its rates read low."""
-    per_item = cpu.per_item_ms(items)
-    unmetered = cpu.machine_busy * (os.cpu_count() or 1) - sum(cpu.used.values()) / seconds
-    return {
-        "cpu_ms_per_request": per_item,
-        "server_cpu_ms_per_request": round(
-            sum(ms for label, ms in per_item.items() if label != "client"), 2
-        ),
-        "machine_busy": round(cpu.machine_busy, 2),
-        "unmetered_cores": round(unmetered, 2),
-    }
 
 
 class EventQueue:
@@ -223,27 +190,15 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
     backend = request.param
     workdir = tmp_path_factory.mktemp(f"projects-{backend}")
     with ExitStack() as stack:
-        if backend == "sqlite":
-            urls: dict[str, str] = {}  # the platform puts SQLite files in its work dir
-        elif backend == "postgresql":
-            admin_url = request.getfixturevalue("postgres_admin_url")
-            urls = {
-                name: stack.enter_context(
-                    scratch_postgres_database(admin_url, f"jinguo_bench_{name}")
-                )
-                for name in ("registry", "projects", "gateway")
-            }
-        else:
-            raise ValueError(f"unknown backend {backend!r} in BENCH_BACKENDS")
-        vhost = new_vhost(rabbit_manager)
-        stack.callback(rabbit_manager.delete_vhost, vhost)
-        platform = Platform(
-            amqp_uri=vhost_uri(infra.amqp_uri, vhost),
-            workdir=workdir,
-            database_urls=urls,
-            rpc_timeout=10.0,  # the production default; the e2e tests use 3 s
+        platform, vhost = new_platform(
+            stack,
+            request,
+            rabbit_manager,
+            infra,
+            workdir,
+            backend,
+            databases=("registry", "projects", "gateway"),
         )
-        stack.callback(platform.stop)
         events = stack.enter_context(EventQueue(platform.amqp_uri, "projects"))
 
         # the consumer first, so its queue is bound before the first acceptance
@@ -269,7 +224,7 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
 
         running = Running(backend, platform, events, consumer_db)
         setup = Stopwatch()
-        running.people = set_up_people(platform, setting("BENCH_PROVIDERS", 16))
+        running.people = set_up_people(platform, BODIES, setting("BENCH_PROVIDERS", 16))
         concurrency = setting("BENCH_CONCURRENCY", 16)
         warm_up = run_flows(running, concurrency, concurrency)
         assert not warm_up.failures, warm_up.failures
@@ -280,182 +235,14 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
         yield running
 
 
-def eventually(attempt: Any, timeout: float = 30.0) -> Any:
-    """Retry ``attempt`` (which raises AssertionError until the world has caught up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            eventlet.sleep(0.1)
-
-
-def expect(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    return response.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def set_up_people(platform: Platform, providers: int) -> People:
-    """City, staff, verified providers with a contractor each; wait until projects knows."""
-    admin = platform.admin()
-    city = admin.create(
-        "/organizations",
-        {"name": "某市妇女联合会", "kind": "federation", "level": "city", "region_code": "330100"},
-    )
-    staff_name, staff_password = "city.staff", "city-staff-pass"
-    admin.create(
-        "/users",
-        {
-            "username": staff_name,
-            "password": staff_password,
-            "role": "federation_staff",
-            "organization_id": city["id"],
-        },
-    )
-    staff_token = platform.token(staff_name, staff_password)
-    staff = platform.client(staff_token)
-    people = People(city_id=city["id"], staff=bearer(staff_token), providers=[])
-    for index in range(providers):
-        provider = staff.create(
-            "/organizations",
-            {
-                "name": f"社工服务中心-{index:03d}",
-                "kind": "service_provider",
-                "parent_id": city["id"],
-            },
-        )
-        expect(staff.post(f"/organizations/{provider['id']}/verify"), 200)
-        username, password = f"contractor.{index:03d}", f"contractor-{index:03d}-pass"
-        admin.create(
-            "/users",
-            {
-                "username": username,
-                "password": password,
-                "role": "contractor",
-                "organization_id": provider["id"],
-            },
-        )
-        people.providers.append(
-            Provider(provider["id"], bearer(platform.token(username, password)))
-        )
-
-    # registry facts reach projects asynchronously: the city first, then every verification
-    project = eventually(
-        lambda: expect(staff.post("/projects", {**PROJECT, "title": "预热项目"}), 201)
-    )
-    expect(staff.post(f"/projects/{project['id']}/publish"), 200)
-    contractor = platform.client()
-    for provider in people.providers:
-        application = {"provider_id": provider.id, "amount": AMOUNT, "proposal": "预热"}
-        eventually(
-            lambda provider=provider, application=application: expect(
-                contractor.post(
-                    f"/projects/{project['id']}/applications",
-                    application,
-                    headers=provider.headers,
-                ),
-                201,
-            )
-        )
-    return people
-
-
 # --- the flows ----------------------------------------------------------------------------------
-
-
-@dataclass
-class FlowRun:
-    idempotency: bool = False
-    latencies: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
-    statuses: collections.Counter[tuple[str, int]] = field(default_factory=collections.Counter)
-    failures: list[str] = field(default_factory=list)
-    completed: list[Flow] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def call(
-        self, client: Client, name: str, path: str, headers: dict[str, str], body: Any = None
-    ) -> dict[str, Any] | None:
-        """POST, timed; the body of the expected answer, or None (and a failure noted)."""
-        if self.idempotency and name in IDEMPOTENT_CALLS:
-            headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-        started = time.perf_counter()
-        response = client.post(path, body, headers=headers)
-        self.latencies[name].append(time.perf_counter() - started)
-        self.statuses[(name, response.status_code)] += 1
-        if response.status_code != CALLS[name]:
-            self.fail(f"{name} {path}: {response.status_code} {response.text[:300]}")
-            return None
-        return response.json()
-
-    def fail(self, text: str) -> None:
-        if len(self.failures) < 5:
-            self.failures.append(text)
-
-
-def one_flow(client: Client, people: People, index: int, run: FlowRun) -> Flow | None:
-    staff = people.staff
-    provider = people.providers[index % len(people.providers)]
-    project = run.call(client, "draft", "/projects", staff, {**PROJECT, "title": f"春蕾-{index}"})
-    if project is None:
-        return None
-    project_id = project["id"]
-    if run.call(client, "publish", f"/projects/{project_id}/publish", staff) is None:
-        return None
-    application = run.call(
-        client,
-        "apply",
-        f"/projects/{project_id}/applications",
-        provider.headers,
-        {"provider_id": provider.id, "amount": AMOUNT, "proposal": "入户走访与助学金发放"},
-    )
-    if application is None:
-        return None
-    contract = run.call(
-        client,
-        "award",
-        f"/projects/{project_id}/award",
-        staff,
-        {"application_id": application["id"], "milestones": [MILESTONE]},
-    )
-    if contract is None:
-        return None
-    milestone = f"/contracts/{contract['id']}/milestones/{contract['milestones'][0]['id']}"
-    if run.call(client, "report", milestone + "/reports", provider.headers, REPORT) is None:
-        return None
-    decided = run.call(client, "accept", milestone + "/accept", staff)
-    if decided is None:
-        return None
-    if decided["status"] != "completed" or decided["milestones"][0]["status"] != "accepted":
-        run.fail(f"accept {milestone}: the contract is {decided['status']}")
-        return None
-    return Flow(project_id, contract["id"], contract["milestones"][0]["id"])
 
 
 def run_flows(running: Running, flows: int, concurrency: int) -> FlowRun:
     """``flows`` flows from ``concurrency`` green threads, each with its own session."""
     assert running.people is not None
-    run = FlowRun(idempotency=os.environ.get("BENCH_IDEMPOTENCY") == "1")
-    jobs = iter(range(len(running.flows), len(running.flows) + flows))
-
-    def worker() -> None:
-        client = running.platform.client()  # its own requests.Session (keep-alive socket)
-        for index in jobs:
-            flow = one_flow(client, running.people, index, run)
-            if flow is not None:
-                run.completed.append(flow)
-
-    clock = Stopwatch()
-    pool = eventlet.GreenPool(concurrency)
-    for _ in range(concurrency):
-        pool.spawn(worker)
-    pool.waitall()
-    run.seconds = clock.elapsed
+    first = len(running.flows)
+    run = closed_loop(running.platform, running.people, BODIES, first, flows, concurrency)
     running.flows.extend(run.completed)
     return run
 
@@ -473,8 +260,8 @@ def test_project_flows_through_the_gateway(running):
     assert len(run.completed) == flows
     assert run.statuses == {(name, status): flows for name, status in CALLS.items()}
     writes = flows * len(CALLS)
-    load = load_figures(cpu, run.seconds, writes)
-    per_call = {name: latency_figures(run.latencies[name]) for name in CALLS}
+    load = load_figures(cpu, run.seconds, writes, "request")
+    per_call = run.per_call()
     accept = per_call["accept"]
     report(
         FLOW_BENCH,
@@ -494,15 +281,8 @@ def test_project_flows_through_the_gateway(running):
         **load,
         cpu_ms_per_flow=cpu.per_item_ms(flows),
     )
-    calls = ", ".join(
-        f"{name} {figures['p50_ms']:.0f}/{figures['p99_ms']:.0f}"
-        for name, figures in per_call.items()
-    )
-    note(f"{FLOW_BENCH} {running.backend}: p50/p99 ms per call: {calls}")
-    note(
-        f"{FLOW_BENCH} {running.backend}: {cpu.describe(writes, 'write request')}; "
-        f"{load['unmetered_cores']:.2f} cores busy outside the meter"
-    )
+    note_per_call(f"{FLOW_BENCH} {running.backend}", per_call)
+    note(f"{FLOW_BENCH} {running.backend}: {describe_load(cpu, load, writes, 'write request')}")
 
     check_events(running, run, first_timed=already)
 
@@ -623,7 +403,7 @@ def test_read_projects_through_the_gateway(running):
     assert not failures, failures
     assert statuses == {200: requests}, statuses
     figures = latency_figures(latencies)
-    load = load_figures(cpu, elapsed, requests)
+    load = load_figures(cpu, elapsed, requests, "request")
     report(
         READ_BENCH,
         running.backend,
@@ -638,7 +418,4 @@ def test_read_projects_through_the_gateway(running):
         **figures,
         **load,
     )
-    note(
-        f"{READ_BENCH} {running.backend}: {cpu.describe(requests, 'request')}; "
-        f"{load['unmetered_cores']:.2f} cores busy outside the meter"
-    )
+    note(f"{READ_BENCH} {running.backend}: {describe_load(cpu, load, requests, 'request')}")
