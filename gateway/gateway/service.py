@@ -15,6 +15,7 @@ from gateway import accounts
 from gateway.auth import Auth
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
+from gateway.readcache import ReadCacheProvider
 from gateway.routes.funding import FundingRoutes
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.operations import OperationsRoutes
@@ -59,6 +60,8 @@ class GatewayService(
     projects = ServiceRpc("projects")
     funding = ServiceRpc("funding")
     volunteers = ServiceRpc("volunteers")
+    #: published projects as last rendered, dropped on the projects service's change notices
+    project_cache = ReadCacheProvider("projects", config_prefix="PROJECT_CACHE")
 
     @property
     def max_body_bytes(self) -> int:

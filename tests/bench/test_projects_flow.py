@@ -24,7 +24,11 @@ run untimed to warm every process.
    projects worker starts the use case, before it waits for the database) and from the outbox
    row's ``created_at`` (taken just before the commit).
 2. ``test_read_projects_through_the_gateway``: GET /projects/{id} by C green threads for D
-   seconds, as the staff user, over every project created before (ids picked at random).
+   seconds, as the staff user, over every project created before (ids picked at random). They
+   are published, so after each one's first read the gateway serves it from its read cache
+   (the hits and misses, from the gateway's metrics, are printed with the rate).
+3. ``test_read_draft_projects_through_the_gateway``: the same over 16 drafts, which are never
+   cached: every read is an RPC to projects and a query — the cost of a cache miss.
 
 CPU is reported per request for each process (``client`` is this test process, which shares
 the machine), summed without the client, and as the cores busy outside the meter: a run with
@@ -54,6 +58,7 @@ from typing import Any
 import eventlet
 import kombu
 import pytest
+import requests
 import sqlalchemy as sa
 
 from kit.db import create_engine
@@ -80,6 +85,7 @@ from tests.bench.flows import (
     FlowRun,
     People,
     closed_loop,
+    expect,
     new_platform,
     note_per_call,
     platform_cpu_meter,
@@ -89,6 +95,7 @@ from tests.support.platform import Platform
 
 FLOW_BENCH = "projects.flow_via_gateway"
 READ_BENCH = "projects.get_via_gateway"
+DRAFT_READ_BENCH = "projects.get_draft_via_gateway"
 EVENT_BENCH = "projects.accepted_to_consumer"
 
 CONSUMER_QUEUE = "evt-projects-milestone_accepted--bench_accepted.on_milestone_accepted"
@@ -368,9 +375,43 @@ def outbox_times(url: str) -> dict[str, tuple[Any, Any]]:
 
 
 def test_read_projects_through_the_gateway(running):
+    """Published projects: what the gateway's read cache serves after the first read."""
+    ids = [flow.project_id for flow in running.flows]
+    time_reads(running, ids, READ_BENCH, "published")
+
+
+def test_read_draft_projects_through_the_gateway(running):
+    """Drafts are never cached (who may read one depends on the reader): every read is an RPC
+    to the projects service and a database query — the price of a cache miss."""
+    staff = running.people.staff
+    client = running.platform.client()
+    ids = [
+        expect(
+            client.post("/projects", json={**BODIES.project, "title": f"草稿-{i}"}, headers=staff),
+            201,
+        )["id"]
+        for i in range(16)
+    ]
+    time_reads(running, ids, DRAFT_READ_BENCH, "draft")
+
+
+def cache_lookups(running: Running) -> dict[str, float]:
+    """The gateway's read-cache hits and misses so far, from its Prometheus metrics."""
+    port = running.platform.gateway_port
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = {"hit": 0.0, "miss": 0.0}
+    for line in text.splitlines():
+        if line.startswith("jinguo_gateway_cache_lookups_total{"):
+            labels, value = line.rsplit(" ", 1)
+            for result in found:
+                if f'result="{result}"' in labels and 'cache="projects"' in labels:
+                    found[result] += float(value)
+    return found
+
+
+def time_reads(running: Running, ids: list[str], bench: str, kind: str) -> None:
     concurrency = setting("BENCH_CONCURRENCY", 16)
     seconds = scaled("BENCH_GET_SECONDS", 20, minimum=5)
-    ids = [flow.project_id for flow in running.flows]
     latencies: list[float] = []
     statuses: collections.Counter[int] = collections.Counter()
     failures: list[str] = []
@@ -389,6 +430,7 @@ def test_read_projects_through_the_gateway(running):
             if wrong and len(failures) < 5:
                 failures.append(f"{project_id}: {response.status_code} {response.text[:300]}")
 
+    before = cache_lookups(running)
     cpu = running.cpu_meter().start()
     clock = Stopwatch()
     pool = eventlet.GreenPool(concurrency)
@@ -398,24 +440,30 @@ def test_read_projects_through_the_gateway(running):
     pool.waitall()
     elapsed = clock.elapsed
     cpu.stop()
+    after = cache_lookups(running)
 
     requests = len(latencies)
     assert not failures, failures
     assert statuses == {200: requests}, statuses
+    hits = int(after["hit"] - before["hit"])
+    misses = int(after["miss"] - before["miss"])
     figures = latency_figures(latencies)
     load = load_figures(cpu, elapsed, requests, "request")
     report(
-        READ_BENCH,
+        bench,
         running.backend,
         f"{requests} requests in {elapsed:.1f}s, {requests / elapsed:.1f} req/s, p50 "
         f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms (concurrency "
-        f"{concurrency}, {len(ids)} projects)",
+        f"{concurrency}, {len(ids)} {kind} projects; gateway cache {hits} hits, {misses} misses)",
         requests=requests,
         concurrency=concurrency,
         projects=len(ids),
+        kind=kind,
+        cache_hits=hits,
+        cache_misses=misses,
         seconds=round(elapsed, 2),
         req_per_s=round(requests / elapsed, 1),
         **figures,
         **load,
     )
-    note(f"{READ_BENCH} {running.backend}: {describe_load(cpu, load, requests, 'request')}")
+    note(f"{bench} {running.backend}: {describe_load(cpu, load, requests, 'request')}")

@@ -7,8 +7,11 @@ in the registry, and the registry's events change what projects allows.
 import time
 
 import pytest
+import requests
 
 from projects.ocds import load_schema_validator
+from tests.conftest import free_port
+from tests.support.platform import Client
 
 CITY_USCC = "91350100M000100Y43"
 
@@ -320,3 +323,86 @@ def test_contractors_list_only_what_is_theirs_or_public(platform, people):
         "items"
     ]  # traditional query
     assert found and all("春蕾计划" in p["title"] for p in found)
+
+
+@pytest.fixture(scope="module")
+def second_gateway(platform):
+    """Another gateway process on its own port, as a scaled-out deployment runs them."""
+    port = free_port()
+    platform.service(
+        "gateway-2",
+        "gateway/config.yaml",
+        "gateway.service:GatewayService",
+        GATEWAY_HTTP_ADDRESS=f"127.0.0.1:{port}",
+    )
+    base_url = f"http://127.0.0.1:{port}/api/v1"
+
+    def up():
+        try:
+            assert requests.get(f"{base_url}/health", timeout=5).status_code == 200
+        except requests.RequestException as exc:
+            raise AssertionError(str(exc)) from None
+
+    eventually(up, timeout=40)
+    return base_url
+
+
+def cache_hits(base_url):
+    text = requests.get(base_url.replace("/api/v1", "/metrics"), timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("jinguo_gateway_cache_lookups_total{") and 'result="hit"' in line
+    )
+
+
+def test_a_gateway_serves_published_projects_from_memory_and_hears_every_change(
+    platform, people, second_gateway
+):
+    """Gateway 2 caches a published project; a change made through gateway 1 reaches it by
+    the projects service's change notice (the cache's time to live is an hour here)."""
+    staff = people["staff"]
+    other = Client(second_gateway, staff.session.headers["Authorization"].split()[1])
+    project = expect(staff.post("/projects", {**PROJECT, "title": "缓存-一"}), 201)
+    pid = project["id"]
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
+
+    first = expect(other.get(f"/projects/{pid}"), 200)
+
+    def served_from_memory():
+        hits = cache_hits(second_gateway)
+        assert expect(other.get(f"/projects/{pid}"), 200) == first
+        assert cache_hits(second_gateway) == hits + 1
+
+    eventually(served_from_memory, timeout=10)
+
+    expect(staff.post(f"/projects/{pid}/cancel", {"reason": "资金调整"}), 200)
+
+    def cancelled_on_the_other_gateway():
+        shown = expect(other.get(f"/projects/{pid}"), 200)
+        assert (shown["status"], shown["cancel_reason"]) == ("cancelled", "资金调整")
+        assert shown["version"] > first["version"]
+
+    eventually(cancelled_on_the_other_gateway, timeout=10)
+
+
+def test_a_write_through_a_gateway_is_read_back_at_once_through_it(platform, people):
+    staff = people["staff"]
+    project = expect(staff.post("/projects", {**PROJECT, "title": "缓存-二"}), 201)
+    pid = project["id"]
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
+    assert expect(staff.get(f"/projects/{pid}"), 200)["status"] == "published"  # now cached
+    expect(staff.post(f"/projects/{pid}/cancel", {"reason": "需求变化"}), 200)
+    # no waiting: the gateway dropped its copy when the write came back
+    assert expect(staff.get(f"/projects/{pid}"), 200)["status"] == "cancelled"
+
+
+def test_drafts_are_never_served_from_a_cache_to_someone_who_may_not_see_them(platform, people):
+    staff, contractor = people["staff"], people["sunshine_user"]
+    draft = expect(staff.post("/projects", {**PROJECT, "title": "缓存-草稿"}), 201)
+    for _ in range(2):
+        assert expect(staff.get(f"/projects/{draft['id']}"), 200)["status"] == "draft"
+    expect(contractor.get(f"/projects/{draft['id']}"), 404, "PROJECT_NOT_FOUND")
+    published = expect(staff.post(f"/projects/{draft['id']}/publish"), 200)
+    # once published it is everybody's to read, from the cache too
+    assert expect(contractor.get(f"/projects/{draft['id']}"), 200) == published

@@ -6,6 +6,7 @@ here as the registry would); money facts arrive as funding's events.
 
 import time
 import uuid
+from typing import ClassVar
 
 import eventlet
 import pytest
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit import events as catalogue
+from kit.changes import on_change
 from kit.db import connect
 from kit.directory import organizations as directory
 from kit.migrate import drift, upgrade
@@ -598,3 +600,54 @@ def test_self_run_project_is_awarded_without_applications(svc, world):
 def test_migrations_match_the_models(database_url):
     upgrade("projects", database_url)
     assert drift(database_url, metadata, directory=True) == []
+
+
+class ProjectWatcher:
+    """Stands where the gateway stands: hears the projects service's change notices."""
+
+    name = "watcher"
+    heard: ClassVar[list] = []
+
+    @on_change("projects", "project")
+    def changed(self, notice):
+        ProjectWatcher.heard.append(notice)
+
+
+def test_every_committed_change_to_a_project_is_announced(
+    container_factory, rabbit_config, svc, world
+):
+    ProjectWatcher.heard = []
+    container_factory(ProjectWatcher, rabbit_config).start()
+
+    def heard(project_id, times):
+        """the watcher heard the project named ``times`` times"""
+        return [n["id"] for n in ProjectWatcher.heard].count(project_id) == times
+
+    project = svc.draft_project(project_payload(), world.staff)
+    wait_until(lambda: heard(project["id"], 1))
+    assert ProjectWatcher.heard[-1] == {"kind": "project", "id": project["id"]}
+    svc.publish_project(project["id"], world.staff)
+    wait_until(lambda: heard(project["id"], 2))
+
+    # reads and refused writes change nothing and say nothing
+    svc.get_project(project["id"], world.staff)
+    with pytest.raises(RemoteFailure):
+        svc.publish_project(project["id"], world.staff)  # 409: published already
+    # a change made by another service's event is announced too
+    publish_event(
+        world.amqp_uri,
+        "volunteers",
+        "service_hours_verified",
+        {
+            "entry_id": str(uuid.uuid4()),
+            "volunteer_id": str(uuid.uuid4()),
+            "activity_id": str(uuid.uuid4()),
+            "project_id": project["id"],
+            "minutes": 90,
+            "verified_by": "leader",
+        },
+    )
+    wait_until(lambda: heard(project["id"], 3))
+    assert svc.get_project(project["id"], world.staff)["volunteer_hours"] == 1.5
+    eventlet.sleep(0.3)  # nothing more arrives late
+    assert heard(project["id"], 3)

@@ -128,6 +128,9 @@ class Platform:
             "VOLUNTEERS_HASH_KEY": self.volunteers_hash_key,
             "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{self.gateway_port}",
             "GATEWAY_RPC_TIMEOUT": str(self.rpc_timeout),
+            # an hour: a test that sees a cached project change sees the change notice work,
+            # not the copy expire
+            "GATEWAY_PROJECT_CACHE_TTL": "3600",
             "OUTBOX_POLL_INTERVAL": "0.2",
             "LOG_LEVEL": "WARNING",
             "PYTHONWARNINGS": "ignore",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.http import PREFIX, Call, api
+from gateway.http import PREFIX, Call, api, dumps
 from gateway.routes import MANAGERS
+from kit.changes import on_change
 from projects import schemas as projects_schemas
+from projects.domain import readable_by_everyone
 
 S = projects_schemas
 PROJECT_ID = "/projects/{project_id}"
@@ -45,8 +47,37 @@ class ProjectsRoutes:
 
     @api("GET", PROJECT_ID, summary="Read a project", tag="Projects", response=S.ProjectOut)
     def get_project(self, call: Call) -> Any:
-        """Includes delivery figures: beneficiaries served, verified volunteer hours, money."""
-        return self.projects.call("get_project", call.path["project_id"], call.actor.to_dict())
+        """Includes delivery figures: beneficiaries served, verified volunteer hours, money.
+        A published project is served from the gateway's memory until it changes."""
+        project_id = call.path["project_id"]
+        cached = self.project_cache.get(project_id)
+        if cached is not None:
+            return cached
+        ticket = self.project_cache.ticket()
+        project = self.projects.call("get_project", project_id, call.actor.to_dict())
+        text = dumps(project)
+        # one rendering serves everybody only once the project is readable by everybody
+        if project.get("id") == project_id and readable_by_everyone(project.get("published_at")):
+            self.project_cache.put(project_id, text, ticket)
+        return text
+
+    @on_change("projects", "project")
+    def project_changed(self, notice: dict[str, Any]) -> None:
+        """The projects service committed a change to a project: drop the cached copy."""
+        self.project_cache.forget(str(notice["id"]))
+
+    def _wrote(self, call: Call, result: Any) -> Any:
+        """After a write through this gateway, its own next read of that project is fresh
+        (the change notice may arrive after the reply); a write that names no project (a
+        milestone report) drops every cached project."""
+        project_id = call.path.get("project_id")
+        if project_id is None and isinstance(result, dict):
+            project_id = result.get("project_id")
+        if project_id is None:
+            self.project_cache.clear()
+        else:
+            self.project_cache.forget(str(project_id))
+        return result
 
     @api(
         "PATCH",
@@ -58,8 +89,11 @@ class ProjectsRoutes:
         response=S.ProjectOut,
     )
     def edit_project(self, call: Call) -> Any:
-        return self.projects.call(
-            "edit_project", call.path["project_id"], call.body, call.actor.to_dict()
+        return self._wrote(
+            call,
+            self.projects.call(
+                "edit_project", call.path["project_id"], call.body, call.actor.to_dict()
+            ),
         )
 
     @api(
@@ -71,7 +105,10 @@ class ProjectsRoutes:
         response=S.ProjectOut,
     )
     def publish_project(self, call: Call) -> Any:
-        return self.projects.call("publish_project", call.path["project_id"], call.actor.to_dict())
+        return self._wrote(
+            call,
+            self.projects.call("publish_project", call.path["project_id"], call.actor.to_dict()),
+        )
 
     @api(
         "POST",
@@ -84,8 +121,11 @@ class ProjectsRoutes:
     )
     def cancel_project(self, call: Call) -> Any:
         """A reason is required. Funding releases what was not spent."""
-        return self.projects.call(
-            "cancel_project", call.path["project_id"], call.body, call.actor.to_dict()
+        return self._wrote(
+            call,
+            self.projects.call(
+                "cancel_project", call.path["project_id"], call.body, call.actor.to_dict()
+            ),
         )
 
     @api(
@@ -101,8 +141,11 @@ class ProjectsRoutes:
     )
     def submit_application(self, call: Call) -> Any:
         """Verified service providers only, once per project, within the budget."""
-        return 201, self.projects.call(
-            "submit_application", call.path["project_id"], call.body, call.actor.to_dict()
+        return 201, self._wrote(
+            call,
+            self.projects.call(
+                "submit_application", call.path["project_id"], call.body, call.actor.to_dict()
+            ),
         )
 
     @api(
@@ -133,8 +176,11 @@ class ProjectsRoutes:
         """Commissioned: to one application. Self-run: to the purchasing federation or a named
         partner. Tranches add up to the contract amount, which may not exceed the budget; due
         dates lie within the project period."""
-        return 201, self.projects.call(
-            "award_contract", call.path["project_id"], call.body, call.actor.to_dict()
+        return 201, self._wrote(
+            call,
+            self.projects.call(
+                "award_contract", call.path["project_id"], call.body, call.actor.to_dict()
+            ),
         )
 
     @api(
@@ -173,12 +219,15 @@ class ProjectsRoutes:
     )
     def report_milestone(self, call: Call) -> Any:
         """Your own contract's milestones only; again after a rejection, never after acceptance."""
-        return 201, self.projects.call(
-            "report_milestone",
-            call.path["contract_id"],
-            call.path["milestone_id"],
-            call.body,
-            call.actor.to_dict(),
+        return 201, self._wrote(
+            call,
+            self.projects.call(
+                "report_milestone",
+                call.path["contract_id"],
+                call.path["milestone_id"],
+                call.body,
+                call.actor.to_dict(),
+            ),
         )
 
     @api(
@@ -207,11 +256,14 @@ class ProjectsRoutes:
     )
     def accept_milestone(self, call: Call) -> Any:
         """Funding then opens a disbursement for the milestone's tranche."""
-        return self.projects.call(
-            "accept_milestone",
-            call.path["contract_id"],
-            call.path["milestone_id"],
-            call.actor.to_dict(),
+        return self._wrote(
+            call,
+            self.projects.call(
+                "accept_milestone",
+                call.path["contract_id"],
+                call.path["milestone_id"],
+                call.actor.to_dict(),
+            ),
         )
 
     @api(
@@ -225,12 +277,15 @@ class ProjectsRoutes:
     )
     def reject_milestone(self, call: Call) -> Any:
         """A reason is required; the contractor may report again."""
-        return self.projects.call(
-            "reject_milestone",
-            call.path["contract_id"],
-            call.path["milestone_id"],
-            call.body,
-            call.actor.to_dict(),
+        return self._wrote(
+            call,
+            self.projects.call(
+                "reject_milestone",
+                call.path["contract_id"],
+                call.path["milestone_id"],
+                call.body,
+                call.actor.to_dict(),
+            ),
         )
 
     @api(
@@ -246,8 +301,11 @@ class ProjectsRoutes:
     def evaluate_project(self, call: Call) -> Any:
         """Indicator scores 0–100 with weights; the overall score defaults to their weighted
         mean."""
-        return 201, self.projects.call(
-            "evaluate_project", call.path["project_id"], call.body, call.actor.to_dict()
+        return 201, self._wrote(
+            call,
+            self.projects.call(
+                "evaluate_project", call.path["project_id"], call.body, call.actor.to_dict()
+            ),
         )
 
     @api(
@@ -259,7 +317,9 @@ class ProjectsRoutes:
         response=S.ProjectOut,
     )
     def close_project(self, call: Call) -> Any:
-        return self.projects.call("close_project", call.path["project_id"], call.actor.to_dict())
+        return self._wrote(
+            call, self.projects.call("close_project", call.path["project_id"], call.actor.to_dict())
+        )
 
     @api(
         "GET",

@@ -172,6 +172,18 @@ def _keep_aggregates(sessions: sessionmaker) -> None:
     sa_event.listen(sessions, "transient_to_pending", seen)
 
 
+def _keep_changes(sessions: sessionmaker) -> None:
+    """Remember every object a session's flushes wrote (added, changed or deleted), so that
+    after the commit ``DatabaseResource.on_committed`` callbacks can be told what changed."""
+
+    def flushed(session: Session, _context: Any) -> None:
+        changed = session.info.setdefault("changed", {})
+        for instance in (*session.new, *session.dirty, *session.deleted):
+            changed[id(instance)] = instance
+
+    sa_event.listen(sessions, "after_flush", flushed)
+
+
 class DatabaseResource:
     """What a service process holds: the engine, sessions, and who to tell about new events."""
 
@@ -189,6 +201,7 @@ class DatabaseResource:
         self.engine = create_engine(url, pool_size=pool_size, echo=echo, pre_ping=pre_ping)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         _keep_aggregates(self.sessions)
+        _keep_changes(self.sessions)
         # PostgreSQL reads run in autocommit: at READ COMMITTED every statement takes its own
         # snapshot inside a transaction too, so BEGIN and ROLLBACK would buy nothing but two
         # round trips per read
@@ -199,6 +212,8 @@ class DatabaseResource:
             )
         self.write_lock = threading.Lock() if is_sqlite(url) else None
         self.on_events_committed: list[Callable[[], None]] = []
+        #: told, after each commit that wrote anything, the objects it added, changed or deleted
+        self.on_committed: list[Callable[[list[Any]], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -310,6 +325,11 @@ class UnitOfWork:
         if bodies:
             for callback in self.resource.on_events_committed:
                 callback()
+        changed = session.info.pop("changed", None)
+        if changed and self.resource.on_committed:
+            written = list(changed.values())
+            for listener in self.resource.on_committed:
+                listener(written)
         return bodies
 
     def rollback(self) -> None:

@@ -107,9 +107,15 @@ class Scope:
         also read their own subtree's drafts. ``purchaser_path`` is asked only if needed."""
         if self.actor.role in ("admin", "finance_officer", "ops"):
             return True
-        if project.published_at is not None:
+        if readable_by_everyone(project.published_at):
             return True
         return self.actor.role == "federation_staff" and self.covers(purchaser_path())
+
+
+def readable_by_everyone(published_at: datetime | None) -> bool:
+    """Once published, a project is readable by everybody signed in (and stays so: cancelled
+    or closed, it remains on the public record) — which is why the gateway may cache it."""
+    return published_at is not None
 
 
 def ensure_provider_eligible(provider_id: str, directory_entry: dict[str, Any] | None) -> None:

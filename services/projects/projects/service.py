@@ -14,6 +14,7 @@ from nameko.web.handlers import http
 from prometheus_client import Gauge
 
 from kit.actor import Actor
+from kit.changes import ChangeNotices
 from kit.clock import local_date, utcnow
 from kit.consumer import on_event
 from kit.db import UnitOfWork
@@ -23,7 +24,7 @@ from kit.health import health_response, service_health
 from kit.metrics import Metrics
 from kit.paging import page_request
 from kit.rpc import rpc
-from projects import handlers, ocds, schemas
+from projects import domain, handlers, ocds, schemas
 from projects.handlers import Context
 from projects.repository import ProjectRepository
 
@@ -60,6 +61,8 @@ class ProjectsService(DirectoryConsumer):
     name = "projects"
 
     db = Database()
+    #: tells the gateway's read cache which projects a commit changed
+    changes = ChangeNotices(project=domain.Project)
     metrics = Metrics()
     config = Config()
 
