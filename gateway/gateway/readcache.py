@@ -21,8 +21,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import eventlet.event
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
+
+from kit.changes import follow
 
 LOOKUPS = Counter(
     "jinguo_gateway_cache_lookups_total", "Gateway read-cache lookups", ["cache", "result"]
@@ -107,14 +110,21 @@ class ReadCache:
 
 
 class ReadCacheProvider(DependencyProvider):
-    """One ``ReadCache`` per gateway process; config ``<PREFIX>_TTL`` seconds (0 turns it
-    off) and ``<PREFIX>_SIZE`` entries."""
+    """One ``ReadCache`` per gateway process, kept current by the change notices of
+    ``follows`` ((service, kind), heard in a managed green thread: ``kit.changes.follow``),
+    and emptied whenever that listener (re)connects. Config ``<PREFIX>_TTL`` seconds (0 turns
+    the cache off) and ``<PREFIX>_SIZE`` entries."""
 
-    def __init__(self, name: str, *, config_prefix: str, ttl: float = 30.0) -> None:
+    def __init__(
+        self, name: str, *, follows: tuple[str, str], config_prefix: str, ttl: float = 30.0
+    ) -> None:
         self.name = name
+        self.follows = follows
         self.config_prefix = config_prefix
         self.default_ttl = ttl
         self.cache: ReadCache | None = None
+        self._stopped = False
+        self._connected = eventlet.event.Event()
 
     def setup(self) -> None:
         config = self.container.config
@@ -125,6 +135,42 @@ class ReadCacheProvider(DependencyProvider):
             ttl=self.default_ttl if ttl in (None, "") else float(ttl),
             size=10_000 if size in (None, "") else int(size),
         )
+
+    def start(self) -> None:
+        self._stopped = False
+        self.container.spawn_managed_thread(
+            self._follow, identifier=f"{self.container.service_name}.{self.name}_changes"
+        )
+
+    def _follow(self) -> None:
+        assert self.cache is not None
+        cache = self.cache
+
+        def connected() -> None:
+            cache.clear()  # what changed while nobody listened is unknown: forget it all
+            if not self._connected.ready():
+                self._connected.send(True)
+
+        follow(
+            self.container.config["AMQP_URI"],
+            [self.follows],
+            lambda notice: cache.forget(str(notice["id"])),
+            connected,
+            stopped=lambda: self._stopped,
+            ssl=self.container.config.get("AMQP_SSL"),
+            name=f"{self.container.service_name} {self.name} cache: change notices",
+        )
+
+    @property
+    def listening(self) -> bool:
+        """Whether the change notices have been heard at least once since start."""
+        return self._connected.ready()
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def kill(self) -> None:
+        self._stopped = True
 
     def get_dependency(self, worker_ctx: Any) -> ReadCache:
         assert self.cache is not None

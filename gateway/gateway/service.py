@@ -61,7 +61,9 @@ class GatewayService(
     funding = ServiceRpc("funding")
     volunteers = ServiceRpc("volunteers")
     #: published projects as last rendered, dropped on the projects service's change notices
-    project_cache = ReadCacheProvider("projects", config_prefix="PROJECT_CACHE")
+    project_cache = ReadCacheProvider(
+        "projects", follows=("projects", "project"), config_prefix="PROJECT_CACHE"
+    )
 
     @property
     def max_body_bytes(self) -> int:

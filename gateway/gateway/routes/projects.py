@@ -6,7 +6,6 @@ from typing import Any
 
 from gateway.http import PREFIX, Call, api, dumps
 from gateway.routes import MANAGERS
-from kit.changes import on_change
 from projects import schemas as projects_schemas
 from projects.domain import readable_by_everyone
 
@@ -60,11 +59,6 @@ class ProjectsRoutes:
         if project.get("id") == project_id and readable_by_everyone(project.get("published_at")):
             self.project_cache.put(project_id, text, ticket)
         return text
-
-    @on_change("projects", "project")
-    def project_changed(self, notice: dict[str, Any]) -> None:
-        """The projects service committed a change to a project: drop the cached copy."""
-        self.project_cache.forget(str(notice["id"]))
 
     def _wrote(self, call: Call, result: Any) -> Any:
         """After a write through this gateway, its own next read of that project is fresh

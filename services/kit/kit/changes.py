@@ -5,35 +5,36 @@ projects) tells them, after every commit, which of those entities the commit wro
 listening process drops its copy. These are **not events**: no outbox, no durability, no
 order, nothing a consumer may act on but "forget your copy". They are published transient and
 unconfirmed to the topic exchange ``jinguo.changes`` with routing key ``<service>.<kind>``, and
-every listening process has an exclusive, auto-deleted queue of its own (a broadcast). A notice
-lost (the broker restarting between the commit and the publish, a listener reconnecting) costs
+every listening process has an exclusive, auto-deleted queue of its own (a broadcast), read
+without acknowledgements in a green thread (no nameko worker per notice). Notices published
+while a listener was disconnected are gone, so a listener drops everything on (re)connecting;
+one lost otherwise (the publishing service's own connection failing after its commit) costs
 staleness bounded by the cache's time to live, never a wrong write: caches hold only reads.
 
-Service side::
+Service side (notices only for projects somebody may have cached: the published ones)::
 
     class ProjectsService:
         db = Database()
-        changes = ChangeNotices(project=domain.Project)
+        changes = ChangeNotices(project=(domain.Project, is_published))
 
-Listener side (a broadcast to every instance)::
-
-    @on_change("projects", "project")
-    def project_changed(self, notice):  # {"kind": "project", "id": "..."}
-        ...
+Listener side: ``follow(amqp_uri, [("projects", "project")], on_notice, on_connected, ...)``
+in a managed thread (the gateway's ``ReadCacheProvider`` does this).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from kombu import Exchange, Queue
+import amqp.exceptions
+import eventlet
+import kombu.exceptions
+from kombu import Connection, Exchange, Queue, binding
 from nameko.amqp.publish import Publisher
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
 from prometheus_client import Counter
 
 from kit.dependencies import Database
@@ -53,6 +54,10 @@ def routing_key(service: str, kind: str) -> str:
     return f"{service}.{kind}"
 
 
+def _always(_entity: Any) -> bool:
+    return True
+
+
 class ChangeNotices(DependencyProvider):
     """Publishes a notice for every committed write of the named aggregate classes.
 
@@ -61,8 +66,12 @@ class ChangeNotices(DependencyProvider):
     listens to every ``Database`` of the service; workers do not use it directly.
     """
 
-    def __init__(self, **kinds: type) -> None:
-        self.kinds = kinds
+    def __init__(self, **kinds: type | tuple[type, Callable[[Any], bool]]) -> None:
+        # kind -> (class, which of its instances anybody may have cached)
+        self.kinds = {
+            kind: spec if isinstance(spec, tuple) else (spec, _always)
+            for kind, spec in kinds.items()
+        }
         self.publisher: Publisher | None = None
 
     def setup(self) -> None:
@@ -86,8 +95,8 @@ class ChangeNotices(DependencyProvider):
     def notify(self, written: Iterable[Any]) -> None:
         """Publish one notice per watched entity ``written``; never raise."""
         service = self.container.service_name
-        for kind, cls in self.kinds.items():
-            ids = {str(entity.id) for entity in written if isinstance(entity, cls)}
+        for kind, (cls, cached) in self.kinds.items():
+            ids = {str(e.id) for e in written if isinstance(e, cls) and cached(e)}
             for entity_id in sorted(ids):
                 self._publish(service, kind, entity_id)
 
@@ -115,31 +124,68 @@ class ChangeNotices(DependencyProvider):
         return self
 
 
-class ChangeListener(Consumer):
-    """Entrypoint: the method gets every change notice of ``kind`` from ``source_service``,
-    on a queue of this process's own (exclusive, auto-deleted, so never a backlog)."""
+def follow(
+    amqp_uri: str,
+    bindings: Iterable[tuple[str, str]],
+    on_notice: Callable[[dict[str, Any]], None],
+    on_connected: Callable[[], None],
+    *,
+    stopped: Callable[[], bool],
+    ssl: Any = None,
+    retry_interval: float = 1.0,
+    name: str = "jinguo-changes",
+) -> None:
+    """Hear change notices of ``bindings`` ((service, kind) pairs) until ``stopped()``.
 
-    def __init__(self, source_service: str, kind: str, **kwargs: Any) -> None:
-        self.source_service = source_service
-        self.kind = kind
-        super().__init__(queue=None, requeue_on_error=False, **kwargs)
+    Runs in a green thread of its own, calling ``on_notice`` per notice in that thread: no
+    worker, no acknowledgement (the queue is this process's alone and holds nothing of value).
+    ``on_connected`` runs each time the queue is bound and consumed — first and after every
+    reconnection — since notices published while disconnected are gone: a cache drops
+    everything then. Broker errors are logged and retried every ``retry_interval`` seconds.
+    The connection shows as ``name`` in RabbitMQ's management UI.
+    """
+    bindings = list(bindings)
+    queue = Queue(
+        f"changes-{uuid.uuid4().hex}",
+        bindings=[binding(CHANGES_EXCHANGE, routing_key(*pair)) for pair in bindings],
+        durable=False,
+        auto_delete=True,
+        exclusive=True,
+    )
 
-    def setup(self) -> None:
-        name = (
-            f"changes-{self.source_service}-{self.kind}--{self.container.service_name}."
-            f"{self.method_name}-{uuid.uuid4().hex}"
-        )
-        self.queue = Queue(
-            name,
-            exchange=CHANGES_EXCHANGE,
-            routing_key=routing_key(self.source_service, self.kind),
-            durable=False,
-            auto_delete=True,
-            exclusive=True,
-        )
-        super().setup()
+    def received(body: Any, _message: Any) -> None:
+        try:
+            on_notice(body)
+        except Exception:  # one bad notice must not stop the others
+            log.exception("change notice %r not applied", body)
+
+    while not stopped():
+        try:
+            with (
+                Connection(
+                    amqp_uri,
+                    ssl=ssl,
+                    heartbeat=0,
+                    transport_options={"client_properties": {"connection_name": name}},
+                ) as connection,
+                connection.Consumer([queue], callbacks=[received], no_ack=True),
+            ):
+                on_connected()
+                while not stopped():
+                    try:
+                        connection.drain_events(timeout=retry_interval)
+                    except TimeoutError:
+                        continue
+        except (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError) as exc:
+            if stopped():
+                return
+            log.warning(
+                "change notices unheard (%s: %s); retrying in %.0fs",
+                type(exc).__name__,
+                exc,
+                retry_interval,
+            )
+            eventlet.sleep(retry_interval)
 
 
-on_change = ChangeListener.decorator
-
-__all__ = ["CHANGES_EXCHANGE", "ChangeListener", "ChangeNotices", "on_change", "routing_key"]
+__all__ = ["CHANGES_EXCHANGE", "ChangeNotices", "follow", "routing_key"]

@@ -61,8 +61,10 @@ class ProjectsService(DirectoryConsumer):
     name = "projects"
 
     db = Database()
-    #: tells the gateway's read cache which projects a commit changed
-    changes = ChangeNotices(project=domain.Project)
+    #: tells the gateway's read cache which published projects a commit changed
+    changes = ChangeNotices(
+        project=(domain.Project, lambda project: domain.readable_by_everyone(project.published_at))
+    )
     metrics = Metrics()
     config = Config()
 
