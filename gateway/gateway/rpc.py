@@ -3,17 +3,22 @@
 Requests carry a message TTL and a deadline header equal to the timeout, so a call the gateway
 gave up on is not executed later by a service that comes back (kit's ``@rpc`` drops requests
 past their deadline). A service that never started (no queue bound) is refused by the broker
-at once (``UnknownService``); one that stopped answering times out.
+at once (503 ``SERVICE_UNAVAILABLE``); one that stopped answering times out.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import eventlet
-from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from amqp.exceptions import ChannelError
+from kombu import Connection
+from kombu.pools import ProducerPool
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+from nameko.messaging import HeaderEncoder
+from nameko.rpc import RpcProxy, RpcReply, get_rpc_exchange
 
 from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceTimeout, ServiceUnavailable
 from kit.rpc import DEADLINE_KEY
@@ -21,13 +26,17 @@ from kit.rpc import DEADLINE_KEY
 DEFAULT_TIMEOUT = 10.0
 #: fail fast while the broker is down rather than retrying for many seconds
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
+#: producers (each with its connection) a gateway process publishes requests through at once
+PRODUCERS = 10
+_HEADERS = HeaderEncoder()
 
 
 class ServiceClient:
-    def __init__(self, proxy: Any, service: str, timeout: float) -> None:
-        self._proxy = proxy
-        self.service = service
-        self.timeout = timeout
+    def __init__(self, rpc: ServiceRpc, worker_ctx: Any) -> None:
+        self._rpc = rpc
+        self._worker_ctx = worker_ctx
+        self.service = rpc.target_service
+        self.timeout = rpc.timeout
 
     def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return self.start(method, *args, timeout=timeout, **kwargs).result()
@@ -39,16 +48,30 @@ class ServiceClient:
         caller can prepare the next request meanwhile, as an import does with its batches)."""
         deadline = timeout or self.timeout
         # travels as a context header; the service drops the request once it has passed
-        self._proxy.worker_ctx.data[DEADLINE_KEY] = time.time() + deadline
+        self._worker_ctx.data[DEADLINE_KEY] = time.time() + deadline
+        listener = self._rpc.rpc_reply_listener
+        correlation_id = str(uuid.uuid4())
+        reply = listener.get_reply_event(correlation_id)
         try:
-            reply = getattr(self._proxy, method).call_async(*args, **kwargs)
-        except UnknownService:
-            raise ServiceUnavailable(self.service, "is not running") from None
+            self._rpc.send(
+                {"args": args, "kwargs": kwargs},
+                routing_key=f"{self.service}.{method}",
+                reply_to=listener.routing_key,
+                correlation_id=correlation_id,
+                headers=_HEADERS.get_message_headers(self._worker_ctx),
+                expiration=deadline,
+            )
+        except ChannelError as exc:
+            listener._reply_events.pop(correlation_id, None)
+            if "NO_ROUTE" in str(exc):  # no queue bound: the service never started
+                raise ServiceUnavailable(self.service, "is not running") from None
+            raise BrokerUnavailable(f"the message broker refused the request ({exc})") from None
         except BROKER_ERRORS as exc:
+            listener._reply_events.pop(correlation_id, None)
             raise BrokerUnavailable(
                 f"the message broker is unreachable ({type(exc).__name__})"
             ) from None
-        return PendingCall(reply, self.service, deadline)
+        return PendingCall(RpcReply(reply), self.service, deadline)
 
 
 class PendingCall:
@@ -65,17 +88,48 @@ class PendingCall:
 
 
 class ServiceRpc(RpcProxy):
-    """``registry = ServiceRpc("registry")``; workers call ``self.registry.call("method", ...)``."""
+    """``registry = ServiceRpc("registry")``; workers call ``self.registry.call("method", ...)``.
 
-    def __init__(self, target_service: str) -> None:
-        # transient: a request outlives neither its deadline nor a broker restart; confirms
-        # stay on, so a service that never started is refused at once (UnknownService)
-        super().__init__(target_service, retry_policy=PUBLISH_RETRY, delivery_mode=1)
+    Requests are published transient (a request outlives neither its deadline nor a broker
+    restart), ``mandatory`` and with a publisher confirm, so a service that never started (no
+    queue bound) is refused at once. Unlike nameko's proxy, which builds a publisher and looks
+    up a pooled connection per call (~170 µs of CPU, measured), the producers and their
+    connections are made once per process; replies come back through nameko's reply listener.
+    """
 
     def setup(self) -> None:
         super().setup()
-        self.timeout = float(self.container.config.get("RPC_TIMEOUT") or DEFAULT_TIMEOUT)
-        self.options["expiration"] = self.timeout
+        config = self.container.config
+        self.timeout = float(config.get("RPC_TIMEOUT") or DEFAULT_TIMEOUT)
+        self.exchange = get_rpc_exchange(config)
+        self.serializer = config.get("serializer", "json")
+        connection = Connection(
+            config["AMQP_URI"],
+            ssl=config.get("AMQP_SSL"),
+            login_method=config.get("LOGIN_METHOD"),
+            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": True},
+        )
+        self.producers = ProducerPool(connection.Pool(limit=PRODUCERS), limit=PRODUCERS)
+
+    def stop(self) -> None:
+        self.producers.force_close_all()
+        self.producers.connections.force_close_all()
+
+    kill = stop
+
+    def send(self, body: dict[str, Any], **properties: Any) -> None:
+        with self.producers.acquire(block=True) as producer:
+            producer.publish(
+                body,
+                exchange=self.exchange,
+                declare=[self.exchange],
+                mandatory=True,
+                delivery_mode=1,
+                serializer=self.serializer,
+                retry=True,
+                retry_policy=PUBLISH_RETRY,
+                **properties,
+            )
 
     def get_dependency(self, worker_ctx: Any) -> ServiceClient:
-        return ServiceClient(super().get_dependency(worker_ctx), self.target_service, self.timeout)
+        return ServiceClient(self, worker_ctx)
