@@ -766,3 +766,30 @@ def test_money_keeps_an_explicit_validator():
     with pytest.raises(ValidationError):
         Budget().load({"amount": 99})
     assert Budget().load({"amount": 100}) == {"amount": 100}
+
+
+class _Container:
+    service_name = "projects"
+
+
+class _Entity:
+    def __init__(self, entity_id, published):
+        self.id = entity_id
+        self.published = published
+
+
+def test_a_change_notice_that_cannot_be_sent_is_counted_and_never_raises(caplog):
+    from kombu import Connection
+
+    from kit.changes import NOTICES_UNSENT, ChangeNotices
+
+    notices = ChangeNotices(thing=(_Entity, lambda entity: entity.published))
+    notices.container = _Container()
+    notices.connection = Connection("amqp://guest:guest@127.0.0.1:1//", connect_timeout=0.2)
+    unsent = NOTICES_UNSENT.labels("projects", "thing")
+    before = unsent._value.get()
+
+    notices.notify([_Entity("a", True), _Entity("a", True), _Entity("b", False), object()])
+
+    assert unsent._value.get() == before + 1  # "a" once; "b" is not announced, nor strangers
+    assert "change notice thing a not sent" in caplog.text

