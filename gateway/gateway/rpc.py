@@ -14,13 +14,22 @@ from typing import Any
 
 import eventlet
 from amqp.exceptions import ChannelError
-from kombu import Connection
+from eventlet.event import Event
+from kombu import Connection, Queue
 from kombu.pools import ProducerPool
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+from nameko.extensions import SharedExtension
 from nameko.messaging import HeaderEncoder
-from nameko.rpc import RpcProxy, RpcReply, get_rpc_exchange
+from nameko.rpc import (
+    RPC_REPLY_QUEUE_TEMPLATE,
+    RPC_REPLY_QUEUE_TTL,
+    RpcProxy,
+    RpcReply,
+    get_rpc_exchange,
+)
 
 from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceTimeout, ServiceUnavailable
+from kit.listen import listen
 from kit.rpc import DEADLINE_KEY
 
 DEFAULT_TIMEOUT = 10.0
@@ -62,29 +71,90 @@ class ServiceClient:
                 expiration=deadline,
             )
         except ChannelError as exc:
-            listener._reply_events.pop(correlation_id, None)
+            listener.forget(correlation_id)
             if "NO_ROUTE" in str(exc):  # no queue bound: the service never started
                 raise ServiceUnavailable(self.service, "is not running") from None
             raise BrokerUnavailable(f"the message broker refused the request ({exc})") from None
         except BROKER_ERRORS as exc:
-            listener._reply_events.pop(correlation_id, None)
+            listener.forget(correlation_id)
             raise BrokerUnavailable(
                 f"the message broker is unreachable ({type(exc).__name__})"
             ) from None
-        return PendingCall(RpcReply(reply), self.service, deadline)
+        return PendingCall(
+            RpcReply(reply), self.service, deadline, lambda: listener.forget(correlation_id)
+        )
 
 
 class PendingCall:
-    def __init__(self, reply: Any, service: str, timeout: float) -> None:
+    def __init__(
+        self, reply: Any, service: str, timeout: float, abandon: Any = lambda: None
+    ) -> None:
         self._reply = reply
         self.service = service
         self.timeout = timeout
         self._deadline = time.monotonic() + timeout
+        self._abandon = abandon
 
     def result(self) -> Any:
         with eventlet.Timeout(max(self._deadline - time.monotonic(), 0.001), False):
             return self._reply.result()
+        self._abandon()  # a reply that comes later has nobody to go to
         raise ServiceTimeout(self.service, self.timeout)
+
+
+class ReplyListener(SharedExtension):
+    """The replies to this process's requests, read from its own queue without
+    acknowledgements in a managed green thread (nameko's listener acknowledges every reply and
+    goes through its shared consumer); the queue is declared at setup, so no reply can come
+    before it exists."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        reply_id = uuid.uuid4()
+        self.routing_key = str(reply_id)
+        self.queue = Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, reply_id),
+            exchange=get_rpc_exchange(config),
+            routing_key=self.routing_key,
+            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL},
+        )
+        self._replies: dict[str, Event] = {}
+        self._stopped = False
+        with Connection(config["AMQP_URI"], ssl=config.get("AMQP_SSL")) as connection:
+            self.queue(connection.default_channel).declare()
+
+    def start(self) -> None:
+        config = self.container.config
+        self.container.spawn_managed_thread(
+            lambda: listen(
+                config["AMQP_URI"],
+                self.queue,
+                self._received,
+                lambda: None,
+                stopped=lambda: self._stopped,
+                ssl=config.get("AMQP_SSL"),
+                name=f"{self.container.service_name} rpc replies",
+            ),
+            identifier=f"{self.container.service_name}.rpc_replies",
+        )
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    kill = stop
+
+    def get_reply_event(self, correlation_id: str) -> Event:
+        reply = self._replies[correlation_id] = Event()
+        return reply
+
+    def forget(self, correlation_id: str) -> None:
+        """The caller stopped waiting (it failed to send, or gave up): drop its slot."""
+        self._replies.pop(correlation_id, None)
+
+    def _received(self, body: Any, message: Any) -> None:
+        reply = self._replies.pop(message.properties.get("correlation_id"), None)
+        if reply is not None:
+            reply.send(body)
 
 
 class ServiceRpc(RpcProxy):
@@ -96,6 +166,8 @@ class ServiceRpc(RpcProxy):
     up a pooled connection per call (~170 µs of CPU, measured), the producers and their
     connections are made once per process; replies come back through nameko's reply listener.
     """
+
+    rpc_reply_listener = ReplyListener()
 
     def setup(self) -> None:
         super().setup()

@@ -6,7 +6,7 @@ import pytest
 from nameko.testing.services import entrypoint_hook
 
 from gateway.errors import ServiceTimeout, ServiceUnavailable
-from gateway.rpc import ServiceRpc
+from gateway.rpc import ReplyListener, ServiceRpc
 from kit.rpc import rpc
 
 
@@ -66,3 +66,5 @@ def test_a_service_that_does_not_answer_in_time_is_a_timeout(caller):
         ask("echo", "slow", 3)
     with entrypoint_hook(caller, "ask") as ask:
         assert ask("echo", "echo", "still here") == "still here"
+    (listener,) = {ext for ext in caller.extensions if isinstance(ext, ReplyListener)}
+    assert listener._replies == {}  # the abandoned call left nothing waiting

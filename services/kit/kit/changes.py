@@ -28,9 +28,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import amqp.exceptions
-import eventlet
-import kombu.exceptions
 from kombu import Connection, Exchange, Queue, binding
 from kombu.pools import producers
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
@@ -38,6 +35,7 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
 from kit.dependencies import Database
+from kit.listen import listen
 
 log = logging.getLogger(__name__)
 
@@ -161,33 +159,21 @@ def follow(
         except Exception:  # one bad notice must not stop the others
             log.exception("change notice %r not applied", body)
 
-    while not stopped():
-        try:
-            with (
-                Connection(
-                    amqp_uri,
-                    ssl=ssl,
-                    heartbeat=0,
-                    transport_options={"client_properties": {"connection_name": name}},
-                ) as connection,
-                connection.Consumer([queue], callbacks=[received], no_ack=True),
-            ):
-                on_connected()
-                while not stopped():
-                    try:
-                        connection.drain_events(timeout=retry_interval)
-                    except TimeoutError:
-                        continue
-        except (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError) as exc:
-            if stopped():
-                return
-            log.warning(
-                "change notices unheard (%s: %s); retrying in %.0fs",
-                type(exc).__name__,
-                exc,
-                retry_interval,
-            )
-            eventlet.sleep(retry_interval)
+    listen(
+        amqp_uri,
+        queue,
+        received,
+        on_connected,
+        stopped=stopped,
+        ssl=ssl,
+        retry_interval=retry_interval,
+        name=name,
+    )
 
 
-__all__ = ["CHANGES_EXCHANGE", "ChangeNotices", "follow", "routing_key"]
+__all__ = [
+    "CHANGES_EXCHANGE",
+    "ChangeNotices",
+    "follow",
+    "routing_key",
+]

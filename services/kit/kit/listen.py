@@ -1,0 +1,66 @@
+"""Consuming a queue without acknowledgements, in a green thread, reconnecting on failure.
+
+For queues whose messages matter only to this process and only now — change notices, RPC
+replies — where nameko's consumers would spawn a worker or send an acknowledgement per message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import amqp.exceptions
+import eventlet
+import kombu.exceptions
+from kombu import Connection, Queue
+
+log = logging.getLogger(__name__)
+
+
+def listen(
+    amqp_uri: str,
+    queue: Queue,
+    on_message: Callable[[Any, Any], None],
+    on_connected: Callable[[], None],
+    *,
+    stopped: Callable[[], bool],
+    ssl: Any = None,
+    retry_interval: float = 1.0,
+    name: str = "jinguo",
+) -> None:
+    """Consume ``queue`` with ``no_ack`` in the calling green thread until ``stopped()``,
+    reconnecting after broker errors (logged, retried every ``retry_interval`` seconds).
+
+    For queues whose messages matter only to this process, now: change notices, RPC replies.
+    ``on_connected`` runs each time consumption (re)starts.
+    """
+    while not stopped():
+        try:
+            with (
+                Connection(
+                    amqp_uri,
+                    ssl=ssl,
+                    heartbeat=0,
+                    transport_options={"client_properties": {"connection_name": name}},
+                ) as connection,
+                connection.Consumer([queue], callbacks=[on_message], no_ack=True),
+            ):
+                on_connected()
+                while not stopped():
+                    try:
+                        connection.drain_events(timeout=retry_interval)
+                    except TimeoutError:
+                        continue
+        except (OSError, kombu.exceptions.KombuError, amqp.exceptions.AMQPError) as exc:
+            if stopped():
+                return
+            log.warning(
+                "%s: consuming %s failed (%s: %s); retrying in %.0fs",
+                name,
+                queue.name,
+                type(exc).__name__,
+                exc,
+                retry_interval,
+            )
+            eventlet.sleep(retry_interval)
