@@ -157,6 +157,23 @@ def writes(db_url):
     )
 
 
+def hours_verified(world, project_id, *, minutes):
+    """As the volunteers service announces verified service hours."""
+    publish_event(
+        world.amqp_uri,
+        "volunteers",
+        "service_hours_verified",
+        {
+            "entry_id": str(uuid.uuid4()),
+            "volunteer_id": str(uuid.uuid4()),
+            "activity_id": str(uuid.uuid4()),
+            "project_id": project_id,
+            "minutes": minutes,
+            "verified_by": "leader",
+        },
+    )
+
+
 def awarded_project(svc, world, **overrides):
     project = svc.draft_project(project_payload(**overrides), world.staff)
     svc.publish_project(project["id"], world.staff)
@@ -289,19 +306,7 @@ def test_money_and_hours_from_other_services_show_on_the_project(svc, world):
         "disbursement_approved",
         {**disbursement, "approved_by": ["finance"], "occurred_at": "2027-04-02T01:00:00+00:00"},
     )
-    publish_event(
-        world.amqp_uri,
-        "volunteers",
-        "service_hours_verified",
-        {
-            "entry_id": str(uuid.uuid4()),
-            "volunteer_id": str(uuid.uuid4()),
-            "activity_id": str(uuid.uuid4()),
-            "project_id": project["id"],
-            "minutes": 150,
-            "verified_by": "leader",
-        },
-    )
+    hours_verified(world, project["id"], minutes=150)
 
     def settled():
         shown = svc.get_project(project["id"], world.staff)
@@ -650,19 +655,7 @@ def test_every_committed_change_to_a_published_project_is_announced(svc, world, 
     with pytest.raises(RemoteFailure):
         svc.publish_project(project["id"], world.staff)  # 409: published already
     # a change made by another service's event is announced too
-    publish_event(
-        world.amqp_uri,
-        "volunteers",
-        "service_hours_verified",
-        {
-            "entry_id": str(uuid.uuid4()),
-            "volunteer_id": str(uuid.uuid4()),
-            "activity_id": str(uuid.uuid4()),
-            "project_id": project["id"],
-            "minutes": 90,
-            "verified_by": "leader",
-        },
-    )
+    hours_verified(world, project["id"], minutes=90)
     wait_until(lambda: watcher.times(project["id"]) == 2)
     assert svc.get_project(project["id"], world.staff)["volunteer_hours"] == 1.5
     eventlet.sleep(0.3)  # nothing more arrives late
