@@ -406,3 +406,23 @@ def test_drafts_are_never_served_from_a_cache_to_someone_who_may_not_see_them(pl
     published = expect(staff.post(f"/projects/{draft['id']}/publish"), 200)
     # once published it is everybody's to read, from the cache too
     assert expect(contractor.get(f"/projects/{draft['id']}"), 200) == published
+
+
+def test_an_unchanged_project_is_not_sent_again(platform, people):
+    """Conditional reads: the ETag is the project's version; If-None-Match with it is a 304
+    until the project changes (drafts, uncached, and published ones, cached, alike)."""
+    staff = people["staff"]
+    draft = expect(staff.post("/projects", {**PROJECT, "title": "条件读取"}), 201)
+    pid = draft["id"]
+    for _ in range(2):  # a draft, then the same project published
+        first = staff.get(f"/projects/{pid}")
+        etag = first.headers["ETag"]
+        assert first.status_code == 200 and etag == f'"{first.json()["version"]}"'
+        again = staff.get(f"/projects/{pid}", headers={"If-None-Match": etag})
+        assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+        other = staff.get(f"/projects/{pid}", headers={"If-None-Match": '"0"'})
+        assert other.status_code == 200 and other.json() == first.json()
+        if first.json()["status"] == "draft":
+            expect(staff.post(f"/projects/{pid}/publish"), 200)
+            changed = staff.get(f"/projects/{pid}", headers={"If-None-Match": etag})
+            assert changed.status_code == 200 and changed.headers["ETag"] != etag

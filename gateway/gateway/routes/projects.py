@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.http import PREFIX, Call, api, dumps
+from werkzeug.wrappers import Response
+
+from gateway.http import JSON_TYPE, PREFIX, Call, api, dumps
 from gateway.routes import MANAGERS
 from projects import schemas as projects_schemas
 from projects.domain import readable_by_everyone
@@ -47,18 +49,24 @@ class ProjectsRoutes:
     @api("GET", PROJECT_ID, summary="Read a project", tag="Projects", response=S.ProjectOut)
     def get_project(self, call: Call) -> Any:
         """Includes delivery figures: beneficiaries served, verified volunteer hours, money.
-        A published project is served from the gateway's memory until it changes."""
+        The `ETag` is the project's version: send it back in `If-None-Match` and an unchanged
+        project is a `304` with no body. A published project is served from the gateway's
+        memory until it changes."""
         project_id = call.path["project_id"]
         cached = self.project_cache.get(project_id)
-        if cached is not None:
-            return cached
-        ticket = self.project_cache.ticket()
-        project = self.projects.call("get_project", project_id, call.actor.to_dict())
-        text = dumps(project)
-        # one rendering serves everybody only once the project is readable by everybody
-        if project.get("id") == project_id and readable_by_everyone(project.get("published_at")):
-            self.project_cache.put(project_id, text, ticket)
-        return text
+        if cached is None:
+            ticket = self.project_cache.ticket()
+            project = self.projects.call("get_project", project_id, call.actor.to_dict())
+            cached = (dumps(project), str(project.get("version")))
+            # one rendering serves everybody only once the project is readable by everybody
+            public = readable_by_everyone(project.get("published_at"))
+            if project.get("id") == project_id and public:
+                self.project_cache.put(project_id, cached, ticket)
+        text, version = cached
+        headers = {"ETag": f'"{version}"'}
+        if call.request.if_none_match.contains(version):
+            return Response(status=304, headers=headers)
+        return Response(text, content_type=JSON_TYPE, headers=headers)
 
     def _wrote(self, call: Call, result: Any) -> Any:
         """After a write through this gateway, its own next read of that project is fresh
