@@ -169,7 +169,7 @@ class OutboxRelay:
             self._stopped.wait(self.lease_ttl / 3)
             return 0
         metrics.OUTBOX_RELAY_LEADER.labels(self.service_name).set(1)
-        with self.resource.begin(write=False) as connection:
+        with self.resource.autocommit(write=False) as connection:
             rows = connection.execute(
                 sa.select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.body)
                 .where(outbox.c.status == "pending")
@@ -231,7 +231,9 @@ class OutboxRelay:
         ]
         unrouted = [r for r in rows if r.event_id in self._returned]
         nacked = [r for r in rows if r.event_id in self._nacked]
-        with self.resource.begin() as connection:
+        # each update stands alone: a crash between them leaves rows pending, published again
+        # (at least once) — the same as a crash before the commit of one transaction would
+        with self.resource.autocommit() as connection:
             if sent:
                 connection.execute(
                     sa.update(outbox)
