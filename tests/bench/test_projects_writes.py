@@ -19,6 +19,7 @@ Two figures per use case:
 Environment:
     BENCH_WRITE_FLOWS   flows to time (default 200 × BENCH_SCALE)
     BENCH_BACKENDS      comma-separated subset of "sqlite,postgresql" (default both)
+    BENCH_SQL_WIDTH     characters of each statement printed (default 160)
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from tests.bench.flows import BACKENDS
 from tests.support.infra import scratch_postgres_database
 
 BENCH = "projects.writes_in_process"
+#: characters of each statement printed (BENCH_SQL_WIDTH)
+SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH") or 160)
 USE_CASES = ("draft", "publish", "apply", "award", "report", "accept")
 
 PROJECT = {
@@ -90,7 +93,7 @@ class StatementCounter:
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.count += 1
         if self.keep:
-            self.statements.append(" ".join(statement.split())[:160])
+            self.statements.append(" ".join(statement.split())[:SQL_WIDTH])
 
 
 class World:

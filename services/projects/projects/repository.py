@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from kit.directory import organizations as directory
 from kit.paging import PageRequest
@@ -23,6 +23,17 @@ from projects.models import (
 )
 
 _PROJECT_BY_ID = sa.select(projects).where(projects.c.id == sa.bindparam("id"))
+#: a directory entry read alongside an aggregate (labelled: its names clash with the entity's)
+_ENTRY = [column.label(f"entry_{column.name}") for column in directory.c]
+
+
+def _entry(row: Any) -> dict[str, Any] | None:
+    """The directory entry of a row that ends with the ``_ENTRY`` columns, as Directory.get
+    gives it (None when the join found no organization)."""
+    values = tuple(row)[-len(_ENTRY) :]
+    if values[0] is None:
+        return None
+    return {column.name: value for column, value in zip(directory.c, values, strict=True)}
 
 
 class ProjectRepository:
@@ -42,6 +53,27 @@ class ProjectRepository:
         if project is None:
             raise ProjectNotFound(str(project_id))
         return project
+
+    def project_and_entry(
+        self, project_id: str, organization_id: str | None = None, *, for_update: bool = False
+    ) -> tuple[Project, dict[str, Any] | None]:
+        """The project and a directory entry — ``organization_id``'s, or else the purchaser's —
+        in one statement. ``for_update`` locks the project's row only."""
+        query = (
+            sa.select(Project, *_ENTRY)
+            .outerjoin(
+                directory,
+                directory.c.id
+                == (str(organization_id) if organization_id else projects.c.purchaser_id),
+            )
+            .where(projects.c.id == str(project_id))
+        )
+        if for_update:
+            query = query.with_for_update(of=projects).execution_options(populate_existing=True)
+        row = self.session.execute(query).first()
+        if row is None:
+            raise ProjectNotFound(str(project_id))
+        return row[0], _entry(row)
 
     def project_view(self, project_id: str) -> Any:
         """The project's row, read with Core (no ORM instance): the hot read path."""
@@ -126,6 +158,18 @@ class ProjectRepository:
             query = query.where(applications.c.provider_id == str(provider_id))
         return list(self.session.execute(query.order_by(applications.c.submitted_at)).scalars())
 
+    def applications_and_providers(
+        self, project_id: str
+    ) -> list[tuple[Application, dict[str, Any] | None]]:
+        """The project's applications, each with its provider's directory entry."""
+        query = (
+            sa.select(Application, *_ENTRY)
+            .outerjoin(directory, directory.c.id == applications.c.provider_id)
+            .where(applications.c.project_id == str(project_id))
+            .order_by(applications.c.submitted_at)
+        )
+        return [(row[0], _entry(row)) for row in self.session.execute(query)]
+
     def application_of(self, project_id: str, provider_id: str) -> Application | None:
         return self.session.execute(
             sa.select(Application)
@@ -136,15 +180,36 @@ class ProjectRepository:
     # --- contracts --------------------------------------------------------------------------
 
     def contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
+        """The contract with its milestones, in one statement (``for_update`` locks the
+        contract's row only, as loading the milestones apart did)."""
         contract = self.session.get(
             Contract,
             str(contract_id),
-            with_for_update=for_update or None,
+            options=[joinedload(Contract.milestones)],
+            with_for_update={"of": contracts} if for_update else None,
             populate_existing=for_update,
         )
         if contract is None:
             raise ContractNotFound(str(contract_id))
         return contract
+
+    def contract_and_purchaser(
+        self, contract_id: str, *, for_update: bool = False
+    ) -> tuple[Contract, dict[str, Any] | None]:
+        """The contract, its milestones and its purchaser's directory entry, in one statement
+        (``for_update`` locks the contract's row only)."""
+        query = (
+            sa.select(Contract, *_ENTRY)
+            .outerjoin(directory, directory.c.id == contracts.c.purchaser_id)
+            .options(joinedload(Contract.milestones))
+            .where(contracts.c.id == str(contract_id))
+        )
+        if for_update:
+            query = query.with_for_update(of=contracts).execution_options(populate_existing=True)
+        row = self.session.execute(query).unique().first()
+        if row is None:
+            raise ContractNotFound(str(contract_id))
+        return row[0], _entry(row)
 
     def contract_of(self, project: Project) -> Contract | None:
         return self.session.get(Contract, project.contract_id) if project.contract_id else None
