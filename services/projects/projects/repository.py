@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,86 @@ def _entry(row: Any) -> dict[str, Any] | None:
     return {column.name: value for column, value in zip(directory.c, values, strict=True)}
 
 
+# The statements of the write path, built once (on first use: the classes must be mapped):
+# building a statement and its cache key costs more than running it on SQLite.
+
+
+@cache
+def _locked_project() -> Any:
+    return (
+        sa.select(Project)
+        .where(projects.c.id == sa.bindparam("project_id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _contract(for_update: bool) -> Any:
+    query = (
+        sa.select(Contract)
+        .options(joinedload(Contract.milestones))
+        .where(contracts.c.id == sa.bindparam("contract_id"))
+    )
+    if for_update:
+        query = query.with_for_update(of=contracts).execution_options(populate_existing=True)
+    return query
+
+
+@cache
+def _project_and_entry(for_update: bool, of_purchaser: bool) -> Any:
+    organization = projects.c.purchaser_id if of_purchaser else sa.bindparam("organization_id")
+    query = (
+        sa.select(Project, *_ENTRY)
+        .outerjoin(directory, directory.c.id == organization)
+        .where(projects.c.id == sa.bindparam("project_id"))
+    )
+    if for_update:
+        query = query.with_for_update(of=projects).execution_options(populate_existing=True)
+    return query
+
+
+@cache
+def _contract_and_purchaser(for_update: bool) -> Any:
+    query = (
+        sa.select(Contract, *_ENTRY)
+        .outerjoin(directory, directory.c.id == contracts.c.purchaser_id)
+        .options(joinedload(Contract.milestones))
+        .where(contracts.c.id == sa.bindparam("contract_id"))
+    )
+    if for_update:
+        query = query.with_for_update(of=contracts).execution_options(populate_existing=True)
+    return query
+
+
+@cache
+def _applications_and_providers() -> Any:
+    return (
+        sa.select(Application, *_ENTRY)
+        .outerjoin(directory, directory.c.id == applications.c.provider_id)
+        .where(applications.c.project_id == sa.bindparam("project_id"))
+        .order_by(applications.c.submitted_at)
+    )
+
+
+@cache
+def _application_of() -> Any:
+    return (
+        sa.select(Application)
+        .where(applications.c.project_id == sa.bindparam("project_id"))
+        .where(applications.c.provider_id == sa.bindparam("provider_id"))
+    )
+
+
+@cache
+def _pending_report() -> Any:
+    return (
+        sa.select(MilestoneReport)
+        .where(milestone_reports.c.milestone_id == sa.bindparam("milestone_id"))
+        .where(milestone_reports.c.decision == "pending")
+    )
+
+
 class ProjectRepository:
     def __init__(self, session: Session) -> None:
         start_mappers()
@@ -44,12 +125,12 @@ class ProjectRepository:
     # --- projects ---------------------------------------------------------------------------
 
     def project(self, project_id: str, *, for_update: bool = False) -> Project:
-        project = self.session.get(
-            Project,
-            str(project_id),
-            with_for_update=for_update or None,
-            populate_existing=for_update,
-        )
+        if for_update:
+            project = self.session.execute(
+                _locked_project(), {"project_id": str(project_id)}
+            ).scalar()
+        else:
+            project = self.session.get(Project, str(project_id))
         if project is None:
             raise ProjectNotFound(str(project_id))
         return project
@@ -59,18 +140,11 @@ class ProjectRepository:
     ) -> tuple[Project, dict[str, Any] | None]:
         """The project and a directory entry — ``organization_id``'s, or else the purchaser's —
         in one statement. ``for_update`` locks the project's row only."""
-        query = (
-            sa.select(Project, *_ENTRY)
-            .outerjoin(
-                directory,
-                directory.c.id
-                == (str(organization_id) if organization_id else projects.c.purchaser_id),
-            )
-            .where(projects.c.id == str(project_id))
-        )
-        if for_update:
-            query = query.with_for_update(of=projects).execution_options(populate_existing=True)
-        row = self.session.execute(query).first()
+        query = _project_and_entry(for_update, of_purchaser=not organization_id)
+        parameters = {"project_id": str(project_id)}
+        if organization_id:
+            parameters["organization_id"] = str(organization_id)
+        row = self.session.execute(query, parameters).first()
         if row is None:
             raise ProjectNotFound(str(project_id))
         return row[0], _entry(row)
@@ -162,19 +236,12 @@ class ProjectRepository:
         self, project_id: str
     ) -> list[tuple[Application, dict[str, Any] | None]]:
         """The project's applications, each with its provider's directory entry."""
-        query = (
-            sa.select(Application, *_ENTRY)
-            .outerjoin(directory, directory.c.id == applications.c.provider_id)
-            .where(applications.c.project_id == str(project_id))
-            .order_by(applications.c.submitted_at)
-        )
-        return [(row[0], _entry(row)) for row in self.session.execute(query)]
+        rows = self.session.execute(_applications_and_providers(), {"project_id": str(project_id)})
+        return [(row[0], _entry(row)) for row in rows]
 
     def application_of(self, project_id: str, provider_id: str) -> Application | None:
         return self.session.execute(
-            sa.select(Application)
-            .where(applications.c.project_id == str(project_id))
-            .where(applications.c.provider_id == str(provider_id))
+            _application_of(), {"project_id": str(project_id), "provider_id": str(provider_id)}
         ).scalar()
 
     # --- contracts --------------------------------------------------------------------------
@@ -182,12 +249,10 @@ class ProjectRepository:
     def contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
         """The contract with its milestones, in one statement (``for_update`` locks the
         contract's row only, as loading the milestones apart did)."""
-        contract = self.session.get(
-            Contract,
-            str(contract_id),
-            options=[joinedload(Contract.milestones)],
-            with_for_update={"of": contracts} if for_update else None,
-            populate_existing=for_update,
+        contract = (
+            self.session.execute(_contract(for_update), {"contract_id": str(contract_id)})
+            .unique()
+            .scalar()
         )
         if contract is None:
             raise ContractNotFound(str(contract_id))
@@ -198,15 +263,13 @@ class ProjectRepository:
     ) -> tuple[Contract, dict[str, Any] | None]:
         """The contract, its milestones and its purchaser's directory entry, in one statement
         (``for_update`` locks the contract's row only)."""
-        query = (
-            sa.select(Contract, *_ENTRY)
-            .outerjoin(directory, directory.c.id == contracts.c.purchaser_id)
-            .options(joinedload(Contract.milestones))
-            .where(contracts.c.id == str(contract_id))
+        row = (
+            self.session.execute(
+                _contract_and_purchaser(for_update), {"contract_id": str(contract_id)}
+            )
+            .unique()
+            .first()
         )
-        if for_update:
-            query = query.with_for_update(of=contracts).execution_options(populate_existing=True)
-        row = self.session.execute(query).unique().first()
         if row is None:
             raise ContractNotFound(str(contract_id))
         return row[0], _entry(row)
@@ -267,8 +330,4 @@ class ProjectRepository:
         )
 
     def pending_report(self, milestone_id: str) -> MilestoneReport | None:
-        return self.session.execute(
-            sa.select(MilestoneReport)
-            .where(milestone_reports.c.milestone_id == str(milestone_id))
-            .where(milestone_reports.c.decision == "pending")
-        ).scalar()
+        return self.session.execute(_pending_report(), {"milestone_id": str(milestone_id)}).scalar()
