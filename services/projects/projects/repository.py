@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager
 
 from kit.directory import organizations as directory
 from kit.paging import PageRequest
@@ -52,18 +52,6 @@ def _locked_project() -> Any:
 
 
 @cache
-def _contract(for_update: bool) -> Any:
-    query = (
-        sa.select(Contract)
-        .options(joinedload(Contract.milestones))
-        .where(contracts.c.id == sa.bindparam("contract_id"))
-    )
-    if for_update:
-        query = query.with_for_update(of=contracts).execution_options(populate_existing=True)
-    return query
-
-
-@cache
 def _project_and_entry(for_update: bool, of_purchaser: bool) -> Any:
     organization = projects.c.purchaser_id if of_purchaser else sa.bindparam("organization_id")
     query = (
@@ -77,15 +65,30 @@ def _project_and_entry(for_update: bool, of_purchaser: bool) -> Any:
 
 
 @cache
-def _contract_and_purchaser(for_update: bool) -> Any:
+def _contract(for_update: bool, with_purchaser: bool) -> Any:
+    """The contract joined to its milestones (and to its purchaser's directory entry).
+
+    Locking, it locks the milestones' rows with the contract's. A statement that waits for a
+    lock sees the locked rows as the transaction it waited for left them, but every other row
+    it reads as it was before the wait (PostgreSQL rechecks only the rows it locks): milestones
+    read unlocked in the same statement could be stale — a second report on a milestone would
+    find it still pending. Every writer of milestones holds the contract's lock first, so
+    taking theirs in the same statement orders nobody differently.
+    """
+    entity = [Contract, *_ENTRY] if with_purchaser else [Contract]
     query = (
-        sa.select(Contract, *_ENTRY)
-        .outerjoin(directory, directory.c.id == contracts.c.purchaser_id)
-        .options(joinedload(Contract.milestones))
+        sa.select(*entity)
+        .join(Contract.milestones)
+        .options(contains_eager(Contract.milestones))
         .where(contracts.c.id == sa.bindparam("contract_id"))
+        .order_by(milestones.c.seq)
     )
+    if with_purchaser:
+        query = query.outerjoin(directory, directory.c.id == contracts.c.purchaser_id)
     if for_update:
-        query = query.with_for_update(of=contracts).execution_options(populate_existing=True)
+        query = query.with_for_update(of=[contracts, milestones]).execution_options(
+            populate_existing=True
+        )
     return query
 
 
@@ -248,31 +251,39 @@ class ProjectRepository:
 
     def contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
         """The contract with its milestones, in one statement (``for_update`` locks the
-        contract's row only, as loading the milestones apart did)."""
-        contract = (
-            self.session.execute(_contract(for_update), {"contract_id": str(contract_id)})
-            .unique()
-            .scalar()
-        )
-        if contract is None:
-            raise ContractNotFound(str(contract_id))
-        return contract
+        contract's row and its milestones')."""
+        return self._contract(contract_id, for_update, with_purchaser=False)[0]
 
     def contract_and_purchaser(
         self, contract_id: str, *, for_update: bool = False
     ) -> tuple[Contract, dict[str, Any] | None]:
         """The contract, its milestones and its purchaser's directory entry, in one statement
-        (``for_update`` locks the contract's row only)."""
-        row = (
-            self.session.execute(
-                _contract_and_purchaser(for_update), {"contract_id": str(contract_id)}
-            )
-            .unique()
-            .first()
+        (``for_update`` locks the contract's row and its milestones')."""
+        return self._contract(contract_id, for_update, with_purchaser=True)
+
+    def _contract(
+        self, contract_id: str, for_update: bool, *, with_purchaser: bool
+    ) -> tuple[Contract, dict[str, Any] | None]:
+        query = _contract(for_update, with_purchaser)
+        row = self.session.execute(query, {"contract_id": str(contract_id)}).unique().first()
+        if row is not None:
+            return row[0], _entry(row) if with_purchaser else None
+        # no row: no such contract — or one without milestones, which the join leaves out
+        contract = self.session.get(
+            Contract,
+            str(contract_id),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
         )
-        if row is None:
+        if contract is None:
             raise ContractNotFound(str(contract_id))
-        return row[0], _entry(row)
+        entry = None
+        if with_purchaser:
+            found = self.session.execute(
+                sa.select(directory).where(directory.c.id == contract.purchaser_id)
+            ).first()
+            entry = dict(found._mapping) if found is not None else None
+        return contract, entry
 
     def contract_of(self, project: Project) -> Contract | None:
         return self.session.get(Contract, project.contract_id) if project.contract_id else None
