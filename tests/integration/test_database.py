@@ -87,3 +87,28 @@ def test_events_of_an_aggregate_nobody_holds_any_more_still_reach_the_outbox(tmp
                 .all()
             )
     assert types == ["organization_registered", "organization_verified"]
+
+
+def test_autocommit_statements_stand_alone_and_leave_the_pool_transactional(database_url):
+    """The relay's statements commit on their own; the connection they used, back in the
+    pool, runs units of work in transactions again (PostgreSQL switches with no round trip)."""
+    from kit.db import DatabaseResource
+
+    db = DatabaseResource(database_url, service_name="test", pool_size=1)
+    try:
+        with db.begin() as connection:
+            connection.execute(sa.text("CREATE TABLE t (v INTEGER)"))
+        for _ in range(3):
+            with db.autocommit() as connection:
+                connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+            with db(readonly=True) as uow:  # an autocommit read session on PostgreSQL
+                uow.session.execute(sa.text("SELECT count(*) FROM t")).scalar()
+            with db() as uow:
+                uow.session.execute(sa.text("INSERT INTO t VALUES (2)"))  # no commit
+        with db.autocommit(write=False) as connection:
+            assert connection.execute(sa.text("SELECT v FROM t")).scalars().all() == [1, 1, 1]
+            if db.engine.dialect.name == "postgresql":
+                level = connection.exec_driver_sql("SHOW default_transaction_isolation").scalar()
+                assert level == "read committed"
+    finally:
+        db.dispose()

@@ -119,7 +119,7 @@ def create_engine(
         return engine
     if url.startswith("postgresql"):
         _make_psycopg_cooperative()
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             echo=echo,
             pool_size=pool_size,
@@ -133,7 +133,31 @@ def create_engine(
             # statements of a service (measured: coverage over 100k host units, 1.1 s -> 0.8 s)
             connect_args={"options": "-c jit=off"},
         )
+        _switch_autocommit_quietly(engine)
+        return engine
     return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _switch_autocommit_quietly(engine: Engine) -> None:
+    """Enter and leave autocommit (the read sessions, the relay) without a round trip.
+
+    SQLAlchemy leaves ``AUTOCOMMIT`` through psycopg2's ``set_isolation_level``, which sends
+    ``SET default_transaction_isolation TO DEFAULT`` every time a connection goes back to the
+    pool: a round trip per read. Flipping psycopg2's ``autocommit`` attribute sends nothing,
+    and on a connection at the server's default level it is the whole switch.
+    """
+    dialect = engine.dialect
+    set_level = dialect.set_isolation_level
+
+    def set_isolation_level(dbapi_connection: Any, level: str) -> None:
+        if level == "AUTOCOMMIT" and dbapi_connection.isolation_level is None:
+            dbapi_connection.autocommit = True
+        elif level == dialect.default_isolation_level and dbapi_connection.isolation_level is None:
+            dbapi_connection.autocommit = False
+        else:
+            set_level(dbapi_connection, level)
+
+    dialect.set_isolation_level = set_isolation_level  # type: ignore[method-assign]
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -206,10 +230,10 @@ class DatabaseResource:
         # snapshot inside a transaction too, so BEGIN and ROLLBACK would buy nothing but two
         # round trips per read
         self.read_sessions = self.sessions
+        self._autocommit_engine: Engine | None = None
         if self.engine.dialect.name == "postgresql":
-            self.read_sessions = sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-            )
+            self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.read_sessions = sessionmaker(self._autocommit_engine, expire_on_commit=False)
         self.write_lock = threading.Lock() if is_sqlite(url) else None
         self.on_events_committed: list[Callable[[], None]] = []
         #: told, after each commit that wrote anything, the objects it added, changed or deleted
@@ -240,6 +264,23 @@ class DatabaseResource:
         finally:
             if lock is not None:
                 lock.release()
+
+    @contextmanager
+    def autocommit(self, *, write: bool = True) -> Iterator[sa.Connection]:
+        """A Core connection whose statements each stand alone, for plumbing (the relay).
+
+        PostgreSQL runs them in autocommit: one round trip a statement, where a transaction
+        would add BEGIN and COMMIT (two more, and as much CPU as the statement itself). Only
+        for statements that need no company: each commits, or fails, on its own. SQLite runs
+        them in a transaction as ``begin`` does (its BEGIN and COMMIT are no round trips, and
+        writers must take the green write lock).
+        """
+        if self._autocommit_engine is None:
+            with self.begin(write=write) as connection:
+                yield connection
+            return
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -68,6 +68,20 @@ def write_outbox_rows(
     )
 
 
+# the relay's statements, built once (building one costs about what running it does)
+_PENDING = (
+    sa.select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.body)
+    .where(outbox.c.status == "pending")
+    .order_by(outbox.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
+)
+_MARK_SENT = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(status="sent", sent_at=sa.bindparam("sent_at"), attempts=outbox.c.attempts + 1)
+)
+
+
 def event_exchange_name(service_name: str) -> str:
     """nameko's convention: ``@event_handler("registry", ...)`` binds to ``registry.events``."""
     return f"{service_name}.events"
@@ -169,13 +183,8 @@ class OutboxRelay:
             self._stopped.wait(self.lease_ttl / 3)
             return 0
         metrics.OUTBOX_RELAY_LEADER.labels(self.service_name).set(1)
-        with self.resource.begin(write=False) as connection:
-            rows = connection.execute(
-                sa.select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.body)
-                .where(outbox.c.status == "pending")
-                .order_by(outbox.c.id)
-                .limit(self.batch_size)
-            ).all()
+        with self.resource.autocommit(write=False) as connection:
+            rows = connection.execute(_PENDING, {"limit": self.batch_size}).all()
         if rows:
             self._publish(rows)
         if time.monotonic() - self._last_observed >= 1.0:
@@ -231,13 +240,11 @@ class OutboxRelay:
         ]
         unrouted = [r for r in rows if r.event_id in self._returned]
         nacked = [r for r in rows if r.event_id in self._nacked]
-        with self.resource.begin() as connection:
+        # each update stands alone: a crash between them leaves rows pending, published again
+        # (at least once) — the same as a crash before the commit of one transaction would
+        with self.resource.autocommit() as connection:
             if sent:
-                connection.execute(
-                    sa.update(outbox)
-                    .where(outbox.c.id.in_([r.id for r in sent]))
-                    .values(status="sent", sent_at=now, attempts=outbox.c.attempts + 1)
-                )
+                connection.execute(_MARK_SENT, {"ids": [r.id for r in sent], "sent_at": now})
             for row in unrouted:
                 connection.execute(
                     sa.update(outbox)

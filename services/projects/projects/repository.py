@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from kit.directory import organizations as directory
 from kit.paging import PageRequest
@@ -23,6 +24,100 @@ from projects.models import (
 )
 
 _PROJECT_BY_ID = sa.select(projects).where(projects.c.id == sa.bindparam("id"))
+#: a directory entry read alongside an aggregate (labelled: its names clash with the entity's)
+_ENTRY = [column.label(f"entry_{column.name}") for column in directory.c]
+
+
+def _entry(row: Any) -> dict[str, Any] | None:
+    """The directory entry of a row that ends with the ``_ENTRY`` columns, as Directory.get
+    gives it (None when the join found no organization)."""
+    values = tuple(row)[-len(_ENTRY) :]
+    if values[0] is None:
+        return None
+    return {column.name: value for column, value in zip(directory.c, values, strict=True)}
+
+
+# The statements of the write path, built once (on first use: the classes must be mapped):
+# building a statement and its cache key costs more than running it on SQLite.
+
+
+@cache
+def _locked_project() -> Any:
+    return (
+        sa.select(Project)
+        .where(projects.c.id == sa.bindparam("project_id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _project_and_entry(for_update: bool, of_purchaser: bool) -> Any:
+    organization = projects.c.purchaser_id if of_purchaser else sa.bindparam("organization_id")
+    query = (
+        sa.select(Project, *_ENTRY)
+        .outerjoin(directory, directory.c.id == organization)
+        .where(projects.c.id == sa.bindparam("project_id"))
+    )
+    if for_update:
+        query = query.with_for_update(of=projects).execution_options(populate_existing=True)
+    return query
+
+
+@cache
+def _contract(for_update: bool, with_purchaser: bool) -> Any:
+    """The contract joined to its milestones (and to its purchaser's directory entry).
+
+    Locking, it locks the milestones' rows with the contract's. A statement that waits for a
+    lock sees the locked rows as the transaction it waited for left them, but every other row
+    it reads as it was before the wait (PostgreSQL rechecks only the rows it locks): milestones
+    read unlocked in the same statement could be stale — a second report on a milestone would
+    find it still pending. Every writer of milestones holds the contract's lock first, so
+    taking theirs in the same statement orders nobody differently.
+    """
+    entity = [Contract, *_ENTRY] if with_purchaser else [Contract]
+    query = (
+        sa.select(*entity)
+        .join(Contract.milestones)
+        .options(contains_eager(Contract.milestones))
+        .where(contracts.c.id == sa.bindparam("contract_id"))
+        .order_by(milestones.c.seq)
+    )
+    if with_purchaser:
+        query = query.outerjoin(directory, directory.c.id == contracts.c.purchaser_id)
+    if for_update:
+        query = query.with_for_update(of=[contracts, milestones]).execution_options(
+            populate_existing=True
+        )
+    return query
+
+
+@cache
+def _applications_and_providers() -> Any:
+    return (
+        sa.select(Application, *_ENTRY)
+        .outerjoin(directory, directory.c.id == applications.c.provider_id)
+        .where(applications.c.project_id == sa.bindparam("project_id"))
+        .order_by(applications.c.submitted_at)
+    )
+
+
+@cache
+def _application_of() -> Any:
+    return (
+        sa.select(Application)
+        .where(applications.c.project_id == sa.bindparam("project_id"))
+        .where(applications.c.provider_id == sa.bindparam("provider_id"))
+    )
+
+
+@cache
+def _pending_report() -> Any:
+    return (
+        sa.select(MilestoneReport)
+        .where(milestone_reports.c.milestone_id == sa.bindparam("milestone_id"))
+        .where(milestone_reports.c.decision == "pending")
+    )
 
 
 class ProjectRepository:
@@ -33,15 +128,29 @@ class ProjectRepository:
     # --- projects ---------------------------------------------------------------------------
 
     def project(self, project_id: str, *, for_update: bool = False) -> Project:
-        project = self.session.get(
-            Project,
-            str(project_id),
-            with_for_update=for_update or None,
-            populate_existing=for_update,
-        )
+        if for_update:
+            project = self.session.execute(
+                _locked_project(), {"project_id": str(project_id)}
+            ).scalar()
+        else:
+            project = self.session.get(Project, str(project_id))
         if project is None:
             raise ProjectNotFound(str(project_id))
         return project
+
+    def project_and_entry(
+        self, project_id: str, organization_id: str | None = None, *, for_update: bool = False
+    ) -> tuple[Project, dict[str, Any] | None]:
+        """The project and a directory entry — ``organization_id``'s, or else the purchaser's —
+        in one statement. ``for_update`` locks the project's row only."""
+        query = _project_and_entry(for_update, of_purchaser=not organization_id)
+        parameters = {"project_id": str(project_id)}
+        if organization_id:
+            parameters["organization_id"] = str(organization_id)
+        row = self.session.execute(query, parameters).first()
+        if row is None:
+            raise ProjectNotFound(str(project_id))
+        return row[0], _entry(row)
 
     def project_view(self, project_id: str) -> Any:
         """The project's row, read with Core (no ORM instance): the hot read path."""
@@ -126,16 +235,40 @@ class ProjectRepository:
             query = query.where(applications.c.provider_id == str(provider_id))
         return list(self.session.execute(query.order_by(applications.c.submitted_at)).scalars())
 
+    def applications_and_providers(
+        self, project_id: str
+    ) -> list[tuple[Application, dict[str, Any] | None]]:
+        """The project's applications, each with its provider's directory entry."""
+        rows = self.session.execute(_applications_and_providers(), {"project_id": str(project_id)})
+        return [(row[0], _entry(row)) for row in rows]
+
     def application_of(self, project_id: str, provider_id: str) -> Application | None:
         return self.session.execute(
-            sa.select(Application)
-            .where(applications.c.project_id == str(project_id))
-            .where(applications.c.provider_id == str(provider_id))
+            _application_of(), {"project_id": str(project_id), "provider_id": str(provider_id)}
         ).scalar()
 
     # --- contracts --------------------------------------------------------------------------
 
     def contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
+        """The contract with its milestones, in one statement (``for_update`` locks the
+        contract's row and its milestones')."""
+        return self._contract(contract_id, for_update, with_purchaser=False)[0]
+
+    def contract_and_purchaser(
+        self, contract_id: str, *, for_update: bool = False
+    ) -> tuple[Contract, dict[str, Any] | None]:
+        """The contract, its milestones and its purchaser's directory entry, in one statement
+        (``for_update`` locks the contract's row and its milestones')."""
+        return self._contract(contract_id, for_update, with_purchaser=True)
+
+    def _contract(
+        self, contract_id: str, for_update: bool, *, with_purchaser: bool
+    ) -> tuple[Contract, dict[str, Any] | None]:
+        query = _contract(for_update, with_purchaser)
+        row = self.session.execute(query, {"contract_id": str(contract_id)}).unique().first()
+        if row is not None:
+            return row[0], _entry(row) if with_purchaser else None
+        # no row: no such contract — or one without milestones, which the join leaves out
         contract = self.session.get(
             Contract,
             str(contract_id),
@@ -144,7 +277,13 @@ class ProjectRepository:
         )
         if contract is None:
             raise ContractNotFound(str(contract_id))
-        return contract
+        entry = None
+        if with_purchaser:
+            found = self.session.execute(
+                sa.select(directory).where(directory.c.id == contract.purchaser_id)
+            ).first()
+            entry = dict(found._mapping) if found is not None else None
+        return contract, entry
 
     def contract_of(self, project: Project) -> Contract | None:
         return self.session.get(Contract, project.contract_id) if project.contract_id else None
@@ -202,8 +341,4 @@ class ProjectRepository:
         )
 
     def pending_report(self, milestone_id: str) -> MilestoneReport | None:
-        return self.session.execute(
-            sa.select(MilestoneReport)
-            .where(milestone_reports.c.milestone_id == str(milestone_id))
-            .where(milestone_reports.c.decision == "pending")
-        ).scalar()
+        return self.session.execute(_pending_report(), {"milestone_id": str(milestone_id)}).scalar()
