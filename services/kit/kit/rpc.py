@@ -17,12 +17,9 @@ import time
 from typing import Any
 
 import amqp.exceptions
-import kombu
 import kombu.exceptions
 import kombu.serialization
-from kombu.pools import producers
 from marshmallow import ValidationError
-from nameko.constants import DEFAULT_RETRY_POLICY, DEFAULT_TRANSPORT_OPTIONS
 from nameko.exceptions import UnserializableValueError, deserialize_to_instance, serialize
 from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
@@ -87,31 +84,14 @@ def to_remote_failure(exc: BaseException) -> RemoteFailure | None:
     return RemoteFailure(error.kind, error.code, error.message, error.details)
 
 
-def reply_connection(amqp_uri: str, ssl: Any = None, login_method: Any = None) -> Any:
-    """The kombu connection replies are published through (kombu's pool holds the sockets):
-    what nameko's Publisher would build for every reply, built once."""
-    return kombu.Connection(
-        amqp_uri,
-        transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
-        ssl=ssl,
-        login_method=login_method,
-    )
-
-
 class LeanResponder(Responder):
     """Sends an RPC reply transient and unconfirmed, serialised once.
 
     nameko's own responder publishes every reply persistent, with a publisher confirm (a
     broker round trip) and serialises it twice. A reply only matters while its caller waits:
     the caller waits with a deadline, and a reply lost with a broker crash is the same as a
-    late one (the gateway answers 503 ``SERVICE_TIMEOUT``). It publishes through a pooled
-    producer of ``connection`` (one per consumer) rather than a nameko Publisher, which
-    builds a kombu connection — URL parsing and all — for every reply.
+    late one (the gateway answers 503 ``SERVICE_TIMEOUT``).
     """
-
-    def __init__(self, *args: Any, connection: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.connection = connection or reply_connection(self.amqp_uri, self.ssl, self.login_method)
 
     def send_response(self, result: Any, exc_info: Any) -> Any:
         error = serialize(exc_info[1]) if exc_info is not None else None
@@ -128,41 +108,35 @@ class LeanResponder(Responder):
             _, encoding, body = kombu.serialization.dumps(
                 {"result": None, "error": error}, serializer
             )
-        with producers[self.connection].acquire(block=True) as producer:
-            producer.publish(
-                body,
-                serializer=None,
-                content_type=content_type,
-                content_encoding=encoding,
-                exchange=self.exchange,
-                routing_key=self.message.properties["reply_to"],
-                correlation_id=self.message.properties.get("correlation_id"),
-                delivery_mode=1,
-                retry=True,
-                retry_policy=DEFAULT_RETRY_POLICY,
-            )
+        publisher = self.publisher_cls(
+            self.amqp_uri,
+            ssl=self.ssl,
+            login_method=self.login_method,
+            use_confirms=False,
+            delivery_mode=1,
+        )
+        publisher.publish(
+            body,
+            serializer=None,
+            content_type=content_type,
+            content_encoding=encoding,
+            exchange=self.exchange,
+            routing_key=self.message.properties["reply_to"],
+            correlation_id=self.message.properties.get("correlation_id"),
+        )
         return result, exc_info
 
 
 class LeanRpcConsumer(RpcConsumer):
-    def setup(self) -> None:
-        super().setup()
-        config = self.container.config
-        self._reply_exchange = get_rpc_exchange(config)
-        self._reply_connection = reply_connection(
-            config["AMQP_URI"], config.get("AMQP_SSL"), config.get("LOGIN_METHOD")
-        )
-
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
         config = self.container.config
         responder = LeanResponder(
             config["AMQP_URI"],
-            self._reply_exchange,
+            get_rpc_exchange(config),
             config.get("serializer", "json"),
             message,
             ssl=config.get("AMQP_SSL"),
             login_method=config.get("LOGIN_METHOD"),
-            connection=self._reply_connection,
         )
         try:
             result, exc_info = responder.send_response(result, exc_info)
