@@ -780,12 +780,14 @@ class _Entity:
 
 def test_a_change_notice_that_cannot_be_sent_is_counted_and_never_raises(caplog):
     from kombu import Connection
+    from kombu.pools import ProducerPool
 
     from kit.changes import NOTICES_UNSENT, ChangeNotices
 
     notices = ChangeNotices(thing=(_Entity, lambda entity: entity.published))
     notices.container = _Container()
-    notices.connection = Connection("amqp://guest:guest@127.0.0.1:1//", connect_timeout=0.2)
+    broken = Connection("amqp://guest:guest@127.0.0.1:1//", connect_timeout=0.2)
+    notices.producers = ProducerPool(broken.Pool(limit=1), limit=1)
     unsent = NOTICES_UNSENT.labels("projects", "thing")
     before = unsent._value.get()
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kombu import Connection, Exchange, Queue, binding
-from kombu.pools import producers
+from kombu.pools import ProducerPool
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
@@ -40,6 +40,8 @@ from kit.listen import listen
 log = logging.getLogger(__name__)
 
 CHANGES_EXCHANGE = Exchange("jinguo.changes", type="topic", durable=True)
+#: producers (each with its connection) a service publishes notices through at once
+PRODUCERS = 4
 
 NOTICES_UNSENT = Counter(
     "jinguo_change_notices_unsent",
@@ -70,18 +72,28 @@ class ChangeNotices(DependencyProvider):
             kind: spec if isinstance(spec, tuple) else (spec, _always)
             for kind, spec in kinds.items()
         }
-        self.connection: Connection | None = None
+        self.producers: ProducerPool | None = None
 
     def setup(self) -> None:
         config = self.container.config
         # built once: a nameko Publisher would build a connection and look up its pool per
         # notice (~170 µs of CPU, measured)
-        self.connection = Connection(
+        connection = Connection(
             config["AMQP_URI"],
             ssl=config.get("AMQP_SSL"),
             login_method=config.get("LOGIN_METHOD"),
             transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
         )
+        # a pool of its own: kombu's global pools are shared by every publisher of the same
+        # broker address in the process (nameko's included)
+        self.producers = ProducerPool(connection.Pool(limit=PRODUCERS), limit=PRODUCERS)
+
+    def stop(self) -> None:
+        if self.producers is not None:
+            self.producers.force_close_all()
+            self.producers.connections.force_close_all()
+
+    kill = stop
 
     def start(self) -> None:
         # in start, not setup: every Database has built its resource by now
@@ -98,9 +110,9 @@ class ChangeNotices(DependencyProvider):
                 self._publish(service, kind, entity_id)
 
     def _publish(self, service: str, kind: str, entity_id: str) -> None:
-        assert self.connection is not None
+        assert self.producers is not None
         try:
-            with producers[self.connection].acquire(block=True) as producer:
+            with self.producers.acquire(block=True) as producer:
                 producer.publish(
                     {"kind": kind, "id": entity_id},
                     exchange=CHANGES_EXCHANGE,
