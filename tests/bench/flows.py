@@ -144,6 +144,38 @@ class FlowBodies:
     report: dict[str, Any]
 
 
+#: the projects benchmarks' flow: a Spring Bud schooling project, one milestone
+AMOUNT = 48_000_000
+PROJECT = {
+    "category": "spring_bud_girls_schooling",
+    "model": "commissioned",
+    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+    "budget": 50_000_000,
+    "starts_on": "2027-02-01",
+    "ends_on": "2027-11-30",
+    "target_beneficiaries": 120,
+    "indicators": [
+        {"name": "资助女童人数", "target": 120, "unit": "人"},
+        {"name": "家访次数", "target": 240, "unit": "次"},
+    ],
+}
+MILESTONE = {
+    "title": "助学金发放",
+    "deliverables": "发放记录与回访报告",
+    "due_on": "2027-09-10",
+    "amount": AMOUNT,
+}
+REPORT = {
+    "summary": "完成120名女童助学金发放",
+    "beneficiaries_served": 120,
+    "evidence": [
+        {"name": "发放记录.zip", "type": "archive", "url": "https://files.example.org/a.zip"}
+    ],
+    "indicator_values": {"资助女童人数": 120, "家访次数": 240},
+}
+SPRING_BUD = FlowBodies(PROJECT, AMOUNT, MILESTONE, REPORT)
+
+
 @dataclass
 class Provider:
     id: str

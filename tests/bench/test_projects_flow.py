@@ -80,8 +80,8 @@ from tests.bench.common import (
 from tests.bench.flows import (
     BACKENDS,
     CALLS,
+    SPRING_BUD,
     Flow,
-    FlowBodies,
     FlowRun,
     People,
     closed_loop,
@@ -101,36 +101,6 @@ EVENT_BENCH = "projects.accepted_to_consumer"
 CONSUMER_QUEUE = "evt-projects-milestone_accepted--bench_accepted.on_milestone_accepted"
 #: events one flow publishes (applying publishes none)
 FLOW_EVENTS = ("project_published", "contract_awarded", "milestone_reported", "milestone_accepted")
-
-AMOUNT = 48_000_000
-PROJECT = {
-    "category": "spring_bud_girls_schooling",
-    "model": "commissioned",
-    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
-    "budget": 50_000_000,
-    "starts_on": "2027-02-01",
-    "ends_on": "2027-11-30",
-    "target_beneficiaries": 120,
-    "indicators": [
-        {"name": "资助女童人数", "target": 120, "unit": "人"},
-        {"name": "家访次数", "target": 240, "unit": "次"},
-    ],
-}
-MILESTONE = {
-    "title": "助学金发放",
-    "deliverables": "发放记录与回访报告",
-    "due_on": "2027-09-10",
-    "amount": AMOUNT,
-}
-REPORT = {
-    "summary": "完成120名女童助学金发放",
-    "beneficiaries_served": 120,
-    "evidence": [
-        {"name": "发放记录.zip", "type": "archive", "url": "https://files.example.org/a.zip"}
-    ],
-    "indicator_values": {"资助女童人数": 120, "家访次数": 240},
-}
-BODIES = FlowBodies(PROJECT, AMOUNT, MILESTONE, REPORT)
 
 
 # --- the platform and its people ---------------------------------------------------------------
@@ -231,7 +201,7 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
 
         running = Running(backend, platform, events, consumer_db)
         setup = Stopwatch()
-        running.people = set_up_people(platform, BODIES, setting("BENCH_PROVIDERS", 16))
+        running.people = set_up_people(platform, SPRING_BUD, setting("BENCH_PROVIDERS", 16))
         concurrency = setting("BENCH_CONCURRENCY", 16)
         warm_up = run_flows(running, concurrency, concurrency)
         assert not warm_up.failures, warm_up.failures
@@ -249,7 +219,7 @@ def run_flows(running: Running, flows: int, concurrency: int) -> FlowRun:
     """``flows`` flows from ``concurrency`` green threads, each with its own session."""
     assert running.people is not None
     first = len(running.flows)
-    run = closed_loop(running.platform, running.people, BODIES, first, flows, concurrency)
+    run = closed_loop(running.platform, running.people, SPRING_BUD, first, flows, concurrency)
     running.flows.extend(run.completed)
     return run
 
@@ -387,7 +357,9 @@ def test_read_draft_projects_through_the_gateway(running):
     client = running.platform.client()
     ids = [
         expect(
-            client.post("/projects", json={**BODIES.project, "title": f"草稿-{i}"}, headers=staff),
+            client.post(
+                "/projects", json={**SPRING_BUD.project, "title": f"草稿-{i}"}, headers=staff
+            ),
             201,
         )["id"]
         for i in range(16)

@@ -43,42 +43,13 @@ from kit.directory import apply_details
 from kit.migrate import upgrade
 from projects.service import ProjectsService
 from tests.bench.common import note, report, scaled
-from tests.bench.flows import BACKENDS
+from tests.bench.flows import BACKENDS, SPRING_BUD
 from tests.support.infra import scratch_postgres_database
 
 BENCH = "projects.writes_in_process"
 #: characters of each statement printed (BENCH_SQL_WIDTH)
 SQL_WIDTH = int(os.environ.get("BENCH_SQL_WIDTH") or 160)
 USE_CASES = ("draft", "publish", "apply", "award", "report", "accept")
-
-PROJECT = {
-    "category": "spring_bud_girls_schooling",
-    "model": "commissioned",
-    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
-    "budget": 50_000_000,
-    "starts_on": "2027-02-01",
-    "ends_on": "2027-11-30",
-    "target_beneficiaries": 120,
-    "indicators": [
-        {"name": "资助女童人数", "target": 120, "unit": "人"},
-        {"name": "家访次数", "target": 240, "unit": "次"},
-    ],
-}
-AMOUNT = 48_000_000
-MILESTONE = {
-    "title": "助学金发放",
-    "deliverables": "发放记录与回访报告",
-    "due_on": "2027-09-10",
-    "amount": AMOUNT,
-}
-REPORT = {
-    "summary": "完成120名女童助学金发放",
-    "beneficiaries_served": 120,
-    "evidence": [
-        {"name": "发放记录.zip", "type": "archive", "url": "https://files.example.org/a.zip"}
-    ],
-    "indicator_values": {"资助女童人数": 120, "家访次数": 240},
-}
 
 
 class StatementCounter:
@@ -141,14 +112,19 @@ def one_flow(
     provider_index = index % len(world.providers)
     provider, contractor = world.providers[provider_index], world.contractors[provider_index]
     project = step(
-        "draft", lambda: service.draft_project({**PROJECT, "title": f"春蕾-{index}"}, staff)
+        "draft",
+        lambda: service.draft_project({**SPRING_BUD.project, "title": f"春蕾-{index}"}, staff),
     )
     step("publish", lambda: service.publish_project(project["id"], staff))
     application = step(
         "apply",
         lambda: service.submit_application(
             project["id"],
-            {"provider_id": provider, "amount": AMOUNT, "proposal": "入户走访与助学金发放"},
+            {
+                "provider_id": provider,
+                "amount": SPRING_BUD.amount,
+                "proposal": "入户走访与助学金发放",
+            },
             contractor,
         ),
     )
@@ -156,14 +132,16 @@ def one_flow(
         "award",
         lambda: service.award_contract(
             project["id"],
-            {"application_id": application["id"], "milestones": [MILESTONE]},
+            {"application_id": application["id"], "milestones": [SPRING_BUD.milestone]},
             staff,
         ),
     )
     milestone_id = contract["milestones"][0]["id"]
     step(
         "report",
-        lambda: service.report_milestone(contract["id"], milestone_id, REPORT, contractor),
+        lambda: service.report_milestone(
+            contract["id"], milestone_id, SPRING_BUD.report, contractor
+        ),
     )
     decided = step("accept", lambda: service.accept_milestone(contract["id"], milestone_id, staff))
     assert decided["status"] == "completed", decided
