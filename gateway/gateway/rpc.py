@@ -16,8 +16,6 @@ import eventlet
 from amqp.exceptions import ChannelError
 from eventlet.event import Event
 from kombu import Connection, Queue
-from kombu.pools import ProducerPool
-from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 from nameko.extensions import SharedExtension
 from nameko.messaging import HeaderEncoder
 from nameko.rpc import (
@@ -29,7 +27,7 @@ from nameko.rpc import (
 )
 
 from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceTimeout, ServiceUnavailable
-from kit.listen import listen
+from kit.amqp import close_pool, listen, producer_pool
 from kit.rpc import DEADLINE_KEY
 
 DEFAULT_TIMEOUT = 10.0
@@ -175,17 +173,10 @@ class ServiceRpc(RpcProxy):
         self.timeout = float(config.get("RPC_TIMEOUT") or DEFAULT_TIMEOUT)
         self.exchange = get_rpc_exchange(config)
         self.serializer = config.get("serializer", "json")
-        connection = Connection(
-            config["AMQP_URI"],
-            ssl=config.get("AMQP_SSL"),
-            login_method=config.get("LOGIN_METHOD"),
-            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": True},
-        )
-        self.producers = ProducerPool(connection.Pool(limit=PRODUCERS), limit=PRODUCERS)
+        self.producers = producer_pool(config, confirms=True, size=PRODUCERS)
 
     def stop(self) -> None:
-        self.producers.force_close_all()
-        self.producers.connections.force_close_all()
+        close_pool(self.producers)
 
     kill = stop
 

@@ -28,14 +28,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Exchange, Queue, binding
 from kombu.pools import ProducerPool
-from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
+from nameko.constants import NON_PERSISTENT
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
+from kit.amqp import close_pool, listen, producer_pool
 from kit.dependencies import Database
-from kit.listen import listen
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +75,10 @@ class ChangeNotices(DependencyProvider):
         self.producers: ProducerPool | None = None
 
     def setup(self) -> None:
-        config = self.container.config
-        # built once: a nameko Publisher would build a connection and look up its pool per
-        # notice (~170 µs of CPU, measured)
-        connection = Connection(
-            config["AMQP_URI"],
-            ssl=config.get("AMQP_SSL"),
-            login_method=config.get("LOGIN_METHOD"),
-            transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False},
-        )
-        # a pool of its own: kombu's global pools are shared by every publisher of the same
-        # broker address in the process (nameko's included)
-        self.producers = ProducerPool(connection.Pool(limit=PRODUCERS), limit=PRODUCERS)
+        self.producers = producer_pool(self.container.config, confirms=False, size=PRODUCERS)
 
     def stop(self) -> None:
-        if self.producers is not None:
-            self.producers.force_close_all()
-            self.producers.connections.force_close_all()
+        close_pool(self.producers)
 
     kill = stop
 

@@ -1,7 +1,12 @@
-"""Consuming a queue without acknowledgements, in a green thread, reconnecting on failure.
+"""AMQP plumbing below nameko, for the hot paths where its per-message machinery costs.
 
-For queues whose messages matter only to this process and only now — change notices, RPC
-replies — where nameko's consumers would spawn a worker or send an acknowledgement per message.
+* ``producer_pool``: producers (each with its connection) made once per process, where a nameko
+  Publisher builds a connection and looks up kombu's process-wide pool per message (~170 µs of
+  CPU, measured). The pool is the caller's own, not kombu's shared one.
+* ``listen``: consuming a queue without acknowledgements in a green thread, reconnecting on
+  failure — for queues whose messages matter only to this process and only now (change
+  notices, RPC replies), where nameko's consumers would spawn a worker or send an
+  acknowledgement per message.
 """
 
 from __future__ import annotations
@@ -14,8 +19,28 @@ import amqp.exceptions
 import eventlet
 import kombu.exceptions
 from kombu import Connection, Queue
+from kombu.pools import ProducerPool
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 
 log = logging.getLogger(__name__)
+
+
+def producer_pool(config: Any, *, confirms: bool, size: int) -> ProducerPool:
+    """``size`` producers for the broker of a nameko ``config``, with publisher confirms or
+    without; close with ``close_pool`` when the extension stops."""
+    connection = Connection(
+        config["AMQP_URI"],
+        ssl=config.get("AMQP_SSL"),
+        login_method=config.get("LOGIN_METHOD"),
+        transport_options={**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": confirms},
+    )
+    return ProducerPool(connection.Pool(limit=size), limit=size)
+
+
+def close_pool(pool: ProducerPool | None) -> None:
+    if pool is not None:
+        pool.force_close_all()
+        pool.connections.force_close_all()
 
 
 def listen(
