@@ -254,3 +254,90 @@ def test_the_money_saga(platform, cast):
     ]
     assert sum(row.get("payment", 0) for row in monthly) == sum(TRANCHES)
     expect(contractor.get(f"/funding-sources/{sid}"), 404, "FUNDING_SOURCE_NOT_FOUND")
+
+
+def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected(platform, cast):
+    """The source cannot afford the award: the contract shows the commitment refused, and once
+    its milestone is accepted it shows the payment rejected with the reason — funding opened no
+    disbursement and did not park the event as a dead letter."""
+    staff, contractor, officer = cast["staff"], cast["contractor"], cast["officer_a"]
+    source = expect(
+        officer.post(
+            "/funding-sources",
+            {
+                "name": "2027年社区小额捐赠",
+                "kind": "donation",
+                "owner_id": cast["city"]["id"],
+                "fiscal_year": 2027,
+                "amount": 500_000,
+            },
+        ),
+        201,
+    )
+    project = expect(
+        staff.post(
+            "/projects",
+            {
+                "title": "留守老年妇女关爱服务",
+                "category": "left_behind_children_elderly_women_care",
+                "model": "commissioned",
+                "funding_source_id": source["id"],
+                "budget": 2_000_000,
+                "starts_on": "2027-03-01",
+                "ends_on": "2027-12-31",
+                "target_beneficiaries": 60,
+            },
+        ),
+        201,
+    )
+    pid = project["id"]
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
+    application = eventually(
+        lambda: expect(
+            contractor.post(
+                f"/projects/{pid}/applications",
+                {
+                    "provider_id": cast["provider"]["id"],
+                    "amount": 2_000_000,
+                    "proposal": "入户探访",
+                },
+            ),
+            201,
+        )
+    )
+    contract = expect(
+        staff.post(
+            f"/projects/{pid}/award",
+            {
+                "application_id": application["id"],
+                "milestones": [{"title": "入户探访", "due_on": "2027-09-30", "amount": 2_000_000}],
+            },
+        ),
+        201,
+    )
+    cid, (milestone,) = contract["id"], contract["milestones"]
+
+    def refused():
+        shown = expect(staff.get(f"/contracts/{cid}"), 200)
+        assert shown["commitment_status"] == "rejected", shown
+        return shown
+
+    assert eventually(refused)["commitment_shortfall"] == 1_500_000
+    expect(
+        contractor.post(
+            f"/contracts/{cid}/milestones/{milestone['id']}/reports",
+            {"summary": "探访60户", "beneficiaries_served": 60},
+        ),
+        201,
+    )
+    expect(staff.post(f"/contracts/{cid}/milestones/{milestone['id']}/accept"), 200)
+
+    def payment_rejected():
+        shown = expect(contractor.get(f"/contracts/{cid}"), 200)["milestones"][0]
+        assert shown["payment_status"] == "rejected", shown
+        return shown
+
+    assert eventually(payment_rejected)["disbursement_id"] is None
+    everything = expect(officer.get("/disbursements", params={"limit": 200}), 200)["items"]
+    assert not [d for d in everything if d["milestone_id"] == milestone["id"]]
+    assert expect(officer.get(f"/funding-sources/{source['id']}"), 200)["available"] == 500_000

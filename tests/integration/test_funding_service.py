@@ -8,6 +8,7 @@ import time
 import uuid
 
 import eventlet
+import kombu
 import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -15,6 +16,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from funding import domain, handlers
 from funding.models import journal_entries
 from funding.service import FundingService
+from kit import deadletters
 from kit.clock import utcnow
 from kit.db import connect
 from kit.rpc import RemoteFailure
@@ -89,8 +91,9 @@ class Money:
             self.officer,
         )
 
-    def award(self, source, amount, *, project_id=None):
-        contract_id, project_id = str(uuid.uuid4()), project_id or str(uuid.uuid4())
+    def award(self, source, amount, *, project_id=None, contract_id=None):
+        contract_id = contract_id or str(uuid.uuid4())
+        project_id = project_id or str(uuid.uuid4())
         publish_event(
             self.amqp_uri,
             "projects",
@@ -131,6 +134,10 @@ class Money:
             },
         )
         return milestone_id
+
+    def refusal(self, contract_id):
+        with connect(self.db_url) as db, db.unit_of_work(readonly=True) as uow:
+            return handlers._repo(uow).commitment_refusal(contract_id)
 
     def commitment(self, contract_id):
         try:
@@ -274,6 +281,42 @@ def test_a_source_that_cannot_afford_the_award_rejects_the_commitment(money, tap
     (_, body) = tap.collect(2)[1]
     assert body["reason"] == "unknown funding source" and body["shortfall"] == 10
     assert money.svc.get_source(source["id"], money.officer)["available"] == 1_000_000
+
+
+def test_a_milestone_accepted_on_an_unfunded_contract_is_rejected_not_parked(
+    money, tap_factory, rabbit_config
+):
+    """No money was committed to the contract, so none will come: funding answers the
+    acceptance with disbursement_rejected (naming the refusal) instead of retrying it until
+    it dead-letters, and opens no disbursement."""
+    tap = tap_factory("funding", "disbursement_rejected")
+    source = money.source(1_000_000)
+    contract_id, project_id = money.award(source, 1_500_000)
+    wait_until(lambda: money.refusal(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_500_000)
+    ((_, body),) = tap.collect(1)
+    assert body["milestone_id"] == milestone and body["contract_id"] == contract_id
+    assert (body["disbursement_id"], body["rejected_by"], body["amount"]) == (None, None, 1_500_000)
+    assert body["reason"] == (
+        "no money was committed to the contract: the funding source lacks available money"
+    )
+    assert money.disbursement_for(milestone) is None
+    queue = "evt-projects-milestone_accepted--funding.milestone_accepted"
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:
+        assert deadletters.depth(connection, queue) == 0
+    assert money.svc.get_source(source["id"], money.officer)["available"] == 1_000_000
+
+
+def test_a_milestone_that_overtakes_a_refused_award_is_rejected_once_it_arrives(money, tap_factory):
+    tap = tap_factory("funding", "disbursement_rejected")
+    unknown = {"id": str(uuid.uuid4())}
+    contract_id, project_id = str(uuid.uuid4()), str(uuid.uuid4())
+    milestone = money.accept(contract_id, project_id, unknown, 300_000)
+    assert tap.collect(1, timeout=0.5) == []  # it waits for the award: money may still come
+    money.award(unknown, 300_000, contract_id=contract_id, project_id=project_id)
+    ((_, body),) = tap.collect(1)
+    assert body["milestone_id"] == milestone
+    assert body["reason"] == "no money was committed to the contract: unknown funding source"
 
 
 def test_a_suspended_payee_is_held_and_released(money):

@@ -1283,6 +1283,17 @@ def test_paid_is_final():
     assert project.amount_paid == 300_000
 
 
+def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected_with_no_disbursement():
+    project, contract = awarded()
+    milestone = contract.milestones[0]
+    unfunded = {**disbursement_event(T1), "disbursement_id": None}
+    assert domain.payment_progressed(
+        contract, milestone, project, "disbursement_rejected", unfunded
+    )
+    assert (milestone.payment_status, milestone.disbursement_id) == ("rejected", None)
+    assert (project.amount_approved, project.amount_paid) == (0, 0)
+
+
 def test_payment_progressed_says_whether_the_event_was_newer():
     project, contract = awarded()
     milestone = contract.milestones[0]

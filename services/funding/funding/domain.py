@@ -660,6 +660,23 @@ def request_disbursement(
     return disbursement
 
 
+def unfunded_milestone(
+    accepted: dict[str, Any], refusal: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """``disbursement_rejected`` for a milestone accepted on a contract whose commitment was
+    refused: no disbursement is opened (there is none to name) and nobody rejected it by hand;
+    the reason carries the refusal's."""
+    return {
+        "disbursement_id": None,
+        "contract_id": str(accepted["contract_id"]),
+        "milestone_id": str(accepted["milestone_id"]),
+        "amount": accepted["amount"],
+        "reason": f"no money was committed to the contract: {refusal['reason']}",
+        "rejected_by": None,
+        "occurred_at": at,
+    }
+
+
 def _ensure_finance(actor: Actor) -> None:
     if actor.role != APPROVER_ROLE:
         raise MakerChecker(

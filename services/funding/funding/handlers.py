@@ -249,20 +249,18 @@ def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> bo
         "amount": event["amount"],
         "occurred_at": at,
     }
+    cause = f"event:{event['event_id']}"
+
+    def refuse(shortfall: int, reason: str) -> bool:
+        uow.emit("commitment_rejected", **facts, shortfall=shortfall, reason=reason)
+        repo.refuse_commitment(contract_id, shortfall=shortfall, reason=reason, cause=cause, at=at)
+        return False
+
     if repo.project_ended(facts["project_id"]):
-        uow.emit(
-            "commitment_rejected", **facts, shortfall=0, reason="the project has already ended"
-        )
-        return
+        return refuse(0, "the project has already ended")
     source = repo.find_source(facts["funding_source_id"], for_update=True)
     if source is None:
-        uow.emit(
-            "commitment_rejected",
-            **facts,
-            shortfall=event["amount"],
-            reason="unknown funding source",
-        )
-        return
+        return refuse(event["amount"], "unknown funding source")
     try:
         commitment, entries = domain.commit(
             source,
@@ -270,32 +268,32 @@ def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> bo
             project_id=facts["project_id"],
             payee_id=str(event["contractor_id"]),
             amount=event["amount"],
-            cause=f"event:{event['event_id']}",
+            cause=cause,
             at=at,
         )
     except InsufficientFunds as shortfall:
-        uow.emit(
-            "commitment_rejected",
-            **facts,
-            shortfall=shortfall.details["shortfall"],
-            reason="the funding source lacks available money",
-        )
-        return False
+        return refuse(shortfall.details["shortfall"], "the funding source lacks available money")
     repo.add(commitment, *entries)
     return True
 
 
 def milestone_accepted(
     uow: UnitOfWork, event: dict[str, Any], threshold: int, at: datetime
-) -> None:
-    """Open the disbursement for the milestone's tranche — exactly once per milestone."""
+) -> bool:
+    """Open the disbursement for the milestone's tranche — exactly once per milestone. On a
+    contract whose commitment was refused, reject it at once instead (False): no money will
+    come to pay it."""
     repo = _repo(uow)
     if repo.disbursement_for_milestone(str(event["milestone_id"])) is not None:
-        return
+        return True
     commitment = repo.find_commitment(str(event["contract_id"]), for_update=True)
     if commitment is None:
-        # the award has not been applied here yet (another queue): try again shortly
-        raise NotYetKnown(f"no commitment yet for contract {event['contract_id']}")
+        refusal = repo.commitment_refusal(str(event["contract_id"]))
+        if refusal is None:
+            # the award has not been applied here yet (another queue): try again shortly
+            raise NotYetKnown(f"no commitment yet for contract {event['contract_id']}")
+        uow.emit("disbursement_rejected", **domain.unfunded_milestone(event, refusal, at))
+        return False
     payee = Directory(uow).get(commitment.payee_id)
     disbursement = domain.request_disbursement(
         commitment,
@@ -308,6 +306,7 @@ def milestone_accepted(
         at=at,
     )
     repo.add(disbursement)
+    return True
 
 
 def project_ended(uow: UnitOfWork, event: dict[str, Any], how: str, at: datetime) -> None:

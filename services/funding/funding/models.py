@@ -153,6 +153,19 @@ ended_projects = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
 )
 
+#: contracts whose commitment funding refused (``commitment_rejected``): no money will come for
+#: them, so an accepted milestone of one is answered with a rejected disbursement at once
+#: rather than waiting for a commitment (and dead-lettering when it never comes)
+refused_commitments = sa.Table(
+    "refused_commitments",
+    metadata,
+    sa.Column("contract_id", sa.String(36), primary_key=True),
+    sa.Column("shortfall", Money(), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("cause", sa.String(100), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
 _mapper_registry = registry(metadata=metadata)
 _mapped = False
 

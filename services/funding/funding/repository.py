@@ -16,6 +16,7 @@ from funding.models import (
     ended_projects,
     funding_sources,
     journal_entries,
+    refused_commitments,
     start_mappers,
 )
 from kit.directory import organizations as directory
@@ -281,3 +282,29 @@ class FundingRepository:
             sa.insert(ended_projects).values(project_id=str(project_id), how=how, at=at)
         )
         return True
+
+    # --- commitments refused ----------------------------------------------------------------
+
+    def refuse_commitment(
+        self, contract_id: str, *, shortfall: int, reason: str, cause: str, at: datetime
+    ) -> None:
+        """Remember that no money was committed to the contract (once; a redelivery of the
+        award finds the refusal already there)."""
+        if self.commitment_refusal(contract_id) is None:
+            self.session.execute(
+                sa.insert(refused_commitments).values(
+                    contract_id=str(contract_id),
+                    shortfall=shortfall,
+                    reason=reason,
+                    cause=cause,
+                    at=at,
+                )
+            )
+
+    def commitment_refusal(self, contract_id: str) -> dict[str, Any] | None:
+        row = self.session.execute(
+            sa.select(refused_commitments).where(
+                refused_commitments.c.contract_id == str(contract_id)
+            )
+        ).first()
+        return None if row is None else dict(row._mapping)

@@ -55,6 +55,11 @@ OLDEST_PENDING_AGE = Gauge(
 COMMITMENTS_REJECTED = Counter(
     "jinguo_commitments_rejected_total", "Awards whose money could not be committed"
 )
+UNFUNDED_MILESTONES = Counter(
+    "jinguo_unfunded_milestones_total",
+    "Accepted milestones answered with disbursement_rejected: their contract's commitment"
+    " was refused",
+)
 
 
 class FundingService(DirectoryConsumer):
@@ -204,7 +209,8 @@ class FundingService(DirectoryConsumer):
 
     @on_event("projects", "milestone_accepted")
     def milestone_accepted(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.milestone_accepted(uow, event, self.dual_approval_threshold, utcnow())
+        if not handlers.milestone_accepted(uow, event, self.dual_approval_threshold, utcnow()):
+            UNFUNDED_MILESTONES.inc()
 
     @on_event("projects", "project_closed")
     def project_closed(self, event: dict[str, Any], uow: UnitOfWork) -> None:

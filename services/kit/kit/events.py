@@ -180,8 +180,12 @@ class DisbursementApproved(DisbursementEvent):
 
 
 class DisbursementRejected(DisbursementEvent):
+    """Finance rejected the disbursement — or funding opened none (``disbursement_id`` and
+    ``rejected_by`` null) because the contract's commitment was refused."""
+
+    disbursement_id = fields.UUID(required=True, allow_none=True)
     reason = fields.String(required=True)
-    rejected_by = fields.String(required=True)
+    rejected_by = fields.String(required=True, allow_none=True)
 
 
 class DisbursementPaid(DisbursementEvent):

@@ -797,7 +797,9 @@ def payment_progressed(
         milestone.payment_reference = event.get("payment_reference")
     newer = milestone.payment_updated_at is None or occurred_at > milestone.payment_updated_at
     if newer and milestone.payment_status != "paid":
-        milestone.disbursement_id = str(event["disbursement_id"])
+        # no disbursement_id: funding opened none, the contract's commitment was refused
+        disbursement_id = event.get("disbursement_id")
+        milestone.disbursement_id = None if disbursement_id is None else str(disbursement_id)
         milestone.payment_status = status
         milestone.payment_updated_at = occurred_at
     project.amount_approved = sum(
