@@ -61,6 +61,48 @@ def cast(platform, admin):
     return {"city": city, "provider": provider, **clients}
 
 
+def award_from(cast, source_id, title, category, budget, milestones):
+    """Draft a project on the source, publish it, have the provider apply for the milestones'
+    total and award it: the contract as the award answered."""
+    staff, contractor = cast["staff"], cast["contractor"]
+    amount = sum(m["amount"] for m in milestones)
+    project = eventually(
+        lambda: expect(
+            staff.post(
+                "/projects",
+                {
+                    "title": title,
+                    "category": category,
+                    "model": "commissioned",
+                    "funding_source_id": source_id,
+                    "budget": budget,
+                    "starts_on": "2027-03-01",
+                    "ends_on": "2027-12-31",
+                    "target_beneficiaries": 300,
+                },
+            ),
+            201,
+        )
+    )
+    expect(staff.post(f"/projects/{project['id']}/publish"), 200)
+    application = eventually(
+        lambda: expect(
+            contractor.post(
+                f"/projects/{project['id']}/applications",
+                {"provider_id": cast["provider"]["id"], "amount": amount, "proposal": "服务方案"},
+            ),
+            201,
+        )
+    )
+    return expect(
+        staff.post(
+            f"/projects/{project['id']}/award",
+            {"application_id": application["id"], "milestones": milestones},
+        ),
+        201,
+    )
+
+
 def test_the_money_saga(platform, cast):
     staff, contractor, officer_a, officer_b = (
         cast["staff"],
@@ -86,49 +128,18 @@ def test_the_money_saga(platform, cast):
         )
     )
     sid = source["id"]
-    project = eventually(
-        lambda: expect(
-            staff.post(
-                "/projects",
-                {
-                    "title": "家庭教育指导服务",
-                    "category": "family_education",
-                    "model": "commissioned",
-                    "funding_source_id": sid,
-                    "budget": 14_000_000,
-                    "starts_on": "2027-03-01",
-                    "ends_on": "2027-12-31",
-                    "target_beneficiaries": 300,
-                },
-            ),
-            201,
-        )
+    contract = award_from(
+        cast,
+        sid,
+        "家庭教育指导服务",
+        "family_education",
+        14_000_000,
+        [
+            {"title": "家长课堂", "due_on": "2027-06-30", "amount": TRANCHES[0]},
+            {"title": "入户指导", "due_on": "2027-11-30", "amount": TRANCHES[1]},
+        ],
     )
-    pid = project["id"]
-    expect(staff.post(f"/projects/{pid}/publish"), 200)
-    application = eventually(
-        lambda: expect(
-            contractor.post(
-                f"/projects/{pid}/applications",
-                {"provider_id": provider, "amount": sum(TRANCHES), "proposal": "家长课堂+入户指导"},
-            ),
-            201,
-        )
-    )
-    contract = expect(
-        staff.post(
-            f"/projects/{pid}/award",
-            {
-                "application_id": application["id"],
-                "milestones": [
-                    {"title": "家长课堂", "due_on": "2027-06-30", "amount": TRANCHES[0]},
-                    {"title": "入户指导", "due_on": "2027-11-30", "amount": TRANCHES[1]},
-                ],
-            },
-        ),
-        201,
-    )
-    cid, (first, second) = contract["id"], contract["milestones"]
+    pid, cid, (first, second) = contract["project_id"], contract["id"], contract["milestones"]
 
     # funding commits the contract amount; projects shows it
     def committed():
@@ -274,46 +285,13 @@ def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected(platform
         ),
         201,
     )
-    project = expect(
-        staff.post(
-            "/projects",
-            {
-                "title": "留守老年妇女关爱服务",
-                "category": "left_behind_children_elderly_women_care",
-                "model": "commissioned",
-                "funding_source_id": source["id"],
-                "budget": 2_000_000,
-                "starts_on": "2027-03-01",
-                "ends_on": "2027-12-31",
-                "target_beneficiaries": 60,
-            },
-        ),
-        201,
-    )
-    pid = project["id"]
-    expect(staff.post(f"/projects/{pid}/publish"), 200)
-    application = eventually(
-        lambda: expect(
-            contractor.post(
-                f"/projects/{pid}/applications",
-                {
-                    "provider_id": cast["provider"]["id"],
-                    "amount": 2_000_000,
-                    "proposal": "入户探访",
-                },
-            ),
-            201,
-        )
-    )
-    contract = expect(
-        staff.post(
-            f"/projects/{pid}/award",
-            {
-                "application_id": application["id"],
-                "milestones": [{"title": "入户探访", "due_on": "2027-09-30", "amount": 2_000_000}],
-            },
-        ),
-        201,
+    contract = award_from(
+        cast,
+        source["id"],
+        "留守老年妇女关爱服务",
+        "left_behind_children_elderly_women_care",
+        2_000_000,
+        [{"title": "入户探访", "due_on": "2027-09-30", "amount": 2_000_000}],
     )
     cid, (milestone,) = contract["id"], contract["milestones"]
 
