@@ -4,6 +4,7 @@ Awards and accepted milestones arrive as projects' events, payees' standing as t
 registry's; finance officers act through RPC, as the gateway would for them.
 """
 
+import json
 import time
 import uuid
 
@@ -14,12 +15,14 @@ import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from funding import domain, handlers
-from funding.models import journal_entries
+from funding.models import journal_entries, metadata
 from funding.service import FundingService
 from kit import deadletters
 from kit.clock import utcnow
 from kit.db import connect
+from kit.migrate import downgrade, drift, upgrade
 from kit.rpc import RemoteFailure
+from kit.tables import outbox
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
 
@@ -317,6 +320,45 @@ def test_a_milestone_that_overtakes_a_refused_award_is_rejected_once_it_arrives(
     ((_, body),) = tap.collect(1)
     assert body["milestone_id"] == milestone
     assert body["reason"] == "no money was committed to the contract: unknown funding source"
+
+
+def test_migrations_match_the_models_and_take_earlier_refusals_from_the_outbox(database_url):
+    """Revision 0002 remembers the refusals funding announced before it existed (still in the
+    outbox), so their milestones are rejected rather than parked once more."""
+    upgrade("funding", database_url, "0001")
+    contract_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+    refusal = {
+        "event_id": event_id,
+        "contract_id": contract_id,
+        "project_id": str(uuid.uuid4()),
+        "funding_source_id": str(uuid.uuid4()),
+        "amount": 800_000,
+        "shortfall": 300_000,
+        "reason": "the funding source lacks available money",
+    }
+    with connect(database_url) as db, db.begin() as connection:
+        connection.execute(
+            sa.insert(outbox).values(
+                event_id=event_id,
+                event_type="commitment_rejected",
+                body=json.dumps(refusal, ensure_ascii=False),
+                status="sent",
+                created_at=utcnow(),
+                attempts=1,
+            )
+        )
+    upgrade("funding", database_url)
+    assert drift(database_url, metadata, directory=True) == []
+    with connect(database_url) as db, db.unit_of_work(readonly=True) as uow:
+        remembered = handlers._repo(uow).commitment_refusal(contract_id)
+    assert (remembered["shortfall"], remembered["reason"], remembered["cause"]) == (
+        300_000,
+        "the funding source lacks available money",
+        f"outbox:{event_id}",
+    )
+    downgrade("funding", database_url, "base")
+    upgrade("funding", database_url)
+    assert drift(database_url, metadata, directory=True) == []
 
 
 def test_a_suspended_payee_is_held_and_released(money):
