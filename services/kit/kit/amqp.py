@@ -2,7 +2,8 @@
 
 * ``producer_pool``: producers (each with its connection) made once per process, where a nameko
   Publisher builds a connection and looks up kombu's process-wide pool per message (~170 µs of
-  CPU, measured). The pool is the caller's own, not kombu's shared one.
+  CPU, measured). The pool is the caller's own, not kombu's shared one. The gateway sends RPC
+  requests through one, services their replies (``kit.rpc``), projects its change notices.
 * ``listen``: consuming a queue without acknowledgements in a green thread, reconnecting on
   failure — for queues whose messages matter only to this process and only now (change
   notices, RPC replies), where nameko's consumers would spawn a worker or send an
