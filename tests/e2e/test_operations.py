@@ -32,6 +32,8 @@ def test_health_lists_each_dependency(platform):
     registry = body["dependencies"]["registry"]
     assert registry["database"] == {"status": "ok", "backend": "sqlite"}
     assert registry["outbox"]["pending"] == 0
+    for service in ("registry", "projects", "funding", "volunteers"):
+        assert body["dependencies"][service]["consumers"] == "ready"
 
 
 def test_openapi_document_covers_every_route_and_the_docs_page_works(platform):

@@ -23,7 +23,7 @@ from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
-from kit.health import health_response, service_health
+from kit.health import Health, health_response
 from kit.metrics import Metrics
 from kit.paging import page_request
 from kit.rpc import rpc
@@ -66,6 +66,7 @@ class FundingService(DirectoryConsumer):
     name = "funding"
 
     db = Database()
+    health_report = Health()
     metrics = Metrics()
     config = Config()
 
@@ -182,12 +183,12 @@ class FundingService(DirectoryConsumer):
 
     @rpc
     def health(self) -> dict[str, Any]:
-        return service_health(self.db)
+        return self.health_report()
 
     @http("GET", "/healthz")
     def serve_health(self, request: Any) -> Any:
-        """For readiness probes: the database answers (and the outbox backlog)."""
-        return health_response(service_health(self.db))
+        """For readiness probes: the database answers, the outbox backlog, the queues consumed."""
+        return health_response(self.health_report())
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:

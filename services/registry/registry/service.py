@@ -11,7 +11,7 @@ from prometheus_client import Gauge
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.dependencies import Database
-from kit.health import health_response, service_health
+from kit.health import Health, health_response
 from kit.metrics import Metrics
 from kit.paging import page_request
 from kit.rpc import rpc
@@ -39,6 +39,7 @@ class RegistryService:
     name = "registry"
 
     db = Database()
+    health_report = Health()
     metrics = Metrics()
 
     @rpc
@@ -117,12 +118,12 @@ class RegistryService:
 
     @rpc
     def health(self) -> dict[str, Any]:
-        return service_health(self.db)
+        return self.health_report()
 
     @http("GET", "/healthz")
     def serve_health(self, request: Any) -> Any:
-        """For readiness probes: the database answers (and the outbox backlog)."""
-        return health_response(service_health(self.db))
+        """For readiness probes: the database answers, the outbox backlog, the queues consumed."""
+        return health_response(self.health_report())
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:

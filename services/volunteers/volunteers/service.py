@@ -23,7 +23,7 @@ from kit.clock import local_date, utcnow
 from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
 from kit.errors import InvalidInput
-from kit.health import service_health
+from kit.health import Health, health_response
 from kit.metrics import Metrics
 from kit.paging import decode_cursor, page_request
 from kit.rpc import rpc
@@ -84,6 +84,7 @@ class VolunteersService(DirectoryConsumer):
     name = "volunteers"
 
     db = Database()
+    health_report = Health()
     metrics = Metrics()
     config = Config()
     personal_data = PersonalDataKeys()
@@ -337,7 +338,12 @@ class VolunteersService(DirectoryConsumer):
 
     @rpc
     def health(self) -> dict[str, Any]:
-        return service_health(self.db)
+        return self.health_report()
+
+    @http("GET", "/healthz")
+    def serve_health(self, request: Any) -> Any:
+        """For readiness probes: the database answers, the outbox backlog, the queues consumed."""
+        return health_response(self.health_report())
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
