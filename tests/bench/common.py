@@ -124,20 +124,6 @@ class Stopwatch:
         return time.perf_counter() - self.started
 
 
-def wait_until(predicate: Any, timeout: float, interval: float = 0.1, what: str = "") -> Any:
-    """Poll ``predicate`` (green-friendly sleep) until truthy; fail after ``timeout`` seconds."""
-    import eventlet
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not done within {timeout:.0f}s: {what or predicate}")
-        eventlet.sleep(interval)
-
-
 # --- where the CPU went -------------------------------------------------------------------
 
 _TICKS = os.sysconf("SC_CLK_TCK")

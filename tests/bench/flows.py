@@ -33,6 +33,7 @@ import eventlet
 from tests.bench.common import CpuMeter, Stopwatch, latency_figures, note
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import Client, Platform, new_vhost, vhost_uri
+from tests.support.waiting import eventually
 
 BACKENDS = [b for b in (os.environ.get("BENCH_BACKENDS") or "sqlite,postgresql").split(",") if b]
 
@@ -107,18 +108,6 @@ def in_green_threads(concurrency: int, worker: Callable[[int], None]) -> float:
         pool.spawn(worker, number)
     pool.waitall()
     return clock.elapsed
-
-
-def eventually(attempt: Any, timeout: float = 30.0) -> Any:
-    """Retry ``attempt`` (which raises AssertionError until the world has caught up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            eventlet.sleep(0.1)
 
 
 def expect(response: Any, status: int) -> dict[str, Any]:

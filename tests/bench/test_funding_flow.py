@@ -111,7 +111,6 @@ from tests.bench.common import (
     report,
     scaled,
     setting,
-    wait_until,
 )
 from tests.bench.flows import (
     BACKENDS,
@@ -121,7 +120,6 @@ from tests.bench.flows import (
     FlowRun,
     People,
     closed_loop,
-    eventually,
     expect,
     idempotency_wanted,
     in_green_threads,
@@ -132,6 +130,7 @@ from tests.bench.flows import (
     set_up_people,
 )
 from tests.support.platform import SERVICES, Client, Platform
+from tests.support.waiting import eventually, wait_until
 
 APPROVE_BENCH = "funding.approve_via_gateway"
 PAY_BENCH = "funding.pay_via_gateway"

@@ -54,11 +54,11 @@ from tests.bench.common import (
     report,
     scaled,
     setting,
-    wait_until,
 )
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import new_vhost, vhost_uri
 from tests.support.probe import ProbeService, applied, create_probe_tables
+from tests.support.waiting import wait_until
 
 BENCH = "events.pipeline"
 EVENT = "organization_verified"

@@ -49,12 +49,12 @@ from tests.bench.common import (
     report,
     scaled,
     setting,
-    wait_until,
 )
 from tests.bench.flows import in_green_threads
 from tests.bench.peer import orders as peer_orders
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import NAMEKO, Process, free_port, new_vhost, vhost_uri
+from tests.support.waiting import wait_until
 
 GET_BENCH = "peer.get_product"
 POST_BENCH = "peer.create_order"

@@ -75,7 +75,6 @@ from tests.bench.common import (
     report,
     scaled,
     setting,
-    wait_until,
 )
 from tests.bench.flows import (
     BACKENDS,
@@ -92,6 +91,7 @@ from tests.bench.flows import (
     set_up_people,
 )
 from tests.support.platform import Platform
+from tests.support.waiting import wait_until
 
 FLOW_BENCH = "projects.flow_via_gateway"
 READ_BENCH = "projects.get_via_gateway"

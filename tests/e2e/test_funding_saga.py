@@ -4,23 +4,13 @@ the milestone shows paid — including a suspension that holds the money until r
 
 import csv
 import io
-import time
 
 import pytest
 
+from tests.support.waiting import eventually
+
 FUNDING = 15_000_000  # fen
 TRANCHES = (2_000_000, 12_000_000)  # the second is above the 10,000,000 two-approver threshold
-
-
-def eventually(attempt, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def expect(response, status, code=None):

@@ -4,28 +4,15 @@ Provider status reaches the projects service the real way: staff verify and susp
 in the registry, and the registry's events change what projects allows.
 """
 
-import time
-
 import pytest
 import requests
 
 from projects.ocds import load_schema_validator
 from tests.conftest import free_port
 from tests.support.platform import Client
+from tests.support.waiting import eventually
 
 CITY_USCC = "91350100M000100Y43"
-
-
-def eventually(attempt, timeout=20.0):
-    """Retry ``attempt`` (which raises AssertionError until the world has caught up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def expect(response, status, code=None):

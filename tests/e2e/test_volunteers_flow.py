@@ -5,7 +5,6 @@ the project's delivery figures and the hours reports."""
 
 import csv
 import io
-import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import SERVICES, Platform, new_vhost, vhost_uri
+from tests.support.waiting import eventually
 
 ID_A = "110105198003120024"  # valid (GB 11643 check character 4)
 ID_BAD_CHECK = "110105198003120025"
@@ -22,17 +22,6 @@ ID_IMPORTED_BAD = "440304197506300059"  # the right check character is 8
 DAY = "2026-10-10"
 #: ...and it is still on (volunteers enrol before an activity ends): it ends two days from now
 STILL_ON_UNTIL = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
-
-
-def eventually(attempt, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return attempt()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def expect(response, status, code=None):

@@ -5,7 +5,6 @@ registry's; finance officers act through RPC, as the gateway would for them.
 """
 
 import json
-import time
 import uuid
 
 import eventlet
@@ -25,16 +24,7 @@ from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.05)
-    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
+from tests.support.waiting import wait_until
 
 
 def person(role, organization_id=None, name=None):

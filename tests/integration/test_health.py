@@ -6,8 +6,6 @@ event (an end-to-end test, a deploy script) could do so before the event queues 
 the event for this service. So health says ``starting`` until every consumer consumes.
 """
 
-import time
-
 import eventlet
 import requests
 from nameko.exceptions import UnknownService
@@ -20,6 +18,7 @@ from kit.health import Health
 from kit.rpc import rpc
 from projects.service import ProjectsService
 from tests.support.platform import free_port
+from tests.support.waiting import eventually
 
 
 def test_health_is_starting_until_the_event_queues_are_consumed(
@@ -39,7 +38,8 @@ def test_health_is_starting_until_the_event_queues_are_consumed(
     healthz = f"http://{projects_config['WEB_SERVER_ADDRESS']}/healthz"
 
     with ServiceRpcProxy("projects", projects_config, timeout=10) as projects:
-        report = answered(projects.health)  # once the RPC queue is consumed
+        # once the RPC queue is consumed, the service answers
+        report = eventually(projects.health, timeout=10, retry_on=UnknownService)
         assert report["status"] == "starting"
         assert report["consumers"] == "starting"
         assert report["database"]["status"] == "ok"
@@ -58,18 +58,6 @@ def test_health_is_starting_until_the_event_queues_are_consumed(
         queues = {queue["name"] for queue in rabbit_manager.get_queues(vhost)}
         assert "evt-registry-organization_registered--projects.directory_registered" in queues
         assert requests.get(healthz, timeout=5).status_code == 200
-
-
-def answered(call, timeout=10.0):
-    """The call's answer, once the service consumes its RPC queue."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return call()
-        except UnknownService:
-            if time.monotonic() > deadline:
-                raise
-            eventlet.sleep(0.05)
 
 
 class Listener:

@@ -5,7 +5,6 @@ sees it — while its RPC and the consumer talk to the broker directly.
 """
 
 import json
-import time
 import uuid
 
 import eventlet
@@ -24,18 +23,9 @@ from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.probe import POISON_ID, ProbeService, applied, blocked, create_probe_tables
 from tests.support.proxy import CuttableProxy
+from tests.support.waiting import wait_until
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
-
-
-def wait_until(predicate, timeout=20.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(interval)
-    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ Provider status and the federation hierarchy reach projects as registry events (
 here as the registry would); money facts arrive as funding's events.
 """
 
-import time
 import uuid
 
 import eventlet
@@ -23,18 +22,10 @@ from projects.models import applications, contracts, metadata, milestones, proje
 from projects.service import ProjectsService
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
+from tests.support.waiting import wait_until
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
 FUNDING_SOURCE = "f0000000-0000-4000-8000-00000000f001"
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        eventlet.sleep(0.05)
-    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
 
 
 class World:

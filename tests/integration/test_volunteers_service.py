@@ -8,7 +8,6 @@ for them. Verified hours leave through the outbox as ``service_hours_verified``.
 import base64
 import io
 import os
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from kit.tables import outbox
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.registry_events import FakeRegistry
+from tests.support.waiting import wait_until
 from volunteers import csvimport
 from volunteers.crypto import PersonalData
 from volunteers.models import (
@@ -53,16 +53,6 @@ STARTS = "2026-10-10T01:00:00+00:00"
 ENDS = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
 #: an activity that is over: 09:00 to 12:00 China time
 PAST_STARTS, PAST_ENDS = "2026-10-10T01:00:00+00:00", "2026-10-10T04:00:00+00:00"
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.05)
-    raise AssertionError(f"not true within {timeout}s: {predicate.__doc__ or predicate}")
 
 
 def random_key():
