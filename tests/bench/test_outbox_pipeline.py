@@ -56,7 +56,7 @@ from tests.bench.common import (
     setting,
 )
 from tests.support.infra import scratch_postgres_database
-from tests.support.platform import new_vhost, vhost_uri
+from tests.support.platform import free_port, new_vhost, vhost_uri
 from tests.support.probe import ProbeService, applied, create_probe_tables
 from tests.support.waiting import wait_until
 
@@ -274,7 +274,12 @@ def test_outbox_pipeline(databases, container_factory, rabbit_config, nameko_rat
     create_probe_tables(consumer_url)
     consumer = container_factory(
         ProbeService,
-        {"AMQP_URI": amqp_uri, "DATABASE_URL": consumer_url, "max_workers": workers()},
+        {
+            "AMQP_URI": amqp_uri,
+            "DATABASE_URL": consumer_url,
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+            "max_workers": workers(),
+        },
     )
     consumer.start()  # its queues are bound before the relay publishes
 

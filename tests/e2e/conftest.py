@@ -3,7 +3,6 @@
 import pytest
 
 from tests.support.platform import Platform, new_vhost, vhost_uri
-from tests.support.probe import create_probe_tables
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +18,8 @@ def platform(rabbit_manager, tmp_path_factory, infra):
             "probe": f"sqlite:///{workdir / 'probe.sqlite3'}",
         },
     )
-    # a consumer in another process, started first so its queues exist before events flow
-    create_probe_tables(platform.database_urls["probe"])
-    platform.service(
-        "probe",
-        "tests/support/probe.yaml",
-        "tests.support.probe:ProbeService",
-        PROBE_DATABASE_URL=platform.database_urls["probe"],
-        PROBE_HTTP_ADDRESS="127.0.0.1:0",
-    )
+    # a consumer in another process, like a fifth service
+    platform.probe()
     try:
         platform.start()
         yield platform

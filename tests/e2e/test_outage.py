@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kit.db import connect
 from kit.tables import inbox, outbox
 from tests.support.platform import Platform, new_vhost, vhost_uri
-from tests.support.probe import applied, create_probe_tables
+from tests.support.probe import applied
 from tests.support.proxy import CuttableProxy
 
 
@@ -38,13 +38,7 @@ def platform(rabbit_manager, tmp_path_factory, infra, proxy):
         database_urls=urls,
         registry_env={"OUTBOX_AMQP_URI": f"amqp://guest:guest@{proxy.address}/{vhost}"},
     )
-    create_probe_tables(urls["probe"])
-    platform.service(
-        "probe",
-        "tests/support/probe.yaml",
-        "tests.support.probe:ProbeService",
-        PROBE_DATABASE_URL=urls["probe"],
-    )
+    platform.probe()
     try:
         platform.start()
         yield platform

@@ -98,6 +98,8 @@ class Platform:
     registry_env: dict[str, str] = field(default_factory=dict)
     #: extra environment for every process
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: ``/healthz`` of processes outside the gateway's view that must be ready too
+    health_urls: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a database for every process that has none given: a SQLite file in the work dir
@@ -154,6 +156,23 @@ class Platform:
         self.processes[name] = process.start()
         return process
 
+    def probe(self) -> Process:
+        """The test consumer of registry events (``tests.support.probe``), started before the
+        platform so its queues exist before events flow; ``wait_healthy`` waits for them."""
+        from tests.support.probe import create_probe_tables
+
+        url = self.database_urls.setdefault("probe", f"sqlite:///{self.workdir / 'probe.sqlite3'}")
+        create_probe_tables(url)
+        address = f"127.0.0.1:{free_port()}"
+        self.health_urls["probe"] = f"http://{address}/healthz"
+        return self.service(
+            "probe",
+            "tests/support/probe.yaml",
+            "tests.support.probe:ProbeService",
+            PROBE_DATABASE_URL=url,
+            PROBE_HTTP_ADDRESS=address,
+        )
+
     def start(self) -> Platform:
         self.migrate()
         self.service(
@@ -183,8 +202,11 @@ class Platform:
                 if process.popen is not None and process.popen.poll() is not None:
                     raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
             try:
-                last = requests.get(f"{self.base_url}/health", timeout=5)
-                if last.status_code == 200:
+                for url in (f"{self.base_url}/health", *self.health_urls.values()):
+                    last = requests.get(url, timeout=5)
+                    if last.status_code != 200:
+                        break
+                else:
                     return
             except requests.RequestException as exc:
                 last = exc

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from nameko.web.handlers import http
 
 from kit import metrics
 from kit.consumer import on_event
 from kit.dependencies import Database
+from kit.health import Health, health_response
 from kit.rpc import rpc
 from kit.tables import metadata as kit_metadata
 
@@ -72,6 +74,12 @@ def _record(uow: Any, event: dict, event_type: str) -> None:
 class ProbeService:
     name = "probe"
     db = Database(outbox=False)
+    health_report = Health(outbox=False)
+
+    @http("GET", "/healthz")
+    def serve_health(self, request: Any) -> Any:
+        """Ready once its event queues are consumed: the platform waits for that too."""
+        return health_response(self.health_report())
 
     @on_event("registry", "organization_registered")
     def on_registered(self, event: dict, uow: Any) -> None:
