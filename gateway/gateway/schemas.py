@@ -61,11 +61,30 @@ class ErrorOut(Schema):
 
 
 class DependencyHealth(Schema):
-    status = fields.String(metadata={"example": "ok"})
+    status = fields.String(
+        metadata={
+            "description": "ok; starting (a service that answers but does not yet consume all "
+            "its event queues); down",
+            "example": "ok",
+        }
+    )
+    error = fields.String(metadata={"description": "why a dependency is down"})
+    service = fields.String(metadata={"example": "projects"})
+    backend = fields.String(metadata={"description": "the gateway's database: sqlite, postgresql"})
+    database = fields.Dict(metadata={"description": "a service's database: status and backend"})
+    outbox = fields.Dict(
+        metadata={"description": "pending and unrouted events, age of the oldest pending"}
+    )
+    consumers = fields.String(
+        metadata={"description": "ready, or starting while its event queues are declared"}
+    )
 
 
 class HealthOut(Schema):
     status = fields.String(
         metadata={"description": "ok when every dependency is ok, else degraded"}
     )
-    dependencies = fields.Dict(keys=fields.String(), values=fields.Dict())
+    dependencies = fields.Dict(
+        keys=fields.String(metadata={"example": "projects"}),
+        values=fields.Nested(DependencyHealth),
+    )

@@ -5,6 +5,7 @@ import signal
 import time
 
 import eventlet
+import jsonschema
 import requests
 import sqlalchemy as sa
 
@@ -34,6 +35,13 @@ def test_health_lists_each_dependency(platform):
     assert registry["outbox"]["pending"] == 0
     for service in ("registry", "projects", "funding", "volunteers"):
         assert body["dependencies"][service]["consumers"] == "ready"
+    # the body is what the API document says it is
+    document = requests.get(f"{platform.base_url}/openapi.json", timeout=10).json()
+    schema = document["paths"]["/health"]["get"]["responses"]["200"]["content"]
+    validator = jsonschema.Draft202012Validator(
+        {**schema["application/json"]["schema"], "components": document["components"]}
+    )
+    assert [error.message for error in validator.iter_errors(body)] == []
 
 
 def test_openapi_document_covers_every_route_and_the_docs_page_works(platform):
