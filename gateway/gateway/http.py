@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import Schema, ValidationError
@@ -103,6 +103,9 @@ class Route:
     validate_body: bool
     description: str = ""
     stream: StreamedBody | None = None
+    #: statuses this route answers besides its success and the usual errors, each with what
+    #: it means here (an error's body is the usual error body; below 400 there is none)
+    statuses: dict[int, str] = field(default_factory=dict)
 
     @property
     def public(self) -> bool:
@@ -202,9 +205,11 @@ def api(
     idempotent: bool = False,
     validate_body: bool = False,
     stream: StreamedBody | None = None,
+    statuses: dict[int, str] | None = None,
 ) -> Callable:
     """Declare an API route; ``roles=None`` makes it public (no token needed); ``stream``
-    hands the handler the body as a byte stream (``call.stream``) instead of parsed JSON."""
+    hands the handler the body as a byte stream (``call.stream``) instead of parsed JSON;
+    ``statuses`` documents what the route answers besides its success and the usual errors."""
 
     def decorator(handler: Callable) -> Callable:
         route = Route(
@@ -222,6 +227,7 @@ def api(
             validate_body=validate_body,
             description=(handler.__doc__ or "").strip(),
             stream=stream,
+            statuses=dict(statuses or {}),
         )
         ROUTES.append(route)
 

@@ -114,13 +114,17 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.roles is not None:
         operation["security"] = [{"bearer": []}]
         operation["x-roles"] = list(route.roles)
-    for status, description in ERROR_STATUSES.items():
-        if route.roles is None and status in (401, 403):
-            continue
-        operation["responses"][str(status)] = {
-            "description": description,
-            "content": {"application/json": {"schema": "Error"}},
-        }
+    errors = {
+        status: description
+        for status, description in ERROR_STATUSES.items()
+        if route.roles is not None or status not in (401, 403)
+    }
+    for status, description in sorted({**errors, **route.statuses}.items()):
+        operation["responses"][str(status)] = {"description": description}
+        if status >= 400:
+            operation["responses"][str(status)]["content"] = {
+                "application/json": {"schema": "Error"}
+            }
     return operation
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 from kit.migrate import upgrade
+from tests.support import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).parent / "nameko")
@@ -239,7 +240,8 @@ class Platform:
 
 
 class Client:
-    """requests with the base URL and the bearer token filled in."""
+    """requests with the base URL and the bearer token filled in; every JSON answer is checked
+    against the gateway's API document (``tests.support.contract``)."""
 
     def __init__(self, base_url: str, token: str | None) -> None:
         self.base_url = base_url
@@ -249,7 +251,9 @@ class Client:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 30)
-        return self.session.request(method, self.base_url + path, **kwargs)
+        response = self.session.request(method, self.base_url + path, **kwargs)
+        contract.check(self.base_url, response)  # every answer keeps to the API document
+        return response
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)

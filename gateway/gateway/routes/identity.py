@@ -25,6 +25,10 @@ class IdentityRoutes:
         body=TokenRequest,
         response=TokenOut,
         validate_body=True,
+        statuses={
+            401: "Wrong username or password (INVALID_CREDENTIALS), or the account is "
+            "disabled (ACCOUNT_DISABLED)"
+        },
     )
     def issue_token(self, call: Call) -> Any:
         """Exchange a username and password for a bearer token."""

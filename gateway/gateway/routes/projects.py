@@ -46,7 +46,14 @@ class ProjectsRoutes:
         what is published."""
         return self.projects.call("list_projects", call.query, call.actor.to_dict())
 
-    @api("GET", PROJECT_ID, summary="Read a project", tag="Projects", response=S.ProjectOut)
+    @api(
+        "GET",
+        PROJECT_ID,
+        summary="Read a project",
+        tag="Projects",
+        response=S.ProjectOut,
+        statuses={304: "Not modified: `If-None-Match` holds the project's current `ETag`"},
+    )
     def get_project(self, call: Call) -> Any:
         """Includes delivery figures: beneficiaries served, verified volunteer hours, money.
         The `ETag` is the project's version: send it back in `If-None-Match` and an unchanged
