@@ -93,6 +93,18 @@ def award_from(cast, source_id, title, category, budget, milestones):
     )
 
 
+def deliver(cast, contract_id, milestone_id, summary, beneficiaries_served):
+    """The contractor reports the milestone delivered and the staff accept it."""
+    path = f"/contracts/{contract_id}/milestones/{milestone_id}"
+    expect(
+        cast["contractor"].post(
+            f"{path}/reports", {"summary": summary, "beneficiaries_served": beneficiaries_served}
+        ),
+        201,
+    )
+    expect(cast["staff"].post(f"{path}/accept"), 200)
+
+
 def test_the_money_saga(platform, cast):
     staff, contractor, officer_a, officer_b = (
         cast["staff"],
@@ -144,14 +156,7 @@ def test_the_money_saga(platform, cast):
     assert expect(contractor.get(f"/commitments/{cid}"), 200)["amount"] == sum(TRANCHES)
 
     # milestone 1 accepted → a pending disbursement in the queue
-    expect(
-        contractor.post(
-            f"/contracts/{cid}/milestones/{first['id']}/reports",
-            {"summary": "12场家长课堂", "beneficiaries_served": 180},
-        ),
-        201,
-    )
-    expect(staff.post(f"/contracts/{cid}/milestones/{first['id']}/accept"), 200)
+    deliver(cast, cid, first["id"], "12场家长课堂", 180)
 
     def in_queue(milestone_id):
         queue = expect(officer_a.get("/disbursements", params={"status": "pending"}), 200)["items"]
@@ -192,14 +197,7 @@ def test_the_money_saga(platform, cast):
     assert eventually(lambda: milestone_paid(0))["payment_reference"] == "BOC-2027-0701"
 
     # milestone 2: above the threshold, and the provider is suspended meanwhile
-    expect(
-        contractor.post(
-            f"/contracts/{cid}/milestones/{second['id']}/reports",
-            {"summary": "入户指导200户", "beneficiaries_served": 120},
-        ),
-        201,
-    )
-    expect(staff.post(f"/contracts/{cid}/milestones/{second['id']}/accept"), 200)
+    deliver(cast, cid, second["id"], "入户指导200户", 120)
     d2 = eventually(lambda: in_queue(second["id"]))
     assert d2["required_approvals"] == 2
     expect(staff.post(f"/organizations/{provider}/suspend", {"reason": "财务审计"}), 200)
@@ -291,14 +289,7 @@ def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected(platform
         return shown
 
     assert eventually(refused)["commitment_shortfall"] == 1_500_000
-    expect(
-        contractor.post(
-            f"/contracts/{cid}/milestones/{milestone['id']}/reports",
-            {"summary": "探访60户", "beneficiaries_served": 60},
-        ),
-        201,
-    )
-    expect(staff.post(f"/contracts/{cid}/milestones/{milestone['id']}/accept"), 200)
+    deliver(cast, cid, milestone["id"], "探访60户", 60)
 
     def payment_rejected():
         shown = expect(contractor.get(f"/contracts/{cid}"), 200)["milestones"][0]
