@@ -389,6 +389,8 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
         )
     )
     pid = project["id"]
+    # published, as a project activities deliver is (a draft is for its purchaser's staff)
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
     a = _volunteer(staff, "黄丽", "13700137001", team["id"])
     b = _volunteer(staff, "队长本人", "13700137002", team["id"], user_id=cast["ids"]["leader"])
     c = _volunteer(staff, "许敏", "13700137003", team["id"])
