@@ -146,6 +146,12 @@ def test_teams_and_the_roster(cast, team):
     assert edited["description"] == "每周六普法"
     mine = expect(leader.get("/teams", params={"mine": "true"}), 200)["items"]
     assert [t["id"] for t in mine] == [team["id"]]
+    # teams and their activities are read by those who run them (issue 11), not by finance
+    # or ops, who keep the hours reports' totals
+    for outsider in (cast["officer"], cast["ops"]):
+        expect(outsider.get("/teams"), 403, "ROLE_NOT_ALLOWED")
+        expect(outsider.get(f"/teams/{team['id']}"), 403, "ROLE_NOT_ALLOWED")
+        expect(outsider.get("/activities"), 403, "ROLE_NOT_ALLOWED")
 
     volunteer = expect(
         leader.post(
