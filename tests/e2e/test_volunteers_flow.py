@@ -146,6 +146,12 @@ def test_teams_and_the_roster(cast, team):
     assert edited["description"] == "每周六普法"
     mine = expect(leader.get("/teams", params={"mine": "true"}), 200)["items"]
     assert [t["id"] for t in mine] == [team["id"]]
+    # teams and their activities are read by those who run them (issue 11), not by finance
+    # or ops, who keep the hours reports' totals
+    for outsider in (cast["officer"], cast["ops"]):
+        expect(outsider.get("/teams"), 403, "ROLE_NOT_ALLOWED")
+        expect(outsider.get(f"/teams/{team['id']}"), 403, "ROLE_NOT_ALLOWED")
+        expect(outsider.get("/activities"), 403, "ROLE_NOT_ALLOWED")
 
     volunteer = expect(
         leader.post(
@@ -389,6 +395,8 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
         )
     )
     pid = project["id"]
+    # published, as a project activities deliver is (a draft is for its purchaser's staff)
+    expect(staff.post(f"/projects/{pid}/publish"), 200)
     a = _volunteer(staff, "黄丽", "13700137001", team["id"])
     b = _volunteer(staff, "队长本人", "13700137002", team["id"], user_id=cast["ids"]["leader"])
     c = _volunteer(staff, "许敏", "13700137003", team["id"])

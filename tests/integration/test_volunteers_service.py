@@ -25,6 +25,7 @@ from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
+from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
 from tests.support.waiting import wait_until
 from volunteers import csvimport
@@ -32,6 +33,7 @@ from volunteers.crypto import PersonalData
 from volunteers.models import (
     activities,
     enrolments,
+    known_projects,
     metadata,
     personal_data_reads,
     service_hours,
@@ -96,23 +98,55 @@ class Roster:
     def __init__(self, amqp_uri, svc, config):
         self.svc = svc
         self.config = config
+        self.amqp_uri = amqp_uri
         self.db_url = config["DATABASE_URL"]
         registry = FakeRegistry(amqp_uri)
         self.city = registry.register("federation", "某市妇联", level="city")
         self.district = registry.register("federation", "某区妇联", self.city, level="county")
         self.community = registry.register("host_unit", "幸福社区", self.district)
         self.other_city = registry.register("federation", "另一市妇联", level="city")
+        self.other_community = registry.register("host_unit", "外市社区", self.other_city)
         self.provider = registry.register("service_provider", "阳光社工", self.city)
         self.wait_for_directory(
-            {self.city, self.district, self.community, self.other_city, self.provider}
+            {
+                self.city,
+                self.district,
+                self.community,
+                self.other_city,
+                self.other_community,
+                self.provider,
+            }
         )
         self.admin = person("admin", name="管理员")
         self.staff = person("federation_staff", self.district, "区妇联干事")
         self.other_staff = person("federation_staff", self.other_city, "外市干事")
         self.leader = person("team_leader", name="队长甲")
         self.second_leader = person("team_leader", name="队长乙")
+        #: leads a team of the other city
+        self.other_leader = person("team_leader", name="外市队长")
         self.contractor = person("contractor", self.provider)
         self.personal_data = PersonalData.from_config(config)
+
+    def project(self, purchaser_id=None):
+        """A project the projects service published (its event, as projects sends it), once
+        the volunteers service has heard of it."""
+        project_id = str(uuid.uuid4())
+        publish_event(
+            self.amqp_uri,
+            "projects",
+            "project_published",
+            {
+                "project_id": project_id,
+                "purchaser_id": purchaser_id or self.city,
+                "funding_source_id": str(uuid.uuid4()),
+                "title": "巾帼普法进社区",
+                "category": "legal_aid",
+                "model": "commissioned",
+                "budget": 1_000_000,
+            },
+        )
+        wait_until(lambda: self.rows(known_projects, known_projects.c.project_id == project_id))
+        return project_id
 
     def wait_for_directory(self, ids):
         def known():
@@ -127,16 +161,20 @@ class Roster:
 
         wait_until(known)
 
-    def team(self, name="低碳生活巾帼志愿服务队", leader=None, actor=None):
+    def team(self, name="低碳生活巾帼志愿服务队", leader=None, actor=None, host_id=None):
         return self.svc.create_team(
             {
                 "name": name,
                 "theme": "low_carbon_living",
-                "host_id": self.community,
+                "host_id": host_id or self.community,
                 "leader_user_id": (leader or self.leader)["user_id"],
             },
             actor or self.staff,
         )
+
+    def other_team(self, name="外市志愿服务队"):
+        """A team of the other city, led by its leader."""
+        return self.team(name, self.other_leader, self.other_staff, self.other_community)
 
     def volunteer(self, phone, name="王小红", actor=None, **more):
         return self.svc.register_volunteer(
@@ -393,9 +431,9 @@ def test_bad_requests_are_refused_clearly_and_write_nothing(roster):
     assert failure.code == "OUT_OF_SCOPE"
     failure = refused(roster.team)
     assert (failure.code, failure.details["field"]) == ("DUPLICATE_TEAM", "name")
-    # another leader's team
+    # another leader's team: not there for her (issue 11: as a missing one)
     failure = refused(roster.activity, team, 3, None, roster.second_leader)
-    assert failure.code == "OUT_OF_SCOPE"
+    assert (failure.code, failure.details["field"]) == ("TEAM_UNKNOWN", "team_id")
     assert roster.writes() == before
 
 
@@ -568,7 +606,7 @@ def test_enrolment_up_to_capacity_then_the_waitlist_which_moves_up_on_cancellati
     assert [e["volunteer_id"] for e in listed["items"]] == people[1:3]
     assert (
         refused(roster.svc.cancel_enrolment, enrolled[1]["id"], roster.second_leader).code
-        == "OUT_OF_SCOPE"
+        == "ENROLMENT_NOT_FOUND"
     )
     events = [body["status"] for _, body in tap.collect(6)]
     assert events == ["enrolled", "enrolled", "waitlisted", "cancelled", "enrolled"]
@@ -591,7 +629,7 @@ def test_enrolment_up_to_capacity_then_the_waitlist_which_moves_up_on_cancellati
 
 def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, tap_factory):
     tap = tap_factory("volunteers", "service_hours_verified")
-    project_id = str(uuid.uuid4())
+    project_id = roster.project()
     team = roster.team()
     volunteer_user = person("team_leader", name="志愿者本人")
     volunteer = roster.volunteer(PHONE, user_id=volunteer_user["user_id"])
@@ -690,7 +728,8 @@ def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, t
         "SELF_VERIFICATION",
         "these are your own hours",
     )
-    assert refused(roster.svc.verify_hours, entry["id"], roster.other_staff).code == "OUT_OF_SCOPE"
+    failure = refused(roster.svc.verify_hours, entry["id"], roster.other_staff)
+    assert failure.code == "SERVICE_HOURS_NOT_FOUND"
     assert roster.writes() == before
 
     verified = roster.svc.verify_hours(entry["id"], roster.staff)
@@ -771,7 +810,8 @@ def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, t
     assert roster.svc.list_hours({}, roster.second_leader)["items"] == []
     assert roster.svc.list_hours({}, roster.other_staff)["items"] == []
     assert roster.svc.get_hours(entry["id"], volunteer_user)["status"] == "verified"
-    assert refused(roster.svc.get_hours, entry["id"], roster.other_staff).code == "OUT_OF_SCOPE"
+    failure = refused(roster.svc.get_hours, entry["id"], roster.other_staff)
+    assert failure.code == "SERVICE_HOURS_NOT_FOUND"
     outside = roster.svc.hours_report({"group_by": "team", "since": "2026-10-11"}, roster.staff)
     assert outside["items"] == [] and outside["total"]["minutes"] == 0
     as_csv = roster.svc.hours_report_csv({"group_by": "month"}, roster.staff)
@@ -893,7 +933,7 @@ def test_a_leader_sees_her_own_teams_members_and_nobody_elses(roster):
     failure = refused(
         roster.svc.add_member, theirs["id"], {"volunteer_id": member["id"]}, roster.leader
     )
-    assert failure.code == "OUT_OF_SCOPE"
+    assert failure.code == "TEAM_NOT_FOUND"
     members = roster.svc.list_members(mine["id"], {}, roster.leader)["items"]
     assert {v["name"] for v in members} == {"队员甲", "队长登记的"}
     assert all("****" in v["phone"] for v in members)
@@ -1015,7 +1055,7 @@ def test_ten_verifications_of_one_entry_at_once_verify_it_once(
     tap = tap_factory("volunteers", "service_hours_verified")
     team = roster.team()
     volunteer = roster.volunteer(PHONE)
-    activity = roster.activity(team, project_id=str(uuid.uuid4()))
+    activity = roster.activity(team, project_id=roster.project())
     roster.svc.enrol(activity["id"], {"volunteer_id": volunteer["id"]}, roster.leader)
     entry = roster.svc.log_hours(
         {
@@ -1063,3 +1103,284 @@ def test_names_whose_search_keys_grow_when_case_folded_still_fit(roster):
     found = roster.svc.list_volunteers({"q": "SS" * 50}, roster.staff)["items"]
     assert len(found) == 2
     assert roster.svc.get_team(team["id"], roster.staff)["members"] == 2
+
+
+# --- issue 11: nobody reaches what is not theirs (two cities side by side) -------------------
+
+
+def test_a_leader_reads_her_own_teams_and_their_activities_and_no_others(roster):
+    """Hole 3: a team leader read every federation's teams and activities."""
+    mine = roster.team()
+    theirs = roster.other_team()
+    volunteer = roster.volunteer(PHONE, team_id=mine["id"])
+    ours = roster.activity(mine)
+    elsewhere = roster.activity(theirs, actor=roster.other_leader)
+
+    # her own team, its members, its activity and its enrolments
+    assert roster.svc.get_team(mine["id"], roster.leader)["id"] == mine["id"]
+    assert roster.svc.get_activity(ours["id"], roster.leader)["id"] == ours["id"]
+    enrolment = roster.svc.enrol(ours["id"], {"volunteer_id": volunteer["id"]}, roster.leader)
+    listed = roster.svc.list_enrolments(ours["id"], {}, roster.leader)["items"]
+    assert [e["id"] for e in listed] == [enrolment["id"]]
+
+    # the other city's team and activity are not there for her, nor for another leader of hers
+    for reader in (roster.leader, roster.second_leader):
+        for call, args, code in (
+            (roster.svc.get_team, (theirs["id"],), "TEAM_NOT_FOUND"),
+            (roster.svc.list_members, (theirs["id"], {}), "TEAM_NOT_FOUND"),
+            (roster.svc.get_activity, (elsewhere["id"],), "ACTIVITY_NOT_FOUND"),
+            (roster.svc.list_enrolments, (elsewhere["id"], {}), "ACTIVITY_NOT_FOUND"),
+        ):
+            failure = refused(call, *args, reader)
+            assert (failure.kind, failure.code) == ("not_found", code), (call, reader)
+    assert refused(roster.svc.get_team, mine["id"], roster.second_leader).kind == "not_found"
+    assert refused(roster.svc.get_activity, ours["id"], roster.second_leader).kind == "not_found"
+    # ... and absent from lists, whatever the filter
+    assert [t["id"] for t in roster.svc.list_teams({}, roster.leader)["items"]] == [mine["id"]]
+    assert roster.svc.list_teams({"host_id": roster.other_community}, roster.leader)["items"] == []
+    assert [a["id"] for a in roster.svc.list_activities({}, roster.leader)["items"]] == [ours["id"]]
+    assert roster.svc.list_activities({"team_id": theirs["id"]}, roster.leader)["items"] == []
+    assert roster.svc.list_teams({}, roster.second_leader)["items"] == []
+    assert roster.svc.list_activities({}, roster.second_leader)["items"] == []
+
+    # staff: their subtree's hosts' teams; the other city's staff theirs; an admin all
+    assert [t["id"] for t in roster.svc.list_teams({}, roster.staff)["items"]] == [mine["id"]]
+    assert [t["id"] for t in roster.svc.list_teams({}, roster.other_staff)["items"]] == [
+        theirs["id"]
+    ]
+    assert refused(roster.svc.get_team, mine["id"], roster.other_staff).code == "TEAM_NOT_FOUND"
+    failure = refused(roster.svc.get_activity, ours["id"], roster.other_staff)
+    assert failure.code == "ACTIVITY_NOT_FOUND"
+    assert [a["id"] for a in roster.svc.list_activities({}, roster.other_staff)["items"]] == [
+        elsewhere["id"]
+    ]
+    assert {t["id"] for t in roster.svc.list_teams({}, roster.admin)["items"]} == {
+        mine["id"],
+        theirs["id"],
+    }
+    # roles that run no teams read none
+    assert refused(roster.svc.get_team, mine["id"], roster.contractor).code == "OUT_OF_SCOPE"
+    assert refused(roster.svc.list_activities, {}, roster.contractor).code == "OUT_OF_SCOPE"
+
+
+def test_a_phone_number_opens_no_other_federations_volunteer(roster):
+    """Hole 4: a duplicate-phone answer named the other city's volunteer, whom the prober
+    could then add to her team, enrol, log hours for, and so read."""
+    ours = roster.volunteer(PHONE, "本市志愿者", id_number=ID_NUMBER)
+    theirs = roster.other_team()
+    activity = roster.activity(theirs, actor=roster.other_leader)
+    before = roster.writes()
+
+    # the duplicate is refused all the same, without saying whom it is
+    for prober in (roster.other_staff, roster.other_leader):
+        failure = refused(roster.volunteer, PHONE, "探测", actor=prober)
+        assert (failure.kind, failure.code) == ("conflict", "DUPLICATE_VOLUNTEER")
+        assert failure.details == {"field": "phone", "rule": "unique"}
+        failure = refused(
+            roster.volunteer, "13900000000", "探测", actor=prober, id_number=ID_NUMBER
+        )
+        assert failure.details == {"field": "id_number", "rule": "unique"}
+    # nor does the import's report name her
+    report = roster.svc.import_volunteers(
+        str(uuid.uuid4()), [[2, "探测", PHONE, None, None, CONSENTED, None]], roster.other_staff
+    )
+    ((error,),) = [report["errors"]]
+    assert (error["kind"], error["field"], error["rule"]) == ("duplicate", "phone", "unique")
+    assert "duplicate_of_volunteer_id" not in error and "duplicate_of_line" not in error
+    assert ours["id"] not in str(report)
+
+    # and her id, however learnt, opens nothing: as a volunteer that does not exist
+    for call, args in (
+        (roster.svc.add_member, (theirs["id"], {"volunteer_id": ours["id"]})),
+        (roster.svc.enrol, (activity["id"], {"volunteer_id": ours["id"]})),
+        (
+            roster.svc.log_hours,
+            (
+                {
+                    "volunteer_id": ours["id"],
+                    "activity_id": activity["id"],
+                    "started_at": STARTS,
+                    "hours": 1,
+                },
+            ),
+        ),
+    ):
+        for actor in (roster.other_staff, roster.other_leader):
+            failure = refused(call, *args, actor)
+            assert (failure.code, failure.details["field"]) == ("VOLUNTEER_UNKNOWN", "volunteer_id")
+    for actor in (roster.other_staff, roster.other_leader):
+        assert (
+            refused(roster.svc.get_volunteer, ours["id"], {}, actor).code == "VOLUNTEER_NOT_FOUND"
+        )
+        assert roster.svc.list_volunteers({}, actor)["items"] == []
+    assert roster.writes() == before
+
+    # who may see her is told whom she duplicates, in a registration and in an import
+    failure = refused(roster.volunteer, PHONE, "同号")
+    assert failure.details["volunteer_id"] == ours["id"]
+    report = roster.svc.import_volunteers(
+        str(uuid.uuid4()), [[2, "同号", PHONE, None, None, CONSENTED, None]], roster.staff
+    )
+    assert report["errors"][0]["duplicate_of_volunteer_id"] == ours["id"]
+
+
+def test_a_leader_recruits_from_her_hosts_pool_but_not_from_other_teams_or_cities(roster):
+    """What a leader sees, so that volunteers registered by staff above her teams still work:
+    her teams' members, whom she registered, and those registered for her teams' hosts or a
+    federation above them who are in no team yet."""
+    mine = roster.team()
+    other_leaders = roster.team("家庭教育志愿服务队", leader=roster.second_leader)
+    pooled = roster.volunteer(PHONE, "区里登记未分队")
+    placed = roster.volunteer("13900000000", "已在别队", team_id=other_leaders["id"])
+    elsewhere = roster.volunteer("13700000000", "外市登记", actor=roster.other_staff)
+    activity = roster.activity(mine)
+
+    seen = {v["name"] for v in roster.svc.list_volunteers({}, roster.leader)["items"]}
+    assert seen == {"区里登记未分队"}
+    assert roster.svc.enrol(activity["id"], {"volunteer_id": pooled["id"]}, roster.leader)
+    added = roster.svc.add_member(mine["id"], {"volunteer_id": pooled["id"]}, roster.leader)
+    assert added["volunteer_id"] == pooled["id"]
+    for hidden in (placed, elsewhere):
+        failure = refused(
+            roster.svc.add_member, mine["id"], {"volunteer_id": hidden["id"]}, roster.leader
+        )
+        assert failure.code == "VOLUNTEER_UNKNOWN"
+        failure = refused(
+            roster.svc.enrol, activity["id"], {"volunteer_id": hidden["id"]}, roster.leader
+        )
+        assert failure.code == "VOLUNTEER_UNKNOWN"
+    # the other city's leader sees her city's pool, none of the first city's
+    roster.other_team()
+    seen = roster.svc.list_volunteers({}, roster.other_leader)["items"]
+    assert [v["name"] for v in seen] == ["外市登记"]
+    # a duplicate of a volunteer she sees names her; of one she does not, does not
+    assert (
+        refused(roster.volunteer, PHONE, "同号", actor=roster.leader).details["volunteer_id"]
+        == pooled["id"]
+    )
+    assert (
+        "volunteer_id"
+        not in refused(roster.volunteer, "13900000000", "同号", actor=roster.leader).details
+    )
+
+
+def test_an_activity_names_only_a_project_of_its_line(roster):
+    """Hole 5: an activity could name any federation's project, and its verified hours then
+    added up there."""
+    team = roster.team()
+    theirs = roster.other_team()
+    city_project = roster.project(roster.city)
+    district_project = roster.project(roster.district)
+    other_project = roster.project(roster.other_city)
+    before = roster.writes()
+    for actor in (roster.leader, roster.staff, roster.admin):
+        failure = refused(roster.activity, team, project_id=other_project, actor=actor)
+        assert failure.kind == "invalid"
+        assert (failure.code, failure.details["field"], failure.details["rule"]) == (
+            "PROJECT_NOT_AVAILABLE",
+            "project_id",
+            "project_not_available",
+        )
+    failure = refused(roster.activity, theirs, project_id=city_project, actor=roster.other_leader)
+    assert failure.details["rule"] == "project_not_available"
+    assert roster.writes() == before
+    # the team's host's line, above it: the city's and the district's projects
+    for project_id in (city_project, district_project):
+        assert roster.activity(team, project_id=project_id)["project_id"] == project_id
+    assert roster.activity(theirs, project_id=other_project, actor=roster.other_leader)
+    # the actor's own line, below it: city staff may name a project of a district of theirs
+    city_staff = person("federation_staff", roster.city, "市妇联干事")
+    city_team = roster.team("市直志愿服务队", actor=city_staff, host_id=roster.city)
+    assert roster.activity(city_team, project_id=district_project, actor=city_staff)
+
+
+@pytest.fixture
+def elsewhere_database_url(database_url, tmp_path, request):
+    """A second database of the same kind, for a second service in the same test."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'projects.sqlite3'}"
+        return
+    from tests.support.infra import scratch_postgres_database
+
+    with scratch_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def roster_and_projects(
+    container_factory, volunteers_config, rabbit_config, elsewhere_database_url
+):
+    """The volunteers service and the real projects service (its own database), both
+    listening before the registry's events are sent."""
+    from projects.service import ProjectsService
+
+    upgrade("projects", elsewhere_database_url)
+    projects_config = load_config(
+        ROOT / "services/projects/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=elsewhere_database_url,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
+    )
+    container_factory(ProjectsService, projects_config).start()
+    container_factory(VolunteersService, volunteers_config).start()
+    with (
+        ServiceRpcProxy("volunteers", volunteers_config) as svc,
+        ServiceRpcProxy("projects", projects_config) as projects,
+    ):
+        world = Roster(rabbit_config["AMQP_URI"], svc, volunteers_config)
+
+        def projects_knows_the_cities():
+            with connect(elsewhere_database_url) as db, db.begin(write=False) as connection:
+                rows = connection.execute(
+                    sa.select(directory.c.id)
+                    .where(directory.c.id.in_([world.city, world.district, world.other_city]))
+                    .where(directory.c.name.is_not(None))
+                ).all()
+            return len(rows) == 3
+
+        wait_until(projects_knows_the_cities)
+        yield world, projects
+
+
+def draft(projects, actor):
+    return projects.draft_project(
+        {
+            "title": "巾帼普法进社区",
+            "category": "legal_aid",
+            "model": "commissioned",
+            "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+            "budget": 1_000_000,
+            "starts_on": "2026-09-01",
+            "ends_on": "2027-12-31",
+        },
+        actor,
+    )
+
+
+def test_a_project_not_heard_of_yet_is_asked_of_the_projects_service(roster_and_projects):
+    """A project published (or drafted) a moment ago is usable at once: the service asks the
+    projects service, as the actor, about one its events have not brought yet."""
+    roster, projects = roster_and_projects
+    team = roster.team()
+    # a draft (no event ever says a word of it) of the district, seen by its staff
+    ours = draft(projects, roster.staff)
+    activity = roster.activity(team, project_id=ours["id"], actor=roster.staff)
+    assert activity["project_id"] == ours["id"]
+    # the other city's draft: not even there for her
+    other_staff = roster.other_staff
+    theirs = draft(projects, other_staff)
+    before = roster.writes()
+    failure = refused(roster.activity, team, project_id=theirs["id"], actor=roster.staff)
+    assert (failure.code, failure.details["field"], failure.details["rule"]) == (
+        "PROJECT_UNKNOWN",
+        "project_id",
+        "exists",
+    )
+    # once published it is there for everybody, and still not hers to count hours on
+    projects.publish_project(theirs["id"], other_staff)
+    failure = refused(roster.activity, team, project_id=theirs["id"])
+    assert failure.details["rule"] == "project_not_available"
+    failure = refused(roster.activity, team, project_id=str(uuid.uuid4()))
+    assert (failure.code, failure.details["rule"]) == ("PROJECT_UNKNOWN", "exists")
+    assert roster.writes() == before

@@ -905,3 +905,36 @@ def test_minutes_are_shown_as_hours_to_two_decimals():
 )
 def test_text_for_a_spreadsheet_never_starts_a_formula(given, written):
     assert domain.spreadsheet_cell(given) == written
+
+
+# --- issue 11, hole 5: an activity names a project of its line only ----------------------------
+
+CITY, DISTRICT, STREET = "/c/", "/c/d/", "/c/d/s/"
+OTHER_CITY, OTHER_DISTRICT = "/o/", "/o/d/"
+
+
+def test_organizations_on_one_line_are_one_above_the_other():
+    assert domain.in_line(CITY, STREET) and domain.in_line(STREET, CITY)
+    assert domain.in_line(DISTRICT, DISTRICT)
+    assert not domain.in_line(DISTRICT, OTHER_DISTRICT)
+    assert not domain.in_line("/c/d/", "/c/e/")  # sibling districts
+    assert not domain.in_line("/c/d/", "/c/dd/")  # a prefix of the id is not the parent
+    assert not domain.in_line(None, CITY) and not domain.in_line(CITY, None)
+
+
+def test_a_path_names_the_organizations_it_runs_through_top_first():
+    assert domain.ids_on_path("/c/d/s/") == ["c", "d", "s"]
+    assert domain.ids_on_path(None) == []
+
+
+@pytest.mark.parametrize("purchaser", [CITY, DISTRICT, STREET])
+def test_a_project_purchased_in_the_line_is_available(purchaser):
+    domain.ensure_project_available("p", purchaser, [DISTRICT, None])
+
+
+@pytest.mark.parametrize("purchaser", [OTHER_CITY, OTHER_DISTRICT, "/c/e/", None])
+def test_a_project_purchased_elsewhere_is_not(purchaser):
+    with pytest.raises(RuleBroken) as refused:
+        domain.ensure_project_available("p", purchaser, [DISTRICT, None])
+    assert (refused.value.field, refused.value.rule) == ("project_id", "project_not_available")
+    assert refused.value.code == "PROJECT_NOT_AVAILABLE"

@@ -152,15 +152,18 @@ class VolunteersRoutes:
         "/teams",
         summary="List teams",
         tag="Volunteers",
+        roles=ROSTER,
         query=S.TeamFilters,
         response=S.TeamPage,
     )
     def list_teams(self, call: Call) -> Any:
-        """`mine=true` lists a team leader's own teams."""
+        """The teams you run: a team leader her own, staff their subtree's hosts' teams, an
+        admin every team."""
         return self.volunteers.call("list_teams", call.query, call.actor.to_dict())
 
-    @api("GET", TEAM, summary="Read a team", tag="Volunteers", response=S.TeamOut)
+    @api("GET", TEAM, summary="Read a team", tag="Volunteers", roles=ROSTER, response=S.TeamOut)
     def get_team(self, call: Call) -> Any:
+        """A team you run; any other is a 404."""
         return self.volunteers.call("get_team", call.path["team_id"], call.actor.to_dict())
 
     @api(
@@ -224,7 +227,8 @@ class VolunteersRoutes:
     def register_volunteer(self, call: Call) -> Any:
         """Phone (mainland mobile) and ID number (GB 11643, 18 characters with its check
         character) are encrypted at rest and come back masked. A phone or ID number registered
-        already is a 409 DUPLICATE_VOLUNTEER."""
+        already is a 409 DUPLICATE_VOLUNTEER, naming her `volunteer_id` only if you may see
+        her."""
         return 201, self.volunteers.call("register_volunteer", call.body, call.actor.to_dict())
 
     @api(
@@ -237,7 +241,9 @@ class VolunteersRoutes:
         response=S.VolunteerPage,
     )
     def list_volunteers(self, call: Call) -> Any:
-        """Masked. A team leader sees her teams' members and whom she registered."""
+        """Masked. A team leader sees her teams' members, whom she registered, and the
+        volunteers registered for her teams' hosts or the federations above them who are in no
+        team yet; staff those registered in their subtree and its teams' members."""
         return self.volunteers.call("list_volunteers", call.query, call.actor.to_dict())
 
     @api(
@@ -359,7 +365,9 @@ class VolunteersRoutes:
     )
     def create_activity(self, call: Call) -> Any:
         """For a team you run; `project_id` links it to the project it delivers (its verified
-        hours count there)."""
+        hours count there): a project purchased in the line of your organization or of the
+        team's host (above or below it), else a 422 on `project_id` (`project_not_available`,
+        or `exists` for one you cannot see)."""
         return 201, self.volunteers.call("create_activity", call.body, call.actor.to_dict())
 
     @api(
@@ -367,15 +375,25 @@ class VolunteersRoutes:
         "/activities",
         summary="List activities",
         tag="Volunteers",
+        roles=ROSTER,
         query=S.ActivityFilters,
         response=S.ActivityPage,
     )
     def list_activities(self, call: Call) -> Any:
+        """The activities of the teams you run."""
         return self.volunteers.call("list_activities", call.query, call.actor.to_dict())
 
-    @api("GET", ACTIVITY, summary="Read an activity", tag="Volunteers", response=S.ActivityOut)
+    @api(
+        "GET",
+        ACTIVITY,
+        summary="Read an activity",
+        tag="Volunteers",
+        roles=ROSTER,
+        response=S.ActivityOut,
+    )
     def get_activity(self, call: Call) -> Any:
-        """With its places: capacity, enrolled, waitlisted, left."""
+        """With its places: capacity, enrolled, waitlisted, left. An activity of a team you
+        do not run is a 404."""
         return self.volunteers.call("get_activity", call.path["activity_id"], call.actor.to_dict())
 
     @api(

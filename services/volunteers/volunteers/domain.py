@@ -285,6 +285,8 @@ class Scope:
         return self.actor.role == "team_leader" and team.leader_user_id == self.actor.user_id
 
     def manages(self, team: Team, host_path: str | None) -> bool:
+        """Whether the actor runs the team: its leader, staff above its host, an admin. The
+        teams one runs are the teams one sees: any other is not there (404)."""
         return self.leads(team) or self.covers(host_path)
 
     def ensure_manages(self, team: Team, host_path: str | None) -> None:
@@ -309,6 +311,38 @@ class Scope:
                 f"a {self.actor.role} has no access to volunteers' personal data",
                 role=self.actor.role,
             )
+
+
+def ids_on_path(path: str | None) -> list[str]:
+    """The organizations a materialised path runs through, top first: the organization at
+    ``/a/b/c/`` is ``c``, under ``b``, under ``a``."""
+    return [part for part in (path or "").split("/") if part]
+
+
+def in_line(path: str | None, other: str | None) -> bool:
+    """Whether two organizations lie on one line of the hierarchy: one of them is the other
+    or above it (a city and a district of it are; two sibling districts are not)."""
+    if not path or not other:
+        return False
+    return path.startswith(other) or other.startswith(path)
+
+
+def ensure_project_available(
+    project_id: str, purchaser_path: str | None, lines: Iterable[str | None]
+) -> None:
+    """An activity names a project only if its purchaser is in one of ``lines`` (the acting
+    user's organization, the team's host): the activity's verified hours add up on it.
+
+    Raises ``RuleBroken(field="project_id", rule="project_not_available")``."""
+    if not any(in_line(purchaser_path, line) for line in lines):
+        raise RuleBroken(
+            "the project was purchased outside your federation's line and the team's host's: "
+            "its hours are not yours to count",
+            field="project_id",
+            rule="project_not_available",
+            code="PROJECT_NOT_AVAILABLE",
+            project_id=project_id,
+        )
 
 
 def check_host(host_id: str, entry: dict[str, Any] | None) -> None:

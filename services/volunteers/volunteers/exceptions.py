@@ -79,16 +79,20 @@ class HoursNotFound(NotFound):
 
 
 class DuplicateVolunteer(Conflict):
-    """Somebody with this phone (or ID number) is registered already: found by its keyed hash."""
+    """Somebody with this phone (or ID number) is registered already: found by its keyed hash.
+
+    ``volunteer_id`` names her only for a caller who may see her (None: not named), so that a
+    phone number cannot be used to find somebody's record."""
 
     code = "DUPLICATE_VOLUNTEER"
 
-    def __init__(self, field: str, volunteer_id: str) -> None:
+    def __init__(self, field: str, volunteer_id: str | None) -> None:
+        named = {"volunteer_id": volunteer_id} if volunteer_id is not None else {}
         super().__init__(
             f"a volunteer with this {field.replace('_', ' ')} is registered already",
             field=field,
             rule="unique",
-            volunteer_id=volunteer_id,
+            **named,
         )
 
 

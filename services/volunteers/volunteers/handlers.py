@@ -11,7 +11,7 @@ Lock order, everywhere: activity, then enrolment; volunteer, then service hours 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,12 +35,16 @@ from volunteers.domain import (
     VolunteerDraft,
 )
 from volunteers.exceptions import (
+    ActivityNotFound,
     AlreadyEnrolled,
     AlreadyMember,
     DuplicateTeam,
     DuplicateVolunteer,
+    EnrolmentNotFound,
+    HoursNotFound,
     OutOfScope,
     RuleBroken,
+    TeamNotFound,
     UnmaskingNotAllowed,
     VolunteerNotFound,
 )
@@ -55,19 +59,28 @@ VOLUNTEER_WRITES = Semaphore(1)
 IMPORT_COLUMNS = ("name", "phone", "id_number", "skills", "consented_on", "team")
 MAX_CELL = 1000
 
+#: asks the projects service about a project the local copy has not heard of, as the actor:
+#: ``{"purchaser_id", "status"}``, or None when there is no such project for her
+ProjectLookup = Callable[[str], dict[str, Any] | None]
+
 
 class Context:
     """What every use case needs: the repository, the directory, the actor and their scope,
     and the keys that open personal data."""
 
     def __init__(
-        self, uow: UnitOfWork, actor: Actor, personal_data: PersonalData | None = None
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        personal_data: PersonalData | None = None,
+        projects: ProjectLookup | None = None,
     ) -> None:
         self.uow = uow
         self.repo = VolunteersRepository(uow.session)  # type: ignore[arg-type]
         self.directory = Directory(uow)
         self.actor = actor
         self._personal_data = personal_data
+        self.projects = projects
         self._entries: dict[str, dict[str, Any] | None] = {}
         self._scope: Scope | None = None
 
@@ -98,42 +111,72 @@ class Context:
         return self.scope.leads(team) or self.scope.covers(self.path_of(team.host_id))
 
     def managed_team(self, team_id: str, *, for_update: bool = False) -> Team:
+        """A team the actor runs; any other is not there for her (404, as a missing one)."""
         team = self.repo.team(team_id, for_update=for_update)
-        self.scope.ensure_manages(team, self.path_of(team.host_id))
+        if not self.manages(team):
+            raise TeamNotFound(team.id)
         return team
 
     def named_team(self, team_id: str) -> Team:
-        """A team named in a request body: unknown is a 422 naming the field."""
+        """A team named in a request body: unknown (or not the actor's to run, which she is
+        not told apart) is a 422 naming the field."""
         team = self.repo.find_team(team_id)
-        if team is None:
+        if team is None or not self.manages(team):
             raise RuleBroken(
                 f"no team {team_id}", field="team_id", rule="exists", code="TEAM_UNKNOWN"
             )
         return team
 
+    def managed_activity(self, activity_id: str, *, for_update: bool = False) -> Activity:
+        """An activity of a team the actor runs; any other is not there for her (404)."""
+        activity = self.repo.activity(activity_id, for_update=for_update)
+        if not self.manages(self.repo.team(activity.team_id)):
+            raise ActivityNotFound(activity.id)
+        return activity
+
     def named_volunteer(self, volunteer_id: str, *, for_update: bool = False) -> Volunteer:
-        try:
-            return self.repo.volunteer(volunteer_id, for_update=for_update)
-        except VolunteerNotFound:
-            raise RuleBroken(
-                f"no volunteer {volunteer_id}",
-                field="volunteer_id",
-                rule="exists",
-                code="VOLUNTEER_UNKNOWN",
-            ) from None
+        """A volunteer named in a request body: unknown, or one the actor may not see, is the
+        same 422 — nobody acts on (and so opens the record of) a volunteer she cannot see."""
+        volunteer = self.repo.find_volunteer(volunteer_id)
+        if volunteer is not None and self.repo.sees_volunteer(volunteer.id, self.roster_scope()):
+            if for_update:
+                volunteer = self.repo.volunteer(volunteer.id, for_update=True)
+            return volunteer
+        raise RuleBroken(
+            f"no volunteer {volunteer_id}",
+            field="volunteer_id",
+            rule="exists",
+            code="VOLUNTEER_UNKNOWN",
+        )
 
     def roster_scope(self) -> Any:
-        """The condition on volunteers the actor may see (None: all of them): a leader her
-        teams' members and whom she registered; staff the volunteers registered for their
-        subtree, its teams' members, and whom they registered."""
+        """The condition on volunteers the actor may see (None: all of them, for an admin):
+        a leader her teams' members, whom she registered, herself, and the volunteers
+        registered for her teams' hosts or a federation above them who are in no team yet;
+        staff the volunteers registered for their subtree, its teams' members, and whom they
+        registered; any other role nobody."""
+        if self.actor.is_admin:
+            return None
         if self.actor.role == "team_leader":
-            return self.repo.leader_sees(self.actor.user_id)
+            return self.repo.leader_sees(self.actor.user_id, self.leader_line())
         if self.actor.role == "federation_staff":
             return self.repo.staff_sees(self.scope.federation_path or "-", self.actor.user_id)
-        return None
+        return self.repo.nobody()
+
+    def leader_line(self) -> list[str]:
+        """The hosts of the teams the actor leads and every organization above them."""
+        hosts = self.repo.hosts_led_by(self.actor.user_id)
+        line: set[str] = set()
+        for entry in self.directory.many(hosts).values():
+            line.update(domain.ids_on_path(entry["path"]))
+        return sorted(line)
+
+    def visible_volunteers(self, volunteer_ids: Sequence[str]) -> set[str]:
+        return self.repo.visible_volunteer_ids(volunteer_ids, self.roster_scope())
 
     def team_scope(self) -> Any:
-        """The teams whose rosters and hours the actor sees (None: all of them)."""
+        """The teams whose rosters, activities and hours the actor sees (None: all of them;
+        reports also give finance and ops every team's totals)."""
         if self.actor.role == "team_leader":
             return self.repo.team_scope(None, self.actor.user_id)
         if self.actor.role == "federation_staff":
@@ -181,7 +224,7 @@ def create_team(ctx: Context, data: dict[str, Any], at: datetime) -> Team:
 
 
 def edit_team(ctx: Context, team_id: str, changes: dict[str, Any], at: datetime) -> Team:
-    team = ctx.repo.team(team_id, for_update=True)
+    team = ctx.managed_team(team_id, for_update=True)
     if not ctx.scope.covers(ctx.path_of(team.host_id)):
         raise OutOfScope(
             "a team's name, theme and leader are changed by the federations above its host",
@@ -196,20 +239,31 @@ def edit_team(ctx: Context, team_id: str, changes: dict[str, Any], at: datetime)
 
 
 def get_team(ctx: Context, team_id: str) -> dict[str, Any]:
-    team = ctx.repo.team(team_id)
+    """A team the actor runs (a leader her own, staff their subtree's, an admin any)."""
+    ctx.scope.ensure_roster()
+    team = ctx.managed_team(team_id)
     return team_view(team, ctx.repo.member_counts([team.id]).get(team.id, 0))
 
 
 def list_teams(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+    """The teams the actor runs: a leader lists her own (``mine`` or not), staff their
+    subtree's, an admin every team."""
+    ctx.scope.ensure_roster()
     leader = filters.get("leader_user_id")
-    if filters.get("mine") and ctx.actor.role == "team_leader":
+    within_path = None
+    if ctx.actor.role == "team_leader":
+        if leader and leader != ctx.actor.user_id:
+            return {"items": [], "next_cursor": None}
         leader = ctx.actor.user_id
+    elif ctx.actor.role == "federation_staff":
+        within_path = ctx.scope.federation_path or "-"
     items = ctx.repo.list_teams(
         request,
         theme=filters.get("theme"),
         host_id=filters.get("host_id"),
         leader_user_id=leader,
         q=filters.get("q"),
+        within_path=within_path,
     )
     result = _page_of(items, request, _by_time("created_at"))
     counts = ctx.repo.member_counts([team.id for team in result["items"]])
@@ -281,10 +335,11 @@ def register_volunteer(
     team = None
     if data.get("team_id"):
         team = ctx.named_team(data["team_id"])
-        ctx.scope.ensure_manages(team, ctx.path_of(team.host_id))
     phone_hash, id_hash = _hashes(ctx, draft)
     for row in ctx.repo.existing([phone_hash], [id_hash] if id_hash else []):
-        raise DuplicateVolunteer("phone" if row.phone_hash == phone_hash else "id_number", row.id)
+        # refused all the same; named only to whom may see her (no probing by phone number)
+        shown = row.id if ctx.visible_volunteers([row.id]) else None
+        raise DuplicateVolunteer("phone" if row.phone_hash == phone_hash else "id_number", shown)
     volunteer_id = str(uuid.uuid4())
     seal = ctx.personal_data.seal
     volunteer = Volunteer(
@@ -562,6 +617,9 @@ def import_batch(
         existing[row.phone_hash] = row
         if row.id_number_hash:
             existing[row.id_number_hash] = row
+    # a volunteer registered already is named (by id, or by line of this import) only to
+    # whom may see her; to anybody else the row is a duplicate without saying of whom
+    visible = ctx.visible_volunteers([row.id for row in existing.values()])
     new_volunteers: list[dict[str, Any]] = []
     new_members: list[dict[str, Any]] = []
     fresh: list[tuple[int, VolunteerDraft, str | None, str, str | None]] = []
@@ -575,7 +633,17 @@ def import_batch(
             continue
         other = existing[phone_hash if hit_field == "phone" else id_hash]  # type: ignore[index]
         tally.duplicate += 1
-        if other.import_id == import_id and other.import_line is not None:
+        if other.id not in visible:
+            tally.errors.append(
+                _row_error(
+                    line,
+                    "duplicate",
+                    hit_field,
+                    "unique",
+                    f"a volunteer with this {hit_field.replace('_', ' ')} is registered already",
+                )
+            )
+        elif other.import_id == import_id and other.import_line is not None:
             tally.errors.append(
                 _row_error(
                     line,
@@ -672,19 +740,14 @@ def _resolve_teams(ctx: Context, refs: set[str]) -> dict[str, Team | dict[str, s
             candidates = [by_id[ids[ref]]] if ids[ref] in by_id else []
         else:
             candidates = by_name.get(domain.team_search_key(ref), [])
-            if len(candidates) > 1:
-                candidates = [team for team in candidates if ctx.manages(team)] or candidates
+        # a team the actor does not run is not there for her, as for any other request
+        candidates = [team for team in candidates if ctx.manages(team)]
         if not candidates:
             resolved[ref] = {"rule": "exists", "message": f"no team {ref!r}"}
         elif len(candidates) > 1:
             resolved[ref] = {
                 "rule": "ambiguous",
                 "message": f"{len(candidates)} teams are called {ref!r}; give the team's id",
-            }
-        elif not ctx.manages(candidates[0]):
-            resolved[ref] = {
-                "rule": "out_of_scope",
-                "message": "you do not run this team; ask its leader or federation",
             }
         else:
             resolved[ref] = candidates[0]
@@ -696,7 +759,8 @@ def _resolve_teams(ctx: Context, refs: set[str]) -> dict[str, Team | dict[str, s
 
 def create_activity(ctx: Context, data: dict[str, Any], at: datetime) -> Activity:
     team = ctx.named_team(data["team_id"])
-    ctx.scope.ensure_manages(team, ctx.path_of(team.host_id))
+    if data.get("project_id"):
+        ensure_project_available(ctx, str(data["project_id"]), team, at)
     activity = Activity(
         title=data["title"],
         team_id=team.id,
@@ -713,15 +777,53 @@ def create_activity(ctx: Context, data: dict[str, Any], at: datetime) -> Activit
     return activity
 
 
+def ensure_project_available(ctx: Context, project_id: str, team: Team, at: datetime) -> None:
+    """The project an activity names: one the service has heard of (from ``project_published``,
+    or — not yet heard of — from the projects service, asked as the actor, so a project
+    published a second ago is usable at once), purchased in the line of the actor's
+    organization or of the team's host. Unknown is a 422 ``exists``, elsewhere a 422
+    ``project_not_available``, both on ``project_id``."""
+    purchaser_id = ctx.repo.known_purchaser(project_id)
+    if purchaser_id is None:
+        answer = ctx.projects(project_id) if ctx.projects is not None else None
+        if answer is None:
+            raise RuleBroken(
+                f"no project {project_id}",
+                field="project_id",
+                rule="exists",
+                code="PROJECT_UNKNOWN",
+                project_id=project_id,
+            )
+        purchaser_id = str(answer["purchaser_id"])
+        if answer.get("status") != "draft":  # a draft's purchaser may still change
+            ctx.repo.learn_project(project_id, purchaser_id, at)
+    lines = [ctx.path_of(team.host_id)]
+    if ctx.actor.organization_id:
+        lines.append(ctx.path_of(ctx.actor.organization_id))
+    domain.ensure_project_available(project_id, ctx.path_of(purchaser_id), lines)
+
+
+def learn_project(uow: UnitOfWork, event: dict[str, Any]) -> None:
+    """``project_published``: the project may be named by activities in its purchaser's line."""
+    VolunteersRepository(uow.session).learn_project(  # type: ignore[arg-type]
+        str(event["project_id"]), str(event["purchaser_id"]), event["occurred_at"]
+    )
+
+
 def get_activity(ctx: Context, activity_id: str) -> Activity:
-    return ctx.repo.activity(activity_id)
+    """An activity of a team the actor runs; any other is a 404."""
+    ctx.scope.ensure_roster()
+    return ctx.managed_activity(activity_id)
 
 
 def list_activities(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+    """The activities of the teams the actor runs."""
+    ctx.scope.ensure_roster()
     starts_from = filters.get("starts_from")
     starts_before = filters.get("starts_before")
     items = ctx.repo.list_activities(
         request,
+        team_ids=ctx.team_scope(),
         team_id=filters.get("team_id"),
         project_id=filters.get("project_id"),
         starts_from=repo_day(starts_from),
@@ -739,16 +841,13 @@ def repo_day(day: date | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=CHINA)
 
 
-def _managed_activity(ctx: Context, activity_id: str) -> tuple[Activity, Team]:
+def _managed_activity(ctx: Context, activity_id: str) -> Activity:
     """The activity, row-locked: everything about its places is decided under this lock."""
-    activity = ctx.repo.activity(activity_id, for_update=True)
-    team = ctx.repo.team(activity.team_id)
-    ctx.scope.ensure_manages(team, ctx.path_of(team.host_id))
-    return activity, team
+    return ctx.managed_activity(activity_id, for_update=True)
 
 
 def enrol(ctx: Context, activity_id: str, volunteer_id: str, waitlist: bool, at: datetime) -> Any:
-    activity, _ = _managed_activity(ctx, activity_id)
+    activity = _managed_activity(ctx, activity_id)
     volunteer = ctx.named_volunteer(volunteer_id)
     existing = ctx.repo.enrolment_of(activity.id, volunteer.id)
     if existing is not None and existing.status != "cancelled":
@@ -763,7 +862,10 @@ def enrol(ctx: Context, activity_id: str, volunteer_id: str, waitlist: bool, at:
 
 def cancel_enrolment(ctx: Context, enrolment_id: str, at: datetime) -> dict[str, Any]:
     peek = ctx.repo.enrolment(enrolment_id)
-    activity, _ = _managed_activity(ctx, peek.activity_id)
+    try:
+        activity = _managed_activity(ctx, peek.activity_id)
+    except ActivityNotFound:
+        raise EnrolmentNotFound(enrolment_id) from None
     enrolment = ctx.repo.enrolment(enrolment_id, for_update=True)
     first = ctx.repo.first_waitlisted(activity.id) if enrolment.status == "enrolled" else None
     promoted = activity.cancel(enrolment, first, actor=ctx.actor, at=at)
@@ -774,10 +876,7 @@ def list_enrolments(
     ctx: Context, activity_id: str, filters: dict[str, Any], request: PageRequest
 ) -> dict[str, Any]:
     ctx.scope.ensure_roster()
-    activity = ctx.repo.activity(activity_id)
-    ctx.scope.ensure_manages(
-        ctx.repo.team(activity.team_id), ctx.path_of(ctx.repo.team(activity.team_id).host_id)
-    )
+    activity = ctx.managed_activity(activity_id)
     items = ctx.repo.list_enrolments(activity.id, request, status=filters.get("status"))
     return _page_of(items, request, lambda e: (e.position,))
 
@@ -787,15 +886,13 @@ def list_enrolments(
 
 def log_hours(ctx: Context, data: dict[str, Any], at: datetime) -> ServiceHours:
     activity = ctx.repo.find_activity(data["activity_id"])
-    if activity is None:
+    if activity is None or not ctx.manages(ctx.repo.team(activity.team_id)):
         raise RuleBroken(
             f"no activity {data['activity_id']}",
             field="activity_id",
             rule="exists",
             code="ACTIVITY_UNKNOWN",
         )
-    team = ctx.repo.team(activity.team_id)
-    ctx.scope.ensure_manages(team, ctx.path_of(team.host_id))
     # the volunteer's row lock serialises her entries: two overlapping ones logged at once
     # cannot both pass the overlap check
     volunteer = ctx.named_volunteer(data["volunteer_id"], for_update=True)
@@ -832,6 +929,8 @@ def decide_hours(
     volunteer = ctx.repo.volunteer(peek.volunteer_id, for_update=True)
     entry = ctx.repo.hours(entry_id, for_update=True)
     team = ctx.repo.team(entry.team_id)
+    if not _sees_hours(ctx, team, volunteer):
+        raise HoursNotFound(entry.id)
     domain.ensure_may_decide(
         entry,
         actor=ctx.actor,
@@ -847,14 +946,21 @@ def decide_hours(
     return entry
 
 
+def _sees_hours(ctx: Context, team: Team, volunteer: Volunteer) -> bool:
+    """Hours are seen by those who run the team, and by the volunteer they are for."""
+    if volunteer.user_id is not None and volunteer.user_id == ctx.actor.user_id:
+        return True
+    return ctx.manages(team)
+
+
 def get_hours(ctx: Context, entry_id: str) -> ServiceHours:
     entry = ctx.repo.hours(entry_id)
     volunteer = ctx.repo.volunteer(entry.volunteer_id)
     if volunteer.user_id is not None and volunteer.user_id == ctx.actor.user_id:
         return entry
     ctx.scope.ensure_roster()
-    team = ctx.repo.team(entry.team_id)
-    ctx.scope.ensure_manages(team, ctx.path_of(team.host_id))
+    if not _sees_hours(ctx, ctx.repo.team(entry.team_id), volunteer):
+        raise HoursNotFound(entry.id)
     return entry
 
 

@@ -165,6 +165,17 @@ sa.Index(
     sqlite_where=service_hours.c.status == "verified",
 )
 
+#: the projects an activity may name, kept from the projects service's ``project_published``
+#: events (and from its answers, when asked about a project the events have not brought yet):
+#: an activity names a project only if its purchaser is in the actor's or the team's line
+known_projects = sa.Table(
+    "known_projects",
+    metadata,
+    sa.Column("project_id", sa.String(36), primary_key=True),
+    sa.Column("purchaser_id", sa.String(36), nullable=False),
+    sa.Column("learnt_at", UTCDateTime(), nullable=False),
+)
+
 #: every read of personal data in clear: who, when, which volunteer, which fields
 personal_data_reads = sa.Table(
     "personal_data_reads",

@@ -31,6 +31,7 @@ from volunteers.exceptions import (
 from volunteers.models import (
     activities,
     enrolments,
+    known_projects,
     personal_data_reads,
     service_hours,
     start_mappers,
@@ -155,6 +156,11 @@ class VolunteersRepository:
         """A subquery of the ids of the teams ``user_id`` leads."""
         return sa.select(teams.c.id).where(teams.c.leader_user_id == str(user_id))
 
+    def hosts_led_by(self, user_id: str) -> list[str]:
+        """The hosts of the teams ``user_id`` leads."""
+        query = sa.select(teams.c.host_id).where(teams.c.leader_user_id == str(user_id)).distinct()
+        return list(self.session.execute(query).scalars())
+
     # --- volunteers -------------------------------------------------------------------------
 
     def volunteer(self, volunteer_id: str, *, for_update: bool = False) -> Volunteer:
@@ -218,12 +224,29 @@ class VolunteersRepository:
         query = query.order_by(volunteers.c.created_at.desc(), volunteers.c.id.desc())
         return list(self.session.execute(query.limit(page.limit + 1)).scalars())
 
-    def leader_sees(self, user_id: str) -> Any:
-        """A team leader sees the members of the teams she leads and whom she registered."""
+    def leader_sees(self, user_id: str, line: Sequence[str]) -> Any:
+        """A team leader sees the members of the teams she leads, whom she registered, herself,
+        and the volunteers registered for an organization in ``line`` (her teams' hosts and
+        the federations above them) who are in no team yet: the pool she recruits from."""
         members = sa.select(team_members.c.volunteer_id).where(
             team_members.c.team_id.in_(self.teams_led_by(user_id))
         )
-        return sa.or_(volunteers.c.id.in_(members), volunteers.c.created_by == str(user_id))
+        conditions = [
+            volunteers.c.id.in_(members),
+            volunteers.c.created_by == str(user_id),
+            volunteers.c.user_id == str(user_id),
+        ]
+        if line:
+            placed = sa.select(team_members.c.volunteer_id).where(
+                team_members.c.volunteer_id == volunteers.c.id
+            )
+            conditions.append(
+                sa.and_(
+                    volunteers.c.organization_id.in_(sorted(set(line))),
+                    ~sa.exists(placed),
+                )
+            )
+        return sa.or_(*conditions)
 
     def staff_sees(self, within_path: str, user_id: str) -> Any:
         """Federation staff see the volunteers registered for an organization of their subtree,
@@ -238,11 +261,24 @@ class VolunteersRepository:
             volunteers.c.created_by == str(user_id),
         )
 
+    @staticmethod
+    def nobody() -> Any:
+        """The condition no volunteer meets."""
+        return sa.false()
+
     def sees_volunteer(self, volunteer_id: str, visible: Any) -> bool:
         if visible is None:
             return True
         query = sa.select(volunteers.c.id).where(volunteers.c.id == str(volunteer_id))
         return self.session.execute(query.where(visible)).first() is not None
+
+    def visible_volunteer_ids(self, volunteer_ids: Sequence[str], visible: Any) -> set[str]:
+        """Which of these volunteers the condition ``visible`` lets one see."""
+        ids = sorted(set(volunteer_ids))
+        if visible is None or not ids:
+            return set(ids)
+        query = sa.select(volunteers.c.id).where(volunteers.c.id.in_(ids)).where(visible)
+        return set(self.session.execute(query).scalars())
 
     def teams_of(self, volunteer_ids: Sequence[str]) -> dict[str, list[str]]:
         if not volunteer_ids:
@@ -329,8 +365,11 @@ class VolunteersRepository:
         starts_from: datetime | None = None,
         starts_before: datetime | None = None,
         q: str | None = None,
+        team_ids: Any = None,
     ) -> list[Activity]:
         query = sa.select(Activity)
+        if team_ids is not None:
+            query = query.where(activities.c.team_id.in_(team_ids))
         if team_id:
             query = query.where(activities.c.team_id == str(team_id))
         if project_id:
@@ -376,6 +415,25 @@ class VolunteersRepository:
             query = query.where(enrolments.c.position > page.after[0])
         query = query.order_by(enrolments.c.position).limit(page.limit + 1)
         return list(self.session.execute(query).scalars())
+
+    # --- the projects activities may name ---------------------------------------------------
+
+    def known_purchaser(self, project_id: str) -> str | None:
+        query = sa.select(known_projects.c.purchaser_id).where(
+            known_projects.c.project_id == str(project_id)
+        )
+        return self.session.execute(query).scalar()
+
+    def learn_project(self, project_id: str, purchaser_id: str, at: datetime) -> None:
+        """Keep a project's purchaser (once: a published project's purchaser never changes)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = (postgresql if self.dialect == "postgresql" else sqlite).insert(known_projects)
+        self.session.execute(
+            insert.values(
+                project_id=str(project_id), purchaser_id=str(purchaser_id), learnt_at=at
+            ).on_conflict_do_nothing(index_elements=["project_id"])
+        )
 
     # --- service hours ----------------------------------------------------------------------
 

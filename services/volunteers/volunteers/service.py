@@ -2,6 +2,9 @@
 
 It keeps a directory of organizations from registry events (``DirectoryConsumer``): a team's
 host must be a federation or host unit there, and staff act within their federation's subtree.
+It keeps the purchaser of each published project from projects' ``project_published`` events
+(an activity names only a project of its line), and asks the projects service, as the actor,
+about a project those events have not brought yet.
 Verified service hours go out as ``service_hours_verified``; projects adds them to the project.
 """
 
@@ -14,19 +17,24 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import eventlet
 from nameko.dependency_providers import Config
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kit.actor import Actor
 from kit.clock import local_date, utcnow
+from kit.consumer import on_event
+from kit.db import UnitOfWork
 from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
-from kit.errors import InvalidInput
+from kit.errors import InvalidInput, Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
 from kit.paging import decode_cursor, page_request
-from kit.rpc import rpc
+from kit.rpc import RemoteFailure, rpc
 from volunteers import domain, handlers, schemas
 from volunteers.crypto import PersonalDataKeys
 from volunteers.exceptions import OutOfScope
@@ -74,6 +82,8 @@ ATTEMPTS = 3
 #: the most rows one import call takes (the gateway sends 2,000 by default)
 MAX_BATCH_ROWS = 10_000
 REPORT_COLUMNS = ("key", "label", "entries", "minutes", "hours")
+#: the longest the service waits for the projects service's answer about a project
+PROJECT_LOOKUP_TIMEOUT = 5.0
 
 
 def _pages(filters: dict[str, Any], arity: int = 2) -> Any:
@@ -88,9 +98,38 @@ class VolunteersService(DirectoryConsumer):
     metrics = Metrics()
     config = Config()
     personal_data = PersonalDataKeys()
+    projects = RpcProxy("projects")
 
     def _context(self, uow: Any, actor: dict[str, Any]) -> Context:
-        return Context(uow, Actor.from_dict(actor), self.personal_data)
+        return Context(
+            uow,
+            Actor.from_dict(actor),
+            self.personal_data,
+            lambda project_id: self._ask_projects(project_id, actor),
+        )
+
+    def _ask_projects(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any] | None:
+        """The project as the projects service shows it to the actor (the actor as it came
+        with the request), or None when there is none for her. Waits at most
+        ``PROJECT_LOOKUP_TIMEOUT`` seconds (the caller's deadline travels on with the call, so
+        projects does not run it once the caller gave up); no answer is a 503, never a
+        refusal."""
+        try:
+            with eventlet.Timeout(PROJECT_LOOKUP_TIMEOUT):
+                project = self.projects.get_project(project_id, actor)
+        except RemoteFailure as failure:
+            if failure.kind == "not_found":
+                return None
+            raise Unavailable(f"the projects service could not say ({failure.code})") from None
+        except UnknownService:
+            raise Unavailable("the projects service is not running") from None
+        except eventlet.Timeout:
+            raise Unavailable("the projects service did not answer in time") from None
+        return {"purchaser_id": project["purchaser_id"], "status": project["status"]}
+
+    @on_event("projects", "project_published")
+    def project_published(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.learn_project(uow, event)
 
     def _write(self, actor: dict[str, Any], use_case: Callable, *args: Any) -> Any:
         """Run a use case that changes state in one unit of work and commit it."""
