@@ -6,17 +6,20 @@ import eventlet
 import pytest
 
 from kit.rpc import RemoteFailure
-from tests.integration.test_funding_service import money  # noqa: F401 - the fixture
+from tests.integration import test_funding_service as base
 from tests.support.events import publish_event
 from tests.support.waiting import wait_until
 
+#: the funding service and its world, as test_funding_service has them
+money = base.money
 
-def status_of(money, disbursement_id):  # noqa: F811 - the fixture's value
+
+def status_of(money, disbursement_id):
     shown = money.svc.get_disbursement(disbursement_id, money.officer)
     return shown["status"], shown.get("hold_reason")
 
 
-def test_a_deregistered_providers_disbursements_are_held_for_good(money):  # noqa: F811
+def test_a_deregistered_providers_disbursements_are_held_for_good(money):
     source = money.source(100_000_000)
     contract_id, project_id = money.award(source, 3_000_000)
     wait_until(lambda: money.commitment(contract_id))
@@ -63,7 +66,7 @@ def test_a_deregistered_providers_disbursements_are_held_for_good(money):  # noq
         assert status_of(money, disbursement["id"]) == ("held", "provider_deregistered")
 
 
-def test_a_suspended_then_deregistered_providers_hold_becomes_final(money):  # noqa: F811
+def test_a_suspended_then_deregistered_providers_hold_becomes_final(money):
     source = money.source(100_000_000)
     contract_id, project_id = money.award(source, 2_000_000)
     wait_until(lambda: money.commitment(contract_id))

@@ -17,15 +17,14 @@ import pytest
 from kit import events as catalogue
 from kit.rpc import RemoteFailure
 from projects import ocds
-from tests.integration.test_projects_service import (  # noqa: F401 - fixtures
-    MILESTONES,
-    awarded_project,
-    project_payload,
-    svc,
-    world,
-)
+from tests.integration import test_projects_service as base
+from tests.integration.test_projects_service import MILESTONES, awarded_project, project_payload
 from tests.support.events import publish_event
 from tests.support.waiting import wait_until
+
+#: the projects service and its world of two federations, as test_projects_service has them
+world = base.world
+svc = base.svc
 
 
 def refused(call, *args):
@@ -52,7 +51,7 @@ def people(world):
     }
 
 
-def reported_contract(svc, world):  # noqa: F811 - the fixture's value
+def reported_contract(svc, world):
     project, contract = awarded_project(svc, world)
     milestone = contract["milestones"][0]["id"]
     svc.report_milestone(
@@ -68,7 +67,7 @@ def reported_contract(svc, world):  # noqa: F811 - the fixture's value
     return project, contract, milestone
 
 
-def test_drafts_contracts_and_reports_are_the_purchasers_lines_only(svc, world, people):  # noqa: F811
+def test_drafts_contracts_and_reports_are_the_purchasers_lines_only(svc, world, people):
     draft = svc.draft_project(project_payload(title="未发布的草稿"), world.staff)
     project, contract, milestone = reported_contract(svc, world)
 
@@ -102,8 +101,8 @@ def test_drafts_contracts_and_reports_are_the_purchasers_lines_only(svc, world, 
 
 
 def test_the_ocds_export_names_tenderers_before_the_award_only_to_the_purchasers_line(
-    svc,  # noqa: F811
-    world,  # noqa: F811
+    svc,
+    world,
     people,
 ):
     project = svc.draft_project(project_payload(), world.staff)
@@ -148,8 +147,8 @@ def test_the_ocds_export_names_tenderers_before_the_award_only_to_the_purchasers
 
 
 def test_a_self_run_project_is_delivered_by_the_purchasers_staff_and_accepted_by_another(
-    svc,  # noqa: F811
-    world,  # noqa: F811
+    svc,
+    world,
     tap_factory,
 ):
     tap = tap_factory("projects", "milestone_accepted")
@@ -203,7 +202,7 @@ def test_a_self_run_project_is_delivered_by_the_purchasers_staff_and_accepted_by
     ]
 
 
-def test_a_commissioned_contract_is_still_reported_by_its_contractor_only(svc, world):  # noqa: F811
+def test_a_commissioned_contract_is_still_reported_by_its_contractor_only(svc, world):
     _project, contract = awarded_project(svc, world)
     milestone = contract["milestones"][0]["id"]
     report = {"summary": "代报", "beneficiaries_served": 1}
@@ -212,7 +211,7 @@ def test_a_commissioned_contract_is_still_reported_by_its_contractor_only(svc, w
     svc.report_milestone(contract["id"], milestone, report, world.contractor)
 
 
-def test_a_deregistered_providers_contracts_end(svc, world):  # noqa: F811
+def test_a_deregistered_providers_contracts_end(svc, world):
     _project, contract = awarded_project(svc, world)
     first, second, third = (m["id"] for m in contract["milestones"])
     report = {"summary": "完成", "beneficiaries_served": 5}
@@ -237,7 +236,7 @@ def test_a_deregistered_providers_contracts_end(svc, world):  # noqa: F811
     assert svc.get_contract(contract["id"], world.contractor)["status"] == "terminated"
 
 
-def test_deregistration_ends_a_suspended_contract_too_and_nothing_revives_it(svc, world):  # noqa: F811
+def test_deregistration_ends_a_suspended_contract_too_and_nothing_revives_it(svc, world):
     _project, contract = awarded_project(svc, world)
     world.registry.change(world.provider, "service_provider", "suspended", "调查")
     wait_until(lambda: svc.get_contract(contract["id"], world.staff)["status"] == "suspended")
