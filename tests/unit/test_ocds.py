@@ -190,7 +190,7 @@ def export(project, contract=None, applications=(), parties=DIRECTORY, uri=None)
     package = ocds.release_package(
         project,
         contract,
-        list(applications),
+        None if applications is None else list(applications),
         parties,
         ocid_prefix="ocds-jinguo",
         publisher_name="Jinguo",
@@ -295,6 +295,19 @@ def test_a_published_project_lists_its_tenderers():
     assert unknown["name"] == PROVIDER_UNKNOWN
     assert "identifier" not in unknown
     assert release["date"] == "2025-01-11T01:30:00Z"  # the last application
+
+
+def test_tenderers_withheld_before_the_award_leave_no_trace():
+    """``applications=None``: the reader may not know the bidders — no tenderers, no count,
+    no tenderer parties, and the release is dated as if nobody had applied."""
+    project, applications = published_project()
+    _, release = export(project, applications=None)
+    _, nobody = export(project, applications=[])
+    assert "tenderers" not in release["tender"]
+    assert "numberOfTenderers" not in release["tender"]
+    assert [p["id"] for p in release["parties"]] == [FEDERATION]
+    assert release["date"] == nobody["date"] == _z(project.published_at)
+    assert release["id"] != export(project, applications=applications)[1]["id"]
 
 
 def test_an_awarded_commissioned_project():
@@ -488,6 +501,15 @@ def test_a_suspended_contract_is_still_active():
     assert contract.contractor_standing_changed(True, 1, at(30))
     _, release = export(project, contract, applications)
     assert release["contracts"][0]["status"] == "active"
+
+
+def test_a_contract_ended_by_deregistration_is_terminated():
+    project, applications, contract = delivered_project()
+    assert contract.contractor_deregistered("service_provider", 2, at(400))
+    _, release = export(project, contract, applications)
+    assert release["contracts"][0]["status"] == "terminated"
+    assert release["awards"][0]["status"] == "active"
+    assert release["tag"][-1] == "contractTermination"
 
 
 # --- release identity -------------------------------------------------------------------------

@@ -25,7 +25,13 @@ from projects.domain import (
     Project,
     Scope,
 )
-from projects.exceptions import InvalidTransition, OutOfScope, ProviderNotEligible, RuleBroken
+from projects.exceptions import (
+    InvalidTransition,
+    OutOfScope,
+    ProviderNotEligible,
+    RuleBroken,
+    SelfAcceptance,
+)
 
 AT = datetime(2027, 1, 10, 2, 0, tzinfo=UTC)
 LATER = AT + timedelta(days=1)
@@ -1165,7 +1171,62 @@ def test_a_finished_contract_takes_no_reports(status):
     assert caught.value.details["current_status"] == status
 
 
+def test_the_reporter_neither_accepts_nor_rejects_her_own_report():
+    project, contract = awarded("self_run")
+    milestone = contract.milestones[0]
+    colleague = Actor(str(uuid.uuid4()), "colleague", "federation_staff", FEDERATION_ID)
+    report = contract.report(
+        milestone,
+        summary="自办活动",
+        beneficiaries_served=3,
+        evidence=[],
+        indicator_values={},
+        actor=colleague,
+        at=LATER,
+    )
+    for decide in (
+        lambda: contract.accept(milestone, report, project, colleague, LATER),
+        lambda: contract.reject(milestone, report, "补充", colleague, LATER),
+    ):
+        with pytest.raises(SelfAcceptance) as caught:
+            decide()
+        assert caught.value.code == "SELF_ACCEPTANCE"
+        assert milestone.status == "reported" and report.decision == "pending"
+    contract.accept(milestone, report, project, STAFF, LATER)
+    assert milestone.status == "accepted"
+
+
 # --- contractor standing ------------------------------------------------------------------
+
+
+def test_a_deregistration_terminates_the_contract_for_good():
+    project, contract = awarded()
+    milestone = contract.milestones[0]
+    contract.contractor_standing_changed(True, 2, LATER)
+    assert contract.contractor_deregistered("service_provider", 3, LATER) is True
+    assert (contract.status, contract.termination_reason) == (
+        "terminated",
+        "provider_deregistered",
+    )
+    assert contract.contractor_deregistered("service_provider", 4, LATER) is False
+    assert contract.contractor_standing_changed(False, 5, LATER) is False  # nothing revives it
+    assert contract.status == "terminated"
+    with pytest.raises(InvalidTransition) as caught:
+        reported(contract, milestone)
+    assert caught.value.details["current_status"] == "terminated"
+    project.cancel("承接方注销", STAFF, LATER, contract)  # nothing accepted: the project ends
+    assert (project.status, contract.status) == ("cancelled", "terminated")
+
+
+def test_a_stale_deregistration_and_a_finished_contract_change_nothing():
+    _, contract = awarded()
+    contract.contractor_standing_changed(True, 5, LATER)
+    assert contract.contractor_deregistered("service_provider", 4, LATER) is False
+    assert contract.status == "suspended"
+    _, done = awarded()
+    done.complete(LATER)
+    assert done.contractor_deregistered("service_provider", 2, LATER) is False
+    assert done.status == "completed" and done.termination_reason is None
 
 
 def test_a_suspension_and_a_reinstatement_change_the_contract():
@@ -1621,35 +1682,98 @@ def never_asked():
     raise AssertionError("the purchaser's path was asked for without need")
 
 
+LEADER = Actor(str(uuid.uuid4()), "leader", "team_leader", FEDERATION_ID)
+
+
 @pytest.mark.parametrize(
     ("actor", "federation_path", "purchaser_path", "draft_visible"),
     [
         (ADMIN, None, "/elsewhere/", True),
-        (FINANCE, None, "/elsewhere/", True),
-        (OPS, None, "/elsewhere/", True),
+        (FINANCE, DISTRICT, "/city/district/street/", True),
+        (FINANCE, DISTRICT, "/city/other/", False),
+        (FINANCE, None, "/elsewhere/", False),
+        (OPS, None, "/elsewhere/", False),
+        (OPS, DISTRICT, DISTRICT, False),
+        (LEADER, DISTRICT, DISTRICT, False),
         (STAFF, DISTRICT, "/city/district/street/", True),
         (STAFF, DISTRICT, "/city/other/", False),
         (STAFF, None, DISTRICT, False),
         (CONTRACTOR, None, DISTRICT, False),
+        (CONTRACTOR, DISTRICT, DISTRICT, False),
     ],
 )
-def test_drafts_are_visible_to_managers_in_scope_and_to_admin_finance_ops(
+def test_drafts_are_visible_to_admin_and_to_staff_and_finance_of_the_purchasers_line(
     actor, federation_path, purchaser_path, draft_visible
 ):
     draft = new_project()
     assert Scope(actor, federation_path).can_read(draft, lambda: purchaser_path) is draft_visible
 
 
-@pytest.mark.parametrize("actor", [ADMIN, FINANCE, OPS, STAFF, CONTRACTOR, OTHER_CONTRACTOR])
+@pytest.mark.parametrize(
+    "actor", [ADMIN, FINANCE, OPS, STAFF, CONTRACTOR, OTHER_CONTRACTOR, LEADER]
+)
 def test_published_projects_are_visible_to_everybody(actor):
     for status in ("published", "awarded", "closed"):
         project, _ = reach(status)
         assert Scope(actor, "/somewhere/else/").can_read(project, never_asked) is True
 
 
-@pytest.mark.parametrize("actor", [ADMIN, FINANCE, OPS])
-def test_readers_of_everything_are_not_asked_for_the_path(actor):
-    assert Scope(actor).can_read(new_project(), never_asked) is True
+def test_admin_is_not_asked_for_the_path():
+    assert Scope(ADMIN).can_read(new_project(), never_asked) is True
+
+
+@pytest.mark.parametrize(
+    ("actor", "federation_path", "reads"),
+    [
+        (ADMIN, None, True),
+        (STAFF, DISTRICT, True),
+        (FINANCE, DISTRICT, True),
+        (STAFF, "/city/other/", False),
+        (FINANCE, "/city/other/", False),
+        (FINANCE, None, False),
+        (CONTRACTOR, None, True),
+        (OTHER_CONTRACTOR, None, False),
+        (OPS, None, False),
+        (LEADER, DISTRICT, False),
+    ],
+)
+def test_who_reads_a_contract(actor, federation_path, reads):
+    _, contract = awarded()
+    assert Scope(actor, federation_path).reads_contract(contract, lambda: DISTRICT) is reads
+
+
+@pytest.mark.parametrize(
+    ("actor", "federation_path", "sees"),
+    [
+        (ADMIN, None, True),
+        (STAFF, DISTRICT, True),
+        (STAFF, "/city/other/", False),
+        (FINANCE, DISTRICT, False),
+        (CONTRACTOR, None, False),
+        (OPS, None, False),
+        (LEADER, DISTRICT, False),
+    ],
+)
+def test_tenderers_before_the_award_are_the_managers_only(actor, federation_path, sees):
+    project, _ = reach("published")
+    assert Scope(actor, federation_path).sees_tenderers(project, lambda: DISTRICT) is sees
+    awarded_project, _ = reach("awarded")
+    assert Scope(actor, federation_path).sees_tenderers(awarded_project, never_asked) is True
+
+
+def test_a_contract_is_reported_by_its_contractor_and_a_self_run_one_by_the_purchasers_staff():
+    _, contract = awarded()
+    Scope(CONTRACTOR).ensure_may_report(contract, DISTRICT)
+    for actor in (STAFF, ADMIN, FINANCE):
+        with pytest.raises(OutOfScope):
+            Scope(actor, DISTRICT).ensure_may_report(contract, DISTRICT)
+    _, own = awarded("self_run")
+    assert own.delivered_by_purchaser
+    Scope(STAFF, DISTRICT).ensure_may_report(own, "/city/district/street/")
+    Scope(ADMIN).ensure_may_report(own, DISTRICT)
+    for actor, path in ((STAFF, "/city/other/"), (CONTRACTOR, None), (FINANCE, DISTRICT)):
+        with pytest.raises(OutOfScope):
+            Scope(actor, path).ensure_may_report(own, DISTRICT)
 
 
 def test_a_cancelled_draft_stays_hidden_from_contractors():

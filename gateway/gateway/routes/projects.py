@@ -15,6 +15,8 @@ S = projects_schemas
 PROJECT_ID = "/projects/{project_id}"
 MILESTONE = "/contracts/{contract_id}/milestones/{milestone_id}"
 APPLICANTS = ("contractor", "admin")
+#: the contractor; for a self-run contract awarded to the purchasing federation, its staff
+REPORTERS = ("contractor", "federation_staff", "admin")
 
 
 class ProjectsRoutes:
@@ -42,8 +44,8 @@ class ProjectsRoutes:
         response=S.ProjectPage,
     )
     def list_projects(self, call: Call) -> Any:
-        """Staff see their subtree's projects and everything published; contractors see
-        what is published."""
+        """Everybody sees what is published; staff and finance officers also their subtree's
+        drafts; admin everything."""
         return self.projects.call("list_projects", call.query, call.actor.to_dict())
 
     @api(
@@ -201,7 +203,8 @@ class ProjectsRoutes:
         response=S.ContractPage,
     )
     def list_contracts(self, call: Call) -> Any:
-        """A contractor sees its own contracts only."""
+        """A contractor sees its own contracts; staff and finance officers those their
+        federation's subtree purchased; admin all; other roles none."""
         return self.projects.call("list_contracts", call.query, call.actor.to_dict())
 
     @api(
@@ -220,14 +223,16 @@ class ProjectsRoutes:
         MILESTONE + "/reports",
         summary="Report on a milestone",
         tag="Projects",
-        roles=("contractor",),
+        roles=REPORTERS,
         body=S.ReportCreate,
         response=S.ReportOut,
         status=201,
         idempotent=True,
     )
     def report_milestone(self, call: Call) -> Any:
-        """Your own contract's milestones only; again after a rejection, never after acceptance."""
+        """Your own contract's milestones only; again after a rejection, never after acceptance.
+        A self-run contract awarded to the purchasing federation is reported on by its staff;
+        whoever reports does not accept or reject that report (403 `SELF_ACCEPTANCE`)."""
         return 201, self._wrote(
             call,
             self.projects.call(
@@ -344,7 +349,8 @@ class ProjectsRoutes:
 
     @api("GET", PROJECT_ID + "/ocds", summary="OCDS release package", tag="Projects")
     def ocds_release_package(self, call: Call) -> Any:
-        """The contracting process as an OCDS 1.1.5 release package (amounts in yuan)."""
+        """The contracting process as an OCDS 1.1.5 release package (amounts in yuan). Before
+        the award the tenderers are named only to admin and the staff who manage the project."""
         uri = (
             call.request.host_url.rstrip("/") + PREFIX + f"/projects/{call.path['project_id']}/ocds"
         )

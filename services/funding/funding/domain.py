@@ -38,6 +38,17 @@ from kit.aggregate import Aggregate
 
 SOURCE_KINDS = ("fiscal_special_fund", "donation", "interest_subsidy", "other")
 DISBURSEMENT_STATUSES = ("pending", "approved", "paid", "rejected", "held")
+#: why a disbursement is held for good: its payee was deregistered (final in the registry)
+PROVIDER_DEREGISTERED = "provider_deregistered"
+PAYEE_DEREGISTERED = "payee_deregistered"
+
+
+def deregistration_hold(kind: str | None) -> str:
+    """The hold reason of a deregistered payee: ``provider_deregistered`` for a service
+    provider (a federation paid for a self-run project: ``payee_deregistered``)."""
+    return PROVIDER_DEREGISTERED if kind == "service_provider" else PAYEE_DEREGISTERED
+
+
 COMMITMENT_STATUSES = ("active", "released")
 APPROVER_ROLE = "finance_officer"
 #: who may create and adjust funding sources
@@ -591,7 +602,7 @@ class Disbursement(Aggregate):
                 occurred_at=at,
             )
             return True
-        if not suspended and self.status == "held":
+        if not suspended and self.status == "held" and not self.held_for_good:
             self.status = self.held_from or "pending"
             self.held_from = None
             self.hold_reason = None
@@ -606,6 +617,38 @@ class Disbursement(Aggregate):
             return True
         return False
 
+    @property
+    def held_for_good(self) -> bool:
+        """Held because the payee was deregistered: no reinstatement releases it."""
+        return self.status == "held" and self.hold_reason in (
+            PROVIDER_DEREGISTERED,
+            PAYEE_DEREGISTERED,
+        )
+
+    def payee_deregistered(self, kind: str | None, version: int, at: datetime) -> bool:
+        """The registry deregistered the payee (final): an open disbursement (pending,
+        approved, or held by a suspension) is held for good, reason ``provider_deregistered``.
+        A stale event (older version) changes nothing."""
+        if version <= self.payee_status_version:
+            return False
+        self.payee_status_version = version
+        reason = deregistration_hold(kind)
+        if self.status not in ("pending", "approved", "held") or self.hold_reason == reason:
+            return False
+        if self.status != "held":
+            self.held_from = self.status
+            self.status = "held"
+        self.hold_reason = reason
+        self._touch(at)
+        self.record(
+            "disbursement_held",
+            **self._event(),
+            payee_id=self.payee_id,
+            reason=reason,
+            occurred_at=at,
+        )
+        return True
+
 
 def request_disbursement(
     commitment: Commitment,
@@ -617,9 +660,11 @@ def request_disbursement(
     dual_approval_threshold: int,
     cause: str,
     at: datetime,
+    hold_reason: str | None = None,
 ) -> Disbursement:
     """A milestone was accepted: its tranche becomes due, awaiting approval (held at once if
-    the payee is suspended). Never more than the contract's commitment can still pay."""
+    the payee is suspended or deregistered: ``hold_reason`` says why, e.g.
+    ``provider_deregistered``). Never more than the contract's commitment can still pay."""
     _positive(amount, "amount")
     open_claims = amount  # checked against what the commitment can still disburse
     if open_claims > commitment.outstanding:
@@ -649,7 +694,7 @@ def request_disbursement(
     if payee_suspended:
         disbursement.held_from = "pending"
         disbursement.status = "held"
-        disbursement.hold_reason = "the payee is suspended"
+        disbursement.hold_reason = hold_reason or "the payee is suspended"
         disbursement.record(
             "disbursement_held",
             **disbursement._event(),

@@ -24,7 +24,7 @@ from funding.exceptions import (
 from funding.repository import FundingRepository
 from kit.actor import Actor
 from kit.db import UnitOfWork
-from kit.directory import Directory
+from kit.directory import Directory, apply_status
 from kit.paging import PageRequest, page
 
 
@@ -294,13 +294,21 @@ def milestone_accepted(
             raise NotYetKnown(f"no commitment yet for contract {event['contract_id']}")
         uow.emit("disbursement_rejected", **domain.unfunded_milestone(event, refusal, at))
         return False
-    payee = Directory(uow).get(commitment.payee_id)
+    # the payee's row locked: a deregistration or suspension applied meanwhile (which writes
+    # that row first, ``payee_standing``) either is seen here or sees this disbursement
+    payee = repo.payee_entry(commitment.payee_id, for_update=True)
+    payee_status = payee.get("status") if payee else None
     disbursement = domain.request_disbursement(
         commitment,
         milestone_id=str(event["milestone_id"]),
         amount=event["amount"],
         requested_by=str(event["accepted_by"]),
-        payee_suspended=bool(payee and payee.get("status") == "suspended"),
+        payee_suspended=payee_status in ("suspended", "deregistered"),
+        hold_reason=(
+            domain.deregistration_hold(payee.get("kind"))
+            if payee and payee_status == "deregistered"
+            else None
+        ),
         dual_approval_threshold=threshold,
         cause=f"event:{event['event_id']}",
         at=at,
@@ -328,9 +336,20 @@ def project_ended(uow: UnitOfWork, event: dict[str, Any], how: str, at: datetime
 
 def payee_standing(uow: UnitOfWork, event: dict[str, Any], suspended: bool, at: datetime) -> int:
     """The registry suspended (or reinstated) a payee: hold (or release) its open disbursements."""
+    apply_status(uow, event)  # first: a disbursement opened concurrently sees the new status
     changed = 0
     for disbursement in _repo(uow).disbursements_of_payee(str(event["organization_id"])):
         changed += disbursement.payee_standing_changed(
             suspended, event["version"], event.get("reason"), at
         )
+    return changed
+
+
+def payee_deregistered(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> int:
+    """The registry deregistered a payee: its open disbursements are held for good (reason
+    ``provider_deregistered``); disbursements opened later are held at once."""
+    apply_status(uow, event)
+    changed = 0
+    for disbursement in _repo(uow).disbursements_of_payee(str(event["organization_id"])):
+        changed += disbursement.payee_deregistered(event.get("kind"), event["version"], at)
     return changed

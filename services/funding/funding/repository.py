@@ -132,6 +132,14 @@ class FundingRepository:
             ).scalars()
         )
 
+    def payee_entry(self, payee_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+        """The payee's directory entry (``for_update`` locks its row)."""
+        query = sa.select(directory).where(directory.c.id == str(payee_id))
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.execute(query).first()
+        return dict(row._mapping) if row is not None else None
+
     def disbursements_of_payee(self, payee_id: str) -> list[Disbursement]:
         return list(
             self.session.execute(

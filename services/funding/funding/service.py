@@ -229,6 +229,10 @@ class FundingService(DirectoryConsumer):
     def payee_reinstated(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.payee_standing(uow, event, False, utcnow())
 
+    @on_event("registry", "organization_deregistered")
+    def payee_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.payee_deregistered(uow, event, utcnow())
+
 
 def _journal(reader: Reader, filters: dict[str, Any], request: Any) -> dict[str, Any]:
     _ensure_journal_scope(reader, filters)

@@ -20,7 +20,13 @@ from kit.actor import Actor
 from kit.aggregate import Aggregate
 from kit.clock import local_date
 from kit.text import search_key
-from projects.exceptions import InvalidTransition, OutOfScope, ProviderNotEligible, RuleBroken
+from projects.exceptions import (
+    InvalidTransition,
+    OutOfScope,
+    ProviderNotEligible,
+    RuleBroken,
+    SelfAcceptance,
+)
 
 CATEGORIES = (
     "single_mother_family_services",
@@ -36,7 +42,7 @@ CATEGORIES = (
 )
 MODELS = ("commissioned", "self_run")
 PROJECT_STATUSES = ("draft", "published", "awarded", "evaluated", "closed", "cancelled")
-CONTRACT_STATUSES = ("active", "suspended", "completed", "cancelled")
+CONTRACT_STATUSES = ("active", "suspended", "completed", "cancelled", "terminated")
 MILESTONE_STATUSES = ("pending", "reported", "accepted", "rejected")
 #: what funding's events say about a milestone's money, in the order they happen
 PAYMENT_STATUSES = ("none", "requested", "held", "approved", "rejected", "paid")
@@ -68,7 +74,11 @@ EDITABLE = (
 )
 
 MANAGERS = ("admin", "federation_staff")
-READERS = ("admin", "federation_staff", "finance_officer", "ops", "contractor")
+#: roles whose members belong to a federation and read what its subtree purchases: drafts,
+#: contracts and milestone reports (finance pays them); neither role manages by this alone
+LINE_READERS = ("federation_staff", "finance_officer")
+#: why a contract ended early, besides completion and cancellation
+PROVIDER_DEREGISTERED = "provider_deregistered"
 
 
 # --- scope: who may see and change what -------------------------------------------------
@@ -78,7 +88,16 @@ READERS = ("admin", "federation_staff", "finance_officer", "ops", "contractor")
 class Scope:
     """What an actor may touch, resolved against the directory (the copy of the registry).
 
-    ``federation_path`` is the materialised path of a federation user's own federation.
+    ``federation_path`` is the materialised path of the actor's own federation (staff and
+    finance officers belong to one).
+
+    Who reads what (deny by default: a role not named here reads published projects only):
+
+    - published projects (and their delivery report and OCDS export): everybody signed in;
+    - drafts, contracts and milestone reports: admin; staff and finance officers of the
+      purchaser or a federation above it; a contractor its own contracts and their reports;
+    - team leaders and ops: none of those (their work is volunteers and operations);
+    - tenderers of a tender not yet awarded: admin and the staff who manage the project.
     """
 
     actor: Actor
@@ -89,6 +108,15 @@ class Scope:
         if self.actor.is_admin:
             return True
         if self.actor.role != "federation_staff" or not self.federation_path:
+            return False
+        return purchaser_path is not None and purchaser_path.startswith(self.federation_path)
+
+    def oversees(self, purchaser_path: str | None) -> bool:
+        """Whether the actor reads the unpublished side of projects whose purchaser has
+        ``purchaser_path``: admin, and staff or finance of that federation or one above."""
+        if self.actor.is_admin:
+            return True
+        if self.actor.role not in LINE_READERS or not self.federation_path:
             return False
         return purchaser_path is not None and purchaser_path.startswith(self.federation_path)
 
@@ -103,13 +131,41 @@ class Scope:
             )
 
     def can_read(self, project: Project, purchaser_path: Callable[[], str | None]) -> bool:
-        """Admins, finance and ops read everything; anybody reads what was published; staff
-        also read their own subtree's drafts. ``purchaser_path`` is asked only if needed."""
-        if self.actor.role in ("admin", "finance_officer", "ops"):
+        """Anybody reads what was published; admin, and staff and finance of the purchaser's
+        line, read its drafts too. ``purchaser_path`` is asked only if needed."""
+        if self.actor.is_admin or readable_by_everyone(project.published_at):
             return True
-        if readable_by_everyone(project.published_at):
+        return self.oversees(purchaser_path())
+
+    def reads_contract(self, contract: Contract, purchaser_path: Callable[[], str | None]) -> bool:
+        """A contract (its milestones, payments and reports with their evidence): admin, the
+        purchaser's line, and the contractor whose contract it is."""
+        if self.actor.is_admin:
             return True
-        return self.actor.role == "federation_staff" and self.covers(purchaser_path())
+        if self.actor.role == "contractor":
+            return contract.contractor_id == self.actor.organization_id
+        return self.oversees(purchaser_path())
+
+    def sees_tenderers(self, project: Project, purchaser_path: Callable[[], str | None]) -> bool:
+        """Who applied is on the public record once the contract is awarded; before that only
+        the staff who manage the project (and admin) know it — bidders must not learn each
+        other."""
+        return project.contract_id is not None or self.covers(purchaser_path())
+
+    def ensure_may_report(self, contract: Contract, purchaser_path: str | None) -> None:
+        """A contract is reported on by its contractor; a self-run contract awarded to the
+        purchasing federation itself, by the staff who manage the project (the acceptance is
+        then another person's: ``Contract.accept``)."""
+        if contract.delivered_by_purchaser:
+            if self.actor.role in MANAGERS and self.covers(purchaser_path):
+                return
+            raise OutOfScope(
+                "the purchasing federation's staff report on a contract it runs itself",
+                role=self.actor.role,
+                contract_id=contract.id,
+            )
+        if self.actor.role != "contractor":
+            raise OutOfScope("only the contractor reports on its milestones", role=self.actor.role)
 
 
 def readable_by_everyone(published_at: datetime | None) -> bool:
@@ -457,6 +513,7 @@ class Contract(Aggregate):
         self.amount = amount
         self.status = "active"
         self.contractor_status_version = 0
+        self.termination_reason: str | None = None
         self.commitment_status = "pending"
         self.commitment_shortfall: int | None = None
         self.commitment_reason: str | None = None
@@ -467,6 +524,17 @@ class Contract(Aggregate):
 
     def milestone(self, milestone_id: str) -> Milestone | None:
         return next((m for m in self.milestones if m.id == str(milestone_id)), None)
+
+    @property
+    def delivered_by_purchaser(self) -> bool:
+        """A self-run contract awarded to the purchasing federation itself: its own staff
+        deliver and report, and the federation is the payee."""
+        return self.contractor_id == self.purchaser_id
+
+    @staticmethod
+    def _ensure_not_own_report(report: MilestoneReport, actor: Actor, action: str) -> None:
+        if report.reported_by == actor.user_id:
+            raise SelfAcceptance(report.milestone_id, action)
 
     def _require_active(self, action: str, milestone: Milestone) -> None:
         if self.status != "active":
@@ -540,6 +608,7 @@ class Contract(Aggregate):
                 milestone_id=milestone.id,
                 allowed_from=["reported"],
             )
+        self._ensure_not_own_report(report, actor, "accept")
         milestone.status = "accepted"
         milestone.accepted_at = at
         milestone.accepted_by = actor.user_id
@@ -587,6 +656,7 @@ class Contract(Aggregate):
             raise RuleBroken(
                 "a reason is required to reject a report", field="reason", rule="required"
             )
+        self._ensure_not_own_report(report, actor, "reject")
         milestone.status = "rejected"
         report.decision = "rejected"
         report.decided_by = actor.user_id
@@ -614,7 +684,8 @@ class Contract(Aggregate):
                 contract_id=self.id,
                 accepted_milestones=accepted,
             )
-        self.status = "cancelled"
+        if self.status != "terminated":  # it ended earlier, for its own reason
+            self.status = "cancelled"
         self.updated_at = at
 
     def complete(self, at: datetime) -> None:
@@ -628,6 +699,8 @@ class Contract(Aggregate):
         if version <= self.contractor_status_version:
             return False
         self.contractor_status_version = version
+        if self.status == "terminated":
+            return False
         if suspended and self.status == "active":
             self.status = "suspended"
         elif not suspended and self.status == "suspended":
@@ -636,6 +709,26 @@ class Contract(Aggregate):
             return False
         self.updated_at = at
         return True
+
+    def contractor_deregistered(self, kind: str, version: int, at: datetime) -> bool:
+        """The registry deregistered the contractor (final): what suspension pauses ends — no
+        more reports or acceptances, ever. Accepted milestones stay accepted (funding holds
+        their unpaid money). A stale event (older version) changes nothing."""
+        if version <= self.contractor_status_version:
+            return False
+        self.contractor_status_version = version
+        if self.status not in ("active", "suspended"):
+            return False
+        self.status = "terminated"
+        self.termination_reason = deregistration_reason(kind)
+        self.updated_at = at
+        return True
+
+
+def deregistration_reason(kind: str) -> str:
+    """``provider_deregistered`` for a service provider (a federation running its own
+    project: ``federation_deregistered``)."""
+    return PROVIDER_DEREGISTERED if kind == "service_provider" else f"{kind}_deregistered"
 
 
 def plan_milestones(

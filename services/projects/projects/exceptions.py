@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from kit.errors import Conflict, InvalidInput, InvalidTransition, NotFound, OutOfScope
+from kit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    OutOfScope,
+)
 
 __all__ = [
     "ApplicationNotFound",
@@ -14,6 +21,7 @@ __all__ = [
     "ProjectNotFound",
     "ProviderNotEligible",
     "RuleBroken",
+    "SelfAcceptance",
 ]
 
 
@@ -89,4 +97,17 @@ class DuplicateApplication(Conflict):
             project_id=project_id,
             provider_id=provider_id,
             application_id=existing_id,
+        )
+
+
+class SelfAcceptance(Forbidden):
+    """Maker-checker: whoever reported a milestone does not accept or reject that report."""
+
+    code = "SELF_ACCEPTANCE"
+
+    def __init__(self, milestone_id: str, action: str) -> None:
+        super().__init__(
+            f"you reported this milestone: another person must {action} the report",
+            milestone_id=milestone_id,
+            action=action,
         )

@@ -55,7 +55,7 @@ class Context:
     def scope(self) -> Scope:
         if self._scope is None:
             own_path = None
-            if self.actor.role == "federation_staff" and self.actor.organization_id:
+            if self.actor.role in domain.LINE_READERS and self.actor.organization_id:
                 own = self.entry(self.actor.organization_id)
                 own_path = own["path"] if own else None
             self._scope = Scope(self.actor, own_path)
@@ -96,18 +96,12 @@ class Context:
         return project
 
     def visible_contract(self, contract_id: str, *, for_update: bool = False) -> Contract:
-        """Contractors see their own contracts only — any other is, to them, not there."""
+        """The contract, if the actor reads it (``Scope.reads_contract``): any other is, to
+        them, not there — another federation's answers exactly like a missing one."""
         contract, purchaser = self.repo.contract_and_purchaser(contract_id, for_update=for_update)
         self._remember(contract.purchaser_id, purchaser)
-        role = self.actor.role
-        if role == "contractor" and contract.contractor_id != self.actor.organization_id:
+        if not self.scope.reads_contract(contract, lambda: self.path_of(contract.purchaser_id)):
             raise ContractNotFound(contract.id)
-        if role == "federation_staff" and not self.scope.covers(
-            self.path_of(contract.purchaser_id)
-        ):
-            raise OutOfScope(
-                "the contract belongs to a federation outside yours", contract_id=contract.id
-            )
         return contract
 
     def applications(self, project_id: str) -> list[Any]:
@@ -199,14 +193,14 @@ def get_project(ctx: Context, project_id: str) -> Any:
 
 
 def list_projects(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
-    role = ctx.actor.role
+    """Admin lists everything; everybody else what has been published, and staff and finance
+    also their own subtree's drafts (``Scope.can_read``)."""
     within_path = None
     published = False
-    if role == "federation_staff":
-        within_path = ctx.scope.federation_path or "-"  # its own subtree, drafts included
-        published = True  # and what anybody has published
-    elif role == "contractor":
+    if not ctx.actor.is_admin:
         published = True
+        if ctx.actor.role in domain.LINE_READERS and ctx.scope.federation_path:
+            within_path = ctx.scope.federation_path
     items = ctx.repo.list_projects(
         request,
         status=filters.get("status"),
@@ -291,12 +285,17 @@ def get_contract(ctx: Context, contract_id: str) -> Contract:
 
 
 def list_contracts(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+    """The contracts the actor reads (``Scope.reads_contract``); for anybody else, none."""
     contractor_id = filters.get("contractor_id")
     within_path = None
-    if ctx.actor.role == "contractor":
+    if ctx.actor.is_admin:
+        pass
+    elif ctx.actor.role == "contractor":
         contractor_id = ctx.actor.organization_id or "-"
-    elif ctx.actor.role == "federation_staff":
-        within_path = ctx.scope.federation_path or "-"
+    elif ctx.actor.role in domain.LINE_READERS and ctx.scope.federation_path:
+        within_path = ctx.scope.federation_path
+    else:
+        return page([], request, key_of=lambda c: (c.awarded_at.isoformat(), c.id))
     items = ctx.repo.list_contracts(
         request,
         project_id=filters.get("project_id"),
@@ -310,9 +309,8 @@ def list_contracts(ctx: Context, filters: dict[str, Any], request: PageRequest) 
 def report_milestone(
     ctx: Context, contract_id: str, milestone_id: str, data: dict[str, Any], at: datetime
 ) -> Any:
-    if ctx.actor.role != "contractor":
-        raise OutOfScope("only the contractor reports on its milestones", role=ctx.actor.role)
     contract = ctx.visible_contract(contract_id, for_update=True)
+    ctx.scope.ensure_may_report(contract, ctx.path_of(contract.purchaser_id))
     milestone = _milestone(contract, milestone_id)
     report = contract.report(
         milestone,
@@ -383,12 +381,18 @@ def delivery(ctx: Context, project_id: str, today: date) -> dict[str, Any]:
 
 def contracting_process(
     ctx: Context, project_id: str
-) -> tuple[Project, Contract | None, list[Any], dict]:
-    """Everything the OCDS export needs, with the parties' names and USCCs."""
+) -> tuple[Project, Contract | None, list[Any] | None, dict]:
+    """Everything the OCDS export needs, with the parties' names and USCCs. Before the award
+    the applications are left out for those who may not know the bidders (``None``: the
+    export then names no tenderers at all, not even how many)."""
     project = ctx.readable_project(project_id)
     contract = ctx.repo.contract_of(project)
-    applications = ctx.repo.applications(project.id) if project.status != "draft" else []
-    ids = [project.purchaser_id] + [a.provider_id for a in applications]
+    applications: list[Any] | None = []
+    if not ctx.scope.sees_tenderers(project, lambda: ctx.path_of(project.purchaser_id)):
+        applications = None
+    elif project.status != "draft":
+        applications = ctx.repo.applications(project.id)
+    ids = [project.purchaser_id] + [a.provider_id for a in applications or []]
     if contract is not None:
         ids.append(contract.contractor_id)
     return project, contract, applications, ctx.directory.many(ids)
@@ -406,6 +410,17 @@ def contractor_standing(
     contracts = repo.contracts_of(str(event["organization_id"]), ("active", "suspended"))
     return sum(
         contract.contractor_standing_changed(suspended, event["version"], at)
+        for contract in contracts
+    )
+
+
+def contractor_deregistered(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> int:
+    """The registry deregistered an organization: its live contracts end (``terminated``).
+    Returns how many contracts changed."""
+    repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
+    contracts = repo.contracts_of(str(event["organization_id"]), ("active", "suspended"))
+    return sum(
+        contract.contractor_deregistered(event["kind"], event["version"], at)
         for contract in contracts
     )
 

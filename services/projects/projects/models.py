@@ -86,6 +86,7 @@ contracts = sa.Table(
     sa.Column("amount", _money(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("contractor_status_version", sa.Integer(), nullable=False),
+    sa.Column("termination_reason", sa.String(64), nullable=True),
     sa.Column("commitment_status", sa.String(16), nullable=False),
     sa.Column("commitment_shortfall", _money(), nullable=True),
     sa.Column("commitment_reason", sa.Text(), nullable=True),

@@ -80,6 +80,7 @@ CONTRACT_STATUS = {
     "suspended": "active",
     "completed": "terminated",
     "cancelled": "terminated",
+    "terminated": "terminated",  # ended early: its provider was deregistered
 }
 MILESTONE_STATUS = {
     "pending": "scheduled",
@@ -96,7 +97,7 @@ RELEASE_SCHEMA = "release-schema.json"
 def release_package(
     project: Project,
     contract: Contract | None,
-    applications: list[Application],
+    applications: list[Application] | None,
     parties: dict[str, dict],
     *,
     ocid_prefix: str,
@@ -108,7 +109,9 @@ def release_package(
 
     ``parties`` maps organization ids to directory entries (``name``, ``uscc``); an id it
     lacks is named by the id itself. Without ``uri`` the package gets a ``urn:uuid:`` derived
-    from its release, as the schema requires one.
+    from its release, as the schema requires one. ``applications`` None withholds the
+    tenderers (a tender not yet awarded, exported to someone who may not know the bidders):
+    no tenderers, no count, no tenderer parties, and no application moves the release date.
     """
     release = _release(project, contract, applications, parties, ocid_prefix)
     return {
@@ -126,10 +129,11 @@ def release_package(
 def _release(
     project: Project,
     contract: Contract | None,
-    applications: list[Application],
+    given: list[Application] | None,
     directory: dict[str, dict],
     ocid_prefix: str,
 ) -> dict[str, Any]:
+    applications = given or []
     _check_belongs(project, contract, applications)
     ocid = f"{ocid_prefix}-{project.id}"
     milestones = contract.milestones if contract is not None else []
@@ -138,7 +142,11 @@ def _release(
     parties = _Parties(directory)
     buyer = parties.add(project.purchaser_id, "buyer", "procuringEntity", "payer")
     applicants = sorted(applications, key=lambda a: (a.submitted_at, a.id))
-    tenderers = _unique(parties.add(a.provider_id, "tenderer") for a in applicants)
+    tenderers = (
+        _unique(parties.add(a.provider_id, "tenderer") for a in applicants)
+        if given is not None
+        else None
+    )
     supplier = (
         parties.add(contract.contractor_id, "supplier", "payee") if contract is not None else None
     )
@@ -184,7 +192,7 @@ def _tags(project: Project, contract: Contract | None, implementing: bool) -> li
             tags.append("awardCancellation")
     if implementing:
         tags.append("implementation")
-    if contract is not None and contract.status in ("completed", "cancelled"):
+    if contract is not None and contract.status in ("completed", "cancelled", "terminated"):
         tags.append("contractTermination")
     return tags
 
@@ -224,7 +232,7 @@ def _tender(
     project: Project,
     contract: Contract | None,
     buyer: dict[str, str],
-    tenderers: list[dict[str, str]],
+    tenderers: list[dict[str, str]] | None,
 ) -> dict[str, Any]:
     status = TENDER_STATUS[project.status]
     if project.status == "cancelled" and contract is not None:
@@ -243,7 +251,7 @@ def _tender(
     }
     if project.published_at is not None:
         tender["tenderPeriod"] = {"startDate": _moment(project.published_at)}
-        if project.model == "commissioned":
+        if project.model == "commissioned" and tenderers is not None:
             tender["tenderers"] = tenderers
             tender["numberOfTenderers"] = len(tenderers)
     return tender

@@ -261,7 +261,13 @@ class ContractOut(Schema):
     application_id = fields.String(allow_none=True)
     funding_source_id = fields.String()
     amount = fields.Integer()
-    status = fields.String()
+    status = fields.String(
+        metadata={"description": "active, suspended, completed, cancelled or terminated"}
+    )
+    termination_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why a terminated contract ended: provider_deregistered"},
+    )
     commitment_status = fields.String()
     commitment_shortfall = fields.Integer(allow_none=True)
     commitment_reason = fields.String(allow_none=True)

@@ -2,7 +2,7 @@
 
 Besides its RPC methods it keeps a directory of organizations from registry events
 (``DirectoryConsumer``) and follows the facts other services publish: a contractor suspended or
-reinstated, money committed or disbursed, volunteer hours verified.
+reinstated or deregistered, money committed or disbursed, volunteer hours verified.
 """
 
 from __future__ import annotations
@@ -267,6 +267,10 @@ class ProjectsService(DirectoryConsumer):
     @on_event("registry", "organization_reinstated")
     def contractor_reinstated(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.contractor_standing(uow, event, False, utcnow())
+
+    @on_event("registry", "organization_deregistered")
+    def contractor_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.contractor_deregistered(uow, event, utcnow())
 
     @on_event("funding", "commitment_made")
     def commitment_made(self, event: dict[str, Any], uow: UnitOfWork) -> None:
