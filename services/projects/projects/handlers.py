@@ -181,9 +181,9 @@ def draft_project(ctx: Context, data: dict[str, Any], at: datetime) -> Project:
 
 def edit_project(ctx: Context, project_id: str, changes: dict[str, Any], at: datetime) -> Project:
     project = ctx.managed_project(project_id)
-    if "funding_source_id" in changes:
-        ctx.ensure_source_available(changes["funding_source_id"], project.purchaser_id)
     project.edit(changes, at)
+    if "funding_source_id" in changes:  # refused: the unit of work is not committed
+        ctx.ensure_source_available(changes["funding_source_id"], project.purchaser_id)
     return project
 
 
@@ -280,7 +280,6 @@ def award_contract(ctx: Context, project_id: str, data: dict[str, Any], at: date
             field="application_id",
             rule="required",
         )
-    ctx.ensure_source_available(project.funding_source_id, project.purchaser_id)
     contract = domain.award(
         project,
         application=application,
@@ -292,6 +291,8 @@ def award_contract(ctx: Context, project_id: str, data: dict[str, Any], at: date
         actor=ctx.actor,
         at=at,
     )
+    # the source is checked again at the award (refused: the unit of work is not committed)
+    ctx.ensure_source_available(project.funding_source_id, project.purchaser_id)
     ctx.repo.add(contract)
     return contract
 
