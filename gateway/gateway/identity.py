@@ -1,9 +1,10 @@
 """Users and what their roles allow — the gateway's own small domain. Plain Python.
 
-A user has one role. Federation staff belong to a federation and act inside its subtree;
-contractors belong to a service provider and act only on it. Volunteer team leaders may name
-the organization they work for (of any kind) or none: what they lead is recorded on the team.
-Other roles have no organization. Passwords are never stored, only their argon2 hashes.
+A user has one role. Federation staff and finance officers belong to a federation and act
+inside its subtree; contractors belong to a service provider and act only on it. Volunteer
+team leaders may name the organization they work for (of any kind) or none: what they lead is
+recorded on the team. Other roles have no organization. Passwords are never stored, only
+their argon2 hashes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ ORGANIZATION_KIND_BY_ROLE: dict[str, str | None] = {
     "admin": None,
     "federation_staff": "federation",
     "contractor": "service_provider",
-    "finance_officer": None,
+    "finance_officer": "federation",
     "ops": None,
     "team_leader": ANY_ORGANIZATION,
 }

@@ -125,6 +125,10 @@ def _operation(route: Route) -> dict[str, Any]:
             operation["responses"][str(status)]["content"] = {
                 "application/json": {"schema": "Error"}
             }
+        elif 200 <= status < 300 and route.response:  # another success, the same body
+            operation["responses"][str(status)]["content"] = {
+                "application/json": {"schema": route.response}
+            }
     return operation
 
 

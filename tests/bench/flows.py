@@ -133,12 +133,14 @@ class FlowBodies:
     report: dict[str, Any]
 
 
+#: stands for the city's source until ``set_up_people`` has created it
+PLACEHOLDER_SOURCE = "f0000000-0000-4000-8000-00000000f001"
 #: the projects benchmarks' flow: a Spring Bud schooling project, one milestone
 AMOUNT = 48_000_000
 PROJECT = {
     "category": "spring_bud_girls_schooling",
     "model": "commissioned",
-    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+    "funding_source_id": PLACEHOLDER_SOURCE,
     "budget": 50_000_000,
     "starts_on": "2027-02-01",
     "ends_on": "2027-11-30",
@@ -208,7 +210,8 @@ def set_up_people(
         city_id=city["id"],
         staff=user("city.staff", "federation_staff", city["id"]),
         providers=[],
-        officers=[user(f"finance.{i:02d}", "finance_officer", None) for i in range(officers)],
+        # finance officers belong to the city (they reach only its money)
+        officers=[user(f"finance.{i:02d}", "finance_officer", city["id"]) for i in range(officers)],
     )
     staff = platform.client()
     staff.session.headers.update(people.staff)
@@ -225,8 +228,27 @@ def set_up_people(
         headers = user(f"contractor.{index:03d}", "contractor", provider["id"])
         people.providers.append(Provider(provider["id"], headers))
 
+    # a project draws only on its purchaser's money: the city's source (for bodies that do
+    # not name a real one of their own, as SPRING_BUD), once funding knows the city
+    source = eventually(
+        lambda: expect(
+            admin.post(
+                "/funding-sources",
+                {
+                    "name": "基准测试资金",
+                    "kind": "fiscal_special_fund",
+                    "owner_id": city["id"],
+                    "fiscal_year": 2027,
+                    "amount": 0,
+                },
+            ),
+            201,
+        )
+    )
+    if bodies.project.get("funding_source_id") in (None, PLACEHOLDER_SOURCE):
+        bodies.project["funding_source_id"] = source["id"]
     # registry facts reach projects asynchronously: the city first, then every verification
-    warm_up = {**bodies.project, "title": "预热项目"}
+    warm_up = {**bodies.project, "funding_source_id": source["id"], "title": "预热项目"}
     project = eventually(lambda: expect(staff.post("/projects", warm_up), 201))
     expect(staff.post(f"/projects/{project['id']}/publish"), 200)
     contractor = platform.client()

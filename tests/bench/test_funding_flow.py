@@ -4,8 +4,9 @@ The platform runs as real ``nameko run`` processes (every service tests/support/
 starts, and the gateway) on a fresh vhost, with SQLite or PostgreSQL databases.
 
 Set-up (untimed): a city federation, a staff user, P service providers registered and verified
-in the registry with a contractor user each, and K finance officers (none of them the staff
-user, who accepts every milestone, so maker-checker lets any officer approve). A warm-up
+in the registry with a contractor user each, and K finance officers of the city (none of them
+the staff user, who accepts every milestone, so maker-checker lets any officer approve; half of
+them approve and the other half pay, since who approved a disbursement never pays it). A warm-up
 project proves projects has heard of every verification; then, on a warm-up source, C whole
 flows run and their disbursements are approved and paid, to warm every process and path.
 
@@ -275,7 +276,8 @@ def running(request, rabbit_manager, infra, tmp_path_factory):
             platform,
             for_source(str(uuid.uuid4())),
             setting("BENCH_PROVIDERS", 16),
-            max(setting("BENCH_OFFICERS", 4), 2),
+            # an even number: half approve, the other half pay (approver ≠ payer)
+            2 * max(setting("BENCH_OFFICERS", 4) // 2, 1),
         )
         running = Running(backend, platform, people)
         concurrency = setting("BENCH_CONCURRENCY", 16)
@@ -350,7 +352,8 @@ class QueueWork:
 
 def work_queue(running: Running, ids: list[str], action: str, concurrency: int) -> QueueWork:
     """POST ``/disbursements/{id}/<action>`` over ``ids`` from ``concurrency`` green threads,
-    green thread w as finance officer w mod K."""
+    green thread w as finance officer 2w mod K approving, 2w + 1 mod K paying (K is even: who
+    approved a disbursement never pays it)."""
     work = QueueWork(action)
     idempotency = idempotency_wanted()
     expected = {"approve": "approved", "pay": "paid"}[action]
@@ -358,7 +361,7 @@ def work_queue(running: Running, ids: list[str], action: str, concurrency: int) 
     batch = uuid.uuid4().hex[:8].upper()
 
     def worker(number: int) -> None:
-        client = running.officer(number)
+        client = running.officer(2 * number + (1 if action == "pay" else 0))
         for disbursement_id in jobs:
             body = None
             headers = {}

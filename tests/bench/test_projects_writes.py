@@ -41,6 +41,7 @@ from kit.clock import utcnow
 from kit.db import DatabaseResource
 from kit.directory import apply_details
 from kit.migrate import upgrade
+from projects import sources
 from projects.service import ProjectsService
 from tests.bench.common import note, report, scaled
 from tests.bench.flows import BACKENDS, SPRING_BUD
@@ -77,6 +78,15 @@ class World:
             apply_details(uow, self._fact(self.city, "federation", None, "registered"))
             for provider in self.providers:
                 apply_details(uow, self._fact(provider, "service_provider", self.city, "verified"))
+            # the city's source, as funding announces it (a project draws on its purchaser's)
+            sources.remember(
+                uow,
+                {
+                    "funding_source_id": SPRING_BUD.project["funding_source_id"],
+                    "owner_id": self.city,
+                    "version": 1,
+                },
+            )
             uow.commit()
         self.staff = self._actor("federation_staff", self.city)
         self.contractors = [self._actor("contractor", p) for p in self.providers]

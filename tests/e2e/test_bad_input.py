@@ -371,8 +371,12 @@ def test_users_get_roles_that_fit_their_organization(platform, admin, tree):
                 "username": "user.x4",
                 "password": "password-1",
                 "role": "finance_officer",
-                "organization_id": tree["district"]["id"],
+                "organization_id": tree["provider"]["id"],
             },
+            "organization_id",
+        ),
+        (  # finance officers belong to a federation
+            {"username": "user.x8", "password": "password-1", "role": "finance_officer"},
             "organization_id",
         ),
         ({"username": "user.x5", "password": "short", "role": "ops"}, "password"),
@@ -393,7 +397,12 @@ def test_users_get_roles_that_fit_their_organization(platform, admin, tree):
         assert field in str(error["details"]), (body, error)
     admin.create(
         "/users",
-        {"username": "finance.one", "password": "finance-pass-1", "role": "finance_officer"},
+        {
+            "username": "finance.one",
+            "password": "finance-pass-1",
+            "role": "finance_officer",
+            "organization_id": tree["district"]["id"],
+        },
     )
     expect(
         admin.post(

@@ -30,11 +30,19 @@ def cast(platform, admin):
         {"name": "温馨家园社工", "kind": "service_provider", "parent_id": city["id"]},
     )
     expect(admin.post(f"/organizations/{provider['id']}/verify"), 200)
+    other_city = admin.create(
+        "/organizations", {"name": "漳州市妇联", "kind": "federation", "level": "city"}
+    )
     users = {
         "staff": ("federation_staff", city["id"]),
         "contractor": ("contractor", provider["id"]),
-        "officer_a": ("finance_officer", None),
-        "officer_b": ("finance_officer", None),
+        # finance officers belong to the city: they approve and pay only its money, and the
+        # one who approved a disbursement is never the one who pays it
+        "officer_a": ("finance_officer", city["id"]),
+        "officer_b": ("finance_officer", city["id"]),
+        "officer_c": ("finance_officer", city["id"]),
+        "other_staff": ("federation_staff", other_city["id"]),
+        "other_officer": ("finance_officer", other_city["id"]),
     }
     clients = {}
     for name, (role, organization_id) in users.items():
@@ -48,7 +56,7 @@ def cast(platform, admin):
             },
         )
         clients[name] = platform.client(platform.token(f"qz.{name}", f"{name}-password"))
-    return {"city": city, "provider": provider, **clients}
+    return {"city": city, "other_city": other_city, "provider": provider, **clients}
 
 
 def award_from(cast, source_id, title, category, budget, milestones):
@@ -106,11 +114,12 @@ def deliver(cast, contract_id, milestone_id, summary, beneficiaries_served):
 
 
 def test_the_money_saga(platform, cast):
-    staff, contractor, officer_a, officer_b = (
+    staff, contractor, officer_a, officer_b, officer_c = (
         cast["staff"],
         cast["contractor"],
         cast["officer_a"],
         cast["officer_b"],
+        cast["officer_c"],
     )
     provider = cast["provider"]["id"]
 
@@ -165,7 +174,8 @@ def test_the_money_saga(platform, cast):
         return found[0]
 
     d1 = eventually(lambda: in_queue(first["id"]))
-    assert (d1["amount"], d1["payee_id"], d1["required_approvals"]) == (TRANCHES[0], provider, 1)
+    # a small tranche, but of a contract above the threshold: two approvers
+    assert (d1["amount"], d1["payee_id"], d1["required_approvals"]) == (TRANCHES[0], provider, 2)
     expect(staff.post(f"/disbursements/{d1['id']}/approve"), 403, "ROLE_NOT_ALLOWED")
     expect(
         officer_a.post(f"/disbursements/{d1['id']}/pay", {"payment_reference": "TOO-EARLY"}),
@@ -173,12 +183,20 @@ def test_the_money_saga(platform, cast):
         "INVALID_TRANSITION",
     )
     expect(officer_a.post(f"/disbursements/{d1['id']}/approve"), 200)
-    paid = officer_b.post(
+    expect(officer_b.post(f"/disbursements/{d1['id']}/approve"), 200)
+    for approver in (officer_a, officer_b):  # approver ≠ payer
+        refused = expect(
+            approver.post(f"/disbursements/{d1['id']}/pay", {"payment_reference": "BOC-X"}),
+            403,
+            "MAKER_CHECKER",
+        )
+        assert refused["error"]["details"]["reason"] == "approved_disbursement"
+    paid = officer_c.post(
         f"/disbursements/{d1['id']}/pay",
         {"payment_reference": "BOC-2027-0701"},
         headers={"Idempotency-Key": "pay-d1"},
     )
-    again = officer_b.post(
+    again = officer_c.post(
         f"/disbursements/{d1['id']}/pay",
         {"payment_reference": "BOC-2027-0701"},
         headers={"Idempotency-Key": "pay-d1"},
@@ -214,12 +232,17 @@ def test_the_money_saga(platform, cast):
     expect(officer_a.post(f"/disbursements/{d2['id']}/approve"), 403, "MAKER_CHECKER")
     assert expect(officer_b.post(f"/disbursements/{d2['id']}/approve"), 200)["status"] == "approved"
     expect(
-        officer_a.post(f"/disbursements/{d2['id']}/pay", {"payment_reference": "BOC-2027-0701"}),
+        officer_c.post(f"/disbursements/{d2['id']}/pay", {"payment_reference": "BOC-2027-0701"}),
         409,
         "DUPLICATE_PAYMENT_REFERENCE",
     )
     expect(
         officer_a.post(f"/disbursements/{d2['id']}/pay", {"payment_reference": "BOC-2027-1130"}),
+        403,
+        "MAKER_CHECKER",
+    )
+    expect(
+        officer_c.post(f"/disbursements/{d2['id']}/pay", {"payment_reference": "BOC-2027-1130"}),
         200,
     )
     eventually(lambda: milestone_paid(1))
@@ -253,6 +276,112 @@ def test_the_money_saga(platform, cast):
     ]
     assert sum(row.get("payment", 0) for row in monthly) == sum(TRANCHES)
     expect(contractor.get(f"/funding-sources/{sid}"), 404, "FUNDING_SOURCE_NOT_FOUND")
+
+    # another city's finance officer: the city's money is, to her, not there
+    other = cast["other_officer"]
+    expect(other.get(f"/funding-sources/{sid}"), 404, "FUNDING_SOURCE_NOT_FOUND")
+    expect(other.get(f"/disbursements/{d2['id']}"), 404, "DISBURSEMENT_NOT_FOUND")
+    expect(other.get(f"/commitments/{cid}"), 404, "COMMITMENT_NOT_FOUND")
+    assert expect(other.get("/disbursements"), 200)["items"] == []
+    assert sid not in {s["id"] for s in expect(other.get("/funding-sources"), 200)["items"]}
+    assert not [
+        line
+        for line in expect(other.get("/funding-journal", params={"limit": 500}), 200)["items"]
+        if line["source_id"] == sid
+    ]
+
+
+def test_another_city_cannot_draw_on_the_citys_money(platform, cast):
+    """A project may draw only on its purchaser's source or one above it: another city's staff
+    are told at once (422), not after an award."""
+    officer = cast["officer_a"]
+    source = expect(
+        officer.post(
+            "/funding-sources",
+            {
+                "name": "2027年市级专项资金（二）",
+                "kind": "fiscal_special_fund",
+                "owner_id": cast["city"]["id"],
+                "fiscal_year": 2027,
+                "amount": 5_000_000,
+            },
+        ),
+        201,
+    )
+    body = {
+        "title": "借用他市资金",
+        "category": "legal_aid",
+        "model": "commissioned",
+        "funding_source_id": source["id"],
+        "budget": 1_000_000,
+        "starts_on": "2027-03-01",
+        "ends_on": "2027-12-31",
+    }
+    error = expect(cast["other_staff"].post("/projects", body), 422, "VALIDATION_FAILED")
+    assert (error["error"]["details"]["field"], error["error"]["details"]["rule"]) == (
+        "funding_source_id",
+        "source_not_available",
+    )
+    # the city's own staff may, at once (funding created it a moment ago)
+    assert expect(cast["staff"].post("/projects", body), 201)["funding_source_id"] == source["id"]
+    # and another city's finance officer cannot create money in the city's name
+    expect(
+        cast["other_officer"].post(
+            "/funding-sources",
+            {
+                "name": "冒名资金",
+                "kind": "other",
+                "owner_id": cast["city"]["id"],
+                "fiscal_year": 2027,
+                "amount": 1,
+            },
+        ),
+        403,
+        "OUT_OF_SCOPE",
+    )
+
+
+def test_a_large_top_up_enters_the_journal_once_a_second_officer_confirms(platform, cast):
+    officer_a, officer_b = cast["officer_a"], cast["officer_b"]
+    source = expect(
+        officer_a.post(
+            "/funding-sources",
+            {
+                "name": "2027年捐赠资金",
+                "kind": "donation",
+                "owner_id": cast["city"]["id"],
+                "fiscal_year": 2027,
+                "amount": 1_000_000,
+            },
+        ),
+        201,
+    )
+    asked = expect(
+        officer_a.post(
+            f"/funding-sources/{source['id']}/adjustments",
+            {"amount": 10_000_000, "reason": "追加捐赠"},
+        ),
+        202,
+    )
+    pending = asked["pending_adjustment"]
+    assert (asked["amount"], pending["status"]) == (1_000_000, "pending")
+    queue = expect(officer_b.get("/source-adjustments", params={"status": "pending"}), 200)
+    assert pending["id"] in [a["id"] for a in queue["items"]]
+    assert expect(cast["other_officer"].get("/source-adjustments"), 200)["items"] == []
+    expect(officer_a.post(f"/source-adjustments/{pending['id']}/confirm"), 403, "MAKER_CHECKER")
+    expect(cast["staff"].post(f"/source-adjustments/{pending['id']}/confirm"), 403)
+    confirmed = expect(officer_b.post(f"/source-adjustments/{pending['id']}/confirm"), 200)
+    assert confirmed["decided_by"] != confirmed["requested_by"]
+    assert expect(officer_a.get(f"/funding-sources/{source['id']}"), 200)["amount"] == 11_000_000
+    lines = expect(officer_a.get("/funding-journal", params={"source_id": source["id"]}), 200)
+    assert [line["cause"] for line in lines["items"]].count(f"adjustment:{pending['id']}") == 2
+    small = expect(
+        officer_a.post(
+            f"/funding-sources/{source['id']}/adjustments", {"amount": 100, "reason": "利息"}
+        ),
+        201,
+    )
+    assert (small["amount"], small["pending_adjustment"]) == (11_000_100, None)
 
 
 def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected(platform, cast):

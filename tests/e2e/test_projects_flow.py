@@ -66,6 +66,23 @@ def people(platform, admin):
                 "organization_id": org["id"],
             },
         )
+    # the city's money: a project may draw only on its purchaser's source (or one above it)
+    source = eventually(
+        lambda: expect(
+            admin.post(
+                "/funding-sources",
+                {
+                    "name": "2027年春蕾计划专项资金",
+                    "kind": "fiscal_special_fund",
+                    "owner_id": city["id"],
+                    "fiscal_year": 2027,
+                    "amount": 100_000_000,
+                },
+            ),
+            201,
+        )
+    )
+    PROJECT["funding_source_id"] = source["id"]
     return {
         "city": city,
         "district": district,
@@ -81,7 +98,7 @@ PROJECT = {
     "title": "春蕾计划·女童助学项目",
     "category": "spring_bud_girls_schooling",
     "model": "commissioned",
-    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+    "funding_source_id": None,  # the city's source, created by the people fixture
     "budget": 50_000_000,
     "starts_on": "2027-02-01",
     "ends_on": "2027-11-30",

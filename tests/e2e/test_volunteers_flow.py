@@ -88,7 +88,7 @@ def cast(platform):
     users = {
         "staff": ("federation_staff", city["id"]),
         "leader": ("team_leader", None),
-        "officer": ("finance_officer", None),
+        "officer": ("finance_officer", city["id"]),  # finance officers belong to a federation
         "ops": ("ops", None),
     }
     clients, ids = {}, {}
@@ -376,6 +376,21 @@ def _volunteer(client, name, phone, team_id, **more):
 
 def test_activity_waitlist_hours_and_the_project(cast, team):
     staff, leader, admin = cast["staff"], cast["leader"], cast["admin"]
+    source = eventually(  # a project draws on its purchaser's money
+        lambda: expect(
+            admin.post(
+                "/funding-sources",
+                {
+                    "name": "2027年普法专项资金",
+                    "kind": "fiscal_special_fund",
+                    "owner_id": cast["city"]["id"],
+                    "fiscal_year": 2027,
+                    "amount": 3_000_000,
+                },
+            ),
+            201,
+        )
+    )
     project = eventually(
         lambda: expect(
             staff.post(
@@ -384,7 +399,7 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
                     "title": "巾帼普法进企业",
                     "category": "family_education",
                     "model": "commissioned",
-                    "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+                    "funding_source_id": source["id"],
                     "budget": 3_000_000,
                     "starts_on": "2026-09-01",
                     "ends_on": "2027-12-31",

@@ -115,8 +115,9 @@ def cast(platform):
     )
     users = {
         "staff": ("federation_staff", city["id"]),
-        "officer_a": ("finance_officer", None),
-        "officer_b": ("finance_officer", None),
+        # finance officers belong to the city; officer_a approves, officer_b pays
+        "officer_a": ("finance_officer", city["id"]),
+        "officer_b": ("finance_officer", city["id"]),
     }
     contractors = []
     for n in range(8):

@@ -47,15 +47,23 @@ class Money:
         registry = FakeRegistry(amqp_uri)
         self.registry = registry
         self.city = registry.register("federation", "某市妇联", level="city")
+        self.other_city = registry.register("federation", "另一市妇联", level="city")
         self.provider = registry.register("service_provider", "阳光社工", self.city)
-        registry.change(self.provider, "service_provider", "verified")
-        self.officer = person("finance_officer", name="会计甲")
-        self.second_officer = person("finance_officer", name="会计乙")
+        self.verifier = person("federation_staff", self.city, name="核验人")
+        registry.change(
+            self.provider, "service_provider", "verified", actor_id=self.verifier["user_id"]
+        )
+        self.officer = person("finance_officer", self.city, name="会计甲")
+        self.second_officer = person("finance_officer", self.city, name="会计乙")
+        self.third_officer = person("finance_officer", self.city, name="会计丙")
+        self.other_officer = person("finance_officer", self.other_city, name="外市会计")
+        self.admin = person("admin")
         self.staff = person("federation_staff", self.city)
         self.contractor = person("contractor", self.provider)
         wait_until(lambda: self._known(self.city))
+        wait_until(lambda: self._known(self.other_city, self.other_officer))
 
-    def _known(self, organization_id):
+    def _known(self, organization_id, officer=None):
         try:
             self.svc.create_source(
                 {
@@ -65,26 +73,28 @@ class Money:
                     "fiscal_year": 2027,
                     "amount": 0,
                 },
-                self.officer,
+                officer or self.officer,
             )
             return True
         except RemoteFailure as failure:
             assert failure.details.get("rule") == "federation", failure.details
             return False
 
-    def source(self, amount, name="2027年妇女儿童专项资金"):
+    def source(self, amount, name="2027年妇女儿童专项资金", owner=None, officer=None):
         return self.svc.create_source(
             {
                 "name": name,
                 "kind": "fiscal_special_fund",
-                "owner_id": self.city,
+                "owner_id": owner or self.city,
                 "fiscal_year": 2027,
                 "amount": amount,
             },
-            self.officer,
+            officer or self.officer,
         )
 
-    def award(self, source, amount, *, project_id=None, contract_id=None):
+    def award(
+        self, source, amount, *, project_id=None, contract_id=None, purchaser=None, awarded_by=None
+    ):
         contract_id = contract_id or str(uuid.uuid4())
         project_id = project_id or str(uuid.uuid4())
         publish_event(
@@ -95,7 +105,7 @@ class Money:
                 "contract_id": contract_id,
                 "project_id": project_id,
                 "contractor_id": self.provider,
-                "purchaser_id": self.city,
+                "purchaser_id": purchaser or self.city,
                 "funding_source_id": source["id"],
                 "amount": amount,
                 "milestones": [
@@ -106,6 +116,7 @@ class Money:
                         "amount": amount,
                     }
                 ],
+                "actor_id": awarded_by or self.staff["user_id"],
             },
         )
         return contract_id, project_id
@@ -225,8 +236,9 @@ def test_award_commit_accept_approve_pay(money, tap_factory):
         1_000_000,
         1_000_000,
     )
-    events = [key for key, _ in tap.collect(4)]
+    events = [key for key, _ in tap.collect(5)]
     assert events == [
+        "funding_source_created",
         "commitment_made",
         "disbursement_requested",
         "disbursement_approved",
@@ -247,19 +259,37 @@ def test_nobody_approves_what_they_caused_and_big_sums_need_two(money):
     with pytest.raises(RemoteFailure) as failure:
         money.svc.approve_disbursement(mine["id"], money.officer)
     assert failure.value.code == "MAKER_CHECKER"
-    assert money.svc.approve_disbursement(mine["id"], money.second_officer)["status"] == "approved"
+    assert failure.value.details["reason"] == "accepted_milestone"
+    # a small tranche of a large contract still needs two approvers
+    assert mine["required_approvals"] == 2
+    money.svc.approve_disbursement(mine["id"], money.second_officer)
+    assert money.svc.approve_disbursement(mine["id"], money.third_officer)["status"] == "approved"
 
     big = money.accept(contract_id, project_id, source, 50_000_000)
     large = wait_until(lambda: money.disbursement_for(big))
     assert large["required_approvals"] == 2
-    once = money.svc.approve_disbursement(large["id"], money.officer)
-    assert once["status"] == "pending" and len(once["approvals"]) == 1
+    # the officer accepted a milestone of this contract: he approves none of its tranches
     with pytest.raises(RemoteFailure) as failure:
         money.svc.approve_disbursement(large["id"], money.officer)
+    assert failure.value.details["reason"] == "accepted_milestone"
+    once = money.svc.approve_disbursement(large["id"], money.third_officer)
+    assert once["status"] == "pending" and len(once["approvals"]) == 1
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(large["id"], money.third_officer)
     assert (
         failure.value.code == "MAKER_CHECKER" and failure.value.details["required_approvals"] == 2
     )
     assert money.svc.approve_disbursement(large["id"], money.second_officer)["status"] == "approved"
+    # and neither approver records the payment: a third person does
+    for approver in (money.second_officer, money.third_officer):
+        with pytest.raises(RemoteFailure) as failure:
+            money.svc.pay_disbursement(large["id"], {"payment_reference": "P-9"}, approver)
+        assert (failure.value.code, failure.value.details["reason"]) == (
+            "MAKER_CHECKER",
+            "approved_disbursement",
+        )
+    paid = money.svc.pay_disbursement(large["id"], {"payment_reference": "P-9"}, money.officer)
+    assert paid["status"] == "paid"
     assert_books_balance(money, source["id"])
 
 
@@ -410,7 +440,7 @@ def test_a_project_that_ends_releases_what_it_will_not_draw(money):
     first = wait_until(lambda: money.disbursement_for(paid_milestone))
     wait_until(lambda: money.disbursement_for(waiting))
     money.svc.approve_disbursement(first["id"], money.officer)
-    money.svc.pay_disbursement(first["id"], {"payment_reference": "P-1"}, money.officer)
+    money.svc.pay_disbursement(first["id"], {"payment_reference": "P-1"}, money.second_officer)
     publish_event(
         money.amqp_uri,
         "projects",
@@ -509,6 +539,7 @@ def test_fifty_commitments_racing_for_a_source_that_affords_ten(money):
             "contract_id": str(uuid.uuid4()),
             "project_id": str(uuid.uuid4()),
             "contractor_id": money.provider,
+            "purchaser_id": money.city,
             "funding_source_id": source["id"],
             "amount": 100_000,
         }
@@ -533,4 +564,179 @@ def test_fifty_commitments_racing_for_a_source_that_affords_ten(money):
     assert outcomes.count("commitment_made") == 10 and outcomes.count("commitment_rejected") == 40
     final = money.svc.get_source(source["id"], money.officer)
     assert (final["available"], final["committed"]) == (0, 1_000_000)
+    assert_books_balance(money, source["id"])
+
+
+# --- one federation's money, out of another's reach ------------------------------------------
+
+
+def test_an_award_on_another_federations_source_is_refused_in_funding(money, tap_factory):
+    """The last line of defence: whatever projects let through, funding commits money only
+    from a source of the purchaser or a federation above it."""
+    tap = tap_factory("funding", "commitment_rejected", "commitment_made")
+    theirs = money.source(10_000_000, owner=money.other_city, officer=money.other_officer)
+    contract_id, _ = money.award(theirs, 1_000_000)  # the first city's contract
+    ((key, body),) = tap.collect(1)
+    assert key == "commitment_rejected" and body["contract_id"] == contract_id
+    assert body["reason"].startswith("source_not_available")
+    assert wait_until(lambda: money.refusal(contract_id))["reason"].startswith(
+        "source_not_available"
+    )
+    untouched = money.svc.get_source(theirs["id"], money.other_officer)
+    assert (untouched["available"], untouched["committed"]) == (10_000_000, 0)
+    ours = money.source(10_000_000)
+    money.award(ours, 1_000_000)
+    assert tap.collect(2)[1][0] == "commitment_made"
+
+
+def test_finance_officers_reach_only_their_federations_money(money):
+    source = money.source(10_000_000)
+    contract_id, project_id = money.award(source, 1_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+    theirs = money.source(5_000_000, owner=money.other_city, officer=money.other_officer)
+    stranger = money.other_officer
+
+    def refused(call, *args):
+        with pytest.raises(RemoteFailure) as failure:
+            call(*args, stranger)
+        return failure.value.code
+
+    assert refused(money.svc.get_source, source["id"]) == "FUNDING_SOURCE_NOT_FOUND"
+    assert refused(money.svc.get_commitment, contract_id) == "COMMITMENT_NOT_FOUND"
+    assert refused(money.svc.get_disbursement, disbursement["id"]) == "DISBURSEMENT_NOT_FOUND"
+    assert refused(money.svc.approve_disbursement, disbursement["id"]) == "DISBURSEMENT_NOT_FOUND"
+    assert (
+        refused(money.svc.reject_disbursement, disbursement["id"], {"reason": "x"})
+        == "DISBURSEMENT_NOT_FOUND"
+    )
+    assert (
+        refused(money.svc.adjust_source, source["id"], {"amount": 10, "reason": "x"})
+        == "FUNDING_SOURCE_NOT_FOUND"
+    )
+    assert refused(money.svc.journal, {"source_id": source["id"]}) == "FUNDING_SOURCE_NOT_FOUND"
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.create_source(
+            {
+                "name": "冒名",
+                "kind": "other",
+                "owner_id": money.city,
+                "fiscal_year": 2027,
+                "amount": 1,
+            },
+            stranger,
+        )
+    assert (failure.value.code, failure.value.details["field"]) == ("OUT_OF_SCOPE", "owner_id")
+    # lists hold their own federation's money only
+    listed = {s["id"] for s in money.svc.list_sources({"limit": 500}, stranger)["items"]}
+    assert theirs["id"] in listed and source["id"] not in listed
+    assert money.svc.list_disbursements({"limit": 500}, stranger)["items"] == []
+    lines = money.svc.journal({"limit": 500}, stranger)["items"]
+    assert lines and {line["source_id"] for line in lines} <= listed
+    report = money.svc.monthly_report({}, stranger)["items"]
+    assert sum(row.get("receipt", 0) for row in report) == 5_000_000
+    # the city's own officers see theirs, and admins everything
+    assert money.svc.get_disbursement(disbursement["id"], money.officer)["id"]
+    everything = {s["id"] for s in money.svc.list_sources({"limit": 500}, money.admin)["items"]}
+    assert {source["id"], theirs["id"]} <= everything
+    # a finance officer of no federation sees nothing
+    loose = person("finance_officer")
+    assert money.svc.list_sources({"limit": 500}, loose)["items"] == []
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.get_source(source["id"], loose)
+    assert failure.value.code == "FUNDING_SOURCE_NOT_FOUND"
+
+
+# --- separation of duties ----------------------------------------------------------------------
+
+
+def test_nobody_approves_a_contract_they_awarded_or_whose_provider_they_verified(money):
+    source = money.source(100_000_000)
+    # the officer awarded the contract (she once worked as staff)
+    contract_id, project_id = money.award(source, 1_000_000, awarded_by=money.officer["user_id"])
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 500_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(disbursement["id"], money.officer)
+    assert (failure.value.code, failure.value.details["reason"]) == (
+        "MAKER_CHECKER",
+        "awarded_contract",
+    )
+    # the provider's verifier later became a finance officer
+    verifier = {**money.verifier, "role": "finance_officer"}
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.approve_disbursement(disbursement["id"], verifier)
+    assert (failure.value.code, failure.value.details["reason"]) == (
+        "MAKER_CHECKER",
+        "verified_provider",
+    )
+    approved = money.svc.approve_disbursement(disbursement["id"], money.second_officer)
+    assert approved["status"] == "approved"
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.pay_disbursement(
+            disbursement["id"], {"payment_reference": "P-77"}, money.second_officer
+        )
+    assert failure.value.details["reason"] == "approved_disbursement"
+    paid = money.svc.pay_disbursement(disbursement["id"], {"payment_reference": "P-77"}, verifier)
+    assert paid["status"] == "paid"
+
+
+# --- large top-ups and corrections need a second finance officer -----------------------------
+
+
+def test_a_large_top_up_waits_for_a_second_officer_before_it_enters_the_journal(money):
+    source = money.source(50_000_000)
+    before = len(money.svc.journal({"source_id": source["id"]}, money.officer)["items"])
+    asked = money.svc.adjust_source(
+        source["id"], {"amount": 10_000_000, "reason": "追加拨款"}, money.officer
+    )
+    pending = asked["pending_adjustment"]
+    assert (asked["amount"], pending["status"], pending["amount"]) == (
+        50_000_000,
+        "pending",
+        10_000_000,
+    )
+    assert len(money.svc.journal({"source_id": source["id"]}, money.officer)["items"]) == before
+    queue = money.svc.list_adjustments({"status": "pending"}, money.second_officer)["items"]
+    assert [a["id"] for a in queue] == [pending["id"]]
+    assert money.svc.list_adjustments({"status": "pending"}, money.other_officer)["items"] == []
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.confirm_adjustment(pending["id"], money.other_officer)
+    assert failure.value.code == "ADJUSTMENT_NOT_FOUND"
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.confirm_adjustment(pending["id"], money.officer)
+    assert (failure.value.code, failure.value.details["reason"]) == (
+        "MAKER_CHECKER",
+        "requested_adjustment",
+    )
+    confirmed = money.svc.confirm_adjustment(pending["id"], money.second_officer)
+    assert (confirmed["status"], confirmed["requested_by"], confirmed["decided_by"]) == (
+        "confirmed",
+        money.officer["user_id"],
+        money.second_officer["user_id"],
+    )
+    assert money.svc.get_source(source["id"], money.officer)["amount"] == 60_000_000
+    lines = money.svc.journal({"source_id": source["id"]}, money.officer)["items"]
+    entered = [line for line in lines if line["cause"] == f"adjustment:{pending['id']}"]
+    assert {(e["kind"], e["actor_id"], e["memo"]) for e in entered} == {
+        ("receipt", money.second_officer["user_id"], "追加拨款")
+    }
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.refuse_adjustment(pending["id"], {"reason": "晚了"}, money.third_officer)
+    assert failure.value.details["current_status"] == "confirmed"
+
+    correction = money.svc.adjust_source(
+        source["id"], {"amount": -20_000_000, "reason": "更正"}, money.officer
+    )["pending_adjustment"]
+    refused = money.svc.refuse_adjustment(
+        correction["id"], {"reason": "无批文"}, money.third_officer
+    )
+    assert (refused["status"], refused["refusal_reason"]) == ("refused", "无批文")
+    assert money.svc.get_source(source["id"], money.officer)["amount"] == 60_000_000
+    small = money.svc.adjust_source(
+        source["id"], {"amount": 9_999_999, "reason": "小额追加"}, money.officer
+    )
+    assert (small["pending_adjustment"], small["amount"]) == (None, 69_999_999)
     assert_books_balance(money, source["id"])

@@ -5,27 +5,42 @@ here as the registry would); money facts arrive as funding's events.
 """
 
 import uuid
+from pathlib import Path
 
 import eventlet
 import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from funding.service import FundingService
 from kit import events as catalogue
 from kit.changes import follow
+from kit.config import load_config
 from kit.db import connect
 from kit.directory import organizations as directory
 from kit.migrate import drift, upgrade
 from kit.rpc import RemoteFailure
 from kit.tables import outbox
-from projects.models import applications, contracts, metadata, milestones, projects
+from projects.models import (
+    applications,
+    contracts,
+    funding_sources,
+    metadata,
+    milestones,
+    projects,
+)
 from projects.service import ProjectsService
+from tests.conftest import free_port
 from tests.support.events import publish_event
+from tests.support.infra import scratch_postgres_database
 from tests.support.registry_events import FakeRegistry
 from tests.support.waiting import wait_until
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
-FUNDING_SOURCE = "f0000000-0000-4000-8000-00000000f001"
+ROOT = Path(__file__).resolve().parents[2]
+FUNDING_SOURCE = "f0000000-0000-4000-8000-00000000f001"  # the city's
+DISTRICT_SOURCE = "f0000000-0000-4000-8000-00000000f002"  # the district's (under the city)
+OTHER_SOURCE = "f0000000-0000-4000-8000-00000000f003"  # the other city's
 
 
 class World:
@@ -48,6 +63,18 @@ class World:
         self.wait_for_directory(
             {self.city, self.district, self.other_city, self.provider, self.rival, self.unverified}
         )
+        for source_id, owner_id in (
+            (FUNDING_SOURCE, self.city),
+            (DISTRICT_SOURCE, self.district),
+            (OTHER_SOURCE, self.other_city),
+        ):  # as funding announces the sources it creates
+            publish_event(
+                amqp_uri,
+                "funding",
+                "funding_source_created",
+                {"funding_source_id": source_id, "owner_id": owner_id, "version": 1},
+            )
+        wait_until(lambda: count(db_url, funding_sources) == 3)
         self.staff = self.actor("federation_staff", self.city)
         self.district_staff = self.actor("federation_staff", self.district)
         self.other_staff = self.actor("federation_staff", self.other_city)
@@ -590,6 +617,121 @@ def test_self_run_project_is_awarded_without_applications(svc, world):
         world.staff,
     )
     assert contract["contractor_id"] == world.city and contract["application_id"] is None
+
+
+# --- whose money a project may draw on ----------------------------------------------------
+
+
+def test_a_project_draws_only_on_its_purchasers_or_a_higher_federations_source(
+    svc, world, projects_db
+):
+    def refused(call, *args):
+        with pytest.raises(RemoteFailure) as failure:
+            call(*args)
+        assert failure.value.code == "VALIDATION_FAILED", failure.value.details
+        return failure.value.details
+
+    before = writes(projects_db)
+    for source_id in (OTHER_SOURCE, DISTRICT_SOURCE):  # another city's; one below the city
+        details = refused(
+            svc.draft_project, project_payload(funding_source_id=source_id), world.staff
+        )
+        assert (details["field"], details["rule"]) == ("funding_source_id", "source_not_available")
+    assert writes(projects_db) == before
+    # the district may draw on its own money and on the city's above it
+    for source_id in (DISTRICT_SOURCE, FUNDING_SOURCE):
+        drafted = svc.draft_project(
+            project_payload(funding_source_id=source_id), world.district_staff
+        )
+        assert drafted["funding_source_id"] == source_id
+    project = svc.draft_project(project_payload(), world.staff)
+    details = refused(
+        svc.edit_project, project["id"], {"funding_source_id": OTHER_SOURCE}, world.staff
+    )
+    assert details["rule"] == "source_not_available"
+    assert svc.get_project(project["id"], world.staff)["funding_source_id"] == FUNDING_SOURCE
+    # a project that names another's source (drafted before the rule) is not awarded on it
+    svc.publish_project(project["id"], world.staff)
+    application = svc.submit_application(
+        project["id"],
+        {"provider_id": world.provider, "amount": 30_000_000, "proposal": "方案"},
+        world.contractor,
+    )
+    with connect(projects_db) as db, db.begin() as connection:
+        connection.execute(
+            sa.update(projects)
+            .where(projects.c.id == project["id"])
+            .values(funding_source_id=OTHER_SOURCE)
+        )
+    details = refused(
+        svc.award_contract,
+        project["id"],
+        {"application_id": application["id"], "milestones": MILESTONES},
+        world.staff,
+    )
+    assert details["rule"] == "source_not_available"
+    assert svc.get_project(project["id"], world.staff)["status"] == "published"
+
+
+@pytest.fixture
+def funding_beside(container_factory, rabbit_config, projects_config, tmp_path, request):
+    """The funding service running beside projects, on a database of its own."""
+
+    def start(url):
+        upgrade("funding", url)
+        config = load_config(
+            ROOT / "services/funding/config.yaml",
+            AMQP_URI=rabbit_config["AMQP_URI"],
+            DATABASE_URL=url,
+            WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+            OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
+        )
+        container_factory(FundingService, config).start()
+        return config
+
+    if projects_config["DATABASE_URL"].startswith("sqlite"):
+        yield start(f"sqlite:///{tmp_path / 'funding.sqlite3'}")
+        return
+    with scratch_postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        yield start(url)
+
+
+def test_a_source_funding_created_a_moment_ago_is_usable_at_once(funding_beside, request):
+    """projects' copy may not have heard of a new source yet: it asks funding before refusing."""
+    world = request.getfixturevalue("world")
+    svc = request.getfixturevalue("svc")
+
+    with ServiceRpcProxy("funding", funding_beside) as funding:
+
+        def create(owner_id):
+            try:
+                return funding.create_source(
+                    {
+                        "name": "2027年专项资金",
+                        "kind": "fiscal_special_fund",
+                        "owner_id": owner_id,
+                        "fiscal_year": 2027,
+                        "amount": 50_000_000,
+                    },
+                    ADMIN,
+                )
+            except RemoteFailure as failure:  # funding's directory has not the owner yet
+                assert failure.value.details.get("rule") == "federation"
+                return None
+
+        city_source = wait_until(lambda: create(world.city))
+        drafted = svc.draft_project(
+            project_payload(funding_source_id=city_source["id"]), world.staff
+        )
+        assert drafted["funding_source_id"] == city_source["id"]
+        other_source = wait_until(lambda: create(world.other_city))
+        with pytest.raises(RemoteFailure) as failure:
+            svc.draft_project(project_payload(funding_source_id=other_source["id"]), world.staff)
+        assert failure.value.details["rule"] == "source_not_available"
+        with pytest.raises(RemoteFailure) as failure:  # funding has no such source
+            svc.draft_project(project_payload(funding_source_id=str(uuid.uuid4())), world.staff)
+        assert failure.value.details["rule"] == "source_not_available"
+    wait_until(lambda: count(world.db_url, funding_sources) == 5)
 
 
 def test_migrations_match_the_models(database_url):

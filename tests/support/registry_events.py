@@ -37,7 +37,12 @@ class FakeRegistry:
         return organization_id
 
     def change(
-        self, organization_id: str, kind: str, status: str, reason: str | None = None
+        self,
+        organization_id: str,
+        kind: str,
+        status: str,
+        reason: str | None = None,
+        actor_id: str | None = None,
     ) -> None:
         self.versions[organization_id] += 1
         event_type = {
@@ -54,5 +59,6 @@ class FakeRegistry:
                 "version": self.versions[organization_id],
                 "status": status,
                 "reason": reason,
+                "actor_id": actor_id,
             },
         )

@@ -23,6 +23,7 @@ from funding.domain import (
     paid,
 )
 from funding.exceptions import (
+    CommitmentNotFound,
     DisbursementNotFound,
     InsufficientFunds,
     InvalidTransition,
@@ -42,6 +43,7 @@ CONTRACT_AMOUNT = 600_000
 THRESHOLD = 100_000  # fen at or above which a disbursement needs two approvals
 SMALL = 50_000  # below the threshold: one approval
 LARGE = 200_000  # above the threshold: two approvals
+SMALL_CONTRACT = 90_000  # a contract below the threshold: its tranches need one approval
 
 FEDERATION_ID = str(uuid.uuid4())
 PROVIDER_ID = str(uuid.uuid4())
@@ -110,10 +112,14 @@ def request(commitment, amount=SMALL, *, requested_by=STAFF.user_id, suspended=F
     )
 
 
-def books(amount=SMALL, **kwargs):
-    """A source, a commitment from it and a pending disbursement against it; events taken."""
+def books(amount=SMALL, contract_amount=None, **kwargs):
+    """A source, a commitment from it and a pending disbursement against it; events taken.
+    The contract is small (below the threshold: one approval) for a small tranche, large
+    otherwise, unless ``contract_amount`` says."""
     source = new_source()
-    commitment, _ = new_commitment(source)
+    if contract_amount is None:
+        contract_amount = SMALL_CONTRACT if amount < THRESHOLD else CONTRACT_AMOUNT
+    commitment, _ = new_commitment(source, contract_amount)
     disbursement = request(commitment, amount, **kwargs)
     commitment.pull_events()
     disbursement.pull_events()
@@ -572,14 +578,31 @@ def test_a_request_of_anything_but_positive_whole_fen_is_refused(amount):
 
 
 @pytest.mark.parametrize(
-    ("amount", "required"),
+    ("contract_amount", "required"),
     [(1, 1), (THRESHOLD - 1, 1), (THRESHOLD, 2), (THRESHOLD + 1, 2), (CONTRACT_AMOUNT, 2)],
 )
-def test_two_approvals_are_required_at_or_above_the_threshold_one_below(amount, required):
+def test_two_approvals_are_required_when_the_contract_is_at_or_above_the_threshold(
+    contract_amount, required
+):
     source = new_source()
-    commitment, _ = new_commitment(source)
+    commitment, _ = new_commitment(source, contract_amount)
 
-    assert request(commitment, amount).required_approvals == required
+    assert request(commitment, 1).required_approvals == required
+    if contract_amount > 1:
+        assert request(commitment, contract_amount - 1).required_approvals == required
+
+
+def test_a_large_contract_cut_into_small_tranches_still_needs_two_approvers_on_each():
+    source = new_source()
+    commitment, _ = new_commitment(source, CONTRACT_AMOUNT)
+    tranches = [request(commitment, SMALL) for _ in range(3)]
+
+    assert [t.required_approvals for t in tranches] == [2, 2, 2]
+    first = tranches[0]
+    first.approve(source, commitment, FINANCE_A, LATER)
+    assert first.status == "pending"
+    first.approve(source, commitment, FINANCE_B, LATER)
+    assert first.status == "approved"
 
 
 def test_a_request_for_a_suspended_payee_is_held_at_once():
@@ -634,6 +657,46 @@ def test_nobody_approves_the_same_disbursement_twice():
     assert disbursement.status == "pending"
 
 
+@pytest.mark.parametrize("reason", domain.CONFLICTS)
+def test_nobody_approves_a_disbursement_of_a_contract_they_had_a_hand_in(reason):
+    source, commitment, disbursement = books(SMALL)
+    before = state(source, commitment, disbursement)
+    involved = {reason: {FINANCE_A.user_id}}
+
+    with pytest.raises(MakerChecker) as raised:
+        disbursement.approve(source, commitment, FINANCE_A, LATER, involved)
+
+    assert raised.value.code == "MAKER_CHECKER"
+    assert raised.value.details["reason"] == reason
+    assert state(source, commitment, disbursement) == before
+    disbursement.approve(source, commitment, FINANCE_B, LATER, involved)
+    assert disbursement.status == "approved"
+
+
+def test_the_requester_is_refused_as_the_one_who_accepted_the_milestone():
+    source, commitment, disbursement = books(requested_by=FINANCE_A.user_id)
+
+    with pytest.raises(MakerChecker) as raised:
+        disbursement.approve(source, commitment, FINANCE_A, LATER)
+
+    assert raised.value.details["reason"] == "accepted_milestone"
+
+
+@pytest.mark.parametrize("amount", [SMALL, LARGE])
+def test_whoever_approved_a_disbursement_does_not_pay_it(amount):
+    source, commitment, disbursement = books(amount)
+    approve_fully(source, commitment, disbursement)
+    before = state(source, commitment, disbursement)
+
+    for approver in (FINANCE_A, FINANCE_B)[: disbursement.required_approvals]:
+        with pytest.raises(MakerChecker) as raised:
+            disbursement.pay(source, commitment, "BANK-0009", approver, LATEST)
+        assert raised.value.details["reason"] == "approved_disbursement"
+    assert state(source, commitment, disbursement) == before
+    disbursement.pay(source, commitment, "BANK-0009", FINANCE_C, LATEST)
+    assert (disbursement.status, disbursement.paid_by) == ("paid", FINANCE_C.user_id)
+
+
 def test_a_single_needed_approval_moves_the_money_to_approved():
     source, commitment, disbursement = books(SMALL)
 
@@ -646,11 +709,11 @@ def test_a_single_needed_approval_moves_the_money_to_approved():
     }
     assert (disbursement.status, disbursement.decided_at) == ("approved", LATER)
     assert (approval.approver_id, approval.approver_name) == (FINANCE_A.user_id, "finance_a")
-    assert (commitment.disbursed, commitment.outstanding) == (SMALL, CONTRACT_AMOUNT - SMALL)
+    assert (commitment.disbursed, commitment.outstanding) == (SMALL, SMALL_CONTRACT - SMALL)
     assert (source.disbursed, source.committed, source.available) == (
         SMALL,
-        CONTRACT_AMOUNT,
-        SOURCE_AMOUNT - CONTRACT_AMOUNT,
+        SMALL_CONTRACT,
+        SOURCE_AMOUNT - SMALL_CONTRACT,
     )
     [event] = disbursement.pull_events()
     assert event.name == "disbursement_approved"
@@ -700,9 +763,10 @@ def test_only_a_pending_disbursement_is_approved(status):
 
 
 def two_claims_on_one_commitment():
-    """A 100 000 commitment with two 60 000 requests: each fit when requested, not both."""
+    """A 99 000 commitment (below the threshold: one approval each) with two 60 000
+    requests: each fit when requested, not both."""
     source = new_source()
-    commitment, _ = new_commitment(source, 100_000)
+    commitment, _ = new_commitment(source, 99_000)
     first = request(commitment, 60_000)
     second = request(commitment, 60_000)
     first.approve(source, commitment, FINANCE_A, LATER)
@@ -717,8 +781,8 @@ def test_an_approval_beyond_the_commitments_outstanding_is_refused():
         second.approve(source, commitment, FINANCE_B, LATEST)
 
     assert raised.value.details["wanted"] == 60_000
-    assert raised.value.details["available"] == 40_000
-    assert raised.value.details["shortfall"] == 20_000
+    assert raised.value.details["available"] == 39_000
+    assert raised.value.details["shortfall"] == 21_000
     assert second.status == "pending"
     assert state(source, commitment) == money
 
@@ -935,9 +999,9 @@ def scope(actor, path=None):
     return FundingScope(actor, path)
 
 
-@pytest.mark.parametrize("actor", [ADMIN, FINANCE_A, OPS], ids=lambda actor: actor.role)
+@pytest.mark.parametrize("actor", [ADMIN, OPS], ids=lambda actor: actor.role)
 @pytest.mark.parametrize("owner_path", [CITY_PATH, OTHER_DISTRICT_PATH, None])
-def test_admins_finance_and_ops_see_all_money(actor, owner_path):
+def test_only_admins_and_ops_see_all_money(actor, owner_path):
     source, commitment, disbursement = books()
     other_commitment, _ = new_commitment(source, 1_000, payee_id=OTHER_PROVIDER_ID)
 
@@ -947,35 +1011,132 @@ def test_admins_finance_and_ops_see_all_money(actor, owner_path):
             seer.ensure_sees_payment(thing, lambda: owner_path)
 
 
+FINANCE_OF_DISTRICT = Actor(str(uuid.uuid4()), "finance_d", "finance_officer", FEDERATION_ID)
+
+
+@pytest.mark.parametrize("actor", [STAFF, FINANCE_OF_DISTRICT], ids=lambda actor: actor.role)
 @pytest.mark.parametrize("owner_path", [DISTRICT_PATH, STREET_PATH])
-def test_staff_see_money_owned_in_their_subtree(owner_path):
+def test_staff_and_finance_see_money_owned_in_their_subtree(actor, owner_path):
     source, commitment, disbursement = books()
-    seer = scope(STAFF, DISTRICT_PATH)
+    seer = scope(actor, DISTRICT_PATH)
 
     seer.ensure_sees_source(source, lambda: owner_path)
     seer.ensure_sees_payment(commitment, lambda: owner_path)
     seer.ensure_sees_payment(disbursement, lambda: owner_path)
+    seer.ensure_owns(owner_path, "owner_id")
 
 
+@pytest.mark.parametrize("actor", [STAFF, FINANCE_OF_DISTRICT], ids=lambda actor: actor.role)
 @pytest.mark.parametrize("owner_path", [CITY_PATH, OTHER_DISTRICT_PATH, "/other-city/", None])
-def test_staff_do_not_see_money_owned_outside_their_subtree(owner_path):
+def test_money_owned_outside_ones_subtree_is_not_there(actor, owner_path):
     source, commitment, disbursement = books()
-    seer = scope(STAFF, DISTRICT_PATH)
+    seer = scope(actor, DISTRICT_PATH)
 
-    with pytest.raises(OutOfScope):
+    with pytest.raises(SourceNotFound):
         seer.ensure_sees_source(source, lambda: owner_path)
-    for thing in (commitment, disbursement):
-        with pytest.raises(OutOfScope):
-            seer.ensure_sees_payment(thing, lambda: owner_path)
+    with pytest.raises(CommitmentNotFound):
+        seer.ensure_sees_payment(commitment, lambda: owner_path)
+    with pytest.raises(DisbursementNotFound):
+        seer.ensure_sees_payment(disbursement, lambda: owner_path)
+    with pytest.raises(OutOfScope):
+        seer.ensure_owns(owner_path, "owner_id")
 
 
-def test_staff_without_a_federation_see_no_source():
+@pytest.mark.parametrize("actor", [STAFF, FINANCE_A], ids=lambda actor: actor.role)
+def test_staff_or_finance_without_a_federation_see_no_money(actor):
     source, _, disbursement = books()
 
-    with pytest.raises(OutOfScope):
-        scope(STAFF).ensure_sees_source(source, lambda: DISTRICT_PATH)
-    with pytest.raises(OutOfScope):
-        scope(STAFF).ensure_sees_payment(disbursement, lambda: DISTRICT_PATH)
+    with pytest.raises(SourceNotFound):
+        scope(actor).ensure_sees_source(source, lambda: DISTRICT_PATH)
+    with pytest.raises(DisbursementNotFound):
+        scope(actor).ensure_sees_payment(disbursement, lambda: DISTRICT_PATH)
+
+
+@pytest.mark.parametrize(
+    ("owner", "purchaser_path", "available"),
+    [
+        ("city", "/city/", True),  # the purchaser's own
+        ("city", "/city/district/", True),  # a federation above the purchaser
+        ("district", "/city/district/street/", True),
+        ("district", "/city/", False),  # below the purchaser
+        ("district-2", "/city/district/", False),  # a sibling's
+        ("other-city", "/city/district/", False),  # another city's
+        ("city", None, False),  # a purchaser nobody knows
+        ("ity", "/city/", False),  # ids match whole, not in part
+    ],
+)
+def test_a_source_is_available_to_its_owner_and_the_federations_below(
+    owner, purchaser_path, available
+):
+    assert domain.source_available_to(owner, purchaser_path) is available
+
+
+# --- top-ups and corrections at or above the threshold ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "pending"),
+    [(1, False), (THRESHOLD - 1, False), (THRESHOLD, True), (-THRESHOLD, True), (-1, False)],
+)
+def test_adjustments_at_or_above_the_threshold_wait_for_confirmation(amount, pending):
+    assert domain.needs_confirmation(amount, THRESHOLD) is pending
+
+
+@pytest.mark.parametrize(("amount", "kind"), [(THRESHOLD, "receipt"), (-THRESHOLD, "correction")])
+def test_a_pending_adjustment_enters_the_journal_only_when_another_officer_confirms(amount, kind):
+    source = new_source()
+    before = state(source)
+
+    adjustment = domain.SourceAdjustment(
+        source=source, amount=amount, reason="追加预算", actor=FINANCE_A, at=AT
+    )
+
+    assert (adjustment.status, adjustment.requested_by) == ("pending", FINANCE_A.user_id)
+    assert state(source) == before  # nothing moved yet
+    with pytest.raises(MakerChecker) as raised:
+        adjustment.confirm(source, FINANCE_A, LATER)
+    assert raised.value.details["reason"] == "requested_adjustment"
+    with pytest.raises(MakerChecker):
+        adjustment.confirm(source, ADMIN, LATER)
+    assert state(source) == before
+
+    entries = adjustment.confirm(source, FINANCE_B, LATER)
+
+    assert {e.kind for e in entries} == {kind}
+    assert {(e.actor_id, e.cause, e.memo) for e in entries} == {
+        (FINANCE_B.user_id, f"adjustment:{adjustment.id}", "追加预算")
+    }
+    assert source.amount == SOURCE_AMOUNT + amount
+    assert (adjustment.status, adjustment.decided_by) == ("confirmed", FINANCE_B.user_id)
+    with pytest.raises(InvalidTransition) as raised:
+        adjustment.confirm(source, FINANCE_C, LATEST)
+    assert raised.value.details["current_status"] == "confirmed"
+
+
+def test_a_refused_adjustment_moves_nothing_and_needs_a_reason():
+    source = new_source()
+    before = state(source)
+    adjustment = domain.SourceAdjustment(
+        source=source, amount=THRESHOLD, reason="追加预算", actor=ADMIN, at=AT
+    )
+
+    with pytest.raises(RuleBroken):
+        adjustment.refuse("  ", FINANCE_B, LATER)
+    adjustment.refuse("无批文", FINANCE_B, LATER)
+
+    assert (adjustment.status, adjustment.refusal_reason) == ("refused", "无批文")
+    assert state(source) == before
+    with pytest.raises(InvalidTransition):
+        adjustment.confirm(source, FINANCE_C, LATEST)
+
+
+def test_a_correction_beyond_what_is_available_is_refused_when_asked():
+    source = new_source()
+
+    with pytest.raises(InsufficientFunds):
+        domain.SourceAdjustment(
+            source=source, amount=-(SOURCE_AMOUNT + 1), reason="更正", actor=FINANCE_A, at=AT
+        )
 
 
 def test_contractors_see_no_source_not_even_the_one_paying_them():
@@ -993,9 +1154,10 @@ def test_contractors_see_only_the_money_paid_to_them():
 
     theirs.ensure_sees_payment(commitment, lambda: None)
     theirs.ensure_sees_payment(disbursement, lambda: None)
-    for thing in (commitment, disbursement):
-        with pytest.raises(DisbursementNotFound):
-            scope(OTHER_CONTRACTOR).ensure_sees_payment(thing, lambda: DISTRICT_PATH)
+    with pytest.raises(CommitmentNotFound):
+        scope(OTHER_CONTRACTOR).ensure_sees_payment(commitment, lambda: DISTRICT_PATH)
+    with pytest.raises(DisbursementNotFound):
+        scope(OTHER_CONTRACTOR).ensure_sees_payment(disbursement, lambda: DISTRICT_PATH)
 
 
 def test_a_contractor_without_an_organization_sees_no_payment():

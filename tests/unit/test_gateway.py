@@ -102,9 +102,9 @@ def test_bad_passwords(username, password, rule):
     "role, organization_id, kind",
     [
         ("admin", None, None),
-        ("finance_officer", None, None),
         ("ops", None, None),
         ("federation_staff", "o-1", "federation"),
+        ("finance_officer", "o-1", "federation"),
         ("contractor", "o-2", "service_provider"),
         # a volunteer team leader may belong to an organization of any kind, or to none
         ("team_leader", None, None),
@@ -123,8 +123,12 @@ def test_role_and_organization_that_fit(role, organization_id, kind):
         ("root", None, None, {"field": "role", "rule": "one_of"}),
         ("admin", "o-1", "federation",
          {"field": "organization_id", "rule": "not_allowed_for_role"}),
-        ("finance_officer", "o-1", None,
-         {"field": "organization_id", "rule": "not_allowed_for_role"}),
+        # finance officers belong to a federation (they reach only its subtree's money)
+        ("finance_officer", None, None,
+         {"field": "organization_id", "rule": "required_for_role"}),
+        ("finance_officer", "o-1", "service_provider",
+         {"field": "organization_id", "rule": "kind_for_role",
+          "expected_kind": "federation", "actual_kind": "service_provider"}),
         ("ops", "o-1", "service_provider",
          {"field": "organization_id", "rule": "not_allowed_for_role"}),
         ("federation_staff", None, None,

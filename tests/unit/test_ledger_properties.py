@@ -276,7 +276,8 @@ class Bank(RuleBasedStateMachine):
         if disbursement is None:
             return multiple()
         assert disbursement.status == ("held" if suspended else "pending")
-        assert disbursement.required_approvals == (2 if amount >= THRESHOLD else 1)
+        # the contract's amount decides, not the tranche's
+        assert disbursement.required_approvals == (2 if commitment.amount >= THRESHOLD else 1)
         self.disbursements[disbursement.id] = disbursement
         return disbursement.id
 
@@ -350,6 +351,8 @@ class Bank(RuleBasedStateMachine):
             expected = MakerChecker
         elif disbursement.status != "approved":
             expected = InvalidTransition
+        elif actor.user_id in {a.approver_id for a in disbursement.approvals}:
+            expected = MakerChecker  # whoever approved it does not pay it
         elif not stripped:
             expected = RuleBroken
         else:

@@ -1780,3 +1780,37 @@ def test_a_cancelled_draft_stays_hidden_from_contractors():
     project, _ = reach("cancelled")
     assert Scope(CONTRACTOR).can_read(project, lambda: DISTRICT) is False
     assert Scope(STAFF, DISTRICT).can_read(project, lambda: DISTRICT) is True
+
+
+# --- whose money a project may draw on -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("owner_id", "purchaser_path"),
+    [
+        ("city", "/city/"),  # the purchaser's own source
+        ("city", "/city/district/"),  # a source of a federation above the purchaser
+        ("province", "/province/city/district/"),
+    ],
+)
+def test_a_project_draws_on_its_purchasers_source_or_one_from_above(owner_id, purchaser_path):
+    domain.ensure_source_available(FUNDING_SOURCE_ID, owner_id, purchaser_path)
+
+
+@pytest.mark.parametrize(
+    ("owner_id", "purchaser_path"),
+    [
+        ("other-city", "/city/"),  # another federation's money
+        ("district", "/city/"),  # a federation below the purchaser
+        ("district-2", "/city/district/"),  # a sibling's
+        (None, "/city/"),  # a source funding does not know
+        ("city", None),  # a purchaser nobody knows
+        ("ity", "/city/"),  # ids match whole
+    ],
+)
+def test_any_other_source_is_not_available(owner_id, purchaser_path):
+    with pytest.raises(RuleBroken) as raised:
+        domain.ensure_source_available(FUNDING_SOURCE_ID, owner_id, purchaser_path)
+
+    assert raised.value.details["field"] == "funding_source_id"
+    assert raised.value.details["rule"] == "source_not_available"

@@ -61,15 +61,66 @@ class FundingRoutes:
         tag="Funding",
         roles=TREASURERS,
         body=S.SourceAdjustment,
-        response=S.SourceOut,
+        response=S.AdjustedSourceOut,
         status=201,
         idempotent=True,
+        statuses={
+            202: "at or above the threshold: recorded as pending_adjustment; it enters the"
+            " journal when a second finance officer confirms it"
+        },
     )
     def adjust_source(self, call: Call) -> Any:
         """A positive amount tops up, a negative one corrects down (never below what is
-        committed). Both are new journal entries with your name and reason."""
-        return 201, self.funding.call(
+        committed). Both are new journal entries with your name and reason — at once below
+        the threshold; at or above it once another finance officer confirms (202)."""
+        result = self.funding.call(
             "adjust_source", call.path["source_id"], call.body, call.actor.to_dict()
+        )
+        return (202 if result.get("pending_adjustment") else 201), result
+
+    @api(
+        "GET",
+        "/source-adjustments",
+        summary="Top-ups and corrections waiting for (or given) a second finance officer",
+        tag="Funding",
+        roles=("finance_officer", "admin", "ops"),
+        query=S.AdjustmentFilters,
+        response=S.AdjustmentPage,
+    )
+    def list_adjustments(self, call: Call) -> Any:
+        """Oldest first; `status=pending` is what waits for confirmation. Finance officers
+        see their federation's subtree's sources only."""
+        return self.funding.call("list_adjustments", call.query, call.actor.to_dict())
+
+    @api(
+        "POST",
+        "/source-adjustments/{adjustment_id}/confirm",
+        summary="Confirm a pending top-up or correction",
+        tag="Funding",
+        roles=FINANCE,
+        response=S.AdjustmentOut,
+    )
+    def confirm_adjustment(self, call: Call) -> Any:
+        """By a finance officer other than the one who asked; the journal entry is written
+        now (your name as actor, cause `adjustment:<id>`)."""
+        return self.funding.call(
+            "confirm_adjustment", call.path["adjustment_id"], call.actor.to_dict()
+        )
+
+    @api(
+        "POST",
+        "/source-adjustments/{adjustment_id}/refuse",
+        summary="Refuse a pending top-up or correction",
+        tag="Funding",
+        roles=FINANCE,
+        body=S.RejectRequest,
+        response=S.AdjustmentOut,
+    )
+    def refuse_adjustment(self, call: Call) -> Any:
+        """By a finance officer other than the one who asked, with a reason; nothing enters
+        the journal."""
+        return self.funding.call(
+            "refuse_adjustment", call.path["adjustment_id"], call.body, call.actor.to_dict()
         )
 
     @api(

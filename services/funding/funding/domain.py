@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from funding.exceptions import (
+    CommitmentNotFound,
     DisbursementNotFound,
     InsufficientFunds,
     InvalidTransition,
@@ -53,6 +54,15 @@ COMMITMENT_STATUSES = ("active", "released")
 APPROVER_ROLE = "finance_officer"
 #: who may create and adjust funding sources
 TREASURERS = ("finance_officer", "admin")
+#: who sees every federation's money (finance officers see their own federation's subtree)
+INSTALLATION_WIDE = ("admin", "ops")
+#: why someone may not approve a disbursement: they had a hand in what it pays for
+CONFLICTS = ("awarded_contract", "accepted_milestone", "verified_provider")
+CONFLICT_WORDS = {
+    "awarded_contract": "awarded this contract",
+    "accepted_milestone": "accepted a milestone of this contract",
+    "verified_provider": "verified the contractor",
+}
 
 
 # --- the journal --------------------------------------------------------------------------
@@ -261,6 +271,105 @@ class FundingSource(Aggregate):
         return entries
 
 
+def adjust(
+    source: FundingSource,
+    amount: int,
+    actor: Actor,
+    cause: str,
+    reason: str | None,
+    at: datetime,
+) -> list[JournalEntry]:
+    """A top-up (positive) or a correction (negative): new journal entries, never an edit."""
+    if amount > 0:
+        return source.receive(amount, actor, cause, reason, at)
+    if amount < 0:
+        return source.correct(-amount, actor, cause, reason, at)
+    raise RuleBroken("an adjustment changes the amount", field="amount", rule="not_zero")
+
+
+def needs_confirmation(amount: int, threshold: int) -> bool:
+    """Top-ups and corrections at or above the threshold wait for a second finance officer."""
+    return abs(amount) >= threshold
+
+
+ADJUSTMENT_STATUSES = ("pending", "confirmed", "refused")
+
+
+class SourceAdjustment:
+    """A top-up or correction at or above the threshold, asked by one treasurer and waiting
+    for a different finance officer to confirm it (only then does it enter the journal, under
+    the cause ``adjustment:<id>``, with the confirming officer as actor) or refuse it."""
+
+    def __init__(
+        self,
+        *,
+        source: FundingSource,
+        amount: int,
+        reason: str,
+        actor: Actor,
+        at: datetime,
+    ) -> None:
+        if amount == 0:
+            raise RuleBroken("an adjustment changes the amount", field="amount", rule="not_zero")
+        if amount < 0 and -amount > source.available:
+            raise InsufficientFunds(
+                "the source", -amount, source.available, funding_source_id=source.id
+            )
+        self.id = str(uuid.uuid4())
+        self.source_id = source.id
+        self.amount = amount
+        self.reason = reason
+        self.status = "pending"
+        self.requested_by = actor.user_id
+        self.requested_by_name = actor.username
+        self.requested_at = at
+        self.decided_by: str | None = None
+        self.decided_by_name: str | None = None
+        self.decided_at: datetime | None = None
+        self.refusal_reason: str | None = None
+        self.version = 1
+
+    @property
+    def cause(self) -> str:
+        return f"adjustment:{self.id}"
+
+    def _decide(self, action: str, actor: Actor, at: datetime) -> None:
+        if actor.role != APPROVER_ROLE:
+            raise MakerChecker(
+                f"only a finance officer may {action} an adjustment", role=actor.role
+            )
+        if self.status != "pending":
+            raise InvalidTransition(
+                "adjustment", action, self.status, adjustment_id=self.id, allowed_from=["pending"]
+            )
+        if actor.user_id == self.requested_by:
+            raise MakerChecker(
+                f"you asked for this adjustment: another finance officer must {action} it",
+                adjustment_id=self.id,
+                reason="requested_adjustment",
+            )
+        self.decided_by = actor.user_id
+        self.decided_by_name = actor.username
+        self.decided_at = at
+        self.version += 1
+
+    def confirm(self, source: FundingSource, actor: Actor, at: datetime) -> list[JournalEntry]:
+        self._decide("confirm", actor, at)
+        entries = adjust(source, self.amount, actor, self.cause, self.reason, at)
+        self.status = "confirmed"
+        return entries
+
+    def refuse(self, reason: str | None, actor: Actor, at: datetime) -> None:
+        reason = (reason or "").strip() or None
+        if not reason:
+            raise RuleBroken(
+                "a reason is required to refuse an adjustment", field="reason", rule="required"
+            )
+        self._decide("refuse", actor, at)
+        self.status = "refused"
+        self.refusal_reason = reason
+
+
 # --- commitments --------------------------------------------------------------------------
 
 
@@ -277,9 +386,11 @@ class Commitment(Aggregate):
         amount: int,
         cause: str,
         at: datetime,
+        awarded_by: str | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.source_id = source.id
+        self.awarded_by = awarded_by
         self.contract_id = contract_id
         self.project_id = project_id
         self.payee_id = payee_id
@@ -307,9 +418,11 @@ def commit(
     amount: int,
     cause: str,
     at: datetime,
+    awarded_by: str | None = None,
 ) -> tuple[Commitment, list[JournalEntry]]:
     """Commit a contract's amount from the source; InsufficientFunds (with the shortfall) if
-    the source lacks available money."""
+    the source lacks available money. ``awarded_by`` (who awarded the contract) is kept: they
+    never approve its disbursements."""
     _positive(amount, "amount")
     if amount > source.available:
         raise InsufficientFunds(
@@ -323,6 +436,7 @@ def commit(
         amount=amount,
         cause=cause,
         at=at,
+        awarded_by=awarded_by,
     )
     entries = move(
         "commitment",
@@ -455,20 +569,39 @@ class Disbursement(Aggregate):
         self.updated_at = at
 
     def approve(
-        self, source: FundingSource, commitment: Commitment, actor: Actor, at: datetime
+        self,
+        source: FundingSource,
+        commitment: Commitment,
+        actor: Actor,
+        at: datetime,
+        involved: dict[str, set[str]] | None = None,
     ) -> tuple[Approval, list[JournalEntry]]:
-        """One finance officer's approval; the last one needed moves the money to approved."""
+        """One finance officer's approval; the last one needed moves the money to approved.
+
+        ``involved`` names, per reason of ``CONFLICTS``, the people who had a hand in what the
+        disbursement pays for (awarded the contract, accepted one of its milestones, verified
+        its provider): none of them approves it."""
         _ensure_finance(actor)
         self._require("approve", "pending")
         if actor.user_id == self.requested_by:
             raise MakerChecker(
                 "you accepted this milestone: another finance officer approves its disbursement",
                 disbursement_id=self.id,
+                reason="accepted_milestone",
             )
+        for reason in CONFLICTS:
+            if actor.user_id in (involved or {}).get(reason, set()):
+                raise MakerChecker(
+                    f"you {CONFLICT_WORDS[reason]}: another finance officer approves its"
+                    " disbursements",
+                    disbursement_id=self.id,
+                    reason=reason,
+                )
         if any(a.approver_id == actor.user_id for a in self.approvals):
             raise MakerChecker(
                 "you already approved this disbursement; a second person must",
                 disbursement_id=self.id,
+                reason="already_approved",
                 approvals=len(self.approvals),
                 required_approvals=self.required_approvals,
             )
@@ -546,6 +679,12 @@ class Disbursement(Aggregate):
     ) -> list[JournalEntry]:
         _ensure_finance(actor)
         self._require("pay", "approved")
+        if any(a.approver_id == actor.user_id for a in self.approvals):
+            raise MakerChecker(
+                "you approved this disbursement: another finance officer records its payment",
+                disbursement_id=self.id,
+                reason="approved_disbursement",
+            )
         reference = reference.strip()
         if not reference:
             raise RuleBroken(
@@ -679,7 +818,9 @@ def request_disbursement(
         milestone_id=milestone_id,
         amount=amount,
         requested_by=requested_by,
-        required_approvals=2 if amount >= dual_approval_threshold else 1,
+        # the contract's amount decides: a large contract cut into small tranches still
+        # needs two approvers on each
+        required_approvals=2 if commitment.amount >= dual_approval_threshold else 1,
         cause=cause,
         at=at,
     )
@@ -743,15 +884,17 @@ def queue_age_seconds(disbursement: Disbursement, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class FundingScope:
-    """Admins, finance and ops see all money; federation staff the sources their federation's
-    subtree owns (and what was paid from them); a contractor only what is paid to it."""
+    """Admins and ops see all money (the installation-wide view); finance officers and
+    federation staff the sources their federation's subtree owns and what was committed and
+    paid from them; a contractor only what is paid to it. Money outside one's scope is, to
+    them, not there (404, like a missing id)."""
 
     actor: Actor
     federation_path: str | None = None
 
     @property
     def sees_everything(self) -> bool:
-        return self.actor.role in ("admin", "finance_officer", "ops")
+        return self.actor.role in INSTALLATION_WIDE
 
     def _owns(self, owner_path: str | None) -> bool:
         return bool(
@@ -763,13 +906,8 @@ class FundingScope:
     ) -> None:
         if self.sees_everything:
             return
-        if self.actor.role == "contractor":
+        if self.actor.role == "contractor" or not self._owns(owner_path()):
             raise SourceNotFound(source.id)
-        if not self._owns(owner_path()):
-            raise OutOfScope(
-                "the funding source belongs to a federation outside yours",
-                funding_source_id=source.id,
-            )
 
     def ensure_sees_payment(
         self, thing: Disbursement | Commitment, owner_path: Callable[[], str | None]
@@ -778,7 +916,31 @@ class FundingScope:
             return
         if self.actor.role == "contractor":
             if thing.payee_id != self.actor.organization_id:
-                raise DisbursementNotFound(thing.id)  # another's money is, to them, not there
+                raise _not_found(thing)  # another's money is, to them, not there
             return
         if not self._owns(owner_path()):
-            raise OutOfScope("this money belongs to a federation outside yours", id=thing.id)
+            raise _not_found(thing)
+
+    def ensure_owns(self, owner_path: str | None, field: str) -> None:
+        """Finance officers create and adjust the money of their own federation's subtree."""
+        if self.sees_everything:
+            return
+        if not self._owns(owner_path):
+            raise OutOfScope(
+                "you manage the money of your own federation and those under it", field=field
+            )
+
+
+def _not_found(thing: Disbursement | Commitment) -> Exception:
+    if isinstance(thing, Commitment):
+        return CommitmentNotFound(thing.contract_id)
+    return DisbursementNotFound(thing.id)
+
+
+# --- which projects may draw on a source ------------------------------------------------------
+
+
+def source_available_to(owner_id: str, purchaser_path: str | None) -> bool:
+    """A project draws only on a source owned by its purchaser or by a federation above the
+    purchaser (whose materialised path then names the owner)."""
+    return bool(purchaser_path) and f"/{owner_id}/" in str(purchaser_path)

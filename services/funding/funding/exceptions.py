@@ -13,6 +13,7 @@ from kit.errors import (
 )
 
 __all__ = [
+    "AdjustmentNotFound",
     "CommitmentNotFound",
     "DisbursementNotFound",
     "DuplicatePaymentReference",
@@ -47,6 +48,13 @@ class CommitmentNotFound(NotFound):
         super().__init__(f"no commitment for contract {contract_id}", contract_id=contract_id)
 
 
+class AdjustmentNotFound(NotFound):
+    code = "ADJUSTMENT_NOT_FOUND"
+
+    def __init__(self, adjustment_id: str) -> None:
+        super().__init__(f"no adjustment {adjustment_id}", adjustment_id=adjustment_id)
+
+
 class RuleBroken(InvalidInput):
     def __init__(self, message: str, *, field: str, rule: str, **details: object) -> None:
         super().__init__(message, field=field, rule=rule, **details)
@@ -69,7 +77,9 @@ class InsufficientFunds(Conflict):
 
 
 class MakerChecker(Forbidden):
-    """Nobody approves a disbursement they caused, or approves it twice."""
+    """Nobody approves a disbursement they had a hand in (awarded its contract, accepted a
+    milestone of it, verified its provider) or approves it twice; nobody pays what they
+    approved; nobody confirms their own adjustment. ``details.reason`` says which."""
 
     code = "MAKER_CHECKER"
 

@@ -16,10 +16,12 @@ from typing import Any
 from funding import domain
 from funding.domain import Disbursement, FundingSource
 from funding.exceptions import (
+    AdjustmentNotFound,
     DuplicatePaymentReference,
     InsufficientFunds,
     NotYetKnown,
     RuleBroken,
+    SourceNotFound,
 )
 from funding.repository import FundingRepository
 from kit.actor import Actor
@@ -38,11 +40,7 @@ class Reader:
     def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
         self.repo = _repo(uow)
         self.directory = Directory(uow)
-        own = None
-        if actor.role == "federation_staff" and actor.organization_id:
-            entry = self.directory.get(actor.organization_id)
-            own = entry["path"] if entry else None
-        self.scope = domain.FundingScope(actor, own)
+        self.scope = scope_of(self.directory, actor)
         self.actor = actor
 
     def owner_path(self, source_id: str) -> Callable[[], str | None]:
@@ -86,6 +84,34 @@ class Reader:
         self.scope.ensure_sees_payment(commitment, self.owner_path(commitment.source_id))
         return commitment
 
+    def adjustments(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+        if self.actor.role == "contractor":
+            return {"items": [], "next_cursor": None}
+        within = None if self.scope.sees_everything else (self.scope.federation_path or "-")
+        items = self.repo.list_adjustments(request, within_path=within, **filters)
+        return page(items, request, key_of=lambda a: (a.requested_at.isoformat(), a.id))
+
+    def within_path(self) -> str | None:
+        """For lists: None (everything) or the actor's subtree ('-' matches nothing)."""
+        return None if self.scope.sees_everything else (self.scope.federation_path or "-")
+
+
+#: roles whose view of money is their federation's subtree
+SCOPED_TO_FEDERATION = ("federation_staff", "finance_officer")
+
+
+def scope_of(directory: Directory, actor: Actor) -> domain.FundingScope:
+    own = None
+    if actor.role in SCOPED_TO_FEDERATION and actor.organization_id:
+        entry = directory.get(actor.organization_id)
+        own = entry["path"] if entry else None
+    return domain.FundingScope(actor, own)
+
+
+def _path(directory: Directory, organization_id: str) -> str | None:
+    entry = directory.get(organization_id)
+    return entry["path"] if entry else None
+
 
 # --- sources ------------------------------------------------------------------------------
 
@@ -94,13 +120,15 @@ def create_source(
     uow: UnitOfWork, data: dict[str, Any], actor: Actor, request_id: str, at: datetime
 ) -> FundingSource:
     domain.ensure_treasurer(actor)
-    owner = Directory(uow).get(data["owner_id"])
+    directory = Directory(uow)
+    owner = directory.get(data["owner_id"])
     if owner is None or owner.get("kind") != "federation":
         raise RuleBroken(
             "the owner must be a federation known to the registry",
             field="owner_id",
             rule="federation",
         )
+    scope_of(directory, actor).ensure_owns(owner["path"], "owner_id")
     repo = _repo(uow)
     source = FundingSource(
         name=data["name"],
@@ -114,6 +142,30 @@ def create_source(
     repo.add(source)
     if data["amount"] > 0:
         repo.add(*source.receive(data["amount"], actor, request_id, "initial amount", at))
+    source.record(
+        "funding_source_created",
+        funding_source_id=source.id,
+        owner_id=source.owner_id,
+        version=source.version,
+        actor_id=actor.user_id,
+        occurred_at=at,
+    )
+    return source
+
+
+def source_facts(uow: UnitOfWork, source_id: str) -> dict[str, Any] | None:
+    """What projects needs to know of a source it has not heard of yet (its owner)."""
+    source = _repo(uow).find_source(source_id)
+    if source is None:
+        return None
+    return {"funding_source_id": source.id, "owner_id": source.owner_id, "version": source.version}
+
+
+def _managed_source(uow: UnitOfWork, source_id: str, actor: Actor) -> FundingSource:
+    """The source, locked, if the actor manages it (another federation's is not there)."""
+    directory = Directory(uow)
+    source = _repo(uow).source(source_id, for_update=True)
+    scope_of(directory, actor).ensure_sees_source(source, lambda: _path(directory, source.owner_id))
     return source
 
 
@@ -124,31 +176,71 @@ def adjust_source(
     actor: Actor,
     request_id: str,
     at: datetime,
-) -> FundingSource:
-    """A top-up (positive) or a correction (negative): a new journal entry, never an edit."""
+    threshold: int,
+) -> tuple[FundingSource, domain.SourceAdjustment | None]:
+    """A top-up (positive) or a correction (negative): a new journal entry, never an edit.
+    At or above ``threshold`` (either way) it is recorded as pending instead, and enters the
+    journal once a second finance officer confirms it: then the adjustment is returned too."""
     domain.ensure_treasurer(actor)
     repo = _repo(uow)
-    source = repo.source(source_id, for_update=True)
+    source = _managed_source(uow, source_id, actor)
     amount, reason = data["amount"], data["reason"]
-    if amount > 0:
-        entries = source.receive(amount, actor, request_id, reason, at)
-    elif amount < 0:
-        entries = source.correct(-amount, actor, request_id, reason, at)
+    if domain.needs_confirmation(amount, threshold):
+        adjustment = domain.SourceAdjustment(
+            source=source, amount=amount, reason=reason, actor=actor, at=at
+        )
+        repo.add(adjustment)
+        return source, adjustment
+    repo.add(*domain.adjust(source, amount, actor, request_id, reason, at))
+    return source, None
+
+
+def decide_adjustment(
+    uow: UnitOfWork,
+    adjustment_id: str,
+    confirm: bool,
+    reason: str | None,
+    actor: Actor,
+    at: datetime,
+) -> domain.SourceAdjustment:
+    """A second finance officer confirms (the journal entry is written now) or refuses."""
+    repo = _repo(uow)
+    adjustment = repo.adjustment(adjustment_id, for_update=True)
+    try:
+        source = _managed_source(uow, adjustment.source_id, actor)
+    except SourceNotFound:
+        raise AdjustmentNotFound(adjustment_id) from None
+    if confirm:
+        repo.add(*adjustment.confirm(source, actor, at))
     else:
-        raise RuleBroken("an adjustment changes the amount", field="amount", rule="not_zero")
-    repo.add(*entries)
-    return source
+        adjustment.refuse(reason, actor, at)
+    return adjustment
 
 
 # --- disbursements --------------------------------------------------------------------------
 
 
+def _decidable(uow: UnitOfWork, disbursement_id: str, actor: Actor) -> Disbursement:
+    """The disbursement, locked, if it is paid from the actor's federation's money (another
+    federation's is, to its finance officers, not there)."""
+    repo = _repo(uow)
+    directory = Directory(uow)
+    disbursement = repo.disbursement(disbursement_id, for_update=True)
+
+    def owner_path() -> str | None:
+        source = repo.find_source(disbursement.source_id)
+        return _path(directory, source.owner_id) if source else None
+
+    scope_of(directory, actor).ensure_sees_payment(disbursement, owner_path)
+    return disbursement
+
+
 def approve(uow: UnitOfWork, disbursement_id: str, actor: Actor, at: datetime) -> Disbursement:
     repo = _repo(uow)
-    disbursement = repo.disbursement(disbursement_id, for_update=True)
+    disbursement = _decidable(uow, disbursement_id, actor)
     commitment = repo.commitment(disbursement.contract_id, for_update=True)
     source = repo.source(disbursement.source_id, for_update=True)
-    _, entries = disbursement.approve(source, commitment, actor, at)
+    _, entries = disbursement.approve(source, commitment, actor, at, repo.involved(commitment))
     repo.add(*entries)
     return disbursement
 
@@ -156,7 +248,7 @@ def approve(uow: UnitOfWork, disbursement_id: str, actor: Actor, at: datetime) -
 def reject(
     uow: UnitOfWork, disbursement_id: str, reason: str | None, actor: Actor, at: datetime
 ) -> Disbursement:
-    disbursement = _repo(uow).disbursement(disbursement_id, for_update=True)
+    disbursement = _decidable(uow, disbursement_id, actor)
     disbursement.reject(reason, actor, at)
     return disbursement
 
@@ -165,7 +257,7 @@ def pay(
     uow: UnitOfWork, disbursement_id: str, reference: str, actor: Actor, at: datetime
 ) -> Disbursement:
     repo = _repo(uow)
-    disbursement = repo.disbursement(disbursement_id, for_update=True)
+    disbursement = _decidable(uow, disbursement_id, actor)
     used_by = repo.payment_reference_used(reference.strip())
     if used_by is not None:
         raise DuplicatePaymentReference(reference.strip(), used_by)
@@ -261,6 +353,16 @@ def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> bo
     source = repo.find_source(facts["funding_source_id"], for_update=True)
     if source is None:
         return refuse(event["amount"], "unknown funding source")
+    purchaser_path = _path(Directory(uow), str(event["purchaser_id"]))
+    if purchaser_path is None:
+        # the registry's word on the purchaser travels on another queue: wait for it
+        raise NotYetKnown(f"purchaser {event['purchaser_id']} is not in the directory yet")
+    if not domain.source_available_to(source.owner_id, purchaser_path):
+        return refuse(
+            event["amount"],
+            "source_not_available: the source belongs to neither the purchaser nor a"
+            " federation above it",
+        )
     try:
         commitment, entries = domain.commit(
             source,
@@ -270,6 +372,7 @@ def contract_awarded(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> bo
             amount=event["amount"],
             cause=cause,
             at=at,
+            awarded_by=str(event["actor_id"]) if event.get("actor_id") else None,
         )
     except InsufficientFunds as shortfall:
         return refuse(shortfall.details["shortfall"], "the funding source lacks available money")
@@ -353,3 +456,9 @@ def payee_deregistered(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> 
     for disbursement in _repo(uow).disbursements_of_payee(str(event["organization_id"])):
         changed += disbursement.payee_deregistered(event.get("kind"), event["version"], at)
     return changed
+
+
+def provider_verified(uow: UnitOfWork, event: dict[str, Any], at: datetime) -> None:
+    """Remember who verified a service provider: they never approve a disbursement to it."""
+    if event.get("kind") == "service_provider" and event.get("actor_id"):
+        _repo(uow).record_verification(str(event["organization_id"]), str(event["actor_id"]), at)

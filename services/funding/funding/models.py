@@ -63,6 +63,8 @@ commitments = sa.Table(
     sa.Column("cause", sa.String(100), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    #: who awarded the contract (the award event's actor; null for awards older than this)
+    sa.Column("awarded_by", sa.String(36), nullable=True),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint("released >= 0 AND disbursed >= 0", name="not_negative"),
     sa.CheckConstraint("released + disbursed <= amount", name="within_amount"),
@@ -166,6 +168,44 @@ refused_commitments = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
 )
 
+#: top-ups and corrections at or above the threshold, waiting for (or given) a second finance
+#: officer's decision; a confirmed one entered the journal under the cause ``adjustment:<id>``
+source_adjustments = sa.Table(
+    "source_adjustments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("source_id", sa.String(36), sa.ForeignKey("funding_sources.id"), nullable=False),
+    sa.Column("amount", Money(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("requested_by", sa.String(36), nullable=False),
+    sa.Column("requested_by_name", sa.String(150), nullable=False),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_by", sa.String(36), nullable=True),
+    sa.Column("decided_by_name", sa.String(150), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("refusal_reason", sa.Text(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.CheckConstraint("amount <> 0", name="not_zero"),
+    sa.CheckConstraint("status IN ('pending', 'confirmed', 'refused')", name="status"),
+    sa.CheckConstraint(
+        "status = 'pending' OR (decided_by IS NOT NULL AND decided_by <> requested_by)",
+        name="decided_by_another",
+    ),
+    sa.Index("ix_source_adjustments_status_requested_at", "status", "requested_at"),
+    sa.Index("ix_source_adjustments_source_id", "source_id"),
+)
+
+#: who verified each service provider in the registry (``organization_verified``'s actor):
+#: they never approve a disbursement to it
+provider_verifications = sa.Table(
+    "provider_verifications",
+    metadata,
+    sa.Column("organization_id", sa.String(36), primary_key=True),
+    sa.Column("verified_by", sa.String(36), primary_key=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+)
+
 _mapper_registry = registry(metadata=metadata)
 _mapped = False
 
@@ -178,6 +218,7 @@ def start_mappers() -> None:
     _mapper_registry.map_imperatively(domain.Commitment, commitments)
     _mapper_registry.map_imperatively(domain.JournalEntry, journal_entries)
     _mapper_registry.map_imperatively(domain.Approval, approvals)
+    _mapper_registry.map_imperatively(domain.SourceAdjustment, source_adjustments)
     _mapper_registry.map_imperatively(
         domain.Disbursement,
         disbursements,

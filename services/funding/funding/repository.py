@@ -8,15 +8,28 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from funding.domain import Commitment, Disbursement, FundingSource, JournalEntry
-from funding.exceptions import CommitmentNotFound, DisbursementNotFound, SourceNotFound
+from funding.domain import (
+    Commitment,
+    Disbursement,
+    FundingSource,
+    JournalEntry,
+    SourceAdjustment,
+)
+from funding.exceptions import (
+    AdjustmentNotFound,
+    CommitmentNotFound,
+    DisbursementNotFound,
+    SourceNotFound,
+)
 from funding.models import (
     commitments,
     disbursements,
     ended_projects,
     funding_sources,
     journal_entries,
+    provider_verifications,
     refused_commitments,
+    source_adjustments,
     start_mappers,
 )
 from kit.directory import organizations as directory
@@ -25,6 +38,12 @@ from kit.paging import PageRequest
 
 def _owned_within(path: str) -> Any:
     return sa.select(directory.c.id).where(directory.c.path.like(path + "%"))
+
+
+def _sources_within(path: str) -> Any:
+    return sa.select(funding_sources.c.id).where(
+        funding_sources.c.owner_id.in_(_owned_within(path))
+    )
 
 
 class FundingRepository:
@@ -165,10 +184,7 @@ class FundingRepository:
         table = disbursements
         query = sa.select(Disbursement)
         if within_path is not None:
-            owned = sa.select(funding_sources.c.id).where(
-                funding_sources.c.owner_id.in_(_owned_within(within_path))
-            )
-            query = query.where(table.c.source_id.in_(owned))
+            query = query.where(table.c.source_id.in_(_sources_within(within_path)))
         for column, value in (
             (table.c.status, status),
             (table.c.contract_id, contract_id),
@@ -217,9 +233,12 @@ class FundingRepository:
         contract_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        within_path: str | None = None,
     ) -> list[JournalEntry]:
         table = journal_entries
         query = sa.select(JournalEntry)
+        if within_path is not None:
+            query = query.where(table.c.source_id.in_(_sources_within(within_path)))
         if source_id:
             query = query.where(table.c.source_id == source_id)
         if contract_id:
@@ -246,7 +265,13 @@ class FundingRepository:
             query = query.where(journal_entries.c[name] == value)
         return {account: int(total) for account, total in self.session.execute(query)}
 
-    def monthly(self, *, source_id: str | None = None, fiscal_year: int | None = None) -> list[Any]:
+    def monthly(
+        self,
+        *,
+        source_id: str | None = None,
+        fiscal_year: int | None = None,
+        within_path: str | None = None,
+    ) -> list[Any]:
         """Money moved per month and kind of transaction (the debit side of each)."""
         month = self._china_month(journal_entries.c.at)
         query = (
@@ -256,6 +281,8 @@ class FundingRepository:
             .group_by(month, journal_entries.c.kind)
             .order_by(month, journal_entries.c.kind)
         )
+        if within_path is not None:
+            query = query.where(journal_entries.c.source_id.in_(_sources_within(within_path)))
         if source_id:
             query = query.where(journal_entries.c.source_id == source_id)
         if fiscal_year:
@@ -316,3 +343,75 @@ class FundingRepository:
             )
         ).first()
         return None if row is None else dict(row._mapping)
+
+    # --- adjustments waiting for a second finance officer -----------------------------------
+
+    def adjustment(self, adjustment_id: str, *, for_update: bool = False) -> SourceAdjustment:
+        adjustment = self.session.get(
+            SourceAdjustment,
+            str(adjustment_id),
+            with_for_update=for_update or None,
+            populate_existing=for_update,
+        )
+        if adjustment is None:
+            raise AdjustmentNotFound(str(adjustment_id))
+        return adjustment
+
+    def list_adjustments(
+        self,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        source_id: str | None = None,
+        within_path: str | None = None,
+    ) -> list[SourceAdjustment]:
+        """Oldest first, like the approval queue."""
+        table = source_adjustments
+        query = sa.select(SourceAdjustment)
+        if within_path is not None:
+            query = query.where(table.c.source_id.in_(_sources_within(within_path)))
+        if status:
+            query = query.where(table.c.status == status)
+        if source_id:
+            query = query.where(table.c.source_id == str(source_id))
+        if page.after:
+            query = query.where(
+                sa.tuple_(table.c.requested_at, table.c.id)
+                > (datetime.fromisoformat(page.after[0]), page.after[1])
+            )
+        return list(
+            self.session.execute(
+                query.order_by(table.c.requested_at, table.c.id).limit(page.limit + 1)
+            ).scalars()
+        )
+
+    # --- who had a hand in a contract ---------------------------------------------------------
+
+    def record_verification(self, organization_id: str, verified_by: str, at: datetime) -> None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = self.session.get_bind().dialect.name
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(provider_verifications)
+        self.session.execute(
+            insert.values(
+                organization_id=str(organization_id), verified_by=str(verified_by), at=at
+            ).on_conflict_do_nothing()
+        )
+
+    def involved(self, commitment: Commitment) -> dict[str, set[str]]:
+        """Who awarded the contract, accepted any of its milestones, verified its provider."""
+        acceptors = self.session.execute(
+            sa.select(disbursements.c.requested_by)
+            .where(disbursements.c.contract_id == commitment.contract_id)
+            .distinct()
+        ).scalars()
+        verifiers = self.session.execute(
+            sa.select(provider_verifications.c.verified_by).where(
+                provider_verifications.c.organization_id == commitment.payee_id
+            )
+        ).scalars()
+        return {
+            "awarded_contract": {commitment.awarded_by} if commitment.awarded_by else set(),
+            "accepted_milestone": set(acceptors),
+            "verified_provider": set(verifiers),
+        }

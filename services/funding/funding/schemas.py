@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from funding.domain import DISBURSEMENT_STATUSES, SOURCE_KINDS
+from funding.domain import ADJUSTMENT_STATUSES, DISBURSEMENT_STATUSES, SOURCE_KINDS
 from kit.clock import utcnow
 from kit.fields import Id, Money, Text
 from kit.paging import MAX_LIMIT
@@ -73,6 +73,13 @@ class MonthlyFilters(Strict):
     fiscal_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
 
 
+class AdjustmentFilters(Strict):
+    status = fields.String(validate=validate.OneOf(ADJUSTMENT_STATUSES))
+    source_id = Id()
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
 class RejectRequest(Strict):
     reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
@@ -100,6 +107,43 @@ class SourceOut(Schema):
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     version = fields.Integer()
+
+
+class AdjustmentOut(Schema):
+    id = fields.String()
+    source_id = fields.String()
+    amount = fields.Integer(metadata={"description": "fen: positive tops up, negative corrects"})
+    reason = fields.String()
+    status = fields.String(metadata={"description": "pending | confirmed | refused"})
+    requested_by = fields.String()
+    requested_by_name = fields.String()
+    requested_at = fields.AwareDateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_by_name = fields.String(allow_none=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
+    refusal_reason = fields.String(allow_none=True)
+    journal_cause = fields.Function(
+        lambda adjustment: adjustment.cause if adjustment.status == "confirmed" else None,
+        allow_none=True,
+        metadata={"description": "the cause its journal entries carry, once confirmed"},
+    )
+    version = fields.Integer()
+
+
+class AdjustmentPage(Schema):
+    items = fields.List(fields.Nested(AdjustmentOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class AdjustedSourceOut(SourceOut):
+    pending_adjustment = fields.Nested(
+        AdjustmentOut,
+        allow_none=True,
+        metadata={
+            "description": "at or above the threshold: the adjustment waiting for a second"
+            " finance officer (null when it entered the journal at once)"
+        },
+    )
 
 
 class SourcePage(Schema):

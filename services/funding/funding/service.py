@@ -37,6 +37,9 @@ JOURNAL_PAGE = schemas.JournalPage()
 MONTHLY = schemas.MonthlyReport()
 SOURCE_CREATE_IN = schemas.SourceCreate()
 SOURCE_ADJUSTMENT_IN = schemas.SourceAdjustment()
+ADJUSTMENT = schemas.AdjustmentOut()
+ADJUSTMENT_PAGE = schemas.AdjustmentPage()
+ADJUSTMENT_FILTERS_IN = schemas.AdjustmentFilters()
 SOURCE_FILTERS_IN = schemas.SourceFilters()
 DISBURSEMENT_FILTERS_IN = schemas.DisbursementFilters()
 JOURNAL_FILTERS_IN = schemas.JournalFilters()
@@ -102,16 +105,64 @@ class FundingService(DirectoryConsumer):
     def adjust_source(
         self, source_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
+        """The source; at or above the threshold with ``pending_adjustment`` (nothing entered
+        the journal yet: a second finance officer confirms it)."""
         data = SOURCE_ADJUSTMENT_IN.load(payload)
-        source = self._write(
+        source, pending = self._write(
             handlers.adjust_source,
             source_id,
             data,
             Actor.from_dict(actor),
             f"request:{uuid.uuid4()}",
             utcnow(),
+            self.dual_approval_threshold,
         )
-        return SOURCE.dump(source)
+        return {
+            **SOURCE.dump(source),
+            "pending_adjustment": ADJUSTMENT.dump(pending) if pending is not None else None,
+        }
+
+    @rpc
+    def list_adjustments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = ADJUSTMENT_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(actor, Reader.adjustments, ADJUSTMENT_PAGE.dump, filters, request)
+
+    @rpc
+    def confirm_adjustment(self, adjustment_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        return ADJUSTMENT.dump(
+            self._write(
+                handlers.decide_adjustment,
+                adjustment_id,
+                True,
+                None,
+                Actor.from_dict(actor),
+                utcnow(),
+            )
+        )
+
+    @rpc
+    def refuse_adjustment(
+        self, adjustment_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        reason = REJECT_IN.load(payload or {})["reason"]
+        return ADJUSTMENT.dump(
+            self._write(
+                handlers.decide_adjustment,
+                adjustment_id,
+                False,
+                reason,
+                Actor.from_dict(actor),
+                utcnow(),
+            )
+        )
+
+    @rpc
+    def source_facts(self, source_id: str) -> dict[str, Any] | None:
+        """For the projects service, when it has not yet heard of a source a request names:
+        its owner (``funding_source_created`` carries the same). None if there is none."""
+        with self.db(readonly=True) as uow:
+            return handlers.source_facts(uow, str(source_id))
 
     @rpc
     def get_source(self, source_id: str, actor: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +272,10 @@ class FundingService(DirectoryConsumer):
     def project_cancelled(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.project_ended(uow, event, "cancelled", utcnow())
 
+    @on_event("registry", "organization_verified")
+    def provider_verified(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.provider_verified(uow, event, utcnow())
+
     @on_event("registry", "organization_suspended")
     def payee_suspended(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.payee_standing(uow, event, True, utcnow())
@@ -250,11 +305,16 @@ def _monthly(reader: Reader, filters: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ensure_journal_scope(reader: Reader, filters: dict[str, Any]) -> None:
-    """The journal is finance's; staff read their own sources' journal, contractors none."""
+    """Admins and ops read the whole journal; finance officers the lines of their federation's
+    subtree's sources (filtered; another's source is not there); staff those of one of their
+    sources at a time; contractors none."""
     if reader.scope.sees_everything:
         return
     if filters.get("source_id"):
         reader.source(filters["source_id"])
+        return
+    if reader.actor.role == "finance_officer":
+        filters["within_path"] = reader.within_path()
         return
     from funding.exceptions import OutOfScope
 

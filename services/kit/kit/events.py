@@ -145,6 +145,15 @@ class ProjectEnded(EventSchema):
 # --- funding ---------------------------------------------------------------------------
 
 
+class FundingSourceCreated(EventSchema):
+    """A funding source exists: its owner (a federation) decides which projects may draw on
+    it (the owner's own and those of the federations below it)."""
+
+    funding_source_id = fields.UUID(required=True)
+    owner_id = fields.UUID(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
 class CommitmentMade(EventSchema):
     commitment_id = fields.UUID(required=True)
     contract_id = fields.UUID(required=True)
@@ -254,6 +263,7 @@ CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "milestone_rejected": ("projects", MilestoneRejected),
     "project_closed": ("projects", ProjectEnded),
     "project_cancelled": ("projects", ProjectEnded),
+    "funding_source_created": ("funding", FundingSourceCreated),
     "commitment_made": ("funding", CommitmentMade),
     "commitment_rejected": ("funding", CommitmentRejected),
     "disbursement_requested": ("funding", DisbursementRequested),

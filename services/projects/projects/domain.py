@@ -783,6 +783,22 @@ def plan_milestones(
     ]
 
 
+def ensure_source_available(
+    source_id: str, owner_id: str | None, purchaser_path: str | None
+) -> None:
+    """A project draws only on a funding source owned by its purchaser or by a federation
+    above the purchaser (whose id is then on the purchaser's materialised path); any other
+    source — another federation's, or one funding does not know — is refused by name."""
+    if owner_id is None or not purchaser_path or f"/{owner_id}/" not in purchaser_path:
+        raise RuleBroken(
+            "the funding source is not one the purchaser may draw on: it must belong to the"
+            " purchasing federation or a federation above it",
+            field="funding_source_id",
+            rule="source_not_available",
+            funding_source_id=str(source_id),
+        )
+
+
 def award(
     project: Project,
     *,

@@ -15,7 +15,7 @@ from kit.actor import Actor
 from kit.db import UnitOfWork
 from kit.directory import ACTIVE_STATUSES, Directory
 from kit.paging import PageRequest, page
-from projects import domain
+from projects import domain, sources
 from projects.domain import Contract, Milestone, Project, Scope
 from projects.exceptions import (
     ApplicationNotFound,
@@ -38,8 +38,11 @@ class Context:
     statement); the actor's scope is resolved only when a use case asks for it.
     """
 
-    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+    def __init__(
+        self, uow: UnitOfWork, actor: Actor, ask_funding: sources.AskFunding | None = None
+    ) -> None:
         self.uow = uow
+        self.ask_funding = ask_funding
         self.repo = ProjectRepository(uow.session)  # type: ignore[arg-type]
         self.directory = Directory(uow)
         self.actor = actor
@@ -64,6 +67,12 @@ class Context:
     def path_of(self, organization_id: str) -> str | None:
         entry = self.entry(organization_id)
         return entry["path"] if entry else None
+
+    def ensure_source_available(self, source_id: str, purchaser_id: str) -> None:
+        """422 ``source_not_available`` unless the source is the purchaser's or a federation's
+        above it (a source this copy has not heard of yet is asked of funding first)."""
+        owner_id = sources.owner_of(self.uow, str(source_id), self.ask_funding)
+        domain.ensure_source_available(source_id, owner_id, self.path_of(purchaser_id))
 
     # --- loading with checks ---------------------------------------------------------------
 
@@ -144,6 +153,7 @@ def draft_project(ctx: Context, data: dict[str, Any], at: datetime) -> Project:
         raise OutOfScope(
             "you draft projects for your own federation and those under it", field="purchaser_id"
         )
+    ctx.ensure_source_available(data["funding_source_id"], purchaser_id)
     project = Project(
         title=data["title"],
         category=data["category"],
@@ -166,6 +176,8 @@ def draft_project(ctx: Context, data: dict[str, Any], at: datetime) -> Project:
 def edit_project(ctx: Context, project_id: str, changes: dict[str, Any], at: datetime) -> Project:
     project = ctx.managed_project(project_id)
     project.edit(changes, at)
+    if "funding_source_id" in changes:  # refused: the unit of work is not committed
+        ctx.ensure_source_available(changes["funding_source_id"], project.purchaser_id)
     return project
 
 
@@ -273,6 +285,8 @@ def award_contract(ctx: Context, project_id: str, data: dict[str, Any], at: date
         actor=ctx.actor,
         at=at,
     )
+    # the source is checked again at the award (refused: the unit of work is not committed)
+    ctx.ensure_source_available(project.funding_source_id, project.purchaser_id)
     ctx.repo.add(contract)
     return contract
 
@@ -469,3 +483,8 @@ def volunteer_hours(uow: UnitOfWork, event: dict[str, Any]) -> bool:
         return False
     project.add_volunteer_minutes(event["minutes"])
     return True
+
+
+def funding_source_created(uow: UnitOfWork, event: dict[str, Any]) -> None:
+    """Funding created a source: keep whose it is."""
+    sources.remember(uow, event)

@@ -141,6 +141,17 @@ milestone_reports = sa.Table(
     sa.Index("ix_milestone_reports_milestone_id_reported_at", "milestone_id", "reported_at"),
 )
 
+#: funding's sources as far as projects needs them (whose money each is), kept from
+#: ``funding_source_created`` and, for one not heard of yet, from asking funding
+funding_sources = sa.Table(
+    "funding_sources",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("owner_id", sa.String(36), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 _mapper_registry = registry(metadata=metadata)
 _mapped = False
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.dependency_providers import Config
+from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.web.handlers import http
 from prometheus_client import Gauge
 
@@ -20,6 +23,7 @@ from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
+from kit.errors import Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
 from kit.paging import page_request
@@ -37,6 +41,9 @@ CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
 DELIVERY = schemas.DeliveryOut()
+
+#: seconds to wait for funding's answer about a source not heard of yet
+DEFAULT_FUNDING_RPC_TIMEOUT = 5.0
 
 MILESTONES_OVERDUE = Gauge(
     "jinguo_milestones_overdue", "Milestones of live contracts past their due date, not accepted"
@@ -57,6 +64,26 @@ REPORT_CREATE_IN = schemas.ReportCreate()
 EVALUATION_CREATE_IN = schemas.EvaluationCreate()
 
 
+class FundingSourceFacts(DependencyProvider):
+    """Asks funding about a source projects' copy has not heard of yet (``source_facts``),
+    with a deadline: a funding service that does not answer is a 503, never a hang."""
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        config = self.container.config
+        timeout = float(config.get("FUNDING_RPC_TIMEOUT") or DEFAULT_FUNDING_RPC_TIMEOUT)
+
+        def ask(source_id: str) -> dict[str, Any] | None:
+            try:
+                with ClusterRpcProxy(config, timeout=timeout) as cluster:
+                    return cluster.funding.source_facts(source_id)
+            except (RpcTimeout, UnknownService) as exc:
+                error = Unavailable("the funding service did not answer about the source")
+                error.code = "FUNDING_UNAVAILABLE"
+                raise error from exc
+
+        return ask
+
+
 class ProjectsService(DirectoryConsumer):
     name = "projects"
 
@@ -68,11 +95,14 @@ class ProjectsService(DirectoryConsumer):
     )
     metrics = Metrics()
     config = Config()
+    funding_sources = FundingSourceFacts()
 
     def _write(self, actor: dict[str, Any], use_case: Any, *args: Any) -> Any:
         """Run a use case that changes state in one unit of work and commit it."""
         with self.db() as uow:
-            result = use_case(Context(uow, Actor.from_dict(actor)), *args)
+            result = use_case(
+                Context(uow, Actor.from_dict(actor), ask_funding=self.funding_sources), *args
+            )
             uow.commit()
         return result
 
@@ -271,6 +301,10 @@ class ProjectsService(DirectoryConsumer):
     @on_event("registry", "organization_deregistered")
     def contractor_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.contractor_deregistered(uow, event, utcnow())
+
+    @on_event("funding", "funding_source_created")
+    def funding_source_created(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        handlers.funding_source_created(uow, event)
 
     @on_event("funding", "commitment_made")
     def commitment_made(self, event: dict[str, Any], uow: UnitOfWork) -> None:
