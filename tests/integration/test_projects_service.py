@@ -9,7 +9,6 @@ import uuid
 import eventlet
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit import events as catalogue
 from kit.changes import follow
@@ -22,6 +21,7 @@ from projects.models import applications, contracts, metadata, milestones, proje
 from projects.service import ProjectsService
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 import eventlet
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit.clock import utcnow
 from kit.config import load_config
@@ -26,6 +25,7 @@ from kit.tables import outbox
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.registry_events import FakeRegistry
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 from volunteers import csvimport
 from volunteers.crypto import PersonalData
