@@ -25,16 +25,17 @@ import uuid
 from typing import Any
 
 import eventlet
+from amqp.exceptions import ChannelError
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from kombu import Connection, Consumer, Exchange, Producer, Queue
-from nameko.exceptions import RpcTimeout, deserialize
+from nameko.exceptions import RpcTimeout, UnknownService, deserialize
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TTL
 
 from kit.actor import SYSTEM
 from kit.rpc import DEADLINE_KEY
-from kit.trust import rpc_keys, signed_request
+from kit.trust import SignedRequest, rpc_keys, signed_request
 
 #: seconds a call waits for its answer unless told otherwise
 DEFAULT_TIMEOUT = 10.0
@@ -65,7 +66,13 @@ class SignedRpcClient:
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.serializer = serializer or config.get("serializer", "json")
         self.exchange = _rpc_exchange(config)
-        self.connection = Connection(config["AMQP_URI"], ssl=config.get("AMQP_SSL"))
+        # publisher confirms: a request no queue is bound to (the service is not running) is
+        # returned at once, as nameko's proxies report it (UnknownService)
+        self.connection = Connection(
+            config["AMQP_URI"],
+            ssl=config.get("AMQP_SSL"),
+            transport_options={"confirm_publish": True},
+        )
         self.reply_to = str(uuid.uuid4())
         self.queue = Queue(
             RPC_REPLY_QUEUE_TEMPLATE.format(caller, self.reply_to),
@@ -75,8 +82,9 @@ class SignedRpcClient:
             exclusive=True,
             auto_delete=True,
         )
-        self._sending = Semaphore()
-        self._draining = Semaphore()
+        # one green thread at a time reads or writes the connection (publishing waits for its
+        # confirm, which reads too); the others wait for their answer
+        self._io = Semaphore()
         self._waiting: dict[str, Event] = {}
         channel = self.connection.channel()
         self.producer = Producer(channel)
@@ -97,6 +105,30 @@ class SignedRpcClient:
         if waiting is not None:
             waiting.send(body)
 
+    def _publish(
+        self,
+        service: str,
+        method: str,
+        request: SignedRequest,
+        correlation_id: str,
+        expires: float,
+        seconds: float,
+    ) -> None:
+        self.producer.publish(
+            request.body,
+            exchange=self.exchange,
+            routing_key=f"{service}.{method}",
+            reply_to=self.reply_to,
+            correlation_id=correlation_id,
+            content_type=request.content_type,
+            content_encoding=request.content_encoding,
+            headers={**request.headers, f"nameko.{DEADLINE_KEY}": expires},
+            expiration=seconds,
+            delivery_mode=1,
+            mandatory=True,
+            declare=[self.exchange],
+        )
+
     def call(
         self, service: str, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
     ) -> Any:
@@ -108,34 +140,27 @@ class SignedRpcClient:
         )
         correlation_id = str(uuid.uuid4())
         answered = self._waiting[correlation_id] = Event()
-        with self._sending:
-            self.producer.publish(
-                request.body,
-                exchange=self.exchange,
-                routing_key=f"{service}.{method}",
-                reply_to=self.reply_to,
-                correlation_id=correlation_id,
-                content_type=request.content_type,
-                content_encoding=request.content_encoding,
-                headers={**request.headers, f"nameko.{DEADLINE_KEY}": expires},
-                expiration=seconds,
-                delivery_mode=1,
-                declare=[self.exchange],
-            )
+        try:
+            with self._io:
+                self._publish(service, method, request, correlation_id, expires, seconds)
+        except ChannelError as exc:
+            self._waiting.pop(correlation_id, None)
+            if "NO_ROUTE" in str(exc):
+                raise UnknownService(service) from None
+            raise
         finish = time.monotonic() + seconds
-        # green threads share the client: one reads the connection, the others wait for it
         while not answered.ready():
             remaining = finish - time.monotonic()
             if remaining <= 0:
                 self._waiting.pop(correlation_id, None)
                 raise RpcTimeout(seconds)
-            if self._draining.acquire(blocking=False):
+            if self._io.acquire(blocking=False):
                 try:
-                    self.connection.drain_events(timeout=min(remaining, 0.2))
+                    self.connection.drain_events(timeout=min(remaining, 0.05))
                 except TimeoutError:
                     pass
                 finally:
-                    self._draining.release()
+                    self._io.release()
             else:
                 eventlet.sleep(0.005)
         reply = answered.wait()
