@@ -14,7 +14,10 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from nameko.exceptions import deserialize
+from nameko.testing.services import dummy, entrypoint_hook
 
+from gateway.errors import describe
+from gateway.rpc import ServiceRpc
 from kit import trust
 from kit.calls import SystemRpc
 from kit.db import connect
@@ -200,3 +203,28 @@ def test_a_service_asks_another_as_the_system_actor(
         city = registry.register_organization(CITY, ADMIN)
     with ServiceRpcProxy("asker", rabbit_config) as asker:
         assert asker.organization_name(city["id"], ADMIN) == CITY["name"]
+
+
+class Gateway:
+    """The gateway's RPC client, configured with a key the services do not share."""
+
+    name = "gateway"
+    registry = ServiceRpc("registry")
+
+    @dummy
+    def ask(self):
+        return self.registry.call("health")
+
+
+def test_a_gateway_signing_with_another_key_gets_a_clear_503(
+    container_factory, registry_config, rabbit_config
+):
+    container_factory(RegistryService, registry_config).start()
+    gateway = container_factory(Gateway, {**rabbit_config, "RPC_KEY": "not-the-services-key-" * 2})
+    gateway.start()
+
+    with entrypoint_hook(gateway, "ask") as ask, pytest.raises(RemoteFailure) as refused:
+        ask()
+
+    status, code, _, details = describe(refused.value)
+    assert (status, code, details["reason"]) == (503, "RPC_UNTRUSTED", "invalid")
