@@ -14,6 +14,7 @@ import eventlet
 eventlet.monkey_patch()
 
 import os  # noqa: E402
+import secrets  # noqa: E402
 import socket  # noqa: E402
 import urllib.parse  # noqa: E402
 
@@ -78,3 +79,6 @@ def http_port():
 
 
 os.environ.setdefault("JINGUO_ENV", "test")
+# the key that signs RPC requests (kit.trust), fresh for every run: services started in this
+# process, the processes a platform starts and tests.support.rpc's proxies all read it
+os.environ.setdefault("JINGUO_RPC_KEY", secrets.token_hex(32))

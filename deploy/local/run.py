@@ -4,7 +4,8 @@ Checks that RabbitMQ answers (and says how to start it if not), creates the admi
 first run, migrates every service, starts the processes of deploy/local/Procfile with honcho,
 waits until the gateway reports healthy and prints where to go and how to log in.
 The volunteers service's keys for personal data (VOLUNTEERS_DATA_KEY, VOLUNTEERS_HASH_KEY)
-are generated the same way into var/ when not set, and never printed. Set
+are generated the same way into var/ when not set, and never printed; so is JINGUO_RPC_KEY,
+the key the gateway and the services sign and check RPC requests with (kit.trust). Set
 REGISTRY_DATABASE_URL / PROJECTS_DATABASE_URL / FUNDING_DATABASE_URL / VOLUNTEERS_DATABASE_URL /
 GATEWAY_DATABASE_URL to run on PostgreSQL instead; nothing else changes.
 """
@@ -36,6 +37,8 @@ CONFIGS = [
 ]
 #: the volunteers service's keys for personal data (base64 of 32 random bytes each)
 VOLUNTEER_KEYS = ("VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY")
+#: the key RPC requests are signed with (base64 of 32 random bytes), shared by every process
+RPC_KEY = "JINGUO_RPC_KEY"
 
 
 def broker_address(amqp_uri: str) -> tuple[str, int]:
@@ -68,28 +71,32 @@ def volunteer_keys() -> dict[str, str]:
     """Each key from the environment if set; else generated on first run and kept in
     var/<name> (mode 0600), so volunteers' phones and ID numbers stay readable across runs.
     Never printed."""
-    keys = {}
-    for name in VOLUNTEER_KEYS:
-        given = os.environ.get(name)
-        if given:
-            keys[name] = given
-            continue
-        path = VAR / name.lower().replace("_", "-")
-        if not path.exists():
-            VAR.mkdir(exist_ok=True)
-            # written aside, then linked into place: two first runs at once agree on one key
-            draft = VAR / f".{path.name}.{os.getpid()}"
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink()
-        keys[name] = path.read_text().strip()
-    return keys
+    return {name: os.environ.get(name) or kept_key(name) for name in VOLUNTEER_KEYS}
+
+
+def rpc_key() -> dict[str, str]:
+    """JINGUO_RPC_KEY from the environment if set; else generated on first run into
+    var/jinguo-rpc-key (mode 0600) and reused. Never printed."""
+    return {RPC_KEY: os.environ.get(RPC_KEY) or kept_key(RPC_KEY)}
+
+
+def kept_key(name: str) -> str:
+    """A random key (base64 of 32 bytes) made on first run into var/<name> (mode 0600)."""
+    path = VAR / name.lower().replace("_", "-")
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        # written aside, then linked into place: two first runs at once agree on one key
+        draft = VAR / f".{path.name}.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def main() -> int:
@@ -112,6 +119,7 @@ def main() -> int:
         return 2
     env["JINGUO_ADMIN_PASSWORD"] = password = admin_password()
     env.update(volunteer_keys())
+    env.update(rpc_key())
     VAR.mkdir(exist_ok=True)
     for config in CONFIGS:
         subprocess.run([str(BIN / "jinguo-migrate"), config], env=env, check=True)  # noqa: S603

@@ -28,6 +28,9 @@ STATUS_BY_KIND = {
     "forbidden": 403,
     "unauthorized": 401,
     "unavailable": 503,
+    # the service refused the call's proof of origin (kit.trust): JINGUO_RPC_KEY differs
+    # between the gateway and that service, or their clocks disagree by more than a deadline
+    "untrusted": 503,
 }
 
 
@@ -109,6 +112,13 @@ def describe(exc: BaseException) -> tuple[int, str, str, dict[str, Any]]:
     if isinstance(exc, HttpError):
         return exc.status, exc.code, exc.message, exc.details
     if isinstance(exc, RemoteFailure):
+        if exc.kind == "untrusted":
+            log.error(
+                "a service refused this gateway's signed call (%s, %s): the gateway and every "
+                "service must share JINGUO_RPC_KEY and a clock",
+                exc.details.get("service"),
+                exc.details.get("reason"),
+            )
         return STATUS_BY_KIND.get(exc.kind, 500), exc.code, exc.message, exc.details
     service_error = as_service_error(exc)
     if isinstance(service_error, ServiceError):

@@ -4,6 +4,10 @@ Requests carry a message TTL and a deadline header equal to the timeout, so a ca
 gave up on is not executed later by a service that comes back (kit's ``@rpc`` drops requests
 past their deadline). A service that never started (no queue bound) is refused by the broker
 at once (503 ``SERVICE_UNAVAILABLE``); one that stopped answering times out.
+
+Every request is signed with ``JINGUO_RPC_KEY`` (``kit.trust``: an HMAC over ``service.method``,
+the deadline and the exact body with its actor), which the service checks before the method
+runs.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from nameko.rpc import (
 from gateway.errors import BROKER_ERRORS, BrokerUnavailable, ServiceTimeout, ServiceUnavailable
 from kit.amqp import close_pool, listen, producer_pool
 from kit.rpc import DEADLINE_KEY
+from kit.trust import rpc_keys, signed_request
 
 DEFAULT_TIMEOUT = 10.0
 #: fail fast while the broker is down rather than retrying for many seconds
@@ -54,18 +59,31 @@ class ServiceClient:
         """Send the request and return at once; ``result()`` waits for the answer (so a
         caller can prepare the next request meanwhile, as an import does with its batches)."""
         deadline = timeout or self.timeout
+        expires = time.time() + deadline
         # travels as a context header; the service drops the request once it has passed
-        self._worker_ctx.data[DEADLINE_KEY] = time.time() + deadline
+        self._worker_ctx.data[DEADLINE_KEY] = expires
+        # serialised once here and signed: the proof covers the exact bytes the service gets
+        request = signed_request(
+            self._rpc.key,
+            self.service,
+            method,
+            args,
+            kwargs,
+            expires,
+            serializer=self._rpc.serializer,
+        )
         listener = self._rpc.rpc_reply_listener
         correlation_id = str(uuid.uuid4())
         reply = listener.get_reply_event(correlation_id)
         try:
             self._rpc.send(
-                {"args": args, "kwargs": kwargs},
+                request.body,
                 routing_key=f"{self.service}.{method}",
                 reply_to=listener.routing_key,
                 correlation_id=correlation_id,
-                headers=_HEADERS.get_message_headers(self._worker_ctx),
+                headers={**_HEADERS.get_message_headers(self._worker_ctx), **request.headers},
+                content_type=request.content_type,
+                content_encoding=request.content_encoding,
                 expiration=deadline,
             )
         except ChannelError as exc:
@@ -173,6 +191,8 @@ class ServiceRpc(RpcProxy):
         self.timeout = float(config.get("RPC_TIMEOUT") or DEFAULT_TIMEOUT)
         self.exchange = get_rpc_exchange(config)
         self.serializer = config.get("serializer", "json")
+        # signs every request; a missing or weak key outside dev/test stops the gateway here
+        self.key = rpc_keys(config)[0]
         self.producers = producer_pool(config, confirms=True, size=PRODUCERS)
 
     def stop(self) -> None:
@@ -180,7 +200,8 @@ class ServiceRpc(RpcProxy):
 
     kill = stop
 
-    def send(self, body: dict[str, Any], **properties: Any) -> None:
+    def send(self, body: bytes, **properties: Any) -> None:
+        """Publish a serialised request (``properties`` name its content type and encoding)."""
         with self.producers.acquire(block=True) as producer:
             producer.publish(
                 body,
@@ -188,7 +209,6 @@ class ServiceRpc(RpcProxy):
                 declare=[self.exchange],
                 mandatory=True,
                 delivery_mode=1,
-                serializer=self.serializer,
                 retry=True,
                 retry_policy=PUBLISH_RETRY,
                 **properties,

@@ -30,7 +30,6 @@ from typing import Any
 import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit.actor import Actor
 from kit.config import load_config
@@ -43,6 +42,7 @@ from registry.service import RegistryService
 from tests.bench.common import ROOT, Stopwatch, median, note, report, scaled, setting
 from tests.conftest import free_port
 from tests.support.infra import scratch_postgres_database
+from tests.support.rpc import ServiceRpcProxy
 
 BENCH = "registry.coverage"
 ADMIN = Actor(user_id="a0000000-0000-4000-8000-000000000001", username="admin", role="admin")

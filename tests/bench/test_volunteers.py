@@ -62,7 +62,6 @@ import psycopg2.extensions
 import pytest
 import requests
 import sqlalchemy as sa
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from kit.actor import Actor
 from kit.db import connect
@@ -82,6 +81,7 @@ from tests.bench.common import (
 from tests.support import platform as platform_module
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import NAMEKO, Platform, Process, free_port, new_vhost, vhost_uri
+from tests.support.rpc import ClusterRpcProxy
 from volunteers import csvimport, domain, handlers
 from volunteers.crypto import PersonalData, decode_key
 
@@ -175,6 +175,8 @@ class VolunteersProcess:
             **os.environ,
             "AMQP_URI": amqp_uri,
             "JINGUO_ENV": "test",
+            # the test run's key (tests/conftest.py): the ClusterRpcProxy below signs with it
+            "JINGUO_RPC_KEY": os.environ["JINGUO_RPC_KEY"],
             "VOLUNTEERS_DATABASE_URL": database_url,
             "VOLUNTEERS_HTTP_ADDRESS": f"127.0.0.1:{self.port}",
             "VOLUNTEERS_DATA_KEY": keys[0],

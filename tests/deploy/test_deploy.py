@@ -85,7 +85,7 @@ def test_each_deployment_is_replicated_probed_bounded_and_protected():
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
         assert name in budgets, f"{name} has no PodDisruptionBudget"
         secret_refs = [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
-        assert {e["name"] for e in secret_refs} >= {"AMQP_URI"}, name
+        assert {e["name"] for e in secret_refs} >= {"RABBITMQ_PASSWORD", "JINGUO_RPC_KEY"}, name
     config = next(
         d
         for d in documents
@@ -157,3 +157,193 @@ def test_the_compose_file_builds_every_service_and_wires_monitoring():
     assert all(f"CREATE DATABASE {s}" in init for s in (*SERVICES, "gateway"))
     for volume in services["prometheus"]["volumes"] + services["grafana"]["volumes"]:
         assert (DEPLOY / volume.split(":")[0]).exists(), volume
+
+
+# --- the broker's users: one per service, publishing only to what is its own ----------------
+
+DEFINITIONS = DEPLOY / "rabbitmq/definitions.json"
+#: the event sources each service consumes (its ``@on_event`` handlers and kit.directory)
+CONSUMES = {
+    "registry": set(),
+    "projects": {"registry", "funding", "volunteers"},
+    "funding": {"registry", "projects"},
+    "volunteers": {"registry"},
+}
+
+
+def definitions():
+    return json.loads(DEFINITIONS.read_text())
+
+
+def permissions(user):
+    (found,) = [p for p in definitions()["permissions"] if p["user"] == user]
+    return found
+
+
+def allows(regex, name):
+    return re.search(regex, name) is not None
+
+
+def test_every_process_has_its_own_broker_user_and_no_guest():
+    users = {user["name"]: user for user in definitions()["users"]}
+    assert set(users) == {"admin", "gateway", *SERVICES}
+    for name, user in users.items():
+        # a placeholder rendered from the environment at boot, never a password in the repo
+        assert user["password"] == f"${{RABBITMQ_{name.upper()}_PASSWORD}}", name
+        assert ("administrator" in user["tags"]) == (name == "admin"), name
+    assert {p["user"] for p in definitions()["permissions"]} == set(users)
+
+
+def consumed_sources(service):
+    """The event sources a service class binds queues to, read from its entrypoints."""
+    import importlib
+
+    from nameko.events import EventHandler
+    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+    module = importlib.import_module(f"{service}.service")
+    (service_class,) = [
+        cls
+        for cls in vars(module).values()
+        if isinstance(cls, type) and getattr(cls, "name", None) == service
+    ]
+    return {
+        entrypoint.source_service
+        for cls in service_class.__mro__
+        for attribute in vars(cls).values()
+        for entrypoint in getattr(attribute, ENTRYPOINT_EXTENSIONS_ATTR, ())
+        if isinstance(entrypoint, EventHandler)
+    }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_consumed_sources_are_what_the_code_binds(service):
+    """If this fails, a service started consuming another's events: let its broker user read
+    (and declare) that ``<source>.events`` exchange in deploy/rabbitmq/definitions.json."""
+    assert consumed_sources(service) == CONSUMES[service]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_writes_only_its_own_events_exchange(service):
+    granted = permissions(service)
+    assert allows(granted["write"], f"{service}.events")
+    assert allows(granted["write"], "nameko-rpc")  # requests and replies
+    for other in (*SERVICES, "gateway"):
+        if other != service:
+            assert not allows(granted["write"], f"{other}.events"), other
+            # nor another's queues, nor its RPC queue
+            assert not allows(granted["write"], f"rpc-{other}"), other
+            assert not allows(granted["write"], f"evt-registry-x--{other}.handler"), other
+    assert not allows(granted["write"], "amq.default")  # no publishing straight into a queue
+    assert allows(granted["write"], "jinguo.changes") == (service == "projects")
+    for source in CONSUMES[service]:
+        assert allows(granted["read"], f"{source}.events"), source
+        assert allows(granted["configure"], f"{source}.events"), source
+    for other in set(SERVICES) - CONSUMES[service] - {service}:
+        assert not allows(granted["read"], f"{other}.events"), other
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_reaches_every_queue_the_kit_declares_for_it(service):
+    granted = permissions(service)
+    reply = "rpc.reply-{}-0b9f4c7e-1d2a-4c3b-9e8f-7a6b5c4d3e2f"
+    event_queue = f"evt-registry-organization_registered--{service}.directory_registered"
+    for name in (f"rpc-{service}", event_queue, f"{event_queue}.dead", reply.format(service)):
+        for kind in ("configure", "write", "read"):
+            assert allows(granted[kind], name), (kind, name)
+    assert not allows(granted["read"], reply.format("gateway"))  # another's replies
+    assert allows(granted["write"], "jinguo.dead-letters")  # its queues' dead-letter exchange
+
+
+def test_the_gateway_publishes_only_rpc_requests():
+    granted = permissions("gateway")
+    assert allows(granted["write"], "nameko-rpc")
+    for service in SERVICES:
+        assert not allows(granted["write"], f"{service}.events"), service
+    assert not allows(granted["write"], "jinguo.changes")
+    assert allows(granted["read"], "jinguo.changes")  # it follows the change notices
+    assert allows(granted["configure"], f"changes-{'a' * 32}")
+    assert allows(granted["configure"], "rpc.reply-gateway-0b9f4c7e-1d2a-4c3b-9e8f-7a6b5c4d3e2f")
+
+
+def test_kubernetes_loads_the_same_definitions_and_connects_each_process_as_itself():
+    documents = [d for _, d in k8s_documents()]
+    (config_map,) = [
+        d
+        for d in documents
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "rabbitmq-definitions"
+    ]
+    assert json.loads(config_map["data"]["definitions.json"]) == definitions()
+    script = (DEPLOY / "rabbitmq/render-definitions.sh").read_text()
+    assert config_map["data"]["render-definitions.sh"] == script
+    rabbit = next(
+        d
+        for d in documents
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "rabbitmq-config"
+    )
+    assert (
+        "load_definitions = /etc/jinguo/rendered/definitions.json"
+        in rabbit["data"]["rabbitmq.conf"]
+    )
+    secret = yaml.safe_load((DEPLOY / "k8s/secrets.example.yaml").read_text())
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    for name in ("gateway", *SERVICES):
+        env = {
+            e["name"]: e
+            for e in deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        key = env["RABBITMQ_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"]
+        assert key == f"RABBITMQ_{name.upper()}_PASSWORD" and key in secret["stringData"], name
+        assert env["AMQP_URI"]["value"].startswith(f"amqp://{name}:$(RABBITMQ_PASSWORD)@"), name
+        assert env["JINGUO_RPC_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "JINGUO_RPC_KEY"
+    assert "AMQP_URI" not in secret["stringData"]  # no shared broker user
+
+
+def test_compose_has_no_default_or_shared_passwords_and_each_process_its_own_user():
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    services = compose["services"]
+    assert "guest" not in json.dumps(compose)  # the comments may say there is none
+    assert "RABBITMQ_DEFAULT_PASS" not in text and "jinguo:jinguo@" not in text
+    rabbit = services["rabbitmq"]
+    assert "render-definitions.sh" in " ".join(rabbit["entrypoint"])
+    for user in ("ADMIN", "GATEWAY", *(s.upper() for s in SERVICES)):
+        variable = f"RABBITMQ_{user}_PASSWORD"
+        assert rabbit["environment"][variable] == f"${{{variable}:?set {variable}}}"  # fail fast
+    for name in ("gateway", *SERVICES):
+        environment = services[name]["environment"]
+        variable = f"RABBITMQ_{name.upper()}_PASSWORD"
+        assert environment["AMQP_URI"] == (
+            f"amqp://{name}:${{{variable}:?set {variable}}}@rabbitmq:5672/jinguo"
+        ), name
+        assert environment["JINGUO_RPC_KEY"].startswith("${JINGUO_RPC_KEY:?"), name
+    conf = (DEPLOY / "rabbitmq/rabbitmq.conf").read_text()
+    assert "load_definitions = /tmp/jinguo-definitions.json" in conf
+    assert "/tmp/jinguo-definitions.json" in " ".join(rabbit["entrypoint"])
+
+
+def test_the_definitions_render_with_the_passwords_and_refuse_a_missing_one(tmp_path):
+    environment = {
+        f"RABBITMQ_{u}_PASSWORD": f"{u.lower()}-0123456789abcdef"
+        for u in ("ADMIN", "GATEWAY", "REGISTRY", "PROJECTS", "FUNDING", "VOLUNTEERS")
+    }
+    script = str(DEPLOY / "rabbitmq/render-definitions.sh")
+    output = tmp_path / "definitions.json"
+    subprocess.run(["sh", script, str(DEFINITIONS), str(output)], env=environment, check=True)
+    rendered = json.loads(output.read_text())
+    assert {u["name"]: u["password"] for u in rendered["users"]} == {
+        "admin": "admin-0123456789abcdef",
+        "gateway": "gateway-0123456789abcdef",
+        **{s: f"{s}-0123456789abcdef" for s in SERVICES},
+    }
+    assert rendered["permissions"] == definitions()["permissions"]
+    assert output.stat().st_mode & 0o777 == 0o600
+    missing = {k: v for k, v in environment.items() if k != "RABBITMQ_FUNDING_PASSWORD"}
+    result = subprocess.run(
+        ["sh", script, str(DEFINITIONS), str(tmp_path / "other.json")],
+        env=missing,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "RABBITMQ_FUNDING_PASSWORD" in result.stderr

@@ -147,3 +147,18 @@ def test_the_volunteer_keys_are_generated_once_kept_private_and_reused(tmp_path,
     assert run.volunteer_keys() == first  # kept: phones sealed yesterday still open today
     monkeypatch.setenv("VOLUNTEERS_DATA_KEY", "given")
     assert run.volunteer_keys()["VOLUNTEERS_DATA_KEY"] == "given"
+
+
+def test_the_rpc_key_is_generated_once_kept_private_and_reused(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("jinguo_run", ROOT / "deploy/local/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    monkeypatch.setattr(run, "VAR", tmp_path / "var")
+    monkeypatch.delenv("JINGUO_RPC_KEY", raising=False)
+    first = run.rpc_key()["JINGUO_RPC_KEY"]
+    assert len(first) >= 32 and len(base64.b64decode(first)) == 32
+    path = tmp_path / "var" / "jinguo-rpc-key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert run.rpc_key()["JINGUO_RPC_KEY"] == first
+    monkeypatch.setenv("JINGUO_RPC_KEY", "given-" * 8)
+    assert run.rpc_key()["JINGUO_RPC_KEY"] == "given-" * 8

@@ -11,7 +11,6 @@ import eventlet
 import kombu
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from funding import domain, handlers
 from funding.models import journal_entries, metadata
@@ -24,6 +23,7 @@ from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 
 

@@ -9,7 +9,6 @@ the event for this service. So health says ``starting`` until every consumer con
 import eventlet
 import requests
 from nameko.exceptions import UnknownService
-from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy.engine import make_url
 
 from kit.consumer import BatchQueueConsumer, on_event
@@ -18,6 +17,7 @@ from kit.health import Health
 from kit.rpc import rpc
 from projects.service import ProjectsService
 from tests.support.platform import free_port
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import eventually
 
 

@@ -11,7 +11,6 @@ import eventlet
 import kombu
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit import deadletters, metrics
 from kit.config import load_config
@@ -23,6 +22,7 @@ from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.probe import POISON_ID, ProbeService, applied, blocked, create_probe_tables
 from tests.support.proxy import CuttableProxy
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}

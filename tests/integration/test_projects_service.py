@@ -10,7 +10,6 @@ from pathlib import Path
 import eventlet
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from funding.service import FundingService
 from kit import events as catalogue
@@ -34,6 +33,7 @@ from tests.conftest import free_port
 from tests.support.events import publish_event
 from tests.support.infra import scratch_postgres_database
 from tests.support.registry_events import FakeRegistry
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}

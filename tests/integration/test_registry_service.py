@@ -3,7 +3,6 @@
 import eventlet
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit import events as catalogue
 from kit.db import connect
@@ -13,6 +12,7 @@ from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from registry.models import metadata, organizations, status_changes
 from registry.service import RegistryService
+from tests.support.rpc import ServiceRpcProxy
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
 

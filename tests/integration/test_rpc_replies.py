@@ -10,9 +10,9 @@ import itertools
 import kombu.exceptions
 import pytest
 from nameko.exceptions import RpcTimeout
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit.rpc import LeanResponder, rpc
+from tests.support.rpc import ServiceRpcProxy
 
 
 class EchoService:

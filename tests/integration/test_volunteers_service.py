@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 import eventlet
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit.clock import utcnow
 from kit.config import load_config
@@ -27,6 +26,7 @@ from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.events import publish_event
 from tests.support.registry_events import FakeRegistry
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 from volunteers import csvimport
 from volunteers.crypto import PersonalData

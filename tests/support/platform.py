@@ -94,6 +94,11 @@ class Platform:
     #: the volunteers service's personal data keys, fresh for every platform
     volunteers_data_key: str = field(default_factory=lambda: _random_key())
     volunteers_hash_key: str = field(default_factory=lambda: _random_key())
+    #: the key that signs RPC requests (kit.trust): the test run's, so tests.support.rpc's
+    #: proxies can call the platform's services too
+    rpc_key: str = field(
+        default_factory=lambda: os.environ.get("JINGUO_RPC_KEY") or secrets.token_hex(32)
+    )
     processes: dict[str, Process] = field(default_factory=dict)
     #: extra environment for the registry process only
     registry_env: dict[str, str] = field(default_factory=dict)
@@ -118,6 +123,7 @@ class Platform:
             "JINGUO_ENV": "test",
             "JINGUO_ADMIN_PASSWORD": self.admin_password,
             "JINGUO_JWT_SECRET": self.jwt_secret,
+            "JINGUO_RPC_KEY": self.rpc_key,
             "REGISTRY_DATABASE_URL": self.database_urls["registry"],
             "PROJECTS_DATABASE_URL": self.database_urls["projects"],
             "FUNDING_DATABASE_URL": self.database_urls["funding"],

@@ -506,6 +506,7 @@ def test_service_unavailable_names_the_service():
         ("forbidden", 403),
         ("unauthorized", 401),
         ("unavailable", 503),
+        ("untrusted", 503),
     ],
 )
 def test_a_remote_failure_is_mapped_by_its_kind(kind, status):
@@ -513,6 +514,18 @@ def test_a_remote_failure_is_mapped_by_its_kind(kind, status):
 
     assert describe(failure) == (status, "SOME_CODE", "消息", {"field": "name", "count": 2})
     assert STATUS_BY_KIND[kind] == status
+
+
+def test_a_call_refused_for_its_proof_is_a_503_and_logged(caplog):
+    failure = RemoteFailure(
+        "untrusted", "RPC_UNTRUSTED", "refused", {"service": "funding", "reason": "invalid"}
+    )
+
+    with caplog.at_level("ERROR", logger="gateway.errors"):
+        status, code, _, details = describe(failure)
+
+    assert (status, code, details["reason"]) == (503, "RPC_UNTRUSTED", "invalid")
+    assert "JINGUO_RPC_KEY" in caplog.text and "funding" in caplog.text
 
 
 def test_a_remote_failure_of_an_unknown_kind_is_500():

@@ -89,6 +89,12 @@ DEAD_LETTERS = Gauge(
     "Messages parked in a dead-letter queue after too many failed deliveries",
     ["service", "queue"],
 )
+RPC_REFUSED = Counter(
+    "jinguo_rpc_refused_total",
+    "RPC requests refused before they ran because they carried no valid proof from the "
+    "platform (reason: missing, malformed, expired, invalid)",
+    ["service", "entrypoint", "reason"],
+)
 OUTBOX_RELAY_LEADER = Gauge(
     "jinguo_outbox_relay_leader", "1 while this process's relay holds the outbox lease", ["service"]
 )

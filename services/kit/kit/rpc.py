@@ -27,8 +27,10 @@ from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer, get_rpc_exchange
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from kit import trust
 from kit.amqp import close_pool, producer_pool
 from kit.errors import Conflict, InvalidInput, ServiceError, Unavailable
+from kit.metrics import RPC_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +195,20 @@ DEADLINE_KEY = "deadline"
 
 
 class Rpc(NamekoRpc):
-    """nameko's ``@rpc``, plus: errors become ``RemoteFailure``; expired requests are not run.
+    """nameko's ``@rpc``, plus: errors become ``RemoteFailure``; expired requests are not run;
+    requests without proof that they come from the platform are not run.
 
     A caller that gave up (the gateway answered 503) must not have its request executed later
     by a service that was hung and resumed with the message already prefetched. The message
     TTL covers requests still queued; the deadline covers those already delivered.
+
+    Whoever can publish to the broker could otherwise name any actor: every request must carry
+    an HMAC with ``JINGUO_RPC_KEY`` over this ``service.method``, its expiry and its exact body
+    (``kit.trust``); one without is answered ``RPC_UNTRUSTED`` (kind ``untrusted``), logged and
+    counted in ``jinguo_rpc_refused_total``, and the method never runs.
     """
+
+    keys: tuple[bytes, ...] = ()
 
     rpc_consumer = LeanRpcConsumer()
 
@@ -207,15 +217,52 @@ class Rpc(NamekoRpc):
     ) -> None:
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
+    def setup(self) -> None:
+        super().setup()
+        # a missing, short or development key outside dev/test stops the service here
+        self.keys = trust.rpc_keys(self.container.config)
+
     def handle_message(self, body: Any, message: Any) -> None:
-        deadline = self.unpack_message_headers(message).get(DEADLINE_KEY)
+        headers = self.unpack_message_headers(message)
+        deadline = headers.get(DEADLINE_KEY)
         if deadline is not None and time.time() > float(deadline):
             late = RemoteFailure(
                 "unavailable", "DEADLINE_EXCEEDED", "the caller stopped waiting; not executed", {}
             )
             self.rpc_consumer.handle_result(message, None, (RemoteFailure, late, None))
             return
+        target = f"{self.container.service_name}.{self.method_name}"
+        try:
+            trust.verify(
+                self.keys,
+                target,
+                trust.raw_body(message),
+                headers.get(trust.PROOF_KEY),
+                content_type=message.content_type or "",
+                encoding=message.content_encoding or "",
+            )
+        except trust.Untrusted as refused:
+            self._refuse(message, target, refused.reason)
+            return
         super().handle_message(body, message)
+
+    def _refuse(self, message: Any, target: str, reason: str) -> None:
+        RPC_REFUSED.labels(self.container.service_name, self.method_name, reason).inc()
+        log.warning(
+            "refused an RPC request to %s: %s proof of origin (correlation id %s); "
+            "the gateway and every service must share JINGUO_RPC_KEY",
+            target,
+            reason,
+            message.properties.get("correlation_id"),
+        )
+        failure = RemoteFailure(
+            "untrusted",
+            "RPC_UNTRUSTED",
+            f"the {self.container.service_name} service refused a call without valid proof "
+            "that it comes from the platform",
+            {"service": self.container.service_name, "reason": reason},
+        )
+        self.rpc_consumer.handle_result(message, None, (RemoteFailure, failure, None))
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:
