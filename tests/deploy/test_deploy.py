@@ -167,7 +167,7 @@ CONSUMES = {
     "registry": set(),
     "projects": {"registry", "funding", "volunteers"},
     "funding": {"registry", "projects"},
-    "volunteers": {"registry"},
+    "volunteers": {"registry", "projects"},
 }
 
 

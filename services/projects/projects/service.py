@@ -12,11 +12,11 @@ from typing import Any
 from nameko.dependency_providers import Config
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.web.handlers import http
 from prometheus_client import Gauge
 
 from kit.actor import Actor
+from kit.calls import SignedRpcClient
 from kit.changes import ChangeNotices
 from kit.clock import local_date, utcnow
 from kit.consumer import on_event
@@ -74,8 +74,8 @@ class FundingSourceFacts(DependencyProvider):
 
         def ask(source_id: str) -> dict[str, Any] | None:
             try:
-                with ClusterRpcProxy(config, timeout=timeout) as cluster:
-                    return cluster.funding.source_facts(source_id)
+                with SignedRpcClient(config, caller="projects", timeout=timeout) as client:
+                    return client.call("funding", "source_facts", source_id)
             except (RpcTimeout, UnknownService) as exc:
                 error = Unavailable("the funding service did not answer about the source")
                 error.code = "FUNDING_UNAVAILABLE"

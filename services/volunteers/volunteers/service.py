@@ -17,14 +17,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import eventlet
 from nameko.dependency_providers import Config
-from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.web.handlers import http
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kit.actor import Actor
+from kit.calls import SystemRpc
 from kit.clock import local_date, utcnow
 from kit.consumer import on_event
 from kit.db import UnitOfWork
@@ -98,33 +97,33 @@ class VolunteersService(DirectoryConsumer):
     metrics = Metrics()
     config = Config()
     personal_data = PersonalDataKeys()
-    projects = RpcProxy("projects")
+    projects = SystemRpc("projects", timeout=PROJECT_LOOKUP_TIMEOUT)
 
     def _context(self, uow: Any, actor: dict[str, Any]) -> Context:
         return Context(
             uow,
             Actor.from_dict(actor),
             self.personal_data,
-            lambda project_id: self._ask_projects(project_id, actor),
+            self._ask_projects,
         )
 
-    def _ask_projects(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any] | None:
-        """The project as the projects service shows it to the actor (the actor as it came
-        with the request), or None when there is none for her. Waits at most
-        ``PROJECT_LOOKUP_TIMEOUT`` seconds (the caller's deadline travels on with the call, so
-        projects does not run it once the caller gave up); no answer is a 503, never a
-        refusal."""
+    def _ask_projects(self, project_id: str) -> dict[str, Any] | None:
+        """The project as the projects service knows it, asked for the service itself (a
+        signed system call), or None when there is no such published project: an activity
+        names a published project, and a draft's purchaser may still change. Waits at most
+        ``PROJECT_LOOKUP_TIMEOUT`` seconds; no answer is a 503, never a refusal."""
         try:
-            with eventlet.Timeout(PROJECT_LOOKUP_TIMEOUT):
-                project = self.projects.get_project(project_id, actor)
+            project = self.projects.call("get_project", project_id)
         except RemoteFailure as failure:
             if failure.kind == "not_found":
                 return None
             raise Unavailable(f"the projects service could not say ({failure.code})") from None
         except UnknownService:
             raise Unavailable("the projects service is not running") from None
-        except eventlet.Timeout:
+        except RpcTimeout:
             raise Unavailable("the projects service did not answer in time") from None
+        if project["status"] == "draft":
+            return None
         return {"purchaser_id": project["purchaser_id"], "status": project["status"]}
 
     @on_event("projects", "project_published")
