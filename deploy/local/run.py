@@ -3,8 +3,9 @@
 Checks that RabbitMQ answers (and says how to start it if not), creates the admin password on
 first run, migrates every service, starts the processes of deploy/local/Procfile with honcho,
 waits until the gateway reports healthy and prints where to go and how to log in.
-The volunteers service's keys for personal data (VOLUNTEERS_DATA_KEY, VOLUNTEERS_HASH_KEY)
-are generated the same way into var/ when not set, and never printed. Set
+The gateway's token signing secret (JINGUO_JWT_SECRET) and the volunteers service's keys for
+personal data (VOLUNTEERS_DATA_KEY, VOLUNTEERS_HASH_KEY) are generated the same way into var/
+when not set (mode 0600), and never printed. Set
 REGISTRY_DATABASE_URL / PROJECTS_DATABASE_URL / FUNDING_DATABASE_URL / VOLUNTEERS_DATABASE_URL /
 GATEWAY_DATABASE_URL to run on PostgreSQL instead; nothing else changes.
 """
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -64,32 +66,42 @@ def admin_password() -> str:
     return path.read_text().strip()
 
 
+def kept_secret(name: str, make: Callable[[], str]) -> str:
+    """``name`` from the environment if set; else made on first run and kept in
+    var/<name in lower case, dashes> (mode 0600), then reused. Never printed."""
+    given = os.environ.get(name)
+    if given:
+        return given
+    path = VAR / name.lower().replace("_", "-")
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        # written aside, then linked into place: two first runs at once agree on one value
+        draft = VAR / f".{path.name}.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(make() + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def volunteer_keys() -> dict[str, str]:
-    """Each key from the environment if set; else generated on first run and kept in
-    var/<name> (mode 0600), so volunteers' phones and ID numbers stay readable across runs.
-    Never printed."""
-    keys = {}
-    for name in VOLUNTEER_KEYS:
-        given = os.environ.get(name)
-        if given:
-            keys[name] = given
-            continue
-        path = VAR / name.lower().replace("_", "-")
-        if not path.exists():
-            VAR.mkdir(exist_ok=True)
-            # written aside, then linked into place: two first runs at once agree on one key
-            draft = VAR / f".{path.name}.{os.getpid()}"
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink()
-        keys[name] = path.read_text().strip()
-    return keys
+    """The volunteers' keys (base64 of 32 random bytes each), so volunteers' phones and ID
+    numbers stay readable across runs."""
+    return {
+        name: kept_secret(name, lambda: base64.b64encode(secrets.token_bytes(32)).decode())
+        for name in VOLUNTEER_KEYS
+    }
+
+
+def jwt_secret() -> str:
+    """The gateway's token signing secret (64 hex characters: 32 random bytes); kept, so
+    tokens stay good across restarts."""
+    return kept_secret("JINGUO_JWT_SECRET", lambda: secrets.token_hex(32))
 
 
 def main() -> int:
@@ -112,6 +124,7 @@ def main() -> int:
         return 2
     env["JINGUO_ADMIN_PASSWORD"] = password = admin_password()
     env.update(volunteer_keys())
+    env["JINGUO_JWT_SECRET"] = jwt_secret()
     VAR.mkdir(exist_ok=True)
     for config in CONFIGS:
         subprocess.run([str(BIN / "jinguo-migrate"), config], env=env, check=True)  # noqa: S603

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any
+from typing import Any, ClassVar
 
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError as BrokerOperationalError
@@ -36,6 +36,8 @@ class HttpError(Exception):
 
     status = 400
     code = "BAD_REQUEST"
+    #: headers the error's response carries (Retry-After, ...)
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, message: str, *, code: str | None = None, status: int | None = None, **details: Any
@@ -63,6 +65,21 @@ class Forbidden(HttpError):
 
 class NotFound(HttpError):
     status, code = 404, "NOT_FOUND"
+
+
+class TooManyAttempts(HttpError):
+    """Login refused without checking the password: the username is locked after repeated
+    failures, or its client address sent too many; the same answer whether or not the
+    username exists."""
+
+    status, code = 429, "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed attempts; try again in {retry_after} seconds",
+            retry_after=retry_after,
+        )
+        self.headers = {"Retry-After": str(retry_after)}  # type: ignore[misc]
 
 
 class PayloadTooLarge(HttpError):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import jwt
 import pytest
 import requests
 
@@ -100,6 +101,30 @@ def test_it_starts_everything_on_postgresql_by_url_alone(
             timeout=10,
         )
         assert created.status_code == 201
+
+        # a token signed with the development secret once written in gateway/auth.py is
+        # nobody's: make run signs with a secret of its own (var/jwt-secret, never printed)
+        now = int(time.time())
+        forged = jwt.encode(
+            {
+                "iss": "jinguo",
+                "sub": "00000000-0000-0000-0000-000000000000",
+                "name": "admin",
+                "role": "admin",
+                "org": None,
+                "iat": now,
+                "exp": now + 600,
+                "ver": 0,
+            },
+            "jinguo-development-secret-never-deploy-this",
+            algorithm="HS256",
+        )
+        refused = requests.get(
+            f"{base}/users", headers={"Authorization": f"Bearer {forged}"}, timeout=10
+        )
+        assert refused.status_code == 401, refused.text
+        secret = (ROOT / "var" / "jinguo-jwt-secret").read_text().strip()
+        assert secret not in output
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
