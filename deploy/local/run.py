@@ -38,6 +38,8 @@ CONFIGS = [
 ]
 #: the volunteers service's keys for personal data (base64 of 32 random bytes each)
 VOLUNTEER_KEYS = ("VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY")
+#: where a generated secret is kept under var/ when not by its variable's name
+SECRET_FILES = {"JINGUO_ADMIN_PASSWORD": "admin-password"}
 
 
 def broker_address(amqp_uri: str) -> tuple[str, int]:
@@ -55,15 +57,7 @@ def broker_answers(host: str, port: int) -> bool:
 
 def admin_password() -> str:
     """JINGUO_ADMIN_PASSWORD if set; else one generated on first run and kept in var/."""
-    given = os.environ.get("JINGUO_ADMIN_PASSWORD")
-    if given:
-        return given
-    path = VAR / "admin-password"
-    if not path.exists():
-        VAR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(12) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return kept_secret("JINGUO_ADMIN_PASSWORD", lambda: secrets.token_urlsafe(12))
 
 
 def kept_secret(name: str, make: Callable[[], str]) -> str:
@@ -72,7 +66,7 @@ def kept_secret(name: str, make: Callable[[], str]) -> str:
     given = os.environ.get(name)
     if given:
         return given
-    path = VAR / name.lower().replace("_", "-")
+    path = VAR / SECRET_FILES.get(name, name.lower().replace("_", "-"))
     if not path.exists():
         VAR.mkdir(exist_ok=True)
         # written aside, then linked into place: two first runs at once agree on one value
@@ -140,7 +134,9 @@ def main() -> int:
         stop(honcho)
         print("The platform did not become healthy; see the log above.", file=sys.stderr)
         return 1
-    print(banner(base, password), flush=True)
+    # a generated password stays out of the terminal (and its scrollback): the shell reads it
+    generated = not os.environ.get("JINGUO_ADMIN_PASSWORD")
+    print(banner(base, "'\"$(cat var/admin-password)\"'" if generated else password), flush=True)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
     try:

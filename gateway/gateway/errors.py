@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any, ClassVar
+from typing import Any
 
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError as BrokerOperationalError
@@ -36,15 +36,14 @@ class HttpError(Exception):
 
     status = 400
     code = "BAD_REQUEST"
-    #: headers the error's response carries (Retry-After, ...)
-    headers: ClassVar[dict[str, str]] = {}
-
     def __init__(
         self, message: str, *, code: str | None = None, status: int | None = None, **details: Any
     ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        #: headers the error's response carries (Retry-After, ...)
+        self.headers: dict[str, str] = {}
         if code:
             self.code = code
         if status:
@@ -79,7 +78,7 @@ class TooManyAttempts(HttpError):
             f"too many failed attempts; try again in {retry_after} seconds",
             retry_after=retry_after,
         )
-        self.headers = {"Retry-After": str(retry_after)}  # type: ignore[misc]
+        self.headers["Retry-After"] = str(retry_after)
 
 
 class PayloadTooLarge(HttpError):

@@ -3,6 +3,7 @@ account (the same answer for a username that does not exist), a client address h
 too many failures, a disabled user's token refused at once, a changed password or role ending
 the old tokens, the password policy, and the last active admin."""
 
+import functools
 import re
 import uuid
 
@@ -25,6 +26,8 @@ def platform(rabbit_manager, tmp_path_factory, infra):
         database_urls={},
         extra_env={"GATEWAY_TRUSTED_PROXIES": "1"},
     )
+    # seven processes starting on a shared machine may take longer than the usual 40 s
+    platform.wait_healthy = functools.partial(Platform.wait_healthy, platform, timeout=120)
     try:
         platform.start()
         yield platform
