@@ -153,7 +153,7 @@ def test_the_gateway_refuses_to_start_in_production_with_the_default_secret(tmp_
         args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode != 0
-    assert "JWT_SECRET is unset or left at its development default" in result.stdout + result.stderr
+    assert "JINGUO_JWT_SECRET is not set: set JINGUO_JWT_SECRET" in result.stdout + result.stderr
 
 
 def test_the_volunteer_keys_are_generated_once_kept_private_and_reused(tmp_path, monkeypatch):
