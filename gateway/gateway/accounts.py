@@ -167,7 +167,13 @@ def ensure_admin(resource: DatabaseResource, password: str | None, at: datetime)
         store = UserStore(uow.session)
         if store.by_username(ADMIN_USERNAME) is not None:
             return False
-        identity.check_password(ADMIN_USERNAME, password)
+        try:
+            identity.check_password(ADMIN_USERNAME, password)
+        except InvalidInput as exc:
+            raise RuntimeError(
+                f"JINGUO_ADMIN_PASSWORD is refused: {exc.message} "
+                f"(rule {exc.details.get('rule')}); set a better one"
+            ) from None
         store.add(
             User(
                 username=ADMIN_USERNAME,

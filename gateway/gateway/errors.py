@@ -36,6 +36,7 @@ class HttpError(Exception):
 
     status = 400
     code = "BAD_REQUEST"
+
     def __init__(
         self, message: str, *, code: str | None = None, status: int | None = None, **details: Any
     ) -> None:

@@ -107,3 +107,10 @@ def test_changes_raise_the_token_version_and_the_last_admin_stays(db):
         accounts.change_user(db, second.id, UserChange(disabled=True), lambda _id: None)
     with db(readonly=True) as uow:
         assert UserStore(uow.session).get(second.id).active_admin
+
+
+def test_a_weak_admin_password_is_refused_at_start_saying_which_variable(db):
+    with pytest.raises(RuntimeError, match="JINGUO_ADMIN_PASSWORD is refused.*common_password"):
+        accounts.ensure_admin(db, "1234567890", utcnow())
+    assert accounts.ensure_admin(db, "a fine admin password", utcnow())
+    assert not accounts.ensure_admin(db, "short", utcnow())  # she exists: not read again
