@@ -110,7 +110,7 @@ def test_changes_raise_the_token_version_and_the_last_admin_stays(db):
 
 
 def test_a_weak_admin_password_is_refused_at_start_saying_which_variable(db):
-    with pytest.raises(RuntimeError, match="JINGUO_ADMIN_PASSWORD is refused.*common_password"):
+    with pytest.raises(RuntimeError, match=r"JINGUO_ADMIN_PASSWORD is refused.*common_password"):
         accounts.ensure_admin(db, "1234567890", utcnow())
     assert accounts.ensure_admin(db, "a fine admin password", utcnow())
     assert not accounts.ensure_admin(db, "short", utcnow())  # she exists: not read again
