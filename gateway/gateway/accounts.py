@@ -112,7 +112,12 @@ def _record(resource: DatabaseResource, keys: dict[throttle.Rule, str], *, faile
                 counter, locked = throttle.failed(rule, counter, now)
                 if locked:
                     LOGIN_LOCKS.labels(rule.scope).inc()
-                    log.warning("login %s locked after %d failures", rule.scope, counter.attempts)
+                    log.warning(
+                        "login locked for %s s after %d failures: %s",
+                        int(rule.lock.total_seconds()),
+                        counter.attempts,
+                        key,
+                    )
                 store.put(counter, counter.expires_at(rule), new=False)
             elif rule is throttle.USERNAME_RULE:
                 store.delete(key)

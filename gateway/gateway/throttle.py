@@ -60,8 +60,12 @@ class Decision:
         return self.retry_after is None
 
 
+#: the longest key the table holds
+MAX_KEY_LENGTH = 200
+
+
 def key_of(rule: Rule, value: str) -> str:
-    return f"{rule.scope}:{value}"
+    return f"{rule.scope}:{value}"[:MAX_KEY_LENGTH]
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
