@@ -8,11 +8,12 @@ import pytest
 from gateway import accounts
 from gateway.errors import TooManyAttempts, Unauthorized
 from gateway.identity import LastActiveAdmin, UserChange
+from gateway.models import metadata
 from gateway.store import UserStore, session_state
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.db import connect
-from kit.migrate import upgrade
+from kit.migrate import downgrade, drift, upgrade
 
 ADMIN = Actor(user_id="boot", username="admin", role="admin")
 PASSWORD = "a fine password 1"
@@ -114,3 +115,11 @@ def test_a_weak_admin_password_is_refused_at_start_saying_which_variable(db):
         accounts.ensure_admin(db, "1234567890", utcnow())
     assert accounts.ensure_admin(db, "a fine admin password", utcnow())
     assert not accounts.ensure_admin(db, "short", utcnow())  # she exists: not read again
+
+
+def test_the_gateway_migrations_match_its_models_and_roll_back(database_url):
+    upgrade("gateway", database_url)
+    assert drift(database_url, metadata, kit_tables=False) == []
+    downgrade("gateway", database_url, "0001")
+    upgrade("gateway", database_url)
+    assert drift(database_url, metadata, kit_tables=False) == []
