@@ -3,9 +3,10 @@
 Checks that RabbitMQ answers (and says how to start it if not), creates the admin password on
 first run, migrates every service, starts the processes of deploy/local/Procfile with honcho,
 waits until the gateway reports healthy and prints where to go and how to log in.
-The volunteers service's keys for personal data (VOLUNTEERS_DATA_KEY, VOLUNTEERS_HASH_KEY)
-are generated the same way into var/ when not set, and never printed; so is JINGUO_RPC_KEY,
-the key the gateway and the services sign and check RPC requests with (kit.trust). Set
+The gateway's token signing secret (JINGUO_JWT_SECRET), the volunteers service's keys for
+personal data (VOLUNTEERS_DATA_KEY, VOLUNTEERS_HASH_KEY) and JINGUO_RPC_KEY, the key the gateway
+and the services sign and check RPC requests with (kit.trust), are generated the same way into
+var/ when not set (mode 0600), and never printed. Set
 REGISTRY_DATABASE_URL / PROJECTS_DATABASE_URL / FUNDING_DATABASE_URL / VOLUNTEERS_DATABASE_URL /
 GATEWAY_DATABASE_URL to run on PostgreSQL instead; nothing else changes.
 """
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -39,6 +41,8 @@ CONFIGS = [
 VOLUNTEER_KEYS = ("VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY")
 #: the key RPC requests are signed with (base64 of 32 random bytes), shared by every process
 RPC_KEY = "JINGUO_RPC_KEY"
+#: where a generated secret is kept under var/ when not by its variable's name
+SECRET_FILES = {"JINGUO_ADMIN_PASSWORD": "admin-password"}
 
 
 def broker_address(amqp_uri: str) -> tuple[str, int]:
@@ -56,40 +60,23 @@ def broker_answers(host: str, port: int) -> bool:
 
 def admin_password() -> str:
     """JINGUO_ADMIN_PASSWORD if set; else one generated on first run and kept in var/."""
-    given = os.environ.get("JINGUO_ADMIN_PASSWORD")
+    return kept_secret("JINGUO_ADMIN_PASSWORD", lambda: secrets.token_urlsafe(12))
+
+
+def kept_secret(name: str, make: Callable[[], str]) -> str:
+    """``name`` from the environment if set; else made on first run and kept in
+    var/<name in lower case, dashes> (mode 0600), then reused. Never printed."""
+    given = os.environ.get(name)
     if given:
         return given
-    path = VAR / "admin-password"
+    path = VAR / SECRET_FILES.get(name, name.lower().replace("_", "-"))
     if not path.exists():
         VAR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(12) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def volunteer_keys() -> dict[str, str]:
-    """Each key from the environment if set; else generated on first run and kept in
-    var/<name> (mode 0600), so volunteers' phones and ID numbers stay readable across runs.
-    Never printed."""
-    return {name: os.environ.get(name) or kept_key(name) for name in VOLUNTEER_KEYS}
-
-
-def rpc_key() -> dict[str, str]:
-    """JINGUO_RPC_KEY from the environment if set; else generated on first run into
-    var/jinguo-rpc-key (mode 0600) and reused. Never printed."""
-    return {RPC_KEY: os.environ.get(RPC_KEY) or kept_key(RPC_KEY)}
-
-
-def kept_key(name: str) -> str:
-    """A random key (base64 of 32 bytes) made on first run into var/<name> (mode 0600)."""
-    path = VAR / name.lower().replace("_", "-")
-    if not path.exists():
-        VAR.mkdir(exist_ok=True)
-        # written aside, then linked into place: two first runs at once agree on one key
+        # written aside, then linked into place: two first runs at once agree on one value
         draft = VAR / f".{path.name}.{os.getpid()}"
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+            out.write(make() + "\n")
         try:
             os.link(draft, path)
         except FileExistsError:
@@ -97,6 +84,28 @@ def kept_key(name: str) -> str:
         finally:
             draft.unlink()
     return path.read_text().strip()
+
+
+def volunteer_keys() -> dict[str, str]:
+    """The volunteers' keys (base64 of 32 random bytes each), so volunteers' phones and ID
+    numbers stay readable across runs."""
+    return {name: kept_secret(name, random_key) for name in VOLUNTEER_KEYS}
+
+
+def rpc_key() -> dict[str, str]:
+    """JINGUO_RPC_KEY: the key every process signs and checks RPC requests with."""
+    return {RPC_KEY: kept_secret(RPC_KEY, random_key)}
+
+
+def random_key() -> str:
+    """Base64 of 32 random bytes."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def jwt_secret() -> str:
+    """The gateway's token signing secret (64 hex characters: 32 random bytes); kept, so
+    tokens stay good across restarts."""
+    return kept_secret("JINGUO_JWT_SECRET", lambda: secrets.token_hex(32))
 
 
 def main() -> int:
@@ -120,6 +129,7 @@ def main() -> int:
     env["JINGUO_ADMIN_PASSWORD"] = password = admin_password()
     env.update(volunteer_keys())
     env.update(rpc_key())
+    env["JINGUO_JWT_SECRET"] = jwt_secret()
     VAR.mkdir(exist_ok=True)
     for config in CONFIGS:
         subprocess.run([str(BIN / "jinguo-migrate"), config], env=env, check=True)  # noqa: S603
@@ -135,7 +145,9 @@ def main() -> int:
         stop(honcho)
         print("The platform did not become healthy; see the log above.", file=sys.stderr)
         return 1
-    print(banner(base, password), flush=True)
+    # a generated password stays out of the terminal (and its scrollback): the shell reads it
+    generated = not os.environ.get("JINGUO_ADMIN_PASSWORD")
+    print(banner(base, "'\"$(cat var/admin-password)\"'" if generated else password), flush=True)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
     try:

@@ -46,6 +46,8 @@ class HttpError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        #: headers the error's response carries (Retry-After, ...)
+        self.headers: dict[str, str] = {}
         if code:
             self.code = code
         if status:
@@ -66,6 +68,21 @@ class Forbidden(HttpError):
 
 class NotFound(HttpError):
     status, code = 404, "NOT_FOUND"
+
+
+class TooManyAttempts(HttpError):
+    """Login refused without checking the password: the username is locked after repeated
+    failures, or its client address sent too many; the same answer whether or not the
+    username exists."""
+
+    status, code = 429, "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed attempts; try again in {retry_after} seconds",
+            retry_after=retry_after,
+        )
+        self.headers["Retry-After"] = str(retry_after)
 
 
 class PayloadTooLarge(HttpError):

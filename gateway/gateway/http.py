@@ -144,6 +144,7 @@ def dumps(payload: Any) -> str:
 def error_response(exc: BaseException, request_id: str | None = None) -> Response:
     status, code, message, details = describe(exc)
     headers = {"X-Request-Id": request_id} if request_id else {}
+    headers.update(getattr(exc, "headers", None) or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="jinguo"'
     return json_response(status, error_body(code, message, details), headers)

@@ -31,6 +31,23 @@ class UserCreate(Strict):
     organization_id = Id(load_default=None, allow_none=True)
 
 
+class PasswordChange(Strict):
+    old_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class PasswordReset(Strict):
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class UserUpdate(Strict):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    organization_id = Id(allow_none=True)
+    disabled = fields.Boolean(
+        metadata={"description": "a disabled user cannot log in and her tokens are refused"}
+    )
+
+
 class UserOut(Schema):
     id = fields.String()
     username = fields.String()

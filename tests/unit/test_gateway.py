@@ -75,7 +75,7 @@ def test_bad_usernames(username):
     assert failure.value.details == {"field": "username", "rule": "format"}
 
 
-@pytest.mark.parametrize("password", ["12345678", "密码密码密码密码", "p" * 256])
+@pytest.mark.parametrize("password", ["7391-5820-x", "春蕾计划密码密码密码", "p" * 256])
 def test_good_passwords(password):
     identity.check_password("chen.li", password)
 
@@ -84,6 +84,7 @@ def test_good_passwords(password):
     "username, password, rule",
     [
         ("chen.li", "1234567", "min_length"),
+        ("chen.li", "x7Qp#2vLm", "min_length"),
         ("chen.li", "", "min_length"),
         ("chen.li", "p" * 257, "max_length"),
         ("chen.li.2024", "chen.li.2024", "not_username"),

@@ -4,15 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
+from werkzeug.wrappers import Request
+
 from gateway import accounts
 from gateway.errors import NotFound, ValidationFailed
-from gateway.http import Call, api
-from gateway.schemas import PageQuery, TokenOut, TokenRequest, UserCreate, UserOut, UserPage
+from gateway.http import ALL_ROLES, Call, api
+from gateway.identity import UserChange
+from gateway.schemas import (
+    PageQuery,
+    PasswordChange,
+    PasswordReset,
+    TokenOut,
+    TokenRequest,
+    UserCreate,
+    UserOut,
+    UserPage,
+    UserUpdate,
+)
 from gateway.store import UserStore
 from kit.clock import utcnow
 from kit.paging import page, page_request
 
 USER = UserOut()
+THROTTLED = (
+    "Too many failed attempts (TOO_MANY_ATTEMPTS): the username is locked for 15 minutes after "
+    "5 failures, a client address held for a minute after 20; `Retry-After` says how many "
+    "seconds. The same whether or not the username exists."
+)
+
+
+def client_address(request: Request, trusted_proxies: int) -> str:
+    """The address that sent the request: the peer's, or with ``trusted_proxies`` proxies in
+    front, the one the nearest of them saw (``X-Forwarded-For`` read from the right, so a
+    client cannot name itself)."""
+    forwarded = [
+        part.strip()
+        for part in request.headers.get("X-Forwarded-For", "").split(",")
+        if part.strip()
+    ]
+    if trusted_proxies > 0 and len(forwarded) >= trusted_proxies:
+        return forwarded[-trusted_proxies]
+    return request.remote_addr or "unknown"
 
 
 class IdentityRoutes:
@@ -27,32 +59,29 @@ class IdentityRoutes:
         validate_body=True,
         statuses={
             401: "Wrong username or password (INVALID_CREDENTIALS), or the account is "
-            "disabled (ACCOUNT_DISABLED)"
+            "disabled (ACCOUNT_DISABLED)",
+            429: THROTTLED,
         },
     )
     def issue_token(self, call: Call) -> Any:
         """Exchange a username and password for a bearer token."""
-        user = accounts.authenticate(self.db, call.body["username"], call.body["password"])
+        user = accounts.authenticate(
+            self.db, call.body["username"], call.body["password"], self._client_address(call)
+        )
+        return self._token(user)
+
+    def _token(self, user: Any) -> dict[str, Any]:
         return {
-            "access_token": self.auth.issue(user.as_actor()),
+            "access_token": self.auth.issue(user),
             "token_type": "bearer",
             "expires_in": self.auth.ttl_seconds,
         }
 
-    @api(
-        "POST",
-        "/users",
-        summary="Create a user",
-        tag="Identity",
-        roles=("admin",),
-        body=UserCreate,
-        response=UserOut,
-        status=201,
-        idempotent=True,
-        validate_body=True,
-    )
-    def create_user(self, call: Call) -> Any:
-        """Federation staff belong to a federation, contractors to a service provider."""
+    def _client_address(self, call: Call) -> str:
+        return client_address(call.request, int(self.config.get("TRUSTED_PROXIES") or 0))
+
+    def _organization_kind(self, call: Call) -> Any:
+        """Asks the registry what an organization is (422 on ``organization_id`` if none)."""
 
         def organization_kind(organization_id: str) -> str | None:
             try:
@@ -67,7 +96,97 @@ class IdentityRoutes:
                 raise
             return found["kind"]
 
-        user = accounts.create_user(self.db, call.body, call.actor, utcnow(), organization_kind)
+        return organization_kind
+
+    @api(
+        "POST",
+        "/users/me/password",
+        summary="Change your password",
+        tag="Identity",
+        roles=ALL_ROLES,
+        body=PasswordChange,
+        response=TokenOut,
+        validate_body=True,
+        statuses={429: THROTTLED},
+    )
+    def change_own_password(self, call: Call) -> Any:
+        """Give the old password and the new one (at least 10 characters, not a common one).
+        Every token issued before ends at once; the answer is a new one. A wrong old password
+        is a 422 on `old_password` and counts as a failed login."""
+        user = accounts.change_own_password(
+            self.db,
+            call.actor,
+            call.body["old_password"],
+            call.body["new_password"],
+            self._client_address(call),
+        )
+        self.auth.ended(user.id)
+        return self._token(user)
+
+    @api(
+        "PATCH",
+        "/users/{user_id}",
+        summary="Change a user's role, organization or access",
+        tag="Identity",
+        roles=("admin",),
+        body=UserUpdate,
+        response=UserOut,
+        validate_body=True,
+        statuses={409: "The last active admin cannot be disabled or demoted (LAST_ACTIVE_ADMIN)"},
+    )
+    def update_user(self, call: Call) -> Any:
+        """`disabled: true` stops her logging in; any change ends her tokens at once (401
+        `TOKEN_REVOKED`, or `ACCOUNT_DISABLED` while disabled)."""
+        body = call.body
+        change = UserChange(
+            role=body.get("role"),
+            organization_id=body.get("organization_id"),
+            organization_given="organization_id" in body,
+            disabled=body.get("disabled"),
+        )
+        user, ended = accounts.change_user(
+            self.db, call.path["user_id"], change, self._organization_kind(call)
+        )
+        if ended:
+            self.auth.ended(user.id)
+        return USER.dump(user)
+
+    @api(
+        "POST",
+        "/users/{user_id}/password",
+        summary="Reset a user's password",
+        tag="Identity",
+        roles=("admin",),
+        body=PasswordReset,
+        response=UserOut,
+        validate_body=True,
+    )
+    def reset_password(self, call: Call) -> Any:
+        """Set a new password for a user who lost hers: her tokens end and a lock on her
+        username after failed logins is lifted."""
+        user = accounts.reset_password(self.db, call.path["user_id"], call.body["new_password"])
+        self.auth.ended(user.id)
+        return USER.dump(user)
+
+    @api(
+        "POST",
+        "/users",
+        summary="Create a user",
+        tag="Identity",
+        roles=("admin",),
+        body=UserCreate,
+        response=UserOut,
+        status=201,
+        idempotent=True,
+        validate_body=True,
+    )
+    def create_user(self, call: Call) -> Any:
+        """Federation staff belong to a federation, contractors to a service provider.
+        A password has at least 10 characters and is not a common one (422 on `password`,
+        rule `min_length` or `common_password`)."""
+        user = accounts.create_user(
+            self.db, call.body, call.actor, utcnow(), self._organization_kind(call)
+        )
         return 201, USER.dump(user)
 
     @api(

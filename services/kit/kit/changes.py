@@ -98,29 +98,37 @@ class ChangeNotices(DependencyProvider):
 
     def _publish(self, service: str, kind: str, entity_id: str) -> None:
         assert self.producers is not None
-        try:
-            with self.producers.acquire(block=True) as producer:
-                producer.publish(
-                    {"kind": kind, "id": entity_id},
-                    exchange=CHANGES_EXCHANGE,
-                    declare=[CHANGES_EXCHANGE],
-                    routing_key=routing_key(service, kind),
-                    delivery_mode=NON_PERSISTENT,
-                    serializer="json",
-                    retry=False,  # worth no wait: a worker must not hang on a broker outage
-                )
-        except Exception as exc:  # noqa: BLE001 - a notice must never fail the committed work
-            NOTICES_UNSENT.labels(service, kind).inc()
-            log.warning(
-                "change notice %s %s not sent (%s: %s); caches stay stale up to their TTL",
-                kind,
-                entity_id,
-                type(exc).__name__,
-                exc,
-            )
+        publish_notice(self.producers, service, kind, entity_id)
 
     def get_dependency(self, worker_ctx: Any) -> ChangeNotices:
         return self
+
+
+def publish_notice(producers: ProducerPool, service: str, kind: str, entity_id: str) -> bool:
+    """Tell every listener that ``entity_id`` of ``kind`` changed; never raise (False when it
+    could not be sent: the caches stay stale up to their TTL)."""
+    try:
+        with producers.acquire(block=True) as producer:
+            producer.publish(
+                {"kind": kind, "id": entity_id},
+                exchange=CHANGES_EXCHANGE,
+                declare=[CHANGES_EXCHANGE],
+                routing_key=routing_key(service, kind),
+                delivery_mode=NON_PERSISTENT,
+                serializer="json",
+                retry=False,  # worth no wait: a worker must not hang on a broker outage
+            )
+    except Exception as exc:  # noqa: BLE001 - a notice must never fail the committed work
+        NOTICES_UNSENT.labels(service, kind).inc()
+        log.warning(
+            "change notice %s %s not sent (%s: %s); caches stay stale up to their TTL",
+            kind,
+            entity_id,
+            type(exc).__name__,
+            exc,
+        )
+        return False
+    return True
 
 
 def follow(
@@ -174,5 +182,6 @@ __all__ = [
     "CHANGES_EXCHANGE",
     "ChangeNotices",
     "follow",
+    "publish_notice",
     "routing_key",
 ]
