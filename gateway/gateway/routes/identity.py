@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway import accounts
 from gateway.errors import NotFound, ValidationFailed
-from gateway.http import Call, api
+from gateway.http import EVERYONE, PUBLIC, Call, api
 from gateway.schemas import PageQuery, TokenOut, TokenRequest, UserCreate, UserOut, UserPage
 from gateway.store import UserStore
 from kit.clock import utcnow
@@ -21,7 +21,7 @@ class IdentityRoutes:
         "/auth/token",
         summary="Log in",
         tag="Identity",
-        roles=None,
+        roles=PUBLIC,
         body=TokenRequest,
         response=TokenOut,
         validate_body=True,
@@ -86,7 +86,7 @@ class IdentityRoutes:
             users = UserStore(uow.session).list(request.limit, request.after)
         return UserPage().dump(page(users, request, key_of=lambda u: (u.username,)))
 
-    @api("GET", "/users/me", summary="Who am I", tag="Identity", response=UserOut)
+    @api("GET", "/users/me", summary="Who am I", tag="Identity", roles=EVERYONE, response=UserOut)
     def me(self, call: Call) -> Any:
         with self.db(readonly=True) as uow:
             user = UserStore(uow.session).get(call.actor.user_id)
