@@ -195,7 +195,7 @@ class Platform:
         self.wait_healthy()
         return self
 
-    def wait_healthy(self, timeout: float = 40) -> None:
+    def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -112,5 +112,5 @@ def test_the_matrix_reader_says_what_is_wrong(tmp_path):
         "| `GET /x` | allow | maybe | deny | deny | deny | deny |\n",
         encoding="utf-8",
     )
-    with pytest.raises(ValueError, match="m.md:3"):
+    with pytest.raises(ValueError, match=r"m\.md:3"):
         matrix.load(table)

@@ -18,9 +18,10 @@ class FakeAuth:
 
 
 class FakeService:
-    auth = FakeAuth()
-    config = {"RPC_TIMEOUT": 1}
-    max_body_bytes = 1024
+    def __init__(self):
+        self.auth = FakeAuth()
+        self.config = {"RPC_TIMEOUT": 1}
+        self.max_body_bytes = 1024
 
 
 def route(**overrides):
