@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from kit import csvfile
 
-#: rows per RPC of an export (the lists' largest page)
+#: rows per RPC of an export (the lists' largest page; config ``EXPORT_PAGE_ROWS``)
 EXPORT_PAGE = 500
 CSV_TYPE = "text/csv; charset=utf-8"
 
@@ -32,6 +32,10 @@ def pages(fetch: Callable[[str | None], Page], first: Page) -> Iterator[Page]:
         if not cursor:
             return
         page = fetch(cursor)
+
+
+def page_rows(config: dict[str, Any]) -> int:
+    return int(config.get("EXPORT_PAGE_ROWS") or EXPORT_PAGE)
 
 
 def without_paging(query: dict[str, Any]) -> dict[str, Any]:

@@ -120,9 +120,10 @@ class FundingRoutes:
         is written with a leading `'`."""
         actor = call.actor.to_dict()
         query = exports.without_paging(call.query)
+        limit = exports.page_rows(self.config)
 
         def fetch(cursor: str | None) -> exports.Page:
-            page_query = {**query, "limit": exports.EXPORT_PAGE, "cursor": cursor}
+            page_query = {**query, "limit": limit, "cursor": cursor}
             return self.funding.call("journal", page_query, actor)
 
         rows = (

@@ -550,9 +550,10 @@ class VolunteersRoutes:
         at a time, and a last row with the totals."""
         actor = call.actor.to_dict()
         query = exports.without_paging(call.query)
+        limit = exports.page_rows(self.config)
 
         def fetch(cursor: str | None) -> exports.Page:
-            page_query = {**query, "limit": exports.EXPORT_PAGE, "cursor": cursor}
+            page_query = {**query, "limit": limit, "cursor": cursor}
             return self.volunteers.call("hours_report", page_query, actor)
 
         first = fetch(None)
