@@ -252,7 +252,8 @@ def test_the_money_saga(platform, cast):
         "items"
     ]
     assert sum(row.get("payment", 0) for row in monthly) == sum(TRANCHES)
-    expect(contractor.get(f"/funding-sources/{sid}"), 404, "FUNDING_SOURCE_NOT_FOUND")
+    # a contractor reads no funding source at all: refused by role, whichever id it asks
+    expect(contractor.get(f"/funding-sources/{sid}"), 403, "ROLE_NOT_ALLOWED")
 
 
 def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected(platform, cast):
