@@ -375,7 +375,8 @@ def serve_once(
         )
     for client in vars(service).values():
         if isinstance(client, ServiceClient):
-            client.patience = LATE_ANSWER_WAIT
+            # the wait ends before the key goes stale: no retry takes it over meanwhile
+            client.patience = max(LATE_ANSWER_WAIT - timeout, 0.0)
     keeper = service.idempotency
 
     def run() -> Response:
@@ -395,12 +396,14 @@ def serve_once(
     with eventlet.Timeout(timeout + ANSWER_MARGIN, False):
         return worker.wait()
     # the client hears of the timeout now; the worker keeps the outcome when it comes
+    called = [c.called for c in vars(service).values() if isinstance(c, ServiceClient) and c.called]
     return error_response(
         HttpError(
             f"no answer within {timeout:g} s; the request may still complete: retry with the "
             "same Idempotency-Key to get its outcome",
             code=ServiceTimeout.code,
             status=ServiceTimeout.status,
+            service=called[-1] if called else None,
             timeout=timeout,
         ),
         request_id,

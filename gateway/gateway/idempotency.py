@@ -34,8 +34,8 @@ from kit.db import DatabaseResource
 
 MAX_KEY_LENGTH = 200
 IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
-#: how long after its deadline the gateway still waits for a timed-out request's answer: the
-#: key is stale only after that
+#: until how long after the first attempt began the gateway waits for a timed-out request's
+#: answer: the key goes stale only after that
 LATE_ANSWER_WAIT = IN_PROGRESS_TIMEOUT.total_seconds() - 5
 #: how often a retry waiting for the first attempt looks again
 POLL_INTERVAL = 0.1

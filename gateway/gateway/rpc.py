@@ -48,6 +48,8 @@ class ServiceClient:
         #: the service started before its deadline runs to its end, and an idempotent request
         #: keeps that outcome for its retry (``gateway.http``)
         self.patience = 0.0
+        #: this service, once the worker has called it
+        self.called: str | None = None
 
     def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return self.start(method, *args, timeout=timeout, **kwargs).result()
@@ -58,6 +60,7 @@ class ServiceClient:
         """Send the request and return at once; ``result()`` waits for the answer (so a
         caller can prepare the next request meanwhile, as an import does with its batches)."""
         deadline = timeout or self.timeout
+        self.called = self.service
         # travels as a context header; the service drops the request once it has passed
         self._worker_ctx.data[DEADLINE_KEY] = time.time() + deadline
         listener = self._rpc.rpc_reply_listener
