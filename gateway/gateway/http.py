@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import eventlet
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
@@ -27,6 +28,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.errors import (
     BadRequest,
     Forbidden,
+    HttpError,
     PayloadTooLarge,
     ServiceTimeout,
     UnsupportedMediaType,
@@ -34,15 +36,22 @@ from gateway.errors import (
     describe,
     error_body,
 )
-from gateway.idempotency import fingerprint
+from gateway.idempotency import LATE_ANSWER_WAIT, fingerprint
+from gateway.rpc import DEFAULT_TIMEOUT as DEFAULT_RPC_TIMEOUT
+from gateway.rpc import ServiceClient
 from kit.actor import ROLES, Actor
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 JSON_TYPE = "application/json; charset=utf-8"
-ALL_ROLES = ROLES
+#: ``roles=PUBLIC``: the route answers without a token (log in, health, the API document)
+PUBLIC = None
+#: every role: the route is for anybody signed in (the service scopes what each one sees)
+EVERYONE = ROLES
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: an idempotent request is answered this long after the RPC deadline at the latest
+ANSWER_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -147,13 +156,32 @@ def error_response(exc: BaseException, request_id: str | None = None) -> Respons
     headers.update(getattr(exc, "headers", None) or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="jinguo"'
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return json_response(status, error_body(code, message, details), headers)
 
 
+#: on every answer: browsers take the declared content type, never a guessed one
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+#: an API answer holds personal data or money: no cache (browser or proxy) keeps a copy; a
+#: route that allows revalidation sets its own (a project: ``private, no-cache`` and its ETag)
+NO_STORE = "no-store"
+
+
 class JsonWsgiApp(WsgiApp):
-    """nameko's WSGI app, with routing errors (404, 405) answered in the API's error body."""
+    """nameko's WSGI app, with routing errors (404, 405) answered in the API's error body, and
+    ``X-Content-Type-Options: nosniff`` on every answer."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            if not any(name.lower() == NOSNIFF[0].lower() for name, _ in headers):
+                headers.append(NOSNIFF)
+            return start_response(status, headers, *exc_info)
+
+        return self.route(environ, start)
+
+    def route(self, environ: dict[str, Any], start_response: Callable) -> Any:
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
@@ -198,7 +226,7 @@ def api(
     *,
     summary: str,
     tag: str,
-    roles: tuple[str, ...] | None = ALL_ROLES,
+    roles: tuple[str, ...] | None,
     body: type[Schema] | None = None,
     query: type[Schema] | None = None,
     response: type[Schema] | None = None,
@@ -208,9 +236,15 @@ def api(
     stream: StreamedBody | None = None,
     statuses: dict[int, str] | None = None,
 ) -> Callable:
-    """Declare an API route; ``roles=None`` makes it public (no token needed); ``stream``
+    """Declare an API route. ``roles`` is required (deny by default): the roles that may call
+    it, ``EVERYONE`` for any signed-in user, or ``PUBLIC`` (no token needed); ``stream``
     hands the handler the body as a byte stream (``call.stream``) instead of parsed JSON;
     ``statuses`` documents what the route answers besides its success and the usual errors."""
+
+    if roles is not None and (
+        not isinstance(roles, tuple) or not roles or not set(roles) <= set(ROLES)
+    ):
+        raise TypeError(f"{method} {path}: roles must be a non-empty tuple of {ROLES} or PUBLIC")
 
     def decorator(handler: Callable) -> Callable:
         route = Route(
@@ -247,8 +281,6 @@ def serve(
 ) -> Response:
     """Authenticate, authorise, parse, call the handler, keep idempotent responses."""
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    idempotency = None
-    ambiguous = False
     try:
         actor = None
         if not route.public:
@@ -278,18 +310,6 @@ def serve(
                 raise ValidationFailed(
                     "the request body does not match the schema", fields=exc.messages
                 ) from None
-        key = request.headers.get("Idempotency-Key")
-        if route.idempotent and key is not None and actor is not None:
-            stored = service.idempotency.reserve(
-                actor.user_id, key, fingerprint(route.method, request.path, raw)
-            )
-            if stored is not None:
-                return json_response(
-                    stored.status,
-                    stored.body,
-                    {"Idempotent-Replayed": "true", "X-Request-Id": request_id},
-                )
-            idempotency = (actor.user_id, key)
         call = Call(
             request=request,
             actor=actor,
@@ -298,27 +318,97 @@ def serve(
             path=path,
             stream=stream,
         )
-        result = handler(service, call)
-        if isinstance(result, Response):  # a route that answers other than JSON (CSV)
-            response = result
-            response.headers["X-Request-Id"] = request_id
+        key = request.headers.get("Idempotency-Key")
+        if route.idempotent and key is not None and actor is not None:
+            response = serve_once(
+                service, route, handler, call, (actor.user_id, key), raw, request_id
+            )
         else:
-            status, payload = result if isinstance(result, tuple) else (route.status, result)
-            response = json_response(status, payload, {"X-Request-Id": request_id})
+            response, _ = respond(service, route, handler, call, request_id)
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
         response = error_response(exc, request_id)
-        ambiguous = isinstance(exc, ServiceTimeout)
-    if idempotency is not None:
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = NO_STORE
+    return response
+
+
+def respond(
+    service: Any, route: Route, handler: Callable, call: Call, request_id: str
+) -> tuple[Response, Exception | None]:
+    """The handler's answer as a response (an error's too), and the error if it failed."""
+    try:
+        result = handler(service, call)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
+        return error_response(exc, request_id), exc
+    if isinstance(result, Response):  # a route that answers other than JSON (CSV)
+        result.headers["X-Request-Id"] = request_id
+        return result, None
+    status, payload = result if isinstance(result, tuple) else (route.status, result)
+    return json_response(status, payload, {"X-Request-Id": request_id}), None
+
+
+def serve_once(
+    service: Any,
+    route: Route,
+    handler: Callable,
+    call: Call,
+    key: tuple[str, str],
+    raw: bytes,
+    request_id: str,
+) -> Response:
+    """An idempotent request with its ``Idempotency-Key``: replay the first response, or run
+    it once and keep its response for retries.
+
+    The handler runs in its own green thread and the client is answered at the RPC deadline
+    at the latest (503 ``SERVICE_TIMEOUT``); the thread goes on waiting for the service's late
+    answer (a request the service started before its deadline runs to its end) and keeps that
+    outcome for the key, so a retry gets it instead of running the request a second time.
+    """
+    timeout = float(service.config.get("RPC_TIMEOUT") or DEFAULT_RPC_TIMEOUT)
+    stored = service.idempotency.reserve(
+        *key, fingerprint(call.request.method, call.request.path, raw), wait=timeout
+    )
+    if stored is not None:
+        return json_response(
+            stored.status,
+            stored.body,
+            {"Idempotent-Replayed": "true", "X-Request-Id": request_id},
+        )
+    for client in vars(service).values():
+        if isinstance(client, ServiceClient):
+            # the wait ends before the key goes stale: no retry takes it over meanwhile
+            client.patience = max(LATE_ANSWER_WAIT - timeout, 0.0)
+    keeper = service.idempotency
+
+    def run() -> Response:
+        response, error = respond(service, route, handler, call, request_id)
         try:
-            service.idempotency.complete(
-                *idempotency,
+            keeper.complete(
+                *key,
                 response.status_code,
                 response.get_data(as_text=True),
-                ambiguous=ambiguous,
+                ambiguous=isinstance(error, ServiceTimeout),
             )
         except Exception:
-            log.exception("could not keep the response for Idempotency-Key %s", idempotency[1])
-    return response
+            log.exception("could not keep the response for Idempotency-Key %s", key[1])
+        return response
+
+    worker = eventlet.spawn(run)
+    with eventlet.Timeout(timeout + ANSWER_MARGIN, False):
+        return worker.wait()
+    # the client hears of the timeout now; the worker keeps the outcome when it comes
+    called = [c.called for c in vars(service).values() if isinstance(c, ServiceClient) and c.called]
+    return error_response(
+        HttpError(
+            f"no answer within {timeout:g} s; the request may still complete: retry with the "
+            "same Idempotency-Key to get its outcome",
+            code=ServiceTimeout.code,
+            status=ServiceTimeout.status,
+            service=called[-1] if called else None,
+            timeout=timeout,
+        ),
+        request_id,
+    )
 
 
 def read_body(request: Request, limit: int) -> bytes:

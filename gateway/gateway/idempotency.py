@@ -3,17 +3,27 @@
 The first request with a key reserves it (state ``in_progress``) together with a fingerprint
 of the request; when it finishes with a status below 500 the response is kept. A retry with
 the same key and the same request replays that response; the same key with a different
-request is refused (422); a retry while the first is still running is told so (409). A 5xx
-releases the key so the client can simply try again — except a timeout, whose request may
-have run: its key stays reserved until it is stale (60 s). Keys are per user, kept 24 hours.
+request is refused (422). A 5xx releases the key so the client can simply try again — except
+a timeout, whose request may have run.
+
+A timeout: the gateway answers 503 ``SERVICE_TIMEOUT`` at its deadline, but goes on waiting
+for the service's answer (a request the service started before its deadline runs to its end)
+and keeps it for the key when it comes: a retry then gets the first outcome, replayed, and the
+request never runs twice. A retry while the first is still running waits for it (up to the
+RPC timeout), then is told so (409 ``IDEMPOTENCY_KEY_IN_USE``, with ``Retry-After``). Should
+no answer ever come (the gateway process died), the key is taken over by a retry only once it
+is stale (``IN_PROGRESS_TIMEOUT`` after the first attempt, beyond the gateway's wait for a
+late answer). Keys are per user, kept 24 hours.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import eventlet
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +34,11 @@ from kit.db import DatabaseResource
 
 MAX_KEY_LENGTH = 200
 IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
+#: until how long after the first attempt began the gateway waits for a timed-out request's
+#: answer: the key goes stale only after that
+LATE_ANSWER_WAIT = IN_PROGRESS_TIMEOUT.total_seconds() - 5
+#: how often a retry waiting for the first attempt looks again
+POLL_INTERVAL = 0.1
 RETENTION = timedelta(hours=24)
 
 
@@ -44,8 +59,21 @@ class IdempotencyKeys:
     def __init__(self, resource: DatabaseResource) -> None:
         self.resource = resource
 
-    def reserve(self, user_id: str, key: str, request_fingerprint: str) -> StoredResponse | None:
-        """Reserve ``key`` for this request, or return the response to replay."""
+    def reserve(
+        self, user_id: str, key: str, request_fingerprint: str, *, wait: float = 0.0
+    ) -> StoredResponse | None:
+        """Reserve ``key`` for this request, or return the response to replay; while another
+        request holds the key, wait up to ``wait`` seconds for its response, then 409."""
+        give_up = time.monotonic() + wait
+        while True:
+            try:
+                return self._reserve(user_id, key, request_fingerprint)
+            except HttpError as exc:
+                if exc.code != IN_USE or time.monotonic() >= give_up:
+                    raise
+            eventlet.sleep(POLL_INTERVAL)
+
+    def _reserve(self, user_id: str, key: str, request_fingerprint: str) -> StoredResponse | None:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValidationFailed(
                 f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
@@ -122,10 +150,18 @@ class IdempotencyKeys:
             ).rowcount
 
 
+IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class KeyInUse(HttpError):
+    status, code = 409, IN_USE
+    #: seconds a client waits before it asks again
+    retry_after = 1
+
+
 def _in_progress() -> HttpError:
-    return HttpError(
-        "a request with this Idempotency-Key is still being processed; retry shortly",
-        code="IDEMPOTENCY_KEY_IN_USE",
-        status=409,
+    return KeyInUse(
+        "a request with this Idempotency-Key is still being processed (or its outcome is not "
+        "known yet); retry shortly to get its response",
         field="Idempotency-Key",
     )

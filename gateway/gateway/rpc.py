@@ -49,6 +49,12 @@ class ServiceClient:
         self._worker_ctx = worker_ctx
         self.service = rpc.target_service
         self.timeout = rpc.timeout
+        #: how much longer than the deadline this caller waits for a late answer: a request
+        #: the service started before its deadline runs to its end, and an idempotent request
+        #: keeps that outcome for its retry (``gateway.http``)
+        self.patience = 0.0
+        #: this service, once the worker has called it
+        self.called: str | None = None
 
     def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return self.start(method, *args, timeout=timeout, **kwargs).result()
@@ -60,6 +66,7 @@ class ServiceClient:
         caller can prepare the next request meanwhile, as an import does with its batches)."""
         deadline = timeout or self.timeout
         expires = time.time() + deadline
+        self.called = self.service
         # travels as a context header; the service drops the request once it has passed
         self._worker_ctx.data[DEADLINE_KEY] = expires
         # serialised once here and signed: the proof covers the exact bytes the service gets
@@ -97,18 +104,28 @@ class ServiceClient:
                 f"the message broker is unreachable ({type(exc).__name__})"
             ) from None
         return PendingCall(
-            RpcReply(reply), self.service, deadline, lambda: listener.forget(correlation_id)
+            RpcReply(reply),
+            self.service,
+            deadline,
+            lambda: listener.forget(correlation_id),
+            patience=self.patience,
         )
 
 
 class PendingCall:
     def __init__(
-        self, reply: Any, service: str, timeout: float, abandon: Any = lambda: None
+        self,
+        reply: Any,
+        service: str,
+        timeout: float,
+        abandon: Any = lambda: None,
+        *,
+        patience: float = 0.0,
     ) -> None:
         self._reply = reply
         self.service = service
         self.timeout = timeout
-        self._deadline = time.monotonic() + timeout
+        self._deadline = time.monotonic() + timeout + patience
         self._abandon = abandon
 
     def result(self) -> Any:

@@ -101,6 +101,9 @@ class HealthOut(Schema):
     status = fields.String(
         metadata={"description": "ok when every dependency is ok, else degraded"}
     )
+    checked_at = fields.DateTime(
+        metadata={"description": "when this report was made (it is kept a few seconds)"}
+    )
     dependencies = fields.Dict(
         keys=fields.String(metadata={"example": "projects"}),
         values=fields.Nested(DependencyHealth),

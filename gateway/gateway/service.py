@@ -13,6 +13,7 @@ from nameko.dependency_providers import Config
 
 from gateway import accounts
 from gateway.auth import Auth
+from gateway.healthcache import HealthCache
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.readcache import ReadCacheProvider
@@ -60,6 +61,8 @@ class GatewayService(
     projects = ServiceRpc("projects")
     funding = ServiceRpc("funding")
     volunteers = ServiceRpc("volunteers")
+    #: the health report, kept a few seconds (GET /health is public)
+    health_cache = HealthCache()
     #: published projects as last rendered, dropped on the projects service's change notices
     project_cache = ReadCacheProvider(
         "projects", follows=("projects", "project"), config_prefix="PROJECT_CACHE"

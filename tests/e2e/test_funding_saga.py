@@ -275,7 +275,8 @@ def test_the_money_saga(platform, cast):
         "items"
     ]
     assert sum(row.get("payment", 0) for row in monthly) == sum(TRANCHES)
-    expect(contractor.get(f"/funding-sources/{sid}"), 404, "FUNDING_SOURCE_NOT_FOUND")
+    # a contractor reads no funding source at all: refused by role, whichever id it asks
+    expect(contractor.get(f"/funding-sources/{sid}"), 403, "ROLE_NOT_ALLOWED")
 
     # another city's finance officer: the city's money is, to her, not there
     other = cast["other_officer"]
@@ -429,3 +430,64 @@ def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected(platform
     everything = expect(officer.get("/disbursements", params={"limit": 200}), 200)["items"]
     assert not [d for d in everything if d["milestone_id"] == milestone["id"]]
     assert expect(officer.get(f"/funding-sources/{source['id']}"), 200)["available"] == 500_000
+
+
+def test_the_journal_export_arrives_whole_in_order_and_never_carries_a_formula(platform, cast):
+    """The CSV is streamed a page at a time (5 rows in these tests): every entry of the JSON
+    journal, in its order, and text that would start a spreadsheet formula quoted."""
+    officer = cast["officer_a"]
+    source = officer.create(
+        "/funding-sources",
+        {
+            "name": "导出测试资金",
+            "kind": "fiscal_special_fund",
+            "owner_id": cast["city"]["id"],
+            "fiscal_year": 2027,
+            "amount": 1_000_000,
+        },
+    )
+    reasons = ['=HYPERLINK("http://example.invalid","点我")', "-5 更正", "@SUM(A1)", "+1", "追加"]
+    for number, reason in enumerate(reasons, start=1):
+        expect(
+            officer.post(
+                f"/funding-sources/{source['id']}/adjustments",
+                {"amount": 100 * number, "reason": reason},
+            ),
+            201,
+        )
+    entries, cursor = [], None
+    while True:
+        page = expect(
+            officer.get(
+                "/funding-journal",
+                params={
+                    "source_id": source["id"],
+                    "limit": 3,
+                    **({"cursor": cursor} if cursor else {}),
+                },
+            ),
+            200,
+        )
+        entries += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(entries) > 5  # more than one page of the export
+
+    exported = officer.get("/funding-journal.csv", params={"source_id": source["id"]})
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["Cache-Control"] == "no-store"
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [(r["transaction_id"], r["line"]) for r in rows] == [
+        (e["transaction_id"], str(e["line"])) for e in entries
+    ]
+    memos = {r["memo"] for r in rows}
+    assert memos >= {
+        '\'=HYPERLINK("http://example.invalid","点我")',
+        "'-5 更正",
+        "'@SUM(A1)",
+        "'+1",
+        "追加",
+    }
+    # a negative amount is a number, not text: it is never quoted
+    assert all(r["debit"].lstrip("-").isdigit() for r in rows)

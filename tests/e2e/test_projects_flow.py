@@ -424,6 +424,9 @@ def test_an_unchanged_project_is_not_sent_again(platform, people):
         assert first.status_code == 200 and etag == f'"{first.json()["version"]}"'
         again = staff.get(f"/projects/{pid}", headers={"If-None-Match": etag})
         assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+        # the one answer a client may keep, revalidating it with the ETag before each use
+        assert first.headers["Cache-Control"] == again.headers["Cache-Control"]
+        assert first.headers["Cache-Control"] == "private, no-cache"
         other = staff.get(f"/projects/{pid}", headers={"If-None-Match": '"0"'})
         assert other.status_code == 200 and other.json() == first.json()
         if first.json()["status"] == "draft":

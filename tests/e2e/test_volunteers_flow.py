@@ -634,3 +634,103 @@ def test_activity_waitlist_hours_and_the_project(cast, team):
     assert list(csv.reader(io.StringIO(negotiated.content.decode("utf-8-sig"))))[1][:1] == [
         "legal_aid"
     ]
+
+
+def test_hours_exports_arrive_whole_in_order_and_never_carry_a_formula(cast):
+    """The CSV is streamed a page at a time (5 rows in these tests): every group of the JSON
+    report, in its order, the totals last, and names that would start a spreadsheet formula
+    quoted (in the JSON report they are as they were written)."""
+    staff, admin = cast["staff"], cast["admin"]
+    formula = '=HYPERLINK("http://example.invalid","点我")'
+    team = eventually(
+        lambda: expect(
+            staff.post(
+                "/teams", {"name": formula, "theme": "other", "host_id": cast["host"]["id"]}
+            ),
+            201,
+        )
+    )
+    activity = expect(
+        staff.post(
+            "/activities",
+            {
+                "title": "导出测试",
+                "team_id": team["id"],
+                "starts_at": at("14:00"),
+                "ends_at": STILL_ON_UNTIL.isoformat(),
+                "capacity": 20,
+            },
+        ),
+        201,
+    )
+    names = ["-王小红", "+李娜", "@赵敏", "周婷", "吴芳", "郑洁", "王珊"]
+    for number, name in enumerate(names):
+        volunteer = _volunteer(staff, name, f"1370013{7100 + number}", team["id"])
+        expect(
+            staff.post(
+                f"/activities/{activity['id']}/enrolments", {"volunteer_id": volunteer["id"]}
+            ),
+            201,
+        )
+        entry = expect(
+            staff.post(
+                "/service-hours",
+                {
+                    "volunteer_id": volunteer["id"],
+                    "activity_id": activity["id"],
+                    "started_at": at("14:00"),
+                    "hours": 1,
+                },
+            ),
+            201,
+        )
+        expect(admin.post(f"/service-hours/{entry['id']}/verify"), 200)
+
+    def report(group_by):
+        items, cursor = [], None
+        while True:
+            page = expect(
+                staff.get(
+                    "/reports/hours",
+                    params={
+                        "group_by": group_by,
+                        "limit": 2,
+                        **({"cursor": cursor} if cursor else {}),
+                    },
+                ),
+                200,
+            )
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items, page["total"]
+
+    for group_by in ("volunteer", "team"):
+        items, total = report(group_by)
+        exported = staff.get("/reports/hours.csv", params={"group_by": group_by})
+        assert exported.status_code == 200, exported.text
+        rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"), newline="")))
+        assert rows[0] == [group_by, "label", "entries", "minutes", "hours"]
+        assert [row[0] for row in rows[1:-1]] == [item["key"] for item in items]
+        assert rows[-1] == [
+            "total",
+            "",
+            str(total["entries"]),
+            str(total["minutes"]),
+            str(total["hours"]),
+        ]
+        labels = {row[0]: row[1] for row in rows[1:-1]}
+        if group_by == "volunteer":
+            assert len(items) > 5  # more than one page of the export
+            assert {labels[item["key"]] for item in items if item["label"] in names} == {
+                "'-王小红",
+                "'+李娜",
+                "'@赵敏",
+                "周婷",
+                "吴芳",
+                "郑洁",
+                "王珊",
+            }
+        else:
+            assert labels[team["id"]] == "'" + formula
+            assert [item["label"] for item in items if item["key"] == team["id"]] == [formula]

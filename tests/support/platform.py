@@ -140,6 +140,8 @@ class Platform:
             # an hour: a test that sees a cached project change sees the change notice work,
             # not the copy expire
             "GATEWAY_PROJECT_CACHE_TTL": "3600",
+            # small pages: an export in a test already spans several
+            "GATEWAY_EXPORT_PAGE_ROWS": "5",
             "OUTBOX_POLL_INTERVAL": "0.2",
             "LOG_LEVEL": "WARNING",
             "PYTHONWARNINGS": "ignore",

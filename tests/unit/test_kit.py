@@ -795,3 +795,52 @@ def test_a_change_notice_that_cannot_be_sent_is_counted_and_never_raises(caplog)
 
     assert unsent._value.get() == before + 1  # "a" once; "b" is not announced, nor strangers
     assert "change notice thing a not sent" in caplog.text
+
+
+# --- the one CSV writer -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "written"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+86", "'+86"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("低碳生活队", "低碳生活队"),
+        ("a=b", "a=b"),
+        (150, 150),
+        (-150, -150),
+        (None, ""),
+    ],
+)
+def test_a_csv_cell_never_starts_a_formula(given, written):
+    from kit import csvfile
+
+    assert csvfile.safe_cell(given) == written
+
+
+def test_a_csv_file_is_utf8_with_a_bom_and_quoted_where_needed():
+    from kit import csvfile
+
+    text = csvfile.text(("name", "n"), [('=HYPERLINK("x","点我")', 1), ("a,b", None)])
+    assert text == '\ufeffname,n\r\n"\'=HYPERLINK(""x"",""点我"")",1\r\n"a,b",\r\n'
+
+
+def test_a_csv_stream_reads_rows_only_as_chunks_are_taken():
+    from kit import csvfile
+
+    taken = []
+
+    def rows():
+        for i in range(10_000):
+            taken.append(i)
+            yield (i, "x" * 20)
+
+    chunks = csvfile.stream(("i", "x"), rows())
+    first = next(chunks)
+    assert first.startswith("\ufeffi,x\r\n".encode()) and len(taken) < 10_000
+    rest = b"".join(chunks)
+    assert (first + rest).decode("utf-8").count("\r\n") == 10_001

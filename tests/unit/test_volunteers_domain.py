@@ -889,24 +889,6 @@ def test_minutes_are_shown_as_hours_to_two_decimals():
     assert [domain.hours(m) for m in (0, 1, 90, 100, 1441)] == [0.0, 0.02, 1.5, 1.67, 24.02]
 
 
-@pytest.mark.parametrize(
-    ("given", "written"),
-    [
-        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
-        ("+86", "'+86"),
-        ("-1", "'-1"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("低碳生活队", "低碳生活队"),
-        ("a=b", "a=b"),
-        (150, 150),
-        (None, None),
-    ],
-)
-def test_text_for_a_spreadsheet_never_starts_a_formula(given, written):
-    assert domain.spreadsheet_cell(given) == written
-
-
 # --- issue 11, hole 5: an activity names a project of its line only ----------------------------
 
 CITY, DISTRICT, STREET = "/c/", "/c/d/", "/c/d/s/"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from werkzeug.wrappers import Response
-
 from funding import schemas as funding_schemas
+from gateway import exports
 from gateway.http import Call, api
 
 S = funding_schemas
@@ -14,6 +13,26 @@ SOURCE = "/funding-sources/{source_id}"
 DISBURSEMENT = "/disbursements/{disbursement_id}"
 TREASURERS = ("finance_officer", "admin")
 FINANCE = ("finance_officer",)
+#: the journal export's columns, in order (fields of a journal entry)
+JOURNAL_COLUMNS = (
+    "at",
+    "transaction_id",
+    "line",
+    "kind",
+    "account",
+    "debit",
+    "credit",
+    "source_id",
+    "contract_id",
+    "actor_id",
+    "cause",
+    "memo",
+)
+#: who reads sources, the journal and the monthly report (the service scopes staff to their
+#: federation's sources)
+MONEY_READERS = ("admin", "federation_staff", "finance_officer", "ops")
+#: who reads commitments and disbursements: also a contractor, what is paid to it
+PAYMENT_READERS = (*MONEY_READERS, "contractor")
 
 
 class FundingRoutes:
@@ -37,6 +56,7 @@ class FundingRoutes:
         "/funding-sources",
         summary="List funding sources",
         tag="Funding",
+        roles=MONEY_READERS,
         query=S.SourceFilters,
         response=S.SourcePage,
     )
@@ -48,6 +68,7 @@ class FundingRoutes:
         SOURCE,
         summary="A funding source and its balances",
         tag="Funding",
+        roles=MONEY_READERS,
         response=S.SourceOut,
     )
     def get_source(self, call: Call) -> Any:
@@ -128,6 +149,7 @@ class FundingRoutes:
         "/funding-journal",
         summary="The journal",
         tag="Funding",
+        roles=MONEY_READERS,
         query=S.JournalFilters,
         response=S.JournalPage,
     )
@@ -140,21 +162,34 @@ class FundingRoutes:
         "/funding-journal.csv",
         summary="The journal as CSV",
         tag="Funding",
+        roles=MONEY_READERS,
         query=S.JournalFilters,
     )
     def journal_csv(self, call: Call) -> Any:
-        text = self.funding.call("journal_csv", call.query, call.actor.to_dict())
-        return Response(
-            text.encode("utf-8"),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="jinguo-journal.csv"'},
+        """Every entry matching the filters (`limit` and `cursor` do not apply), oldest first,
+        streamed as it is read a page at a time; text that would start a spreadsheet formula
+        is written with a leading `'`."""
+        actor = call.actor.to_dict()
+        query = exports.without_paging(call.query)
+        limit = exports.page_rows(self.config)
+
+        def fetch(cursor: str | None) -> exports.Page:
+            page_query = {**query, "limit": limit, "cursor": cursor}
+            return self.funding.call("journal", page_query, actor)
+
+        rows = (
+            [entry.get(column) for column in JOURNAL_COLUMNS]
+            for page in exports.pages(fetch, fetch(None))
+            for entry in page["items"]
         )
+        return exports.csv_response(JOURNAL_COLUMNS, rows, "jinguo-journal.csv")
 
     @api(
         "GET",
         "/funding-reports/monthly",
         summary="Money moved per month",
         tag="Funding",
+        roles=MONEY_READERS,
         query=S.MonthlyFilters,
         response=S.MonthlyReport,
     )
@@ -168,6 +203,7 @@ class FundingRoutes:
         "/commitments/{contract_id}",
         summary="A contract's commitment",
         tag="Funding",
+        roles=PAYMENT_READERS,
         response=S.CommitmentOut,
     )
     def get_commitment(self, call: Call) -> Any:
@@ -178,6 +214,7 @@ class FundingRoutes:
         "/disbursements",
         summary="Disbursements (the approval queue)",
         tag="Funding",
+        roles=PAYMENT_READERS,
         query=S.DisbursementFilters,
         response=S.DisbursementPage,
     )
@@ -185,7 +222,14 @@ class FundingRoutes:
         """Oldest first, with their age; `status=pending` is the approval queue."""
         return self.funding.call("list_disbursements", call.query, call.actor.to_dict())
 
-    @api("GET", DISBURSEMENT, summary="A disbursement", tag="Funding", response=S.DisbursementOut)
+    @api(
+        "GET",
+        DISBURSEMENT,
+        summary="A disbursement",
+        tag="Funding",
+        roles=PAYMENT_READERS,
+        response=S.DisbursementOut,
+    )
     def get_disbursement(self, call: Call) -> Any:
         return self.funding.call(
             "get_disbursement", call.path["disbursement_id"], call.actor.to_dict()

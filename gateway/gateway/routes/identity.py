@@ -8,7 +8,7 @@ from werkzeug.wrappers import Request
 
 from gateway import accounts
 from gateway.errors import NotFound, ValidationFailed
-from gateway.http import ALL_ROLES, Call, api
+from gateway.http import EVERYONE, PUBLIC, Call, api
 from gateway.identity import UserChange
 from gateway.schemas import (
     PageQuery,
@@ -53,7 +53,7 @@ class IdentityRoutes:
         "/auth/token",
         summary="Log in",
         tag="Identity",
-        roles=None,
+        roles=PUBLIC,
         body=TokenRequest,
         response=TokenOut,
         validate_body=True,
@@ -103,7 +103,7 @@ class IdentityRoutes:
         "/users/me/password",
         summary="Change your password",
         tag="Identity",
-        roles=ALL_ROLES,
+        roles=EVERYONE,
         body=PasswordChange,
         response=TokenOut,
         validate_body=True,
@@ -205,7 +205,7 @@ class IdentityRoutes:
             users = UserStore(uow.session).list(request.limit, request.after)
         return UserPage().dump(page(users, request, key_of=lambda u: (u.username,)))
 
-    @api("GET", "/users/me", summary="Who am I", tag="Identity", response=UserOut)
+    @api("GET", "/users/me", summary="Who am I", tag="Identity", roles=EVERYONE, response=UserOut)
     def me(self, call: Call) -> Any:
         with self.db(readonly=True) as uow:
             user = UserStore(uow.session).get(call.actor.user_id)

@@ -11,8 +11,9 @@ from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from gateway import openapi
-from gateway.http import PREFIX, ApiEntrypoint, Call, api, json_response
+from gateway.http import PREFIX, PUBLIC, ApiEntrypoint, Call, api, json_response
 from gateway.schemas import HealthOut
+from kit.clock import utcnow
 
 
 class OperationsRoutes:
@@ -21,11 +22,15 @@ class OperationsRoutes:
         "/health",
         summary="Health of the gateway and each dependency",
         tag="Operations",
-        roles=None,
+        roles=PUBLIC,
         response=HealthOut,
     )
     def health(self, call: Call) -> Any:
-        """200 when every dependency is ok, 503 (same body) when one is not."""
+        """200 when every dependency is ok, 503 (same body) when one is not. The report is
+        kept a few seconds (`GATEWAY_HEALTH_CACHE_TTL`): `checked_at` says when it was made."""
+        return self.health_cache.get(self._check_health)
+
+    def _check_health(self) -> tuple[int, dict[str, Any]]:
         checks = {
             "gateway_database": self._database_health,
             "rabbitmq": self._broker_health,
@@ -36,6 +41,7 @@ class OperationsRoutes:
         healthy = all(result.get("status") == "ok" for result in results.values())
         return (200 if healthy else 503), {
             "status": "ok" if healthy else "degraded",
+            "checked_at": utcnow().isoformat(),
             "dependencies": results,
         }
 
@@ -60,7 +66,7 @@ class OperationsRoutes:
         "/openapi.json",
         summary="This API's OpenAPI 3 document",
         tag="Operations",
-        roles=None,
+        roles=PUBLIC,
     )
     def openapi_document(self, call: Call) -> Any:
         return openapi.document()

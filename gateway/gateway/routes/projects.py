@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from gateway.http import JSON_TYPE, PREFIX, Call, api, dumps
+from gateway.http import EVERYONE, JSON_TYPE, PREFIX, Call, api, dumps
 from gateway.routes import MANAGERS
 from projects import schemas as projects_schemas
 from projects.domain import readable_by_everyone
@@ -40,6 +40,7 @@ class ProjectsRoutes:
         "/projects",
         summary="List projects",
         tag="Projects",
+        roles=EVERYONE,
         query=S.ProjectFilters,
         response=S.ProjectPage,
     )
@@ -53,6 +54,7 @@ class ProjectsRoutes:
         PROJECT_ID,
         summary="Read a project",
         tag="Projects",
+        roles=EVERYONE,
         response=S.ProjectOut,
         statuses={304: "Not modified: `If-None-Match` holds the project's current `ETag`"},
     )
@@ -72,7 +74,8 @@ class ProjectsRoutes:
             if project.get("id") == project_id and public:
                 self.project_cache.put(project_id, cached, ticket)
         text, version = cached
-        headers = {"ETag": f'"{version}"'}
+        # the one answer a client may keep: it revalidates with the ETag before each use
+        headers = {"ETag": f'"{version}"', "Cache-Control": "private, no-cache"}
         if call.request.if_none_match.contains(version):
             return Response(status=304, headers=headers)
         return Response(text, content_type=JSON_TYPE, headers=headers)
@@ -164,6 +167,7 @@ class ProjectsRoutes:
         PROJECT_ID + "/applications",
         summary="A project's applications",
         tag="Projects",
+        roles=EVERYONE,
         response=S.ApplicationList,
     )
     def list_applications(self, call: Call) -> Any:
@@ -199,6 +203,7 @@ class ProjectsRoutes:
         "/contracts",
         summary="List contracts",
         tag="Projects",
+        roles=EVERYONE,
         query=S.ContractFilters,
         response=S.ContractPage,
     )
@@ -212,6 +217,7 @@ class ProjectsRoutes:
         "/contracts/{contract_id}",
         summary="Read a contract",
         tag="Projects",
+        roles=EVERYONE,
         response=S.ContractOut,
     )
     def get_contract(self, call: Call) -> Any:
@@ -249,6 +255,7 @@ class ProjectsRoutes:
         MILESTONE + "/reports",
         summary="A milestone's reports",
         tag="Projects",
+        roles=EVERYONE,
         response=S.ReportList,
     )
     def milestone_reports(self, call: Call) -> Any:
@@ -340,6 +347,7 @@ class ProjectsRoutes:
         PROJECT_ID + "/delivery",
         summary="Delivery report",
         tag="Projects",
+        roles=EVERYONE,
         response=S.DeliveryOut,
     )
     def delivery_report(self, call: Call) -> Any:
@@ -347,7 +355,9 @@ class ProjectsRoutes:
         committed/disbursed/paid, milestones on time or late."""
         return self.projects.call("delivery_report", call.path["project_id"], call.actor.to_dict())
 
-    @api("GET", PROJECT_ID + "/ocds", summary="OCDS release package", tag="Projects")
+    @api(
+        "GET", PROJECT_ID + "/ocds", summary="OCDS release package", tag="Projects", roles=EVERYONE
+    )
     def ocds_release_package(self, call: Call) -> Any:
         """The contracting process as an OCDS 1.1.5 release package (amounts in yuan). Before
         the award the tenderers are named only to admin and the staff who manage the project."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.http import Call, api
-from gateway.routes import MANAGERS
+from gateway.routes import MANAGERS, READERS
 from registry import schemas as registry_schemas
 
 
@@ -30,6 +30,7 @@ class RegistryRoutes:
         "/organizations",
         summary="List organizations",
         tag="Registry",
+        roles=READERS,
         query=registry_schemas.OrganizationFilters,
         response=registry_schemas.OrganizationPage,
     )
@@ -42,6 +43,7 @@ class RegistryRoutes:
         "/organizations/{organization_id}",
         summary="Read an organization",
         tag="Registry",
+        roles=READERS,
         response=registry_schemas.OrganizationOut,
     )
     def get_organization(self, call: Call) -> Any:
@@ -124,6 +126,7 @@ class RegistryRoutes:
         "/organizations/{organization_id}/history",
         summary="Status history",
         tag="Registry",
+        roles=READERS,
         query=registry_schemas.PageQuery,
         response=registry_schemas.StatusChangePage,
     )
@@ -137,6 +140,7 @@ class RegistryRoutes:
         "/organizations/{organization_id}/coverage",
         summary="Coverage report",
         tag="Registry",
+        roles=READERS,
         response=registry_schemas.CoverageOut,
     )
     def coverage(self, call: Call) -> Any:

@@ -17,8 +17,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
+from gateway import exports
 from gateway.errors import HttpError, ServiceTimeout, ValidationFailed, describe
-from gateway.http import Call, StreamedBody, api
+from gateway.http import EVERYONE, Call, StreamedBody, api
 from gateway.routes import MANAGERS
 from gateway.rpc import PendingCall
 from volunteers import csvimport
@@ -34,6 +35,9 @@ ROSTER = ("admin", "federation_staff", "team_leader")
 #: who reads aggregate hours reports (grouped by volunteer: only the roster roles)
 REPORT_READERS = ("admin", "federation_staff", "team_leader", "finance_officer", "ops")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+#: the hours report export's columns (fields of a report's group; the first is named after
+#: the grouping)
+HOURS_COLUMNS = ("key", "label", "entries", "minutes", "hours")
 #: the most row errors an import's answer lists (all are counted)
 MAX_REPORTED_ERRORS = 1000
 #: a batch writes up to thousands of rows: it gets at least this long before it is a 503
@@ -251,6 +255,7 @@ class VolunteersRoutes:
         VOLUNTEER,
         summary="Read a volunteer",
         tag="Volunteers",
+        roles=EVERYONE,
         query=S.VolunteerRead,
         response=S.VolunteerOut,
     )
@@ -266,6 +271,7 @@ class VolunteersRoutes:
         VOLUNTEER + "/hours",
         summary="A volunteer's statement of verified hours",
         tag="Volunteers",
+        roles=EVERYONE,
         response=S.StatementOut,
     )
     def volunteer_hours(self, call: Call) -> Any:
@@ -476,7 +482,14 @@ class VolunteersRoutes:
         """`status=pending` is the queue to verify."""
         return self.volunteers.call("list_hours", call.query, call.actor.to_dict())
 
-    @api("GET", HOURS, summary="A service hours entry", tag="Volunteers", response=S.HoursOut)
+    @api(
+        "GET",
+        HOURS,
+        summary="A service hours entry",
+        tag="Volunteers",
+        roles=ROSTER,
+        response=S.HoursOut,
+    )
     def get_hours(self, call: Call) -> Any:
         return self.volunteers.call("get_hours", call.path["entry_id"], call.actor.to_dict())
 
@@ -542,14 +555,31 @@ class VolunteersRoutes:
         return self.hours_report_csv_response(call)
 
     def hours_report_csv_response(self, call: Call) -> Response:
-        text = self.volunteers.call("hours_report_csv", call.query, call.actor.to_dict())
-        group = call.query.get("group_by", "")
-        name = f"jinguo-hours-by-{group}.csv" if group.isidentifier() else "jinguo-hours.csv"
-        return Response(
-            text.encode("utf-8"),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        """The whole report (`limit` and `cursor` do not apply), streamed as it is read a page
+        at a time, and a last row with the totals."""
+        actor = call.actor.to_dict()
+        query = exports.without_paging(call.query)
+        limit = exports.page_rows(self.config)
+
+        def fetch(cursor: str | None) -> exports.Page:
+            page_query = {**query, "limit": limit, "cursor": cursor}
+            return self.volunteers.call("hours_report", page_query, actor)
+
+        first = fetch(None)
+        last = first
+
+        def rows() -> Iterator[list[Any]]:
+            nonlocal last
+            for page in exports.pages(fetch, first):
+                last = page
+                for item in page["items"]:
+                    yield [item.get(column) for column in HOURS_COLUMNS]
+            total = last["total"]
+            yield ["total", "", total["entries"], total["minutes"], total["hours"]]
+
+        group = first["group_by"]
+        name = f"jinguo-hours-by-{group}.csv" if str(group).isidentifier() else "jinguo-hours.csv"
+        return exports.csv_response((group, *HOURS_COLUMNS[1:]), rows(), name)
 
     # --- operations -------------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ state the winner left (a 409 that says why).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -275,46 +273,6 @@ def journal_page(
 ) -> dict[str, Any]:
     items = repo.journal(request, **filters)
     return page(items, request, key_of=lambda e: (e.at.isoformat(), e.transaction_id, e.line))
-
-
-JOURNAL_COLUMNS = (
-    "at",
-    "transaction_id",
-    "line",
-    "kind",
-    "account",
-    "debit",
-    "credit",
-    "source_id",
-    "contract_id",
-    "actor_id",
-    "cause",
-    "memo",
-)
-
-
-def journal_csv(repo: FundingRepository, filters: dict[str, Any]) -> str:
-    """The journal as CSV (UTF-8 with a BOM, which spreadsheet programs need for Chinese)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(JOURNAL_COLUMNS)
-    request = PageRequest(limit=5000)
-    while True:
-        entries = repo.journal(request, **filters)
-        for entry in entries[: request.limit]:
-            writer.writerow(
-                [
-                    entry.at.isoformat() if name == "at" else getattr(entry, name)
-                    for name in JOURNAL_COLUMNS
-                ]
-            )
-        if len(entries) <= request.limit:
-            return out.getvalue()
-        last = entries[request.limit - 1]
-        request = PageRequest(
-            limit=request.limit, after=(last.at.isoformat(), last.transaction_id, last.line)
-        )
 
 
 def monthly_report(repo: FundingRepository, filters: dict[str, Any]) -> list[dict[str, Any]]:

@@ -181,13 +181,6 @@ class FundingService(DirectoryConsumer):
         return self._read(actor, _journal, JOURNAL_PAGE.dump, filters, request)
 
     @rpc
-    def journal_csv(self, filters: dict[str, Any], actor: dict[str, Any]) -> str:
-        filters = JOURNAL_FILTERS_IN.load(filters or {})
-        filters.pop("limit", None)
-        filters.pop("cursor", None)
-        return self._read(actor, _journal_csv, str, filters)
-
-    @rpc
     def monthly_report(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = MONTHLY_FILTERS_IN.load(filters or {})
         return self._read(actor, _monthly, lambda rows: MONTHLY.dump({"items": rows}), filters)
@@ -292,11 +285,6 @@ class FundingService(DirectoryConsumer):
 def _journal(reader: Reader, filters: dict[str, Any], request: Any) -> dict[str, Any]:
     _ensure_journal_scope(reader, filters)
     return handlers.journal_page(reader.repo, filters, request)
-
-
-def _journal_csv(reader: Reader, filters: dict[str, Any]) -> str:
-    _ensure_journal_scope(reader, filters)
-    return handlers.journal_csv(reader.repo, filters)
 
 
 def _monthly(reader: Reader, filters: dict[str, Any]) -> list[dict[str, Any]]:

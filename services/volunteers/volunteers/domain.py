@@ -857,18 +857,6 @@ def report_period(since: date | None, until: date | None) -> tuple[date | None, 
     return since, until
 
 
-#: a cell a spreadsheet program would run as a formula (=HYPERLINK(...) in a team's name)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_cell(value: Any) -> Any:
-    """Text for a CSV export, with a leading quote where it would otherwise start a formula;
-    numbers and None pass unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def day_after(day: date) -> date:
     return day + timedelta(days=1)
 

@@ -10,8 +10,6 @@ Verified service hours go out as ``service_hours_verified``; projects adds them 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import uuid
 from collections.abc import Callable
@@ -34,7 +32,7 @@ from kit.health import Health, health_response
 from kit.metrics import Metrics
 from kit.paging import decode_cursor, page_request
 from kit.rpc import RemoteFailure, rpc
-from volunteers import domain, handlers, schemas
+from volunteers import handlers, schemas
 from volunteers.crypto import PersonalDataKeys
 from volunteers.exceptions import OutOfScope
 from volunteers.handlers import VOLUNTEER_WRITES, Context
@@ -80,7 +78,6 @@ RETRYABLE = ("55P03", "40P01", "40001")
 ATTEMPTS = 3
 #: the most rows one import call takes (the gateway sends 2,000 by default)
 MAX_BATCH_ROWS = 10_000
-REPORT_COLUMNS = ("key", "label", "entries", "minutes", "hours")
 #: the longest the service waits for the projects service's answer about a project
 PROJECT_LOOKUP_TIMEOUT = 5.0
 
@@ -365,13 +362,6 @@ class VolunteersService(DirectoryConsumer):
             actor, lambda ctx, f: handlers.report(ctx, f, paged=True), REPORT.dump, filters
         )
 
-    @rpc
-    def hours_report_csv(self, filters: dict[str, Any], actor: dict[str, Any]) -> str:
-        filters = _report_filters(filters)
-        return self._read(
-            actor, lambda ctx, f: handlers.report(ctx, f, paged=False), _report_csv, filters
-        )
-
     # --- operations -------------------------------------------------------------------------
 
     @rpc
@@ -393,22 +383,3 @@ def _report_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
     cursor = filters.pop("cursor", None)
     filters["after"] = decode_cursor(cursor, 1)[0] if cursor else None
     return filters
-
-
-def _report_csv(result: dict[str, Any]) -> str:
-    """The report as CSV (UTF-8 with a BOM, which spreadsheet programs need for Chinese),
-    every group and a last row with the totals."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow((result["group_by"], *REPORT_COLUMNS[1:]))
-    for row in result["items"]:
-        writer.writerow(
-            [
-                domain.spreadsheet_cell(row[column]) if row[column] is not None else ""
-                for column in REPORT_COLUMNS
-            ]
-        )
-    total = result["total"]
-    writer.writerow(["total", "", total["entries"], total["minutes"], total["hours"]])
-    return out.getvalue()
