@@ -161,15 +161,20 @@ class Loader:
 
     def user(self, key: str, username: str, role: str, organization_id: str | None) -> Api:
         secret = password()
-        self.admin.post(
-            "/users",
-            {
-                "username": username,
-                "password": secret,
-                "role": role,
-                "organization_id": organization_id,
-            },
-        )
+        body = {
+            "username": username,
+            "password": secret,
+            "role": role,
+            "organization_id": organization_id,
+        }
+        try:
+            self.admin.post("/users", body)
+        except ApiError as exc:
+            # finance officers belong to a federation where the platform says so; an older
+            # platform has them belong to none
+            if not (exc.status == 422 and exc.details.get("field") == "organization_id"):
+                raise
+            self.admin.post("/users", {**body, "organization_id": None})
         self.logins.append((role, username, secret))
         self.people[key] = Api(self.base).login(username, secret)
         return self.people[key]
@@ -191,7 +196,7 @@ class Loader:
                 "kind": "federation",
                 "level": "county",
                 "region_code": DIVISION,
-                "uscc": uscc("5", "1", next(self.serial)),
+                "uscc": uscc("1", "3", next(self.serial)),
             },
         )
         staff = self.user("staff", "wlht.staff", "federation_staff", self.city["id"])
@@ -363,7 +368,7 @@ class Loader:
         milestones = [
             {
                 "title": f"第{i + 1}期服务",
-                "due_on": f"{YEAR}-{3 * (i + 1) + 2:02d}-28",
+                "due_on": f"{YEAR}-{2 * (i + 1):02d}-28",
                 "amount": amount,
             }
             for i, amount in enumerate(tranches)
@@ -403,11 +408,10 @@ class Loader:
         return eventually(found)
 
     def approve(self, contract: dict[str, Any], index: int) -> dict[str, Any]:
-        # approved by one finance officer (never the staff who awarded and accepted it)
+        # approved by a finance officer, never by the staff who awarded and accepted it (every
+        # tranche here is below the two-approver threshold)
         d = self.disbursement(contract["milestones"][index]["id"])
         self.people["finance"].post(f"/disbursements/{d['id']}/approve")
-        if d.get("required_approvals", 1) > 1:
-            self.people["finance2"].post(f"/disbursements/{d['id']}/approve")
         return d
 
     def pay(self, contract: dict[str, Any], index: int, reference: str) -> None:
@@ -434,21 +438,38 @@ class Loader:
         staff.post(f"/projects/{cancelled['id']}/cancel", {"reason": "与盟级项目重复，合并实施"})
         self.project_ids["cancelled"] = cancelled["id"]
 
+        # providers apply to the published one, side by side
+        for who, provider in (("contractor", 0), ("contractor2", 1)):
+            eventually(
+                lambda w=who, p=provider: self.people[w].post(
+                    f"/projects/{published['id']}/applications",
+                    {
+                        "provider_id": self.providers_[p]["id"],
+                        "amount": 18_000_000 - 1_000_000 * p,
+                        "proposal": f"{self.providers_[p]['name']}的服务方案：入户走访、个案辅导。",
+                    },
+                )
+            )
+
         # an awarded project whose milestones are in every state of the money saga
         project, contract = self.awarded(
-            "家庭教育指导服务进社区",
-            "family_education",
-            [3_000_000, 3_000_000, 3_000_000, 3_000_000, 3_000_000],
+            "家庭教育指导服务进社区", "family_education", [3_000_000] * 6
         )
         self.project_ids["awarded"] = project["id"]
         eventually(lambda: self._committed(contract["id"]))
-        for index in range(4):
+        for index in range(5):
             self.report(contract, index)
         for index in range(3):
-            self.accept(contract, index)  # 0: paid, 1: approved, 2: accepted (waiting)
+            self.accept(contract, index)  # 0: paid, 1: approved, 2: accepted (to approve)
         self.pay(contract, 0, f"WLHT-{YEAR}-0001")
         self.approve(contract, 1)
-        # milestone 3 reported, waiting for a decision; 4 pending
+        rejected = contract["milestones"][3]
+        staff.post(
+            f"/contracts/{contract['id']}/milestones/{rejected['id']}/reject",
+            {"reason": "签到表缺少服务对象签名，请补充后重新提交"},
+        )
+        # 4: reported, waiting for a decision; 5: pending
+        self.contract_ids = {"awarded": contract["id"]}
 
         # a project delivered, paid, evaluated and closed; another evaluated
         for state, title, category in (
@@ -556,9 +577,8 @@ class Loader:
 
     # --- the end ---------------------------------------------------------------------------------
 
-    def write_logins(self) -> Path:
-        VAR.mkdir(exist_ok=True)
-        path = VAR / "demo-logins.txt"
+    def write_logins(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             for role, username, secret in self.logins:
@@ -572,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("JINGUO_URL", "http://127.0.0.1:8000"))
     parser.add_argument("--small", action="store_true", help="a reduced hierarchy, same rates")
     parser.add_argument("--workers", type=int, default=8, help="parallel requests")
+    parser.add_argument("--logins", type=Path, default=VAR / "demo-logins.txt")
     args = parser.parse_args(argv)
     admin_password = os.environ.get("JINGUO_ADMIN_PASSWORD") or ""
     if not admin_password:
@@ -601,13 +622,13 @@ def main(argv: list[str] | None = None) -> int:
     coverage = loader.admin.get(f"/organizations/{loader.city['id']}/coverage")
     rates = {line["sector"]: line for line in coverage["sectors"]}
     npe, social = rates["non_public_enterprise"], rates["social_organization"]
-    path = loader.write_logins()
+    path = loader.write_logins(args.logins)
     print(
         f"\nDone in {time.monotonic() - started:.0f} s. Coverage (组建率) of {CITY_NAME}: "
         f"non-public enterprises {npe['covered']}/{npe['host_units']} = {npe['rate']}%, "
         f"social organizations {social['covered']}/{social['host_units']} = {social['rate']}%."
     )
-    print(f"\nLogins (also in {path.relative_to(ROOT)}, mode 0600):")
+    print(f"\nLogins (also in {path}, mode 0600):")
     print(f"  {'admin':16} {'admin':18} (password in var/admin-password)")
     for role, username, secret in loader.logins:
         print(f"  {role:16} {username:18} {secret}")
