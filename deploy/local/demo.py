@@ -264,8 +264,12 @@ class Loader:
                 )
             return unit
 
+        self.units = []
         with ThreadPoolExecutor(self.workers) as pool:
-            self.units = list(pool.map(register, plan))
+            for unit in pool.map(register, plan):
+                self.units.append(unit)
+                if len(self.units) % 200 == 0:
+                    self.say(f"{len(self.units)} of {len(plan)} host units …")
         took = time.monotonic() - started
         self.say(
             f"{len(self.units)} host units and their women's organizations in {took:.0f} s "
