@@ -32,6 +32,11 @@ venv: $(STAMP)
 run: venv
 	$(BIN)/python deploy/local/run.py
 
+# a living data set (乌兰浩特市妇联) loaded through the API of a running `make run`
+.PHONY: demo
+demo: venv
+	$(BIN)/python deploy/local/demo.py
+
 migrate: venv
 	$(BIN)/jinguo-migrate services/registry/config.yaml
 	$(BIN)/jinguo-migrate services/projects/config.yaml

@@ -13,10 +13,12 @@ from nameko.dependency_providers import Config
 
 from gateway import accounts
 from gateway.auth import Auth
+from gateway.blobstore import BlobStoreProvider
 from gateway.healthcache import HealthCache
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.readcache import ReadCacheProvider
+from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.operations import OperationsRoutes
@@ -49,6 +51,7 @@ class GatewayService(
     ProjectsRoutes,
     FundingRoutes,
     VolunteersRoutes,
+    FilesRoutes,
     OperationsRoutes,
 ):
     name = "gateway"
@@ -63,6 +66,8 @@ class GatewayService(
     volunteers = ServiceRpc("volunteers")
     #: the health report, kept a few seconds (GET /health is public)
     health_cache = HealthCache()
+    #: uploaded files' bytes (evidence), kept by SHA-256; never sent through RabbitMQ
+    blobs = BlobStoreProvider()
     #: published projects as last rendered, dropped on the projects service's change notices
     project_cache = ReadCacheProvider(
         "projects", follows=("projects", "project"), config_prefix="PROJECT_CACHE"

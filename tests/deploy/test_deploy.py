@@ -153,6 +153,12 @@ def test_the_compose_file_builds_every_service_and_wires_monitoring():
     for name in ("gateway", *SERVICES):
         build = services[name]["build"]
         assert (DEPLOY / build["context"] / build["dockerfile"]).exists(), name
+    # evidence files go to MinIO's bucket, which exists before the gateway starts
+    gateway = services["gateway"]
+    assert gateway["environment"]["BLOB_STORE_URL"].startswith("s3://jinguo-evidence")
+    assert gateway["environment"]["BLOB_STORE_S3_ENDPOINT"] == "http://minio:9000"
+    assert gateway["depends_on"]["minio-setup"] == {"condition": "service_completed_successfully"}
+    assert "jinguo-evidence" in services["minio-setup"]["command"][0]
     init = (DEPLOY / "postgres/init.sql").read_text()
     assert all(f"CREATE DATABASE {s}" in init for s in (*SERVICES, "gateway"))
     for volume in services["prometheus"]["volumes"] + services["grafana"]["volumes"]:

@@ -84,3 +84,42 @@ def test_facts_applied_at_once_by_many_workers_keep_the_newest(db, database_url)
     newest = facts[-1]
     assert (newest["status"], newest["version"]) == ("reinstated", 22)
     assert (found.status, found.status_version) == ("reinstated", 22)
+
+
+def test_a_miss_asks_once_records_the_unknown_ancestors_and_answers_from_the_copy_after(db):
+    from kit.directory import Directory
+
+    city, street, unit = (str(uuid.uuid4()) for _ in range(3))
+    registry = {
+        city: registered(city, "federation", "市妇联"),
+        street: registered(street, "federation", "街道妇联", city, version=2),
+        unit: {
+            **registered(unit, "host_unit", "和平社区", street, version=3),
+            "status": "verified",
+        },
+    }
+    asked = []
+
+    def lookup(organization_id):
+        asked.append(organization_id)
+        return registry.get(organization_id)
+
+    apply(db, [registered(city, "federation", "市妇联")])  # the copy knows the city only
+    for readonly in (True, False):  # a read records in a unit of work of its own
+        with db(readonly=readonly) as uow:
+            found = Directory(uow, lookup).get(unit)
+            assert (found["name"], found["status"], found["path"]) == (
+                "和平社区",
+                "verified",
+                f"/{city}/{street}/{unit}/",
+            )
+            assert Directory(uow, lookup).get(str(uuid.uuid4())) is None
+            if not readonly:
+                uow.commit()
+        if readonly:
+            assert asked[:2] == [unit, street]  # not the city: the copy knew it
+    assert asked.count(unit) == 1  # recorded: the second read did not ask again
+    assert rows(db)[street].path == f"/{city}/{street}/"
+    # a later event is applied over the answer as over any fact of an older version
+    apply(db, [status(unit, "host_unit", "suspended", 4)])
+    assert rows(db)[unit].status == "suspended"

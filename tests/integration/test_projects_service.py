@@ -818,3 +818,79 @@ def test_a_listener_that_lost_its_connection_says_so_and_hears_again(
     project = svc.draft_project(project_payload(), world.staff)
     svc.publish_project(project["id"], world.staff)
     wait_until(lambda: watcher.times(project["id"]) == 1)
+
+
+def test_evidence_files_are_readable_by_their_uploader_and_those_who_see_the_contract(svc, world):
+    _, contract = awarded_project(svc, world)
+    digest = "ab" * 32
+
+    def upload(actor, name="验收报告.pdf"):
+        meta = {"sha256": digest, "size": 1234, "content_type": "application/pdf", "name": name}
+        return svc.register_file(meta, actor)
+
+    def refused(call, *args):
+        with pytest.raises(RemoteFailure) as failure:
+            call(*args)
+        return failure.value
+
+    mine = upload(world.contractor)
+    file_id = mine["file_id"]
+    assert mine == {
+        "file_id": file_id,
+        "sha256": digest,
+        "size": 1234,
+        "content_type": "application/pdf",
+        "name": "验收报告.pdf",
+    }
+    # referenced by no report yet: its uploader alone reads it
+    assert svc.readable_file(file_id, world.contractor) == mine
+    for other in (world.staff, world.rival_contractor, ADMIN):
+        assert refused(svc.readable_file, file_id, other).code == "FILE_NOT_FOUND"
+
+    # a report references only files its reporter uploaded (and that exist)
+    milestone = contract["milestones"][0]["id"]
+    theirs = upload(world.rival_contractor)["file_id"]
+    for wrong in (theirs, str(uuid.uuid4())):
+        failure = refused(
+            svc.report_milestone,
+            contract["id"],
+            milestone,
+            {
+                "summary": "建档完成",
+                "beneficiaries_served": 3,
+                "evidence": [{"name": "档案", "type": "report", "file_id": wrong}],
+            },
+            world.contractor,
+        )
+        assert (failure.kind, failure.details["field"], failure.details["rule"]) == (
+            "invalid",
+            "evidence[0].file_id",
+            "file_not_available",
+        )
+    report = svc.report_milestone(
+        contract["id"],
+        milestone,
+        {
+            "summary": "建档完成",
+            "beneficiaries_served": 3,
+            "evidence": [
+                {"name": "验收报告", "type": "report", "file_id": file_id},
+                {"name": "照片", "type": "photo", "url": "https://example.org/a.jpg"},
+            ],
+        },
+        world.contractor,
+    )
+    assert report["evidence"][0] == {
+        "name": "验收报告",
+        "type": "report",
+        "file_id": file_id,
+        "sha256": digest,
+    }
+
+    # now whoever may see the contract reads it; nobody else learns it exists
+    colleague = world.actor("contractor", world.provider)
+    for reader in (world.staff, ADMIN, colleague, world.contractor):
+        assert svc.readable_file(file_id, reader)["file_id"] == file_id
+    for other in (world.rival_contractor, world.other_staff):
+        assert refused(svc.readable_file, file_id, other).code == "FILE_NOT_FOUND"
+    assert refused(svc.readable_file, "not-a-uuid", world.staff).code == "FILE_NOT_FOUND"

@@ -15,6 +15,7 @@ __all__ = [
     "ApplicationNotFound",
     "ContractNotFound",
     "DuplicateApplication",
+    "FileNotFound",
     "InvalidTransition",
     "MilestoneNotFound",
     "OutOfScope",
@@ -37,6 +38,13 @@ class ContractNotFound(NotFound):
 
     def __init__(self, contract_id: str) -> None:
         super().__init__(f"no contract {contract_id}", contract_id=contract_id)
+
+
+class FileNotFound(NotFound):
+    code = "FILE_NOT_FOUND"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"no file {file_id}", file_id=file_id)
 
 
 class MilestoneNotFound(NotFound):

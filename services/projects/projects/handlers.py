@@ -8,6 +8,7 @@ are answered by the service's own directory, kept from registry events.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from projects.exceptions import (
     ApplicationNotFound,
     ContractNotFound,
     DuplicateApplication,
+    FileNotFound,
     MilestoneNotFound,
     OutOfScope,
     ProjectNotFound,
@@ -326,17 +328,86 @@ def report_milestone(
     contract = ctx.visible_contract(contract_id, for_update=True)
     ctx.scope.ensure_may_report(contract, ctx.path_of(contract.purchaser_id))
     milestone = _milestone(contract, milestone_id)
+    evidence, file_ids = _evidence(ctx, data.get("evidence") or [])
     report = contract.report(
         milestone,
         summary=data["summary"],
         beneficiaries_served=data["beneficiaries_served"],
-        evidence=data.get("evidence") or [],
+        evidence=evidence,
         indicator_values=data.get("indicator_values") or {},
         actor=ctx.actor,
         at=at,
     )
     ctx.repo.add(report)
+    ctx.repo.reference_files(report.id, contract.id, file_ids)
     return report
+
+
+def _evidence(ctx: Context, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The report's evidence with each uploaded file's sha256 filled in from the file, and the
+    files it references. Only files the reporter uploaded may be referenced: any other (or one
+    that does not exist) is refused alike, naming the field."""
+    evidence: list[dict[str, Any]] = []
+    file_ids: list[str] = []
+    for index, item in enumerate(items):
+        file_id = item.get("file_id")
+        if file_id is None:
+            evidence.append(item)
+            continue
+        stored = ctx.repo.file(file_id)
+        if stored is None or stored["uploaded_by"] != ctx.actor.user_id:
+            raise RuleBroken(
+                f"no file {file_id} uploaded by you",
+                field=f"evidence[{index}].file_id",
+                rule="file_not_available",
+                file_id=file_id,
+            )
+        if item.get("sha256") and item["sha256"] != stored["sha256"]:
+            raise RuleBroken(
+                "the sha256 given is not the uploaded file's",
+                field=f"evidence[{index}].sha256",
+                rule="sha256_mismatch",
+            )
+        evidence.append({**item, "sha256": stored["sha256"], "file_id": file_id})
+        if file_id not in file_ids:
+            file_ids.append(file_id)
+    return evidence, file_ids
+
+
+# --- evidence files -----------------------------------------------------------------------
+
+
+def register_file(ctx: Context, data: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """The gateway stored a file's bytes in the blob store: remember who uploaded it."""
+    record = {
+        "id": str(uuid.uuid4()),
+        "sha256": data["sha256"],
+        "size": data["size"],
+        "content_type": data["content_type"],
+        "name": data["name"],
+        "uploaded_by": ctx.actor.user_id,
+        "organization_id": ctx.actor.organization_id,
+        "uploaded_at": at,
+    }
+    ctx.repo.add_file(**record)
+    return record
+
+
+def readable_file(ctx: Context, file_id: str) -> dict[str, Any]:
+    """The file, if the actor uploaded it or may see a contract one of whose reports
+    references it; anyone else is told there is no such file (as for a missing one)."""
+    stored = ctx.repo.file(file_id)
+    if stored is None:
+        raise FileNotFound(file_id)
+    if stored["uploaded_by"] == ctx.actor.user_id:
+        return stored
+    for contract_id in ctx.repo.contracts_referencing(file_id):
+        try:
+            ctx.visible_contract(contract_id)
+        except (ContractNotFound, OutOfScope):
+            continue
+        return stored
+    raise FileNotFound(file_id)
 
 
 def decide_milestone(

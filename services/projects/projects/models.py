@@ -152,6 +152,31 @@ funding_sources = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+#: evidence files: the bytes live in the gateway's blob store (content-addressed by SHA-256);
+#: projects keeps who uploaded what, and which reports reference it (so who may download it)
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("uploaded_by", sa.String(36), nullable=False),
+    sa.Column("organization_id", sa.String(36), nullable=True),
+    sa.Column("uploaded_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("size >= 0", name="size_not_negative"),
+)
+
+report_files = sa.Table(
+    "report_files",
+    metadata,
+    sa.Column("report_id", sa.String(36), sa.ForeignKey("milestone_reports.id"), primary_key=True),
+    sa.Column("file_id", sa.String(36), sa.ForeignKey("files.id"), primary_key=True),
+    sa.Column("contract_id", sa.String(36), sa.ForeignKey("contracts.id"), nullable=False),
+    sa.Index("ix_report_files_file_id", "file_id"),
+)
+
 _mapper_registry = registry(metadata=metadata)
 _mapped = False
 

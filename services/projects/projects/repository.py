@@ -17,9 +17,11 @@ from projects.exceptions import ContractNotFound, ProjectNotFound
 from projects.models import (
     applications,
     contracts,
+    files,
     milestone_reports,
     milestones,
     projects,
+    report_files,
     start_mappers,
 )
 
@@ -342,3 +344,35 @@ class ProjectRepository:
 
     def pending_report(self, milestone_id: str) -> MilestoneReport | None:
         return self.session.execute(_pending_report(), {"milestone_id": str(milestone_id)}).scalar()
+
+    # --- evidence files ---------------------------------------------------------------------
+
+    def add_file(self, **values: Any) -> None:
+        self.session.execute(sa.insert(files).values(**values))
+
+    def file(self, file_id: str) -> dict[str, Any] | None:
+        row = self.session.execute(sa.select(files).where(files.c.id == str(file_id))).first()
+        return dict(row._mapping) if row is not None else None
+
+    def reference_files(self, report_id: str, contract_id: str, file_ids: list[str]) -> None:
+        """The report references these files (they become readable with its contract)."""
+        if not file_ids:
+            return
+        self.session.flush()  # the report's row first: the references point at it
+        self.session.execute(
+            sa.insert(report_files),
+            [
+                {"report_id": report_id, "file_id": file_id, "contract_id": contract_id}
+                for file_id in file_ids
+            ],
+        )
+
+    def contracts_referencing(self, file_id: str) -> list[str]:
+        return list(
+            self.session.execute(
+                sa.select(report_files.c.contract_id)
+                .where(report_files.c.file_id == str(file_id))
+                .distinct()
+                .order_by(report_files.c.contract_id)
+            ).scalars()
+        )

@@ -120,11 +120,17 @@ class Evidence(Strict):
     type = Text(required=True, validate=validate.Length(min=1, max=50))
     sha256 = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$", error="A SHA-256 in hex."))
     url = fields.Url(validate=validate.Length(max=1000))
+    file_id = Id(
+        metadata={"description": "a file you uploaded (`POST /files`); its sha256 is filled in"}
+    )
 
     @validates_schema
     def _reference(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data.get("sha256") and not data.get("url"):
-            raise ValidationError("Give the document's sha256, its url, or both.", "_schema")
+        if not data.get("sha256") and not data.get("url") and not data.get("file_id"):
+            raise ValidationError(
+                "Give the uploaded document's file_id, or its sha256, its url, or both.",
+                "_schema",
+            )
 
 
 class ReportCreate(Strict):
@@ -311,3 +317,22 @@ class DeliveryOut(Schema):
     money = fields.Dict()
     milestones = fields.Dict()
     evaluation = fields.Dict(allow_none=True)
+
+
+class FileRegister(Strict):
+    """What the gateway tells the projects service about a file it has stored."""
+
+    sha256 = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="A SHA-256 in hex.")
+    )
+    size = fields.Integer(strict=True, required=True, validate=validate.Range(min=0))
+    content_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = Text(required=True, validate=validate.Length(min=1, max=255))
+
+
+class FileOut(Schema):
+    file_id = fields.String(attribute="id")
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    name = fields.String()

@@ -62,6 +62,8 @@ AWARD_REQUEST_IN = schemas.AwardRequest()
 CONTRACT_FILTERS_IN = schemas.ContractFilters()
 REPORT_CREATE_IN = schemas.ReportCreate()
 EVALUATION_CREATE_IN = schemas.EvaluationCreate()
+FILE_REGISTER_IN = schemas.FileRegister()
+FILE = schemas.FileOut()
 
 
 class FundingSourceFacts(DependencyProvider):
@@ -230,6 +232,18 @@ class ProjectsService(DirectoryConsumer):
             contract_id,
             milestone_id,
         )
+
+    # --- evidence files (the bytes are in the gateway's blob store) ----------------------------
+
+    @rpc
+    def register_file(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        data = FILE_REGISTER_IN.load(payload)
+        return FILE.dump(self._write(actor, handlers.register_file, data, utcnow()))
+
+    @rpc
+    def readable_file(self, file_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        """The file's metadata if the actor may download it (else FILE_NOT_FOUND)."""
+        return self._read(actor, handlers.readable_file, FILE.dump, str(file_id))
 
     # --- evaluation, close, reports ------------------------------------------------------------
 
