@@ -108,7 +108,7 @@ tools:
 			apt-get install -y -qq --no-install-recommends $(strip $(TOOL_PACKAGES)) >/dev/null; }
 	@promtool --version | head -1
 	@/usr/bin/chromium --version
-	@fc-match :lang=zh family
+	@fc-match -f '%{family}\n' :lang=zh-cn
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* $(CONSOLE)/node_modules $(CONSOLE)/dist

@@ -81,7 +81,7 @@ def test_paths_cannot_leave_the_build_directory(client, dist):
     (dist.parent / "secret.txt").write_text("no")
     for path in ("/../secret.txt", "/assets/../../secret.txt", "/%2e%2e/secret.txt"):
         response = client.get(path)
-        assert b"no" != response.data, path
+        assert response.data != b"no", path
 
 
 def test_the_csp_allows_no_inline_script():
