@@ -77,7 +77,7 @@ class RabbitVhost:
 class ConsolePlatform(Platform):
     """The platform, given longer to start: browser runs share the machine with Chromium."""
 
-    def wait_healthy(self, timeout: float = 120) -> None:
+    def wait_healthy(self, timeout: float = 240) -> None:
         super().wait_healthy(timeout)
 
 
@@ -191,6 +191,24 @@ def people(browser: Browser, console_url: str, screenshots: Path):
     yield open_as
     for person in opened:
         person.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "people" in item.fixturenames:
+        # what each person saw when the test failed
+        for cell in item.funcargs["people"].__closure__ or ():
+            opened = cell.cell_contents
+            if isinstance(opened, list):
+                for i, person in enumerate(opened):
+                    try:
+                        person.page.screenshot(
+                            path=str(SCREENSHOTS / f"FAILED-{item.name}-{i}.png"), full_page=True
+                        )
+                    except Exception:  # noqa: BLE001 - best effort
+                        pass
 
 
 def fc_match_chinese() -> str:

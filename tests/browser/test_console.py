@@ -100,7 +100,9 @@ def world(platform, admin) -> dict[str, Any]:
 
 def choose(page: Page, label: str, option: str) -> None:
     page.get_by_label(label, exact=True).click(force=True)
+    page.wait_for_timeout(300)  # the drop-down's opening transition (and the last one's closing)
     page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(300)
 
 
 def confirm(page: Page, button: str) -> None:
@@ -150,9 +152,9 @@ def test_staff_and_contractor_do_their_whole_job(world, people, admin):
                 dialog.get_by_label(label).fill(value)
         dialog.get_by_role("button", name="登记").click()
 
-    register("爱民社区妇联", "妇联", 层级="乡镇（街道）")
+    register("兴安经济技术开发区妇联", "妇联", 层级="县级")
     toast(page, "已登记")
-    expect(page.get_by_test_id("org-name")).to_have_text("爱民社区妇联")
+    expect(page.get_by_test_id("org-name")).to_have_text("兴安经济技术开发区妇联")
     register("兴安盟鸿达建材有限公司", "建会单位", 领域="非公有制企业")
     expect(page.get_by_test_id("org-name")).to_have_text("兴安盟鸿达建材有限公司")
     register("鸿达建材妇委会", "妇女组织")
