@@ -7,6 +7,7 @@ Nothing here imports eventlet: this suite runs in its own pytest process (see py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 #: a password each test user gets: long and not common (issue #11's rules)
-PASSWORD = "Qiao-Lian-2026-spring"  # noqa: S105 - test users of a throw-away platform
+PASSWORD = "Qiao-Lian-2026-spring"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -203,12 +204,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             opened = cell.cell_contents
             if isinstance(opened, list):
                 for i, person in enumerate(opened):
-                    try:
+                    with contextlib.suppress(Exception):  # best effort
                         person.page.screenshot(
                             path=str(SCREENSHOTS / f"FAILED-{item.name}-{i}.png"), full_page=True
                         )
-                    except Exception:  # noqa: BLE001 - best effort
-                        pass
 
 
 def fc_match_chinese() -> str:
