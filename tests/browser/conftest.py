@@ -60,12 +60,12 @@ class RabbitVhost:
 
     def create(self) -> str:
         vhost = quote(self.name, safe="")
-        requests.put(f"{self.base}/vhosts/{vhost}", auth=self.auth, timeout=10).raise_for_status()
+        requests.put(f"{self.base}/vhosts/{vhost}", auth=self.auth, timeout=60).raise_for_status()
         requests.put(
             f"{self.base}/permissions/{vhost}/{self.auth[0]}",
             json={"configure": ".*", "write": ".*", "read": ".*"},
             auth=self.auth,
-            timeout=10,
+            timeout=60,
         ).raise_for_status()
         return self.name
 
