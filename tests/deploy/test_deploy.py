@@ -267,12 +267,13 @@ def test_a_service_reaches_every_queue_the_kit_declares_for_it(service):
     assert allows(granted["write"], "jinguo.dead-letters")  # its queues' dead-letter exchange
 
 
-def test_the_gateway_publishes_only_rpc_requests():
+def test_the_gateway_publishes_only_rpc_requests_and_its_users_change_notices():
     granted = permissions("gateway")
     assert allows(granted["write"], "nameko-rpc")
     for service in SERVICES:
         assert not allows(granted["write"], f"{service}.events"), service
-    assert not allows(granted["write"], "jinguo.changes")
+    # a user's role, password or access changed: the other gateway processes drop her tokens
+    assert allows(granted["write"], "jinguo.changes")
     assert allows(granted["read"], "jinguo.changes")  # it follows the change notices
     assert allows(granted["configure"], f"changes-{'a' * 32}")
     assert allows(granted["configure"], "rpc.reply-gateway-0b9f4c7e-1d2a-4c3b-9e8f-7a6b5c4d3e2f")

@@ -152,7 +152,7 @@ def test_the_gateway_calls_and_follows_change_notices_under_its_own_user(
     follower = eventlet.spawn(
         changes.follow,
         users.uri("gateway"),
-        [("projects", "project")],
+        [("projects", "project"), ("gateway", "user")],
         heard.append,
         lambda: connected.append(True),
         stopped=lambda: bool(stop),
@@ -169,6 +169,16 @@ def test_the_gateway_calls_and_follows_change_notices_under_its_own_user(
                 serializer="json",
             )
         wait_until(lambda: heard, timeout=10)
+        # a user's tokens ended in one gateway process: it tells the others, as itself
+        with kombu.Connection(users.uri("gateway")) as connection:
+            connection.Producer().publish(
+                {"service": "gateway", "kind": "user", "id": "u-1"},
+                exchange=changes.CHANGES_EXCHANGE,
+                routing_key=changes.routing_key("gateway", "user"),
+                declare=[changes.CHANGES_EXCHANGE],
+                serializer="json",
+            )
+        wait_until(lambda: len(heard) == 2, timeout=10)
     finally:
         stop.append(True)
         follower.wait()
