@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import IO, Any
@@ -82,6 +82,14 @@ def read_rows(workbook_file: IO[bytes]) -> tuple[SheetColumns, Iterator[list[Any
         book = load_workbook(workbook_file, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises whatever its parts raise
         raise _not_a_workbook(exc) from None
+    try:
+        return _first_sheet(book)
+    except BaseException:
+        book.close()
+        raise
+
+
+def _first_sheet(book: Any) -> tuple[SheetColumns, Iterator[list[Any]]]:
     sheets = book.worksheets
     if not sheets:
         raise XlsxProblem("the workbook has no worksheet", rule="no_sheet")
@@ -112,7 +120,7 @@ def read_rows(workbook_file: IO[bytes]) -> tuple[SheetColumns, Iterator[list[Any
         sheet=sheet.title,
         ignored_sheets=[other.title for other in sheets[1:]],
     )
-    return columns, _data_rows(records, columns)
+    return columns, _data_rows(records, columns, book.close)
 
 
 def _check_archive(workbook_file: IO[bytes]) -> None:
@@ -167,11 +175,16 @@ def _records(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[str]]]
         yield line, [cell_text(value) for value in values]
 
 
-def _data_rows(records: Iterator[tuple[int, list[str]]], columns: Columns) -> Iterator[list[Any]]:
-    for line, cells in records:
-        if not any(cells):
-            continue
-        yield [line, *columns.cells(cells)]
+def _data_rows(
+    records: Iterator[tuple[int, list[str]]], columns: Columns, close: Callable[[], None]
+) -> Iterator[list[Any]]:
+    try:
+        for line, cells in records:
+            if not any(cells):
+                continue
+            yield [line, *columns.cells(cells)]
+    finally:
+        close()  # the workbook's zip
 
 
 def cell_text(value: Any) -> str:
