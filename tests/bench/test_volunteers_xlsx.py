@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kit.migrate import upgrade
 from tests.bench import volunteers_data as data
 from tests.bench.common import CpuMeter, Stopwatch, note, pids_named, report, scaled
 from tests.bench.test_volunteers import TEAMS, _check_sample, _counts, _personal_data, _run_sql
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import Platform, new_vhost, vhost_uri
 from volunteers import xlsximport
-from kit.migrate import upgrade
 
 BENCH = "volunteers.import_xlsx"
 RATIO_TARGET = 0.50
@@ -123,7 +123,9 @@ def test_xlsx_import_beside_csv(postgres_admin_url, rabbit_manager, infra, tmp_p
         results[kind] = result
         time.sleep(1)  # let the first platform's processes go before the second starts
     xlsx, plain = results["xlsx"], results["csv"]
-    assert xlsx["answer"]["sheet"] == "志愿者名册" and xlsx["answer"]["ignored_sheets"] == ["填表说明"]
+    assert xlsx["answer"]["sheet"] == "志愿者名册" and xlsx["answer"]["ignored_sheets"] == [
+        "填表说明"
+    ]
     csv_rate = rows / plain["seconds"]
     xlsx_rate = rows / xlsx["seconds"]
     ratio = xlsx_rate / csv_rate

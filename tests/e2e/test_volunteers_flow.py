@@ -1,7 +1,7 @@
 """Volunteers over HTTP, on SQLite and on PostgreSQL: a team under a host unit, the roster with
-masked personal data, a CSV import and an .xlsx import with bad and duplicate rows, an activity of a project with a
-waitlist, service hours verified by someone other than who logged them — and those hours in
-the project's delivery figures and the hours reports."""
+masked personal data, a CSV import and an .xlsx import with bad and duplicate rows, an
+activity of a project with a waitlist, service hours verified by someone other than who
+logged them — and those hours in the project's delivery figures and the hours reports."""
 
 import csv
 import io
@@ -413,7 +413,9 @@ def test_an_xlsx_import_reports_every_bad_row_by_its_row_number(cast, team):
     by_line = {e["line"]: e for e in report["errors"]}
     assert by_line[6]["duplicate_of_line"] == 2
     assert "文本" in by_line[7]["message"]  # typed as a number: Excel lost its last digits
-    members = {v["name"]: v for v in expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]}
+    members = {
+        v["name"]: v for v in expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]
+    }
     assert members["黄蓉"]["phone"] == "137****7001"  # the number 13700137001, not 1.37e10
     assert members["陆无双"]["skills"] == ["摄影", "书法"]
     huang = expect(leader.get(f"/volunteers/{members['黄蓉']['id']}"), 200)
@@ -447,7 +449,9 @@ def test_an_xlsx_import_reports_every_bad_row_by_its_row_number(cast, team):
 
     # not a workbook, or a first sheet without the columns: one error for the file
     error = expect(
-        leader.post("/volunteers/import", data=b"PK\x03\x04 no zip", headers={"Content-Type": XLSX}),
+        leader.post(
+            "/volunteers/import", data=b"PK\x03\x04 no zip", headers={"Content-Type": XLSX}
+        ),
         422,
         "XLSX_INVALID",
     )["error"]

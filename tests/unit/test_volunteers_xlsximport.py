@@ -41,7 +41,16 @@ def test_the_first_sheets_rows_come_with_their_row_numbers_as_lines():
     columns, rows = read(
         workbook_bytes(
             HEADER,
-            [1, "王小红", "13812341234", ID_NUMBER, "法律咨询、心理疏导", "2024-03-05", "低碳队", ""],
+            [
+                1,
+                "王小红",
+                "13812341234",
+                ID_NUMBER,
+                "法律咨询、心理疏导",
+                "2024-03-05",
+                "低碳队",
+                "",
+            ],
             [2, "李梅", "13900001111", None, None, "2024/3/6", None, "骨干"],
         )
     )
@@ -86,8 +95,12 @@ def test_numbers_and_dates_as_excel_stores_them():
 def test_an_id_number_typed_as_a_number_is_refused_saying_why():
     """Excel keeps 15 digits: the reader passes what Excel shows, the service says what
     happened and how to fix it (format the column as text)."""
-    _, rows = read(workbook_bytes(["姓名", "手机号", "身份证号", "同意日期"],
-                                  ["甲", 13800138000, 1.10105194912310e17, "2024-03-05"]))
+    _, rows = read(
+        workbook_bytes(
+            ["姓名", "手机号", "身份证号", "同意日期"],
+            ["甲", 13800138000, 1.10105194912310e17, "2024-03-05"],
+        )
+    )
     assert rows[0][3] == "1.1010519491231E+17"
     with pytest.raises(domain.RuleBroken) as caught:
         domain.check_id_number(rows[0][3], date(2026, 1, 1))
