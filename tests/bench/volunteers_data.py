@@ -233,12 +233,14 @@ def write_roster_xlsx(csv_path: Path, xlsx_path: Path) -> int:
     """The roster ``write_roster`` wrote, as the same federation keeps it in Excel: one sheet,
     the same rows and headers, cells typed as people type them (序号 and phones of plain
     digits are numbers, ISO consent dates are date cells, ID numbers text), plus a second
-    sheet of notes the import does not read. Written a row at a time (openpyxl's write-only
-    mode); returns the rows written."""
+    sheet of notes the import does not read. openpyxl's ordinary mode, not its write-only one,
+    so that the file is laid out as Excel saves it (text in the shared strings table, the
+    sheet's dimension given): the workbook is built in memory. Returns the rows written."""
     from openpyxl import Workbook  # the benchmark's writer; the service only reads
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("志愿者名册")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "志愿者名册"
     written = 0
     with csv_path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
