@@ -1,14 +1,16 @@
 """Volunteers over HTTP, on SQLite and on PostgreSQL: a team under a host unit, the roster with
-masked personal data, a CSV import with bad and duplicate rows, an activity of a project with a
-waitlist, service hours verified by someone other than who logged them — and those hours in
-the project's delivery figures and the hours reports."""
+masked personal data, a CSV import and an .xlsx import with bad and duplicate rows, an
+activity of a project with a waitlist, service hours verified by someone other than who
+logged them — and those hours in the project's delivery figures and the hours reports."""
 
 import csv
 import io
+import zipfile
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from openpyxl import Workbook
 
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import SERVICES, Platform, new_vhost, vhost_uri
@@ -355,6 +357,155 @@ def test_an_import_that_breaks_part_way_says_what_went_in_and_resumes(cast, team
         ),
         422,
         "VALIDATION_FAILED",
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+ID_XLSX = "350203199211070051"  # valid (check character 1)
+
+
+def _workbook(rows, *, extra_sheets=()):
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "志愿者名册"
+    for row in rows:
+        sheet.append(row)
+    for title in extra_sheets:
+        book.create_sheet(title).append(["填表说明：手机号必填"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_import_reports_every_bad_row_by_its_row_number(cast, team):
+    """The same route takes an Excel workbook: the first sheet's row numbers are the lines,
+    numbers and dates as Excel stores them come through right, the same rules and report."""
+    leader = cast["leader"]
+    rows = [
+        ["序号", "姓名", "手机号（必填）", "身份证号", "技能", "同意日期", "服务队"],  # 1
+        [1, "黄蓉", 13700137001, ID_XLSX, "急救", date(2026, 3, 1), team["name"]],  # 2 numbers
+        [2, "郭芙", "1370013700", None, None, "2026-03-01", None],  # 3 bad phone
+        [3, "杨过", "'13700137003", None, None, datetime(2026, 3, 2, 9, 30), None],  # 4
+        [None, None, None, None, None, None, None],  # 5 blank: skipped
+        [5, "小龙女", 13700137001.0, None, None, date(2026, 3, 1), None],  # 6 phone of line 2
+        [6, "穆念慈", "13700137006", 3.50203199211070e17, None, "2026-03-01", None],  # 7
+        [7, "程英", "13700137007", None, None, None, None],  # 8 no consent date
+        [8, "陆无双", "13700137008", None, "摄影、书法", "2026/3/3", team["id"]],  # 9
+    ]
+    body = _workbook(rows, extra_sheets=["说明"])
+    response = leader.post("/volunteers/import", data=body, headers={"Content-Type": XLSX})
+    report = expect(response, 200)
+    assert (report["received"], report["imported"], report["invalid"], report["duplicate"]) == (
+        7,
+        3,
+        3,
+        1,
+    )
+    assert report["sheet"] == "志愿者名册" and report["ignored_sheets"] == ["说明"]
+    assert report["columns"]["phone"] == "手机号（必填）" and report["ignored_columns"] == ["序号"]
+    summary = [(e["line"], e["kind"], e["field"], e["rule"]) for e in report["errors"]]
+    assert summary == [
+        (3, "invalid", "phone", "phone_format"),
+        (6, "duplicate", "phone", "unique"),
+        (7, "invalid", "id_number", "id_format"),
+        (8, "invalid", "consented_on", "required"),
+    ]
+    by_line = {e["line"]: e for e in report["errors"]}
+    assert by_line[6]["duplicate_of_line"] == 2
+    assert "文本" in by_line[7]["message"]  # typed as a number: Excel lost its last digits
+    members = {
+        v["name"]: v for v in expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]
+    }
+    assert members["黄蓉"]["phone"] == "137****7001"  # the number 13700137001, not 1.37e10
+    assert members["陆无双"]["skills"] == ["摄影", "书法"]
+    huang = expect(leader.get(f"/volunteers/{members['黄蓉']['id']}"), 200)
+    assert huang["consented_on"] == "2026-03-01" and huang["id_number"] == "3502**********0051"
+    yang = next(
+        v
+        for v in expect(cast["admin"].get("/volunteers", params={"q": "杨过"}), 200)["items"]
+        if v["name"] == "杨过"
+    )
+    assert yang["phone"] == "137****7003" and yang["consented_on"] == "2026-03-02"
+
+    # the same workbook again under the same import: what went in comes back as duplicates
+    again = expect(
+        leader.post(
+            "/volunteers/import",
+            data=body,
+            headers={"Content-Type": XLSX},
+            params={"import_id": report["import_id"]},
+        ),
+        200,
+    )
+    assert (again["imported"], again["duplicate"], again["invalid"]) == (0, 4, 3)
+    assert {e["line"]: e.get("duplicate_of_line") for e in again["errors"] if e["line"] != 6} == {
+        2: 2,
+        3: None,
+        4: 4,
+        7: None,
+        8: None,
+        9: 9,
+    }
+
+    # not a workbook, or a first sheet without the columns: one error for the file
+    error = expect(
+        leader.post(
+            "/volunteers/import", data=b"PK\x03\x04 no zip", headers={"Content-Type": XLSX}
+        ),
+        422,
+        "XLSX_INVALID",
+    )["error"]
+    assert error["details"]["rule"] == "xlsx"
+    error = expect(
+        leader.post(
+            "/volunteers/import",
+            data=_workbook([["填表说明"]]),
+            headers={"Content-Type": XLSX},
+        ),
+        422,
+        "XLSX_INVALID",
+    )["error"]
+    assert error["details"]["rule"] == "missing_columns"
+    assert error["details"]["sheet"] == "志愿者名册" and error["details"]["line"] == 1
+
+
+def test_an_xlsx_that_breaks_part_way_says_what_went_in(cast, team):
+    staff = cast["staff"]
+    rows = [["姓名", "手机号", "同意日期"]] + [
+        [f"断表{n}", 13600137000 + n, "2026-05-01"] for n in range(400)
+    ]
+    whole = _workbook(rows)
+    source = zipfile.ZipFile(io.BytesIO(whole))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in source.infolist():
+            content = source.read(entry.filename)
+            if entry.filename == "xl/worksheets/sheet1.xml":
+                content = content[: len(content) // 2]  # the sheet's XML cut short
+            archive.writestr(entry.filename, content)
+    error = expect(
+        staff.post("/volunteers/import", data=out.getvalue(), headers={"Content-Type": XLSX}),
+        422,
+        "XLSX_INVALID",
+    )["error"]
+    details = error["details"]
+    assert details["rule"] == "xlsx" and details["line"] > 2
+    through = details["imported_through_line"]
+    assert 2 <= through < details["line"] and details["report"]["imported"] == through - 1
+    # the whole workbook again under the same import: the rest goes in, nothing twice
+    resumed = expect(
+        staff.post(
+            "/volunteers/import",
+            data=whole,
+            headers={"Content-Type": XLSX},
+            params={"import_id": details["import_id"]},
+        ),
+        200,
+    )
+    assert (resumed["received"], resumed["imported"], resumed["duplicate"]) == (
+        400,
+        400 - (through - 1),
+        through - 1,
     )
 
 

@@ -22,7 +22,7 @@ from gateway.errors import HttpError, ServiceTimeout, ValidationFailed, describe
 from gateway.http import EVERYONE, Call, StreamedBody, api
 from gateway.routes import MANAGERS
 from gateway.rpc import PendingCall
-from volunteers import csvimport
+from volunteers import csvimport, xlsximport
 from volunteers import schemas as volunteers_schemas
 
 S = volunteers_schemas
@@ -38,6 +38,8 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 #: the hours report export's columns (fields of a report's group; the first is named after
 #: the grouping)
 HOURS_COLUMNS = ("key", "label", "entries", "minutes", "hours")
+#: what the import takes: CSV, or an Excel workbook (.xlsx) told by its content type
+IMPORT_TYPES = (*CSV_TYPES, xlsximport.MEDIA_TYPE)
 #: the most row errors an import's answer lists (all are counted)
 MAX_REPORTED_ERRORS = 1000
 #: a batch writes up to thousands of rows: it gets at least this long before it is a 503
@@ -50,6 +52,13 @@ class CsvInvalid(HttpError):
     status, code = 422, "CSV_INVALID"
 
 
+class XlsxInvalid(HttpError):
+    """The .xlsx cannot be read (not a workbook, no header on the first sheet's row 1,
+    required columns missing)."""
+
+    status, code = 422, "XLSX_INVALID"
+
+
 class ImportInterrupted(HttpError):
     """An import stopped part-way: what stopped it, and which lines had gone in."""
 
@@ -59,6 +68,8 @@ class ImportProgress:
 
     def __init__(self, import_id: str, columns: csvimport.Columns) -> None:
         self.import_id = import_id
+        self.sheet = getattr(columns, "sheet", None)
+        self.ignored_sheets = getattr(columns, "ignored_sheets", None)
         self.columns = columns
         self.received = self.imported = self.invalid = self.duplicate = 0
         self.errors: list[dict[str, Any]] = []
@@ -89,12 +100,18 @@ class ImportProgress:
             "errors": self.errors,
             "errors_total": self.errors_total,
             "errors_truncated": self.errors_total > len(self.errors),
+            **(
+                {"sheet": self.sheet, "ignored_sheets": self.ignored_sheets}
+                if self.sheet is not None
+                else {}
+            ),
         }
 
     def interrupted(self, exc: BaseException, uncertain: tuple[int, int] | None) -> HttpError:
         """The error that stopped the import, with what had been written before it."""
         if isinstance(exc, csvimport.CsvProblem):
-            status, code, message, details = 422, CsvInvalid.code, exc.message, exc.details
+            code = XlsxInvalid.code if isinstance(exc, xlsximport.XlsxProblem) else CsvInvalid.code
+            status, message, details = 422, exc.message, exc.details
         else:
             status, code, message, details = describe(exc)
         if self.through_line is None and uncertain is None:
@@ -283,28 +300,45 @@ class VolunteersRoutes:
     @api(
         "POST",
         "/volunteers/import",
-        summary="Import volunteers from a CSV file",
+        summary="Import volunteers from a CSV file or an Excel workbook",
         tag="Volunteers",
         roles=ROSTER,
         query=ImportQuery,
         response=S.ImportReport,
-        stream=StreamedBody(CSV_TYPES, "IMPORT_MAX_BODY_BYTES", 64 * 1024 * 1024),
+        stream=StreamedBody(IMPORT_TYPES, "IMPORT_MAX_BODY_BYTES", 64 * 1024 * 1024),
     )
     def import_volunteers(self, call: Call) -> Any:
-        """The body is the file (`text/csv`, UTF-8 with or without BOM; header on line 1:
-        姓名, 手机号, 身份证号, 技能, 同意日期, 服务队 or the API's field names). Valid new rows go
-        in; every other row is listed with its line, field, column, rule and reason, and
-        duplicates (within the file or of volunteers registered already) with what they
-        duplicate. Rows are written in batches, each whole or not at all; a file that breaks
-        part-way answers with an error naming the line, `imported_through_line` and the report
-        so far. `?import_id=<uuid>` resumes an import: its rows already in come back as
-        duplicates, not twice."""
+        """The body is the file: `text/csv` (UTF-8 with or without BOM) or an Excel workbook
+        (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`, .xlsx: its first
+        sheet is read, the others are named in `ignored_sheets`; a row's line is its row
+        number). Header on line 1: 姓名, 手机号, 身份证号, 技能, 同意日期, 服务队 or the API's
+        field names. Valid new rows go in; every other row is listed with its line, field,
+        column, rule and reason, and duplicates (within the file or of volunteers registered
+        already) with what they duplicate. Rows are written in batches, each whole or not at
+        all; a file that breaks part-way answers with an error naming the line,
+        `imported_through_line` and the report so far. `?import_id=<uuid>` resumes an import:
+        its rows already in come back as duplicates, not twice. A file that cannot be read is
+        a 422 `CSV_INVALID` or `XLSX_INVALID`."""
         import_id = _import_id(call.query)
         assert call.stream is not None
+        if call.request.mimetype == xlsximport.MEDIA_TYPE:
+            # a zip is read from its end: the whole body first (memory, then a temporary file)
+            with xlsximport.spool(call.stream) as workbook:
+                try:
+                    columns, rows = xlsximport.read_rows(workbook)
+                except xlsximport.XlsxProblem as problem:
+                    raise XlsxInvalid(problem.message, **problem.details) from None
+                return self._import_rows(import_id, columns, rows, call)
         try:
             columns, rows = csvimport.read_rows(call.stream)
         except csvimport.CsvProblem as problem:
             raise CsvInvalid(problem.message, **problem.details) from None
+        return self._import_rows(import_id, columns, rows, call)
+
+    def _import_rows(
+        self, import_id: str, columns: csvimport.Columns, rows: Iterator[list[Any]], call: Call
+    ) -> dict[str, Any]:
+        """Send the rows in batches, the next parsed while the service writes one."""
         progress = ImportProgress(import_id, columns)
         size = int(self.config.get("IMPORT_BATCH_ROWS") or csvimport.DEFAULT_BATCH_ROWS)
         timeout = max(self.volunteers.timeout, MIN_BATCH_TIMEOUT)

@@ -120,11 +120,22 @@ def id_check_character(first_seventeen: str) -> str:
     return ID_CHECK_CHARACTERS[total % 11]
 
 
+#: an ID number a spreadsheet turned into a number: 1.10105194912E+17
+_AS_NUMBER = re.compile(r"\d(\.\d+)?E\+?\d+")
+
+
 def check_id_number(raw: str | None, today: date) -> str:
     """An 18-character resident ID number, upper-cased; raises ``RuleBroken`` with
     ``field="id_number"`` and rule ``id_length``, ``id_format``, ``id_birth_date`` or
     ``id_check_character``."""
     text = "".join(str(raw or "").translate(_FULL_WIDTH_DIGITS).split()).upper()
+    if _AS_NUMBER.fullmatch(text):
+        raise RuleBroken(
+            f"the ID number was saved as a number ({text}): Excel keeps 15 digits and loses "
+            "the rest; format the column as text (文本) and type the ID numbers again",
+            field="id_number",
+            rule="id_format",
+        )
     if len(text) != 18:
         raise RuleBroken(
             f"a resident ID number has 18 characters, not {len(text)}",

@@ -310,6 +310,10 @@ class ImportReport(Schema):
     errors = fields.List(fields.Nested(ImportRowError))
     errors_total = fields.Integer()
     errors_truncated = fields.Boolean()
+    sheet = fields.String(metadata={"description": "an .xlsx: the sheet read (the first)"})
+    ignored_sheets = fields.List(
+        fields.String(), metadata={"description": "an .xlsx: its other sheets, not read"}
+    )
 
 
 class ActivityOut(Schema):

@@ -1,0 +1,212 @@
+"""Reading a federation's volunteer spreadsheet as an Excel workbook (.xlsx), a row at a time.
+
+The same columns, rules and report as the CSV (``csvimport``): the header is the first row of
+the **first sheet** (the workbook's first tab, whichever is active; other sheets are not read,
+and are named in the report), a row's line is its row number in the sheet, blank rows are
+skipped. openpyxl's read-only mode parses the sheet's XML as it decompresses it, so rows are
+never all in memory (the shared strings table is: it is the workbook's dictionary of text).
+
+An .xlsx is a zip, read from its end: the body must be whole and seekable before the first row
+(``spool``: in memory up to a few MB, then a temporary file). The zip's declared sizes are
+checked before anything is unpacked (a small file that unpacks to gigabytes is refused).
+
+Cells become the text the service checks, as the spreadsheet shows them: a phone typed as a
+number (``13800138000``) is its digits, never ``1.38e10``; a date cell is ``2024-03-05`` (a
+time of day is dropped); a leading apostrophe (Excel's "keep as text" mark, when it ends up in
+the text) is dropped. An 18-digit ID number typed as a number has already lost its last digits
+in Excel (15 significant digits): it comes through as Excel shows it (``1.10105194912E+17``)
+and the service refuses it, saying so.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import IO, Any
+
+from openpyxl import load_workbook
+
+from volunteers.csvimport import Columns, CsvProblem
+
+MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: the body is kept in memory up to this size, then in a temporary file
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+COPY_CHUNK_BYTES = 64 * 1024
+#: what the whole archive may unpack to, and its shared strings table (held in memory)
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+MAX_SHARED_STRINGS_BYTES = 256 * 1024 * 1024
+
+
+class XlsxProblem(CsvProblem):
+    """The workbook as a whole cannot be read (not a workbook, no header, columns missing)."""
+
+    @classmethod
+    def of(cls, problem: CsvProblem, sheet: str) -> XlsxProblem:
+        details = {key: value for key, value in problem.details.items() if key != "rule"}
+        return cls(f"sheet {sheet!r}: {problem.message}", rule=problem.rule, sheet=sheet, **details)
+
+
+@dataclass
+class SheetColumns(Columns):
+    """The columns of the sheet read, and the sheets that were not."""
+
+    sheet: str = ""
+    ignored_sheets: list[str] = field(default_factory=list)
+
+
+def spool(stream: IO[bytes], memory_bytes: int = SPOOL_MEMORY_BYTES) -> IO[bytes]:
+    """The body, read whole, in a seekable file (memory first, then disk); the caller closes
+    it. The body's own size limit is the stream's (the gateway's ``BodyStream``)."""
+    spooled: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the caller closes it
+        max_size=memory_bytes, prefix="jinguo-import-", suffix=".xlsx"
+    )
+    try:
+        while chunk := stream.read(COPY_CHUNK_BYTES):
+            spooled.write(chunk)
+        spooled.seek(0)
+    except BaseException:
+        spooled.close()
+        raise
+    return spooled
+
+
+def read_rows(workbook_file: IO[bytes]) -> tuple[SheetColumns, Iterator[list[Any]]]:
+    """The columns found in the first sheet's first row, and an iterator of
+    ``[line, *cells]`` (cells text or None) for every non-blank row after it: the same shape
+    as ``csvimport.read_rows``. ``workbook_file`` must be seekable (see ``spool``)."""
+    _check_archive(workbook_file)
+    try:
+        book = load_workbook(workbook_file, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises whatever its parts raise
+        raise _not_a_workbook(exc) from None
+    try:
+        return _first_sheet(book)
+    except BaseException:
+        book.close()
+        raise
+
+
+def _first_sheet(book: Any) -> tuple[SheetColumns, Iterator[list[Any]]]:
+    sheets = book.worksheets
+    if not sheets:
+        raise XlsxProblem("the workbook has no worksheet", rule="no_sheet")
+    sheet = sheets[0]
+    # dimensions some programs write wrong (A1 for a whole sheet): read what is there
+    sheet.reset_dimensions()
+    records = _records(sheet.iter_rows(values_only=True))
+    header = next(records, None)
+    if header is None or not any(header[1]):
+        raise XlsxProblem(
+            f"sheet {sheet.title!r}: the first row is empty; the header (姓名, 手机号, "
+            "同意日期 ...) goes on row 1 of the first sheet",
+            rule="empty",
+            line=1,
+            sheet=sheet.title,
+        )
+    cells = header[1]
+    while cells and not cells[-1]:  # formatted but empty cells to the right
+        cells.pop()
+    try:
+        base = Columns.from_header(cells)
+    except CsvProblem as problem:
+        raise XlsxProblem.of(problem, sheet.title) from None
+    columns = SheetColumns(
+        base.positions,
+        base.headers,
+        base.ignored,
+        sheet=sheet.title,
+        ignored_sheets=[other.title for other in sheets[1:]],
+    )
+    return columns, _data_rows(records, columns, book.close)
+
+
+def _check_archive(workbook_file: IO[bytes]) -> None:
+    try:
+        with zipfile.ZipFile(workbook_file) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise _not_a_workbook(exc) from None
+    finally:
+        workbook_file.seek(0)
+    unpacked = sum(entry.file_size for entry in entries)
+    shared = sum(e.file_size for e in entries if e.filename.lower().endswith("sharedstrings.xml"))
+    if unpacked > MAX_UNPACKED_BYTES or shared > MAX_SHARED_STRINGS_BYTES:
+        raise XlsxProblem(
+            f"the workbook unpacks to {unpacked} bytes (at most {MAX_UNPACKED_BYTES}, its "
+            f"shared strings at most {MAX_SHARED_STRINGS_BYTES}): split the roster",
+            rule="too_large",
+            unpacked_bytes=unpacked,
+        )
+    if not any(entry.filename == "xl/workbook.xml" for entry in entries):
+        raise XlsxProblem(
+            "the file is a zip but not an Excel workbook (.xlsx): save it as "
+            "'Excel 工作簿 (*.xlsx)'",
+            rule="xlsx",
+        )
+
+
+def _not_a_workbook(exc: BaseException) -> XlsxProblem:
+    return XlsxProblem(
+        "the file is not a readable Excel workbook (.xlsx): save it from Excel or WPS as "
+        f"'Excel 工作簿 (*.xlsx)', or as 'CSV UTF-8' ({type(exc).__name__}: {exc})",
+        rule="xlsx",
+    )
+
+
+def _records(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells as text)`` for every row of the sheet, blank ones too; a workbook that
+    breaks part-way (a damaged zip, XML cut short) is a problem naming the line."""
+    line = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - zipfile, XML or openpyxl errors alike
+            raise XlsxProblem(
+                f"the workbook breaks after row {line}: {type(exc).__name__}: {exc}",
+                rule="xlsx",
+                line=line + 1,
+            ) from None
+        line += 1
+        yield line, [cell_text(value) for value in values]
+
+
+def _data_rows(
+    records: Iterator[tuple[int, list[str]]], columns: Columns, close: Callable[[], None]
+) -> Iterator[list[Any]]:
+    try:
+        for line, cells in records:
+            if not any(cells):
+                continue
+            yield [line, *columns.cells(cells)]
+    finally:
+        close()  # the workbook's zip
+
+
+def cell_text(value: Any) -> str:
+    """A cell's value as the text the service checks (see the module's docstring)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value.strip()
+        return text[1:].lstrip() if text.startswith("'") else text
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # what Excel shows of a number it cannot hold exactly: 1.10105194912E+17
+        return format(value, ".15G")
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value).strip()
