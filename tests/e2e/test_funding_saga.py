@@ -135,10 +135,13 @@ def test_the_money_saga(platform, cast):
                     "amount": FUNDING,
                 },
             ),
-            201,
+            202,
         )
     )
     sid = source["id"]
+    # the initial amount is at the threshold: a second officer confirms it into the journal
+    pending = source["pending_adjustment"]["id"]
+    expect(officer_b.post(f"/source-adjustments/{pending}/confirm"), 200)
     contract = award_from(
         cast,
         sid,

@@ -79,9 +79,21 @@ def people(platform, admin):
                     "amount": 100_000_000,
                 },
             ),
-            201,
+            202,
         )
     )
+    # at the threshold the initial amount waits for a finance officer of the city to confirm
+    admin.create(
+        "/users",
+        {
+            "username": "fz.officer",
+            "password": "fz-officer-pass",
+            "role": "finance_officer",
+            "organization_id": city["id"],
+        },
+    )
+    officer = platform.client(platform.token("fz.officer", "fz-officer-pass"))
+    expect(officer.post(f"/source-adjustments/{source['pending_adjustment']['id']}/confirm"), 200)
     PROJECT["funding_source_id"] = source["id"]
     return {
         "city": city,

@@ -57,6 +57,7 @@ class Money:
         self.second_officer = person("finance_officer", self.city, name="会计乙")
         self.third_officer = person("finance_officer", self.city, name="会计丙")
         self.other_officer = person("finance_officer", self.other_city, name="外市会计")
+        self.other_second_officer = person("finance_officer", self.other_city, name="外市会计乙")
         self.admin = person("admin")
         self.staff = person("federation_staff", self.city)
         self.contractor = person("contractor", self.provider)
@@ -81,7 +82,10 @@ class Money:
             return False
 
     def source(self, amount, name="2027年妇女儿童专项资金", owner=None, officer=None):
-        return self.svc.create_source(
+        """A source with ``amount`` in the journal: at or above the threshold a second finance
+        officer of the owner confirms the initial amount."""
+        officer = officer or self.officer
+        created = self.svc.create_source(
             {
                 "name": name,
                 "kind": "fiscal_special_fund",
@@ -89,8 +93,20 @@ class Money:
                 "fiscal_year": 2027,
                 "amount": amount,
             },
-            officer or self.officer,
+            officer,
         )
+        pending = created.pop("pending_adjustment")
+        if pending is None:
+            return created
+        if officer is self.other_officer:
+            confirmer = self.other_second_officer
+        else:
+            confirmer = (
+                self.third_officer if officer is self.second_officer else self.second_officer
+            )
+        self.svc.confirm_adjustment(pending["id"], confirmer)
+        confirmed = self.svc.get_source(created["id"], officer)
+        return confirmed
 
     def award(
         self, source, amount, *, project_id=None, contract_id=None, purchaser=None, awarded_by=None
@@ -740,3 +756,52 @@ def test_a_large_top_up_waits_for_a_second_officer_before_it_enters_the_journal(
     )
     assert (small["pending_adjustment"], small["amount"]) == (None, 69_999_999)
     assert_books_balance(money, source["id"])
+
+
+def test_a_large_initial_amount_waits_for_a_second_officer_like_a_top_up(money):
+    """A new source's initial amount is money entering the journal like a top-up: at or above
+    the threshold one officer alone cannot put it there (else a source created with the whole
+    budget at once skips the second officer a top-up of the same money needs)."""
+    created = money.svc.create_source(
+        {
+            "name": "一人建的大额资金",
+            "kind": "fiscal_special_fund",
+            "owner_id": money.city,
+            "fiscal_year": 2027,
+            "amount": 10_000_000,
+        },
+        money.officer,
+    )
+    pending = created["pending_adjustment"]
+    assert (created["amount"], created["available"]) == (0, 0)
+    assert (pending["status"], pending["amount"], pending["requested_by"]) == (
+        "pending",
+        10_000_000,
+        money.officer["user_id"],
+    )
+    assert money.svc.journal({"source_id": created["id"]}, money.officer)["items"] == []
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.confirm_adjustment(pending["id"], money.officer)
+    assert (failure.value.code, failure.value.details["reason"]) == (
+        "MAKER_CHECKER",
+        "requested_adjustment",
+    )
+    money.svc.confirm_adjustment(pending["id"], money.second_officer)
+    assert money.svc.get_source(created["id"], money.officer)["available"] == 10_000_000
+    lines = money.svc.journal({"source_id": created["id"]}, money.officer)["items"]
+    assert {(line["kind"], line["actor_id"]) for line in lines} == {
+        ("receipt", money.second_officer["user_id"])
+    }
+    assert_books_balance(money, created["id"])
+    # below the threshold it enters at once, as a small top-up does
+    small = money.svc.create_source(
+        {
+            "name": "小额资金",
+            "kind": "fiscal_special_fund",
+            "owner_id": money.city,
+            "fiscal_year": 2027,
+            "amount": 9_999_999,
+        },
+        money.officer,
+    )
+    assert (small["amount"], small["pending_adjustment"]) == (9_999_999, None)

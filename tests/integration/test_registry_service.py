@@ -374,3 +374,47 @@ def test_two_replicas_publish_one_entitys_events_in_order(
     versions = [body["version"] for _, body in events]
     assert versions == list(range(1, 33))
     assert [key for key, _ in events][-2:] == ["organization_suspended", "organization_reinstated"]
+
+
+def test_a_finance_officer_reads_only_her_federations_subtree(registry):
+    """Finance staff belong to a federation (issue 11): a sibling city's organizations, their
+    contacts and status history are, to her, not there; the installation-wide view is for
+    admin and ops."""
+    city = registry.register_organization(
+        {"name": "丙市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    other_city = registry.register_organization(
+        {"name": "丁市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    theirs = registry.register_organization(
+        {
+            "name": "丁市社工",
+            "kind": "service_provider",
+            "parent_id": other_city["id"],
+            "contact": {"person": "王某", "phone": "13800138000"},
+        },
+        ADMIN,
+    )
+    ours = registry.register_organization(
+        {"name": "丙市社工", "kind": "service_provider", "parent_id": city["id"]}, ADMIN
+    )
+    officer = {
+        "user_id": "f0000000-0000-4000-8000-000000000009",
+        "username": "丙市会计",
+        "role": "finance_officer",
+        "organization_id": city["id"],
+    }
+    assert registry.get_organization(ours["id"], officer)["id"] == ours["id"]
+    for other in (other_city["id"], theirs["id"]):
+        for read in (registry.get_organization, registry.coverage):
+            with pytest.raises(RemoteFailure) as failure:
+                read(other, officer)
+            assert failure.value.code == "ORGANIZATION_NOT_FOUND"
+    listed = {o["id"] for o in registry.list_organizations({"limit": 500}, officer)["items"]}
+    assert listed == {city["id"], ours["id"]}
+    with pytest.raises(RemoteFailure) as failure:
+        registry.list_organizations({"within": other_city["id"]}, officer)
+    assert failure.value.code == "ORGANIZATION_NOT_FOUND"
+    # ops keeps the installation-wide view
+    ops = {**officer, "role": "ops", "organization_id": None}
+    assert registry.get_organization(theirs["id"], ops)["id"] == theirs["id"]

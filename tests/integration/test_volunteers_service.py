@@ -1380,3 +1380,31 @@ def test_a_project_not_heard_of_yet_is_asked_of_the_projects_service(roster_and_
     failure = refused(roster.activity, team, project_id=str(uuid.uuid4()))
     assert (failure.code, failure.details["rule"]) == ("PROJECT_UNKNOWN", "exists")
     assert roster.writes() == before
+
+
+def test_a_finance_officer_reads_the_hours_of_her_federations_teams_only(roster):
+    """Finance staff belong to a federation (issue 11): a sibling city's finance officer does
+    not read this city's teams, projects and hours in the report; ops keeps every team's."""
+    team = roster.team()
+    volunteer = roster.volunteer(PHONE)
+    activity = roster.activity(team)
+    roster.svc.enrol(activity["id"], {"volunteer_id": volunteer["id"]}, roster.leader)
+    entry = roster.svc.log_hours(
+        {
+            "volunteer_id": volunteer["id"],
+            "activity_id": activity["id"],
+            "started_at": STARTS,
+            "hours": 1,
+        },
+        roster.leader,
+    )
+    roster.svc.verify_hours(entry["id"], roster.staff)
+    ours = person("finance_officer", roster.city, "本市会计")
+    theirs = person("finance_officer", roster.other_city, "外市会计")
+    for group_by in ("team", "project", "theme", "month"):
+        mine = roster.svc.hours_report({"group_by": group_by}, ours)
+        assert mine["total"]["minutes"] == 60
+        other = roster.svc.hours_report({"group_by": group_by}, theirs)
+        assert (other["items"], other["total"]["minutes"]) == ([], 0)
+    everyone = roster.svc.hours_report({"group_by": "team"}, person("ops"))
+    assert [r["label"] for r in everyone["items"]] == [team["name"]]

@@ -43,13 +43,19 @@ class FundingRoutes:
         tag="Funding",
         roles=TREASURERS,
         body=S.SourceCreate,
-        response=S.SourceOut,
+        response=S.AdjustedSourceOut,
         status=201,
         idempotent=True,
+        statuses={
+            202: "an initial amount at or above the threshold: recorded as pending_adjustment;"
+            " it enters the journal when a second finance officer confirms it"
+        },
     )
     def create_source(self, call: Call) -> Any:
-        """Its amount enters the journal as a receipt; it changes only by new entries."""
-        return 201, self.funding.call("create_source", call.body, call.actor.to_dict())
+        """Its amount enters the journal as a receipt; it changes only by new entries. At or
+        above the threshold, like a top-up, only once another finance officer confirms (202)."""
+        result = self.funding.call("create_source", call.body, call.actor.to_dict())
+        return (202 if result.get("pending_adjustment") else 201), result
 
     @api(
         "GET",

@@ -115,8 +115,17 @@ def _path(directory: Directory, organization_id: str) -> str | None:
 
 
 def create_source(
-    uow: UnitOfWork, data: dict[str, Any], actor: Actor, request_id: str, at: datetime
-) -> FundingSource:
+    uow: UnitOfWork,
+    data: dict[str, Any],
+    actor: Actor,
+    request_id: str,
+    at: datetime,
+    threshold: int,
+) -> tuple[FundingSource, domain.SourceAdjustment | None]:
+    """A new source. Its initial amount enters the journal as a receipt — at once below
+    ``threshold``; at or above it, like a top-up of the same money, it is recorded as a
+    pending adjustment that a second finance officer confirms (then the source and the
+    adjustment are returned)."""
     domain.ensure_treasurer(actor)
     directory = Directory(uow)
     owner = directory.get(data["owner_id"])
@@ -138,7 +147,13 @@ def create_source(
         created_at=at,
     )
     repo.add(source)
-    if data["amount"] > 0:
+    pending = None
+    if data["amount"] > 0 and domain.needs_confirmation(data["amount"], threshold):
+        pending = domain.SourceAdjustment(
+            source=source, amount=data["amount"], reason="initial amount", actor=actor, at=at
+        )
+        repo.add(pending)
+    elif data["amount"] > 0:
         repo.add(*source.receive(data["amount"], actor, request_id, "initial amount", at))
     source.record(
         "funding_source_created",
@@ -148,7 +163,7 @@ def create_source(
         actor_id=actor.user_id,
         occurred_at=at,
     )
-    return source
+    return source, pending
 
 
 def source_facts(uow: UnitOfWork, source_id: str) -> dict[str, Any] | None:

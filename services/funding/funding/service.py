@@ -91,15 +91,21 @@ class FundingService(DirectoryConsumer):
 
     @rpc
     def create_source(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """The source; with an initial amount at or above the threshold, ``pending_adjustment``
+        (nothing entered the journal yet: a second finance officer confirms it)."""
         data = SOURCE_CREATE_IN.load(payload)
-        source = self._write(
+        source, pending = self._write(
             handlers.create_source,
             data,
             Actor.from_dict(actor),
             f"request:{uuid.uuid4()}",
             utcnow(),
+            self.dual_approval_threshold,
         )
-        return SOURCE.dump(source)
+        return {
+            **SOURCE.dump(source),
+            "pending_adjustment": ADJUSTMENT.dump(pending) if pending is not None else None,
+        }
 
     @rpc
     def adjust_source(

@@ -382,13 +382,23 @@ def check_placement(
 # --- who may see and change what ---------------------------------------------------------
 
 
-def ensure_can_read(actor: Actor, organization: Organization) -> None:
-    """Federation staff read their own subtree; contractors only their own organization.
+#: roles that belong to a federation and read only its subtree (admin and ops read everything)
+SUBTREE_READERS = ("federation_staff", "finance_officer")
 
-    A contractor asking for any other organization is told it does not exist.
+
+def ensure_can_read(actor: Actor, organization: Organization) -> None:
+    """Federation staff and finance officers read their own federation's subtree; contractors
+    only their own organization.
+
+    A contractor or finance officer asking for any other organization is told it does not
+    exist.
     """
     if actor.role == "contractor":
         if organization.id != actor.organization_id:
+            raise OrganizationNotFound(organization.id)
+        return
+    if actor.role == "finance_officer":
+        if not actor.organization_id or not organization.is_within(actor.organization_id):
             raise OrganizationNotFound(organization.id)
         return
     if actor.role == "federation_staff":
@@ -428,7 +438,7 @@ def _ensure_in_subtree(actor: Actor, organization: Organization) -> None:
 
 def reading_scope(actor: Actor) -> tuple[str, str | None]:
     """How a list is narrowed for ``actor``: ("all", None), ("subtree", root) or ("self", id)."""
-    if actor.role == "federation_staff":
+    if actor.role in SUBTREE_READERS:
         return "subtree", actor.organization_id
     if actor.role == "contractor":
         return "self", actor.organization_id

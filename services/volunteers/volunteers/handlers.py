@@ -176,11 +176,15 @@ class Context:
 
     def team_scope(self) -> Any:
         """The teams whose rosters, activities and hours the actor sees (None: all of them;
-        reports also give finance and ops every team's totals)."""
+        reports also give a finance officer her federation's teams' totals, and ops every
+        team's)."""
         if self.actor.role == "team_leader":
             return self.repo.team_scope(None, self.actor.user_id)
         if self.actor.role == "federation_staff":
             return self.repo.team_scope(self.scope.federation_path or "-", None)
+        if self.actor.role == "finance_officer":
+            own = self.path_of(self.actor.organization_id) if self.actor.organization_id else None
+            return self.repo.team_scope(own or "-", None)
         return None
 
 
