@@ -11,21 +11,23 @@ drafted for the new federation, as a person clicking through the console would d
 import base64
 import os
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from kit.config import load_config
 from kit.db import connect
 from kit.directory import organizations as directory
 from kit.migrate import upgrade
 from kit.tables import outbox
+from projects.models import funding_sources
 from projects.service import ProjectsService
 from registry.service import RegistryService
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.infra import scratch_postgres_database
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
 from volunteers.service import VolunteersService
 
@@ -148,13 +150,22 @@ def test_an_organization_registered_a_moment_ago_is_usable_at_once(
         f"/{city['id']}/{street['id']}/{community['id']}/",
     )
 
+    # the city's funding source, as funding_source_created has told projects (the source is not
+    # what this test is about: the city, which projects has not heard of, is)
+    source_id = str(uuid.uuid4())
+    with connect(databases["projects"]) as db, db.begin() as connection:
+        connection.execute(
+            sa.insert(funding_sources).values(
+                id=source_id, owner_id=city["id"], version=1, updated_at=datetime.now(UTC)
+            )
+        )
     with ServiceRpcProxy("projects", projects_config) as projects:
         project = projects.draft_project(
             {
                 "title": "家庭教育指导服务",
                 "category": "family_education",
                 "model": "commissioned",
-                "funding_source_id": str(uuid.uuid4()),
+                "funding_source_id": source_id,
                 "budget": 1_000_000,
                 "starts_on": "2027-01-01",
                 "ends_on": "2027-12-31",
