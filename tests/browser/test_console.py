@@ -127,10 +127,16 @@ def world(platform, admin) -> dict[str, Any]:
 
 
 def choose(page: Page, label: str, option: str) -> None:
-    page.get_by_label(label, exact=True).click(force=True)
-    page.wait_for_timeout(300)  # the drop-down's opening transition (and the last one's closing)
-    page.get_by_role("option", name=option, exact=True).click()
-    page.wait_for_timeout(300)
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):  # a click during the last drop-down's closing transition may be lost
+        page.get_by_label(label, exact=True).click(force=True)
+        try:
+            expect(choice).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            continue
+    choice.click()
+    page.wait_for_timeout(300)  # the drop-down's closing transition
 
 
 def confirm(page: Page, button: str) -> None:
