@@ -177,7 +177,14 @@ class Person:
         return page
 
     def shot(self, name: str) -> None:
+        # networkidle is the page's first load only: give the last click's requests a moment
         self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_timeout(500)
+        # what a person sees once the page has loaded, not the loading mask fading out
+        with contextlib.suppress(Exception):
+            self.page.wait_for_function(
+                "() => !document.querySelector('.el-loading-mask')", timeout=5_000
+            )
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
     def close(self) -> None:
