@@ -425,6 +425,8 @@ def test_a_409_names_the_current_state(world, people):
     page.get_by_role("button", name="发布").click()
     confirm(page, "发布")
     toast(page, "该项目当前状态为「已发布」，不能进行此操作")
+    # and the page shows the state the message names
+    expect(page.get_by_test_id("project-status")).to_have_text("已发布")
     staff.shot("staff-409")
 
 
