@@ -69,7 +69,7 @@ migrate: venv
 test: venv tools console
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(NPM) test
-	$(BROWSER_PYTEST) $(PYTEST_ARGS)
+	$(BROWSER_PYTEST) tests/browser $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -56,12 +56,33 @@ def test_project_list_with_ten_thousand_projects(people, platform, admin):
             "organization_id": city["id"],
         },
     )
+    # a project draws on a source its federation owns (issue #11): finance records one
+    admin.create(
+        "/users",
+        {
+            "username": "bench.finance",
+            "password": PASSWORD,
+            "role": "finance_officer",
+            "organization_id": city["id"],
+        },
+    )
+    finance = platform.client(platform.token("bench.finance", PASSWORD))
+    source = finance.create(
+        "/funding-sources",
+        {
+            "name": "基准专项资金",
+            "kind": "fiscal_special_fund",
+            "owner_id": city["id"],
+            "fiscal_year": 2027,
+            "amount": 100_000_000,
+        },
+    )
     staff = platform.client(platform.token("bench.staff", PASSWORD))
     body = {
         "title": "基准项目",
         "category": "family_education",
         "model": "commissioned",
-        "funding_source_id": str(uuid.uuid4()),
+        "funding_source_id": source["id"],
         "budget": 1_000_000,
         "starts_on": "2027-01-01",
         "ends_on": "2027-12-31",

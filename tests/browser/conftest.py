@@ -52,11 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
 class RabbitVhost:
     """A fresh vhost through the management API (nameko's fixture is not loaded here)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None) -> None:
         parts = urlsplit(RABBIT_API_URI)
         self.base = f"{parts.scheme}://{parts.hostname}:{parts.port}/api"
         self.auth = (parts.username or "guest", parts.password or "guest")
-        self.name = f"jinguo_browser_{uuid.uuid4().hex[:10]}"
+        self.name = name or f"jinguo_browser_{uuid.uuid4().hex[:10]}"
 
     def create(self) -> str:
         vhost = quote(self.name, safe="")
@@ -98,10 +98,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
             jwt_secret=known["jwt"],
         )
         return
-    vhost = RabbitVhost()
+    # JINGUO_BROWSER_VHOST: an existing, unused vhost to run in (when the broker is too loaded
+    # to create one in time); otherwise a fresh one, deleted at the end
+    existing = os.environ.get("JINGUO_BROWSER_VHOST")
+    vhost = RabbitVhost(existing)
     workdir = tmp_path_factory.mktemp("platform")
     platform = ConsolePlatform(
-        amqp_uri=vhost_uri(AMQP_URI, vhost.create()),
+        amqp_uri=vhost_uri(AMQP_URI, existing or vhost.create()),
         workdir=workdir,
         database_urls={},
         rpc_timeout=10.0,
@@ -111,7 +114,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
         yield platform
     finally:
         platform.stop()
-        vhost.delete()
+        if not existing:
+            vhost.delete()
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +177,14 @@ class Person:
         return page
 
     def shot(self, name: str) -> None:
+        # networkidle is the page's first load only: give the last click's requests a moment
         self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_timeout(500)
+        # what a person sees once the page has loaded, not the loading mask fading out
+        with contextlib.suppress(Exception):
+            self.page.wait_for_function(
+                "() => !document.querySelector('.el-loading-mask')", timeout=5_000
+            )
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
     def close(self) -> None:

@@ -1,13 +1,14 @@
 // Form submission: one Idempotency-Key per submission (kept when a retry follows a network
 // failure or timeout, renewed once the server has answered), a busy flag that disables the
-// button, and field errors from a 422 shown under their fields.
+// button, field errors from a 422 shown under their fields, and after a 409 (someone changed the
+// object meanwhile) ``onConflict`` reloads it, so the page shows the state the message names.
 import { reactive, ref } from "vue";
 import { ElMessage } from "element-plus";
 import "element-plus/es/components/message/style/css";
 import { ApiError, newIdempotencyKey } from "./api.js";
 import { fieldErrors } from "./errors.js";
 
-export function useSubmit() {
+export function useSubmit({ onConflict } = {}) {
   const busy = ref(false);
   const errors = reactive({});
   let key = newIdempotencyKey();
@@ -34,6 +35,7 @@ export function useSubmit() {
       }
       if (error instanceof ApiError && ["TOKEN_EXPIRED", "INVALID_TOKEN"].includes(error.code)) return undefined;
       ElMessage.error(error instanceof ApiError ? error.message : "操作未成功，请稍后重试");
+      if (error instanceof ApiError && error.status === 409 && onConflict) onConflict();
       return undefined;
     } finally {
       busy.value = false;
