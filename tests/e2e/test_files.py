@@ -89,6 +89,23 @@ def cast(platform, admin):
         )
         clients[name] = platform.client(platform.token(f"files.{name}", secret))
     staff, contractor = clients["staff"], clients["contractor"]
+    # the city's own money: a project draws only on its purchaser's line's sources (below the
+    # two-officer threshold, so the source is there at once)
+    source = eventually(
+        lambda: expect(
+            admin.post(
+                "/funding-sources",
+                {
+                    "name": "2027年家庭教育专项资金",
+                    "kind": "fiscal_special_fund",
+                    "owner_id": city["id"],
+                    "fiscal_year": 2027,
+                    "amount": 5_000_000,
+                },
+            ),
+            201,
+        )
+    )
     project = eventually(
         lambda: staff.create(
             "/projects",
@@ -96,7 +113,7 @@ def cast(platform, admin):
                 "title": "家庭教育指导服务",
                 "category": "family_education",
                 "model": "commissioned",
-                "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+                "funding_source_id": source["id"],
                 "budget": 2_000_000,
                 "starts_on": "2027-01-01",
                 "ends_on": "2027-12-31",
