@@ -383,14 +383,14 @@ def test_an_xlsx_import_reports_every_bad_row_by_its_row_number(cast, team):
     leader = cast["leader"]
     rows = [
         ["序号", "姓名", "手机号（必填）", "身份证号", "技能", "同意日期", "服务队"],  # 1
-        [1, "黄蓉", 13700137001, ID_XLSX, "急救", date(2026, 3, 1), team["name"]],  # 2 numbers
-        [2, "郭芙", "1370013700", None, None, "2026-03-01", None],  # 3 bad phone
-        [3, "杨过", "'13700137003", None, None, datetime(2026, 3, 2, 9, 30), None],  # 4
+        [1, "黄蓉", 13500135001, ID_XLSX, "急救", date(2026, 3, 1), team["name"]],  # 2 numbers
+        [2, "郭芙", "1350013500", None, None, "2026-03-01", None],  # 3 bad phone
+        [3, "杨过", "'13500135003", None, None, datetime(2026, 3, 2, 9, 30), None],  # 4
         [None, None, None, None, None, None, None],  # 5 blank: skipped
-        [5, "小龙女", 13700137001.0, None, None, date(2026, 3, 1), None],  # 6 phone of line 2
-        [6, "穆念慈", "13700137006", 3.50203199211070e17, None, "2026-03-01", None],  # 7
-        [7, "程英", "13700137007", None, None, None, None],  # 8 no consent date
-        [8, "陆无双", "13700137008", None, "摄影、书法", "2026/3/3", team["id"]],  # 9
+        [5, "小龙女", 13500135001.0, None, None, date(2026, 3, 1), None],  # 6 phone of line 2
+        [6, "穆念慈", "13500135006", 3.50203199211070e17, None, "2026-03-01", None],  # 7
+        [7, "程英", "13500135007", None, None, None, None],  # 8 no consent date
+        [8, "陆无双", "13500135008", None, "摄影、书法", "2026/3/3", team["id"]],  # 9
     ]
     body = _workbook(rows, extra_sheets=["说明"])
     response = leader.post("/volunteers/import", data=body, headers={"Content-Type": XLSX})
@@ -416,7 +416,7 @@ def test_an_xlsx_import_reports_every_bad_row_by_its_row_number(cast, team):
     members = {
         v["name"]: v for v in expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]
     }
-    assert members["黄蓉"]["phone"] == "137****7001"  # the number 13700137001, not 1.37e10
+    assert members["黄蓉"]["phone"] == "135****5001"  # the number 13500135001, not 1.35e10
     assert members["陆无双"]["skills"] == ["摄影", "书法"]
     huang = expect(leader.get(f"/volunteers/{members['黄蓉']['id']}"), 200)
     assert huang["consented_on"] == "2026-03-01" and huang["id_number"] == "3502**********0051"
@@ -425,7 +425,7 @@ def test_an_xlsx_import_reports_every_bad_row_by_its_row_number(cast, team):
         for v in expect(cast["admin"].get("/volunteers", params={"q": "杨过"}), 200)["items"]
         if v["name"] == "杨过"
     )
-    assert yang["phone"] == "137****7003" and yang["consented_on"] == "2026-03-02"
+    assert yang["phone"] == "135****5003" and yang["consented_on"] == "2026-03-02"
 
     # the same workbook again under the same import: what went in comes back as duplicates
     again = expect(
