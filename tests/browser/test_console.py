@@ -74,7 +74,7 @@ def world(platform, admin) -> dict[str, Any]:
     )
     staff = platform.client(platform.token("wang.fang", PASSWORD))
     finance = platform.client(platform.token("li.caiwu", PASSWORD))
-    source = finance.create(
+    answer = finance.post(
         "/funding-sources",
         {
             "name": "2027年妇女儿童发展专项资金",
@@ -84,6 +84,22 @@ def world(platform, admin) -> dict[str, Any]:
             "amount": 200_000_000,
         },
     )
+    assert answer.status_code == 202, answer.text
+    source = answer.json()
+    # an amount at or above the two-officer threshold enters once a second officer confirms it
+    admin.create(
+        "/users",
+        {
+            "username": "zhao.caiwu",
+            "password": PASSWORD,
+            "role": "finance_officer",
+            "organization_id": city["id"],
+        },
+    )
+    second = platform.client(platform.token("zhao.caiwu", PASSWORD))
+    pending = source["pending_adjustment"]["id"]
+    confirmed = second.post(f"/source-adjustments/{pending}/confirm")
+    assert confirmed.status_code == 200, confirmed.text
     # another agency, with a login, for "another contractor's contract is a 404"
     spring = staff.create(
         "/organizations",
