@@ -9,7 +9,7 @@ import base64
 import io
 import os
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 import pytest
@@ -1308,6 +1308,7 @@ def roster_and_projects(
 ):
     """The volunteers service and the real projects service (its own database), both
     listening before the registry's events are sent."""
+    from projects.models import funding_sources
     from projects.service import ProjectsService
 
     upgrade("projects", elsewhere_database_url)
@@ -1336,16 +1337,30 @@ def roster_and_projects(
             return len(rows) == 3
 
         wait_until(projects_knows_the_cities)
+        # each city's funding source, as funding_source_created has told projects: a project
+        # draws only on a source of its purchaser's line
+        world.sources = {}
+        with connect(elsewhere_database_url) as db, db.begin() as connection:
+            for city in (world.city, world.other_city):
+                world.sources[city] = str(uuid.uuid4())
+                connection.execute(
+                    sa.insert(funding_sources).values(
+                        id=world.sources[city],
+                        owner_id=city,
+                        version=1,
+                        updated_at=datetime.now(UTC),
+                    )
+                )
         yield world, projects
 
 
-def draft(projects, actor):
+def draft(projects, actor, source_id):
     return projects.draft_project(
         {
             "title": "巾帼普法进社区",
             "category": "legal_aid",
             "model": "commissioned",
-            "funding_source_id": "f0000000-0000-4000-8000-00000000f001",
+            "funding_source_id": source_id,
             "budget": 1_000_000,
             "starts_on": "2026-09-01",
             "ends_on": "2027-12-31",
@@ -1360,12 +1375,12 @@ def test_a_project_not_heard_of_yet_is_asked_of_the_projects_service(roster_and_
     roster, projects = roster_and_projects
     team = roster.team()
     # a draft (no event ever says a word of it) of the district, seen by its staff
-    ours = draft(projects, roster.staff)
+    ours = draft(projects, roster.staff, roster.sources[roster.city])
     activity = roster.activity(team, project_id=ours["id"], actor=roster.staff)
     assert activity["project_id"] == ours["id"]
     # the other city's draft: not even there for her
     other_staff = roster.other_staff
-    theirs = draft(projects, other_staff)
+    theirs = draft(projects, other_staff, roster.sources[roster.other_city])
     before = roster.writes()
     failure = refused(roster.activity, team, project_id=theirs["id"], actor=roster.staff)
     assert (failure.code, failure.details["field"], failure.details["rule"]) == (

@@ -101,16 +101,17 @@ class VolunteersService(DirectoryConsumer):
             uow,
             Actor.from_dict(actor),
             self.personal_data,
-            self._ask_projects,
+            lambda project_id: self._ask_projects(project_id, actor),
         )
 
-    def _ask_projects(self, project_id: str) -> dict[str, Any] | None:
-        """The project as the projects service knows it, asked for the service itself (a
-        signed system call), or None when there is no such published project: an activity
-        names a published project, and a draft's purchaser may still change. Waits at most
-        ``PROJECT_LOOKUP_TIMEOUT`` seconds; no answer is a 503, never a refusal."""
+    def _ask_projects(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any] | None:
+        """The project as the projects service shows it to the actor, or None when there is
+        none for her. The call is the service's own (signed with its key), naming the actor it
+        serves, so projects applies her visibility (a draft only to its purchaser's line).
+        Waits at most ``PROJECT_LOOKUP_TIMEOUT`` seconds; no answer is a 503, never a
+        refusal."""
         try:
-            project = self.projects.call("get_project", project_id)
+            project = self.projects.call("get_project", project_id, actor=actor)
         except RemoteFailure as failure:
             if failure.kind == "not_found":
                 return None
@@ -119,8 +120,6 @@ class VolunteersService(DirectoryConsumer):
             raise Unavailable("the projects service is not running") from None
         except RpcTimeout:
             raise Unavailable("the projects service did not answer in time") from None
-        if project["status"] == "draft":
-            return None
         return {"purchaser_id": project["purchaser_id"], "status": project["status"]}
 
     @on_event("projects", "project_published")
