@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from kit.actor import ROLES
 from kit.fields import Id, Text
+from kit.paging import total_field
 
 
 class Strict(Schema):
@@ -60,6 +61,7 @@ class UserOut(Schema):
 class UserPage(Schema):
     items = fields.List(fields.Nested(UserOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class PageQuery(Strict):
