@@ -113,9 +113,7 @@ def test_project_list_with_ten_thousand_projects(people, platform, admin):
         listed = staff.get("/projects", params={"limit": 20})
         timings.append(time.monotonic() - began)
     assert listed.status_code == 200 and listed.json()["total"] == PROJECTS
-    print(
-        f"\nGET /projects?limit=20 with total={PROJECTS}: {sorted(timings)[2] * 1000:.0f} ms (median)"
-    )
+    print(f"\nGET /projects?limit=20 (total {PROJECTS}): {sorted(timings)[2] * 1000:.0f} ms median")
     person = people("bench.staff")
     page = person.login()
     page.goto("/contracts")
