@@ -586,6 +586,11 @@ def test_a_long_list_counts_every_page_and_sorts_on_the_server(people, platform,
         )
     )
     staff = platform.client(platform.token("sort.staff", PASSWORD))
+    for name in ("乌兰哈达社区", "爱国社区", "兴安社区"):
+        staff.create(
+            "/organizations",
+            {"name": name, "kind": "host_unit", "sector": "community", "parent_id": city["id"]},
+        )
     # budgets out of step with creation order: ¥1,000 (the first drafted, so on page 2 of the
     # newest-first default) up to ¥25,000 (the eighth drafted)
     budgets = {n: ((n * 7) % 25 + 1) * 100_000 for n in range(25)}
@@ -634,3 +639,18 @@ def test_a_long_list_counts_every_page_and_sorts_on_the_server(people, platform,
     page.go_back()  # the URL keeps the order and the page
     expect(page.get_by_test_id("page-of")).to_have_text("第 2 / 2 页")
     expect(table.locator("tbody tr").last).to_contain_text("排序测试项目07")
+
+    # the organization search is a list of its own: counted, and ordered by the server
+    page.get_by_test_id("menu-organizations").click()
+    page.get_by_label("组织名称").fill("社区")
+    page.get_by_role("button", name="搜索").click()
+    results = page.get_by_test_id("org-results")
+    expect(results.get_by_test_id("total")).to_have_text("共 3 条")
+    expect(results.locator("tbody tr").first).to_contain_text("乌兰哈达社区")  # by name
+    results.locator(".el-table__header th", has_text="登记时间").click()
+    expect(page).to_have_url(re.compile(r"sort=created_at"))
+    expect(results.locator("tbody tr").first).to_contain_text("乌兰哈达社区")
+    results.locator(".el-table__header th", has_text="登记时间").click()
+    expect(page).to_have_url(re.compile(r"sort=-created_at"))
+    expect(results.locator("tbody tr").first).to_contain_text("兴安社区")
+    person.shot("staff-organization-search")
