@@ -40,6 +40,9 @@ CONTRACT = schemas.ContractOut()
 CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
+CONTRACT_BRIEFS = schemas.ContractBriefs()
+#: contracts one briefs request may name (a page of the approval queue is at most 100)
+MAX_BRIEFS = 200
 DELIVERY = schemas.DeliveryOut()
 
 #: seconds to wait for funding's answer about a source not heard of yet
@@ -231,6 +234,18 @@ class ProjectsService(DirectoryConsumer):
             lambda items: REPORTS.dump({"items": items}),
             contract_id,
             milestone_id,
+        )
+
+    @rpc
+    def contract_briefs(self, contract_ids: list[str], actor: dict[str, Any]) -> dict[str, Any]:
+        """For finance screens: per contract the actor reads, its project's title and each
+        milestone's latest report; others are left out."""
+        ids = [str(c) for c in (contract_ids or [])][:MAX_BRIEFS]
+        return self._read(
+            actor,
+            handlers.contract_briefs,
+            lambda items: CONTRACT_BRIEFS.dump({"items": items}),
+            ids,
         )
 
     # --- evidence files (the bytes are in the gateway's blob store) ----------------------------
