@@ -142,6 +142,7 @@ class QueuePage(Schema):
 
 class ContractMoneyOut(CommitmentRowOut):
     project_title = fields.String(allow_none=True)
+    contract_status = fields.String(allow_none=True)
 
 
 class ContractMoneyPage(Schema):

@@ -218,7 +218,9 @@ class FundingService(DirectoryConsumer):
         """``list_disbursements`` with each payee's and source's name (the approval queue)."""
         filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
         request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
-        return self._read(actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request)
+        return self._read(
+            actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request
+        )
 
     @rpc
     def get_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
@@ -314,7 +316,9 @@ def _rows(dump_one: Any, *, remaining: bool = False) -> Any:
             item = dump_one(row["item"])
             if remaining:
                 item["remaining"] = row["item"].outstanding
-            items.append({**item, "payee_name": row["payee_name"], "source_name": row["source_name"]})
+            items.append(
+                {**item, "payee_name": row["payee_name"], "source_name": row["source_name"]}
+            )
         return {"items": items, "next_cursor": found["next_cursor"]}
 
     return dump
