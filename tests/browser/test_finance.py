@@ -16,8 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -153,6 +155,10 @@ def disbursement_of(books: dict[str, Any], contract_id: str, status: str) -> dic
     return wait_for(found, timeout=60)
 
 
+def today_in_china() -> str:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
 def open_menu(page: Page, name: str) -> None:
     page.get_by_test_id(f"menu-{name}").click()
 
@@ -232,8 +238,16 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
         "春苗家政培训学校",
         [{"title": "培训结业", "due_on": "2027-06-30", "amount": 3_000_000}],
     )
+    doubtful = deliver_first_milestone(
+        books,
+        source_id,
+        "妇女健康知识宣讲",
+        "阳光社工服务中心",
+        [{"title": "宣讲实施", "due_on": "2027-06-30", "amount": 1_000_000}],
+    )
     d_small = disbursement_of(books, small["id"], "pending")
     d_large = disbursement_of(books, large["id"], "pending")
+    d_doubtful = disbursement_of(books, doubtful["id"], "pending")
     disbursement_of(books, held["id"], "pending")
     spring = books["providers"]["春苗家政培训学校"][0]
     ok(books["staff"].post(f"/organizations/{spring['id']}/suspend", {"reason": "年检不合格"}))
@@ -261,6 +275,20 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     expect(report.get_by_role("link", name="活动签到表.pdf")).to_be_visible()
     expect(report.get_by_role("link", name="查看合同与全部里程碑")).to_be_visible()
     qian.shot("finance-approvals")
+
+    # a rejection needs its reason, and the money is not disbursed
+    page.get_by_test_id(f"reject-{d_doubtful['id']}").click()
+    rejection = page.get_by_role("dialog", name="驳回拨付")
+    expect(rejection).to_contain_text("本期 ¥10,000.00 不予拨付")
+    rejection.get_by_role("button", name="确认驳回").click()
+    expect(rejection.locator(".el-form-item__error")).to_have_text("请填写驳回原因")
+    rejection.get_by_label("驳回原因").fill("签到表与活动照片不符，请核实后重新申报")
+    rejection.get_by_role("button", name="确认驳回").click()
+    toast(page, "已驳回")
+    expect(queue).not_to_contain_text("妇女健康知识宣讲")
+    assert ok(books["officer"].get(f"/disbursements/{d_doubtful['id']}"))["rejection_reason"] == (
+        "签到表与活动照片不符，请核实后重新申报"
+    )
 
     approve(page, d_small["id"])
     toast(page, "已审批通过，转为待支付")
@@ -336,17 +364,17 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     expect(zpage.get_by_test_id("source-name")).to_have_text(SOURCE)
     expected = {
         "amount": "¥520,000.00",
-        "committed": "¥280,000.00",  # 50,000 + 200,000 + 30,000 awarded
+        "committed": "¥290,000.00",  # 50,000 + 200,000 + 30,000 + 10,000 awarded
         "disbursed": "¥150,000.00",
         "paid": "¥150,000.00",
-        "available": "¥240,000.00",
+        "available": "¥230,000.00",
     }
     for key, text in expected.items():
         expect(zpage.get_by_test_id(f"source-{key}")).to_have_text(text)
         expect(zpage.get_by_test_id(f"journal-{key}")).to_have_text(text)
         expect(zpage.get_by_test_id(f"check-{key}")).to_have_text("✓ 一致")
-    # receipt 2 + confirmed initial amount 2 + commitments 3×2 + approvals 2×2 + payments 2×2
-    expect(zpage.get_by_test_id("journal-count")).to_have_text("共 18 条记录")
+    # receipt 2 + confirmed initial amount 2 + commitments 4×2 + approvals 2×2 + payments 2×2
+    expect(zpage.get_by_test_id("journal-count")).to_have_text("共 20 条记录")
     zhou.shot("finance-source-detail")
 
     # --- 资金台账: filters and the CSV ----------------------------------------------------------
@@ -362,7 +390,7 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
         zpage.get_by_test_id("journal-csv").click()
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     lines = list(csv.DictReader(io.StringIO(text)))
-    assert len(lines) == 18
+    assert len(lines) == 20
     assert {line["source_id"] for line in lines} == {source_id}
     payments_paid = [line for line in lines if line["kind"] == "payment" and int(line["debit"])]
     assert sorted((line["memo"], int(line["debit"])) for line in payments_paid) == [
@@ -378,6 +406,21 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     expect(journal.locator("tbody tr")).to_have_count(6)  # commitment, approval, payment × 2
     zhou.shot("finance-journal-contract")
 
+    # a period that ended before any of it: nothing; from today on: all of the contract's lines
+    until = zpage.get_by_label("截止日期")
+    until.fill("2020-01-01")
+    until.press("Enter")
+    zpage.get_by_role("button", name="搜索").click()
+    expect(zpage).to_have_url(re.compile(r"until=2020-01-01T23(%3A|:)59(%3A|:)59"))
+    expect(journal).to_contain_text("暂无台账记录")
+    zpage.get_by_role("button", name="重置").click()
+    since = zpage.get_by_label("起始日期")
+    since.fill(today_in_china())
+    since.press("Enter")
+    zpage.get_by_role("button", name="搜索").click()
+    expect(zpage).to_have_url(re.compile(r"since=\d{4}-\d{2}-\d{2}T00(%3A|:)00(%3A|:)00%2B08"))
+    expect(journal.locator("tbody tr")).to_have_count(20)
+
     # --- 资金报表: the month's movements, as a table and a chart; money per contract --------
     open_menu(zpage, "funding-reports")
     monthly = zpage.get_by_test_id("monthly-table")
@@ -388,6 +431,8 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     expect(zpage.get_by_test_id(f"remaining-{large['id']}")).to_have_text("¥100,000.00")
     expect(zpage.get_by_test_id(f"remaining-{small['id']}")).to_have_text("¥0.00")
     expect(zpage.get_by_test_id(f"remaining-{held['id']}")).to_have_text("¥30,000.00")
+    # a rejected tranche is not disbursed: it stays committed to its contract
+    expect(zpage.get_by_test_id(f"remaining-{doubtful['id']}")).to_have_text("¥10,000.00")
     expect(per_contract).to_contain_text("春苗家政培训学校")
     zhou.shot("finance-reports")
 

@@ -19,6 +19,7 @@ const HOME_BY_ROLE = {
   federation_staff: "/projects",
   admin: "/organizations",
   contractor: "/market",
+  finance_officer: "/funding-sources",
 };
 
 export function homeFor(user) {

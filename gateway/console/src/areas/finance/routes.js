@@ -1,4 +1,4 @@
-import { Wallet, Stamp, CreditCard, Tickets, DataAnalysis } from "@element-plus/icons-vue";
+import { Wallet, Stamp, CreditCard, Tickets, Histogram } from "@element-plus/icons-vue";
 
 // Finance officers work here; federation staff and admins read the same screens (the API lets
 // them read their line's money; only finance officers approve and pay).
@@ -39,6 +39,6 @@ export default [
     path: "funding-reports",
     name: "funding-reports",
     component: () => import("./Reports.vue"),
-    meta: { title: "资金报表", roles: READERS, menu: { icon: DataAnalysis }, crumbs: [{ title: "资金报表" }] },
+    meta: { title: "资金报表", roles: READERS, menu: { icon: Histogram }, crumbs: [{ title: "资金报表" }] },
   },
 ];

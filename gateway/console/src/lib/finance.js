@@ -1,6 +1,6 @@
-// Small helpers of the finance screens: waiting times, hold reasons, periods in China time,
-// journal lines' words, and what the journal says a source holds.
-import { JOURNAL_ACCOUNTS } from "../../lib/labels.js";
+// Small helpers of the finance screens: waiting times, hold reasons, journal lines' words,
+// and what the journal says a source holds.
+import { JOURNAL_ACCOUNTS } from "./labels.js";
 
 /** "3 天 2 小时" / "5 小时 10 分钟" / "不到 1 分钟" from seconds. */
 export function ageText(seconds) {
@@ -25,19 +25,6 @@ export function holdText(reason) {
   if (!reason) return "承接机构已被暂停，恢复后方可审批和支付";
   if (HOLDS[reason]) return HOLDS[reason];
   return `承接机构已被暂停（${reason}），恢复后方可审批和支付`;
-}
-
-/** A China-time day "2026-03-28" → the instant it starts, for the API's since/until. */
-export function dayStart(day) {
-  return day ? `${day}T00:00:00+08:00` : null;
-}
-
-/** The instant the day after ``day`` starts (an inclusive end date → exclusive until). */
-export function dayAfter(day) {
-  if (!day) return null;
-  const [y, m, d] = day.split("-").map(Number);
-  const next = new Date(Date.UTC(y, m - 1, d + 1));
-  return `${next.toISOString().slice(0, 10)}T00:00:00+08:00`;
 }
 
 /** "可用资金" for "available:<id>". */
