@@ -168,7 +168,7 @@ def approve(page: Page, disbursement_id: str) -> None:
     confirm(page, "审批通过")
 
 
-def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, people):
+def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, people, platform):
     # --- 资金来源: a large initial amount waits for a second officer ------------------------
     qian = people("qian.kuaiji")
     page = qian.login()
@@ -453,5 +453,19 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     expect(cpage.get_by_text("请先选择一个资金来源")).to_be_visible()
     chen.shot("finance-staff-journal")
 
-    for person in (qian, sun, zhou, chen):
+    # --- an admin reads the queues of every federation, approving nothing -----------------
+    root = people("admin")
+    rpage = root.login(platform.admin_password)
+    open_menu(rpage, "payments")
+    rpage.get_by_test_id("tab-paid").click()
+    expect(rpage.get_by_test_id("payment-table")).to_contain_text("ICBC-2027-0002")
+    open_menu(rpage, "approvals")
+    expect(rpage.get_by_test_id("queue-table")).to_contain_text("暂无待审批的拨付")
+    expect(rpage.get_by_role("button", name="审批通过")).to_have_count(0)
+    root.shot("finance-admin-approvals")
+    open_menu(rpage, "funding-reports")
+    expect(rpage.get_by_test_id("contract-money-table")).to_contain_text("单亲母亲家庭关爱服务")
+    root.shot("finance-admin-reports")
+
+    for person in (qian, sun, zhou, chen, root):
         assert person.errors == [], person.errors

@@ -7,7 +7,7 @@ export default [
     path: "contracts",
     name: "contracts",
     component: () => import("./ContractList.vue"),
-    meta: { title: "合同与里程碑", roles: [...WHO, "finance_officer"], menu: { icon: Document, titles: { contractor: "我的合同" } }, crumbs: [{ title: "合同与里程碑", titles: { contractor: "我的合同" } }] },
+    meta: { title: "合同与里程碑", roles: [...WHO, "finance_officer"], menu: { icon: Document, roles: WHO, titles: { contractor: "我的合同" } }, crumbs: [{ title: "合同与里程碑", titles: { contractor: "我的合同" } }] },
   },
   {
     path: "contracts/:id",
