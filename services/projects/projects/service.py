@@ -26,7 +26,7 @@ from kit.directory import DirectoryConsumer
 from kit.errors import Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import page_request
+from kit.paging import MAX_LIMIT, page_request
 from kit.rpc import rpc
 from projects import domain, handlers, ocds, schemas
 from projects.handlers import Context
@@ -41,8 +41,8 @@ CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
 CONTRACT_BRIEFS = schemas.ContractBriefs()
-#: contracts one briefs request may name (a page of the approval queue is at most 100)
-MAX_BRIEFS = 200
+#: contracts one briefs request may name: as many as a page of funding's rows can hold
+MAX_BRIEFS = MAX_LIMIT
 DELIVERY = schemas.DeliveryOut()
 
 #: seconds to wait for funding's answer about a source not heard of yet
