@@ -835,3 +835,71 @@ def test_sources_count_and_sort_on_the_server(money):
     with pytest.raises(RemoteFailure) as failure:
         money.svc.list_disbursements({"sort": "payee_id"}, money.officer)
     assert failure.value.details == {"field": "sort", "rule": "one_of"}
+
+
+# --- the finance screens' rows: names beside the money, per contract -------------------------
+
+
+def test_disbursement_rows_name_the_payee_and_source_within_the_officers_federation(money):
+    source = money.source(50_000_000, name="春蕾助学捐赠资金")
+    contract_id, project_id = money.award(source, 3_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+
+    rows = money.svc.disbursement_rows({"status": "pending", "limit": 500}, money.officer)
+    row = next(r for r in rows["items"] if r["id"] == disbursement["id"])
+    assert (row["payee_name"], row["source_name"]) == ("阳光社工", "春蕾助学捐赠资金")
+    assert (row["amount"], row["required_approvals"], row["milestone_id"]) == (
+        1_000_000,
+        1,
+        milestone,
+    )
+    assert row["age_seconds"] >= 0 and row["approvals"] == []
+    # another federation's officer: not one row of the city's; a contractor: its own
+    assert money.svc.disbursement_rows({"limit": 500}, money.other_officer)["items"] == []
+    own = money.svc.disbursement_rows({"limit": 500}, money.contractor)["items"]
+    assert disbursement["id"] in {r["id"] for r in own}
+
+
+def test_commitments_list_each_contracts_money_and_what_remains(money):
+    source = money.source(80_000_000, name="妇女儿童发展专项")
+    contract_id, project_id = money.award(source, 5_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 2_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+    money.svc.approve_disbursement(disbursement["id"], money.officer)
+    money.svc.pay_disbursement(
+        disbursement["id"], {"payment_reference": f"ABC-{uuid.uuid4()}"}, money.second_officer
+    )
+
+    found = money.svc.list_commitments({"source_id": source["id"]}, money.officer)
+    assert found["next_cursor"] is None
+    [row] = found["items"]
+    assert row["contract_id"] == contract_id
+    assert (row["amount"], row["disbursed"], row["paid"], row["released"], row["remaining"]) == (
+        5_000_000,
+        2_000_000,
+        2_000_000,
+        0,
+        3_000_000,
+    )
+    assert (row["payee_name"], row["source_name"]) == ("阳光社工", "妇女儿童发展专项")
+    # paging: one at a time, in the order money was committed
+    second_contract, _ = money.award(source, 1_000_000)
+    wait_until(lambda: money.commitment(second_contract))
+    first = money.svc.list_commitments({"source_id": source["id"], "limit": 1}, money.officer)
+    assert [r["contract_id"] for r in first["items"]] == [contract_id]
+    rest = money.svc.list_commitments(
+        {"source_id": source["id"], "limit": 1, "cursor": first["next_cursor"]}, money.officer
+    )
+    assert [r["contract_id"] for r in rest["items"]] == [second_contract]
+    # another federation's source is not there; its officers list none of the city's
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.list_commitments({"source_id": source["id"]}, money.other_officer)
+    assert failure.value.code == "FUNDING_SOURCE_NOT_FOUND"
+    theirs = money.svc.list_commitments({"limit": 500}, money.other_officer)["items"]
+    assert contract_id not in {r["contract_id"] for r in theirs}
+    # the contractor reads its own contracts' money
+    own = money.svc.list_commitments({"limit": 500}, money.contractor)["items"]
+    assert contract_id in {r["contract_id"] for r in own}

@@ -89,6 +89,40 @@ class Reader:
         fetched = self.repo.list_adjustments(request, within_path=within, **filters)
         return fetched_page(fetched, request)
 
+    def disbursement_rows(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+        """The disbursements page (``disbursements``) with each one's payee and source named,
+        for the approval queue and the payments screen."""
+        found = self.disbursements(filters, request)
+        return {**found, "items": self.named(found["items"])}
+
+    def commitments(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+        """Per contract: committed, released, disbursed, paid and what remains; a contractor
+        its own, staff and finance officers their federation's subtree's sources."""
+        within = None
+        if self.actor.role == "contractor":
+            filters = {**filters, "payee_id": self.actor.organization_id or "-"}
+        elif not self.scope.sees_everything:
+            within = self.scope.federation_path or "-"
+        if filters.get("source_id"):
+            self.source(filters["source_id"])  # another federation's source is not there
+        items = self.repo.list_commitments(request, within_path=within, **filters)
+        found = page(items, request, key_of=lambda c: (c.created_at.isoformat(), c.id))
+        return {**found, "items": self.named(found["items"])}
+
+    def named(self, items: list[Any]) -> list[dict[str, Any]]:
+        """Each commitment or disbursement beside its payee's and source's names (two
+        statements for the whole page)."""
+        payees = self.repo.names({item.payee_id for item in items})
+        sources = self.repo.source_names({item.source_id for item in items})
+        return [
+            {
+                "item": item,
+                "payee_name": payees.get(item.payee_id),
+                "source_name": sources.get(item.source_id),
+            }
+            for item in items
+        ]
+
     def within_path(self) -> str | None:
         """For lists: None (everything) or the actor's subtree ('-' matches nothing)."""
         return None if self.scope.sees_everything else (self.scope.federation_path or "-")

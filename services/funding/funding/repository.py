@@ -114,6 +114,55 @@ class FundingRepository:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.execute(query).scalar()
 
+    def list_commitments(
+        self,
+        page: PageRequest,
+        *,
+        source_id: str | None = None,
+        payee_id: str | None = None,
+        within_path: str | None = None,
+    ) -> list[Commitment]:
+        """Oldest first (by when the contract's money was committed)."""
+        table = commitments
+        query = sa.select(Commitment)
+        if within_path is not None:
+            query = query.where(table.c.source_id.in_(_sources_within(within_path)))
+        if source_id:
+            query = query.where(table.c.source_id == str(source_id))
+        if payee_id:
+            query = query.where(table.c.payee_id == str(payee_id))
+        if page.after:
+            query = query.where(
+                sa.tuple_(table.c.created_at, table.c.id)
+                > (datetime.fromisoformat(page.after[0]), page.after[1])
+            )
+        return list(
+            self.session.execute(
+                query.order_by(table.c.created_at, table.c.id).limit(page.limit + 1)
+            ).scalars()
+        )
+
+    def names(self, organization_ids: set[str]) -> dict[str, str]:
+        """Organizations' names as the directory copy has them (one statement)."""
+        if not organization_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(directory.c.id, directory.c.name).where(
+                directory.c.id.in_(sorted(organization_ids))
+            )
+        )
+        return {row.id: row.name for row in rows if row.name}
+
+    def source_names(self, source_ids: set[str]) -> dict[str, str]:
+        if not source_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(funding_sources.c.id, funding_sources.c.name).where(
+                funding_sources.c.id.in_(sorted(source_ids))
+            )
+        )
+        return {row.id: row.name for row in rows}
+
     def commitments_of_project(self, project_id: str) -> list[Commitment]:
         return list(
             self.session.execute(

@@ -62,6 +62,12 @@ class DisbursementFilters(Strict):
     sort = sort_param(DISBURSEMENT_ORDER)
 
 
+class CommitmentFilters(Strict):
+    source_id = Id()
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+
+
 class JournalFilters(Strict):
     source_id = Id()
     contract_id = Id()
@@ -211,6 +217,33 @@ class DisbursementPage(Schema):
     items = fields.List(fields.Nested(DisbursementOut))
     next_cursor = fields.String(allow_none=True)
     total = total_field()
+
+
+class DisbursementRowOut(DisbursementOut):
+    """A disbursement with its payee's and source's names."""
+
+    payee_name = fields.String(allow_none=True)
+    source_name = fields.String(allow_none=True)
+
+
+class DisbursementRowPage(Schema):
+    items = fields.List(fields.Nested(DisbursementRowOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CommitmentRowOut(CommitmentOut):
+    """Per contract: the commitment's money with its payee's and source's names."""
+
+    remaining = fields.Integer(
+        metadata={"description": "committed, not yet approved for payment nor released, fen"}
+    )
+    payee_name = fields.String(allow_none=True)
+    source_name = fields.String(allow_none=True)
+
+
+class CommitmentRowPage(Schema):
+    items = fields.List(fields.Nested(CommitmentRowOut))
+    next_cursor = fields.String(allow_none=True)
 
 
 class JournalEntryOut(Schema):

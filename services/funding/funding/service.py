@@ -40,6 +40,7 @@ COMMITMENT = schemas.CommitmentOut()
 DISBURSEMENT = schemas.DisbursementOut()
 DISBURSEMENT_PAGE = schemas.DisbursementPage()
 JOURNAL_PAGE = schemas.JournalPage()
+COMMITMENT_FILTERS_IN = schemas.CommitmentFilters()
 MONTHLY = schemas.MonthlyReport()
 SOURCE_CREATE_IN = schemas.SourceCreate()
 SOURCE_ADJUSTMENT_IN = schemas.SourceAdjustment()
@@ -207,6 +208,15 @@ class FundingService(DirectoryConsumer):
         return self._read(actor, _monthly, lambda rows: MONTHLY.dump({"items": rows}), filters)
 
     @rpc
+    def list_commitments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """Per contract: committed, released, disbursed, paid, remaining; payee and source named."""
+        filters = COMMITMENT_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(
+            actor, Reader.commitments, _rows(COMMITMENT.dump, remaining=True), filters, request
+        )
+
+    @rpc
     def get_commitment(self, contract_id: str, actor: dict[str, Any]) -> dict[str, Any]:
         return self._read(actor, Reader.commitment, COMMITMENT.dump, contract_id)
 
@@ -222,6 +232,15 @@ class FundingService(DirectoryConsumer):
             sort=filters.pop("sort", None),
         )
         return self._read(actor, Reader.disbursements, DISBURSEMENT_PAGE.dump, filters, request)
+
+    @rpc
+    def disbursement_rows(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """``list_disbursements`` with each payee's and source's name (the approval queue)."""
+        filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(
+            actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request
+        )
 
     @rpc
     def get_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
@@ -306,6 +325,23 @@ class FundingService(DirectoryConsumer):
     @on_event("registry", "organization_deregistered")
     def payee_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.payee_deregistered(uow, event, utcnow())
+
+
+def _rows(dump_one: Any, *, remaining: bool = False) -> Any:
+    """Dump a page of ``Reader.named`` rows flat: the object's fields and the two names."""
+
+    def dump(found: dict[str, Any]) -> dict[str, Any]:
+        items = []
+        for row in found["items"]:
+            item = dump_one(row["item"])
+            if remaining:
+                item["remaining"] = row["item"].outstanding
+            items.append(
+                {**item, "payee_name": row["payee_name"], "source_name": row["source_name"]}
+            )
+        return {"items": items, "next_cursor": found["next_cursor"]}
+
+    return dump
 
 
 def _journal(reader: Reader, filters: dict[str, Any], request: Any) -> dict[str, Any]:

@@ -441,6 +441,26 @@ def milestone_reports(ctx: Context, contract_id: str, milestone_id: str) -> list
     return ctx.repo.reports(_milestone(contract, milestone_id).id)
 
 
+def contract_briefs(ctx: Context, contract_ids: list[str]) -> list[dict[str, Any]]:
+    """For finance screens that list money by contract (the approval queue, the per-contract
+    summary): each contract the actor reads, with its project's title and each milestone's
+    latest report (what the contractor said it delivered). Contracts the actor may not read
+    are left out, exactly like missing ones."""
+    briefs = []
+    for contract_id in dict.fromkeys(str(c) for c in contract_ids):
+        try:
+            contract = ctx.visible_contract(contract_id)
+        except ContractNotFound:
+            continue
+        project = ctx.repo.project(contract.project_id)
+        briefs.append(
+            domain.contract_brief(
+                contract, project, {m.id: ctx.repo.reports(m.id) for m in contract.milestones}
+            )
+        )
+    return briefs
+
+
 # --- evaluation, close, delivery -----------------------------------------------------------
 
 

@@ -315,6 +315,39 @@ class ReportList(Schema):
     total = total_field()
 
 
+class BriefReportOut(Schema):
+    id = fields.String()
+    summary = fields.String()
+    beneficiaries_served = fields.Integer()
+    evidence = fields.List(fields.Dict())
+    reported_at = fields.AwareDateTime()
+    decision = fields.String()
+    decided_by = fields.String(allow_none=True)
+
+
+class BriefMilestoneOut(Schema):
+    id = fields.String()
+    seq = fields.Integer()
+    title = fields.String()
+    amount = fields.Integer()
+    status = fields.String()
+    report = fields.Nested(BriefReportOut, allow_none=True)
+
+
+class ContractBriefOut(Schema):
+    contract_id = fields.String()
+    project_id = fields.String()
+    project_title = fields.String()
+    contractor_id = fields.String()
+    amount = fields.Integer()
+    status = fields.String()
+    milestones = fields.List(fields.Nested(BriefMilestoneOut))
+
+
+class ContractBriefs(Schema):
+    items = fields.List(fields.Nested(ContractBriefOut))
+
+
 class DeliveryOut(Schema):
     project_id = fields.String()
     status = fields.String()

@@ -26,7 +26,7 @@ from kit.directory import DirectoryConsumer
 from kit.errors import Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import page_request
+from kit.paging import MAX_LIMIT, page_request
 from kit.rpc import rpc
 from projects import domain, handlers, ocds, schemas
 from projects.handlers import Context
@@ -40,6 +40,9 @@ CONTRACT = schemas.ContractOut()
 CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
+CONTRACT_BRIEFS = schemas.ContractBriefs()
+#: contracts one briefs request may name: as many as a page of funding's rows can hold
+MAX_BRIEFS = MAX_LIMIT
 DELIVERY = schemas.DeliveryOut()
 
 #: seconds to wait for funding's answer about a source not heard of yet
@@ -241,6 +244,18 @@ class ProjectsService(DirectoryConsumer):
             lambda items: REPORTS.dump({"items": items, "total": len(items)}),
             contract_id,
             milestone_id,
+        )
+
+    @rpc
+    def contract_briefs(self, contract_ids: list[str], actor: dict[str, Any]) -> dict[str, Any]:
+        """For finance screens: per contract the actor reads, its project's title and each
+        milestone's latest report; others are left out."""
+        ids = [str(c) for c in (contract_ids or [])][:MAX_BRIEFS]
+        return self._read(
+            actor,
+            handlers.contract_briefs,
+            lambda items: CONTRACT_BRIEFS.dump({"items": items}),
+            ids,
         )
 
     # --- evidence files (the bytes are in the gateway's blob store) ----------------------------
