@@ -10,14 +10,16 @@ import organizations from "./areas/organizations/routes.js";
 import projects from "./areas/projects/routes.js";
 import contracts from "./areas/contracts/routes.js";
 import contractor from "./areas/contractor/routes.js";
+import volunteers from "./areas/volunteers/routes.js";
 
 /** Every area's routes, in menu order (finance and volunteers slot in here). */
-export const AREAS = [...organizations, ...projects, ...contractor, ...contracts];
+export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...volunteers];
 
 const HOME_BY_ROLE = {
   federation_staff: "/projects",
   admin: "/organizations",
   contractor: "/market",
+  team_leader: "/activities",
 };
 
 export function homeFor(user) {
