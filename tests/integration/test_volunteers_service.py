@@ -540,7 +540,7 @@ def test_an_imports_progress_is_read_by_its_importer_a_batch_at_a_time(roster):
     lines = ["姓名,手机号,同意日期"] + [f"进度{n},1370013{n:04d},2026-01-05" for n in range(12)]
     lines.append("坏行,1370013,2026-01-05")  # line 14: refused, not counted
     data = ("\n".join(lines) + "\n").encode()
-    columns, rows = csvimport.read_rows(io.BytesIO(data))
+    _, rows = csvimport.read_rows(io.BytesIO(data))
     batches = list(csvimport.batches(rows, 5))
     roster.svc.import_volunteers(import_id, batches[0], roster.staff)
     assert roster.svc.import_progress(import_id, roster.staff)["through_line"] == 6

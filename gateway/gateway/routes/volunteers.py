@@ -39,8 +39,13 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 #: the grouping)
 HOURS_COLUMNS = ("key", "label", "entries", "minutes", "hours")
 #: the first column's header of the .xlsx report, by grouping
-XLSX_GROUPS = {"volunteer": "志愿者编号", "team": "服务队编号", "theme": "服务主题",
-               "project": "项目编号", "month": "月份"}
+XLSX_GROUPS = {
+    "volunteer": "志愿者编号",
+    "team": "服务队编号",
+    "theme": "服务主题",
+    "project": "项目编号",
+    "month": "月份",
+}
 #: what the import takes: CSV, or an Excel workbook (.xlsx) told by its content type
 IMPORT_TYPES = (*CSV_TYPES, xlsximport.MEDIA_TYPE)
 #: the most row errors an import's answer lists (all are counted)
@@ -392,9 +397,7 @@ class VolunteersRoutes:
         """Polled while `POST /volunteers/import?import_id=<uuid>` runs (the client chooses the
         id): the volunteers written so far and the last line among them; rows go in a batch at
         a time. Your own imports only (an admin's: any); another's reads as not started."""
-        return self.volunteers.call(
-            "import_progress", call.path["import_id"], call.actor.to_dict()
-        )
+        return self.volunteers.call("import_progress", call.path["import_id"], call.actor.to_dict())
 
     @api(
         "GET",
@@ -635,9 +638,7 @@ class VolunteersRoutes:
         header, rows, name = self._hours_report_rows(call)
         return exports.csv_response(header, rows, name)
 
-    def _hours_report_rows(
-        self, call: Call
-    ) -> tuple[tuple[str, ...], Iterator[list[Any]], str]:
+    def _hours_report_rows(self, call: Call) -> tuple[tuple[str, ...], Iterator[list[Any]], str]:
         """The report's header, its rows read a page at a time, and the file's name."""
         actor = call.actor.to_dict()
         query = exports.without_paging(call.query)
