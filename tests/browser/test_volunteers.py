@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.test_console import choose, confirm, no_horizontal_overflow, toast, wait_for
+from tests.browser.test_console import confirm, no_horizontal_overflow, toast, wait_for
 
 CHINA = ZoneInfo("Asia/Shanghai")
 TEAM = "阿尔山巾帼法律援助服务队"
@@ -108,22 +108,34 @@ def china(moment: datetime) -> str:
     return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
-def pick(page: Page, label: str, text: str) -> None:
-    """An Element Plus filterable select: type part of the option, click the option."""
-    field = page.get_by_label(label, exact=True)
-    field.click(force=True)
-    field.fill(text)
+def pick(page: Page, scope: Locator, label: str, text: str, *, typed: bool = True) -> None:
+    """An Element Plus select inside ``scope`` (a dialog or the search bar): open it, type part
+    of the option when it is filterable, click the option."""
+    field = scope.get_by_label(label, exact=True)
     option = page.get_by_role("option").filter(has_text=text).first
-    expect(option).to_be_visible()
+    for _ in range(3):  # a click during the last drop-down's closing transition may be lost
+        field.click(force=True)
+        if typed:
+            field.fill(text)
+        try:
+            expect(option).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            continue
     option.click()
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(300)  # the drop-down's closing transition
 
 
-def fill_time(page: Page, label: str, value: str) -> None:
-    field = page.get_by_label(label, exact=True)
+def fill_time(scope: Locator, label: str, value: str) -> None:
+    field = scope.get_by_label(label, exact=True)
     field.fill(value)
     field.press("Enter")
-    page.wait_for_timeout(200)
+    scope.page.wait_for_timeout(200)
+
+
+def field_error(scope: Locator, message: str) -> None:
+    """The message under its field (an earlier message may still be fading out beside it)."""
+    expect(scope.locator(".el-form-item__error").filter(has_text=message)).to_be_visible()
 
 
 def refused_row(page: Page, line: int, reason: str) -> None:
@@ -180,9 +192,9 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     page.get_by_role("button", name="新增服务队").click()
     dialog = page.get_by_role("dialog", name="新增服务队")
     dialog.get_by_label("队名").fill(TEAM)
-    choose(page, "服务主题", "法律援助")
-    pick(page, "承办单位", "阿尔山温泉社区")
-    pick(page, "队长", "bao.duizhang")
+    pick(page, dialog, "服务主题", "法律援助", typed=False)
+    pick(page, dialog, "承办单位", "阿尔山温泉社区")
+    pick(page, dialog, "队长", "bao.duizhang")
     boss.shot("admin-volunteer-team-form")
     dialog.get_by_role("button", name="保存").click()
     toast(page, "服务队已建立")
@@ -264,14 +276,14 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     dialog.get_by_label("姓名").fill("斯日古楞")
     dialog.get_by_label("手机号").fill("13700130021")
     dialog.get_by_label("身份证号").fill(ID_MISTYPED)
-    fill_time(page, "同意日期", "2026-11-03")
+    fill_time(dialog, "同意日期", "2026-11-03")
     dialog.get_by_role("button", name="登记").click()
-    expect(dialog.locator(".el-form-item__error")).to_have_text("身份证号校验位不正确")
+    field_error(dialog, "身份证号校验位不正确")
     lead.shot("leader-volunteer-register-error")
     dialog.get_by_label("身份证号").fill("")
     dialog.get_by_label("手机号").fill("13700130001")
     dialog.get_by_role("button", name="登记").click()
-    expect(dialog.locator(".el-form-item__error")).to_have_text("该手机号已有志愿者登记")
+    field_error(dialog, "该手机号已有志愿者登记")
     dialog.get_by_label("手机号").fill("13700130021")
     dialog.get_by_role("button", name="登记").click()
     toast(page, "已登记")
@@ -284,10 +296,10 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     page.get_by_role("button", name="新增活动").click()
     dialog = page.get_by_role("dialog", name="新增活动")
     dialog.get_by_label("活动名称").fill("社区普法宣传日")
-    choose(page, "服务队", TEAM)
-    pick(page, "关联项目", PROJECT)
-    fill_time(page, "开始时间", china(starts))
-    fill_time(page, "结束时间", china(ends))
+    pick(page, dialog, "服务队", TEAM, typed=False)
+    pick(page, dialog, "关联项目", PROJECT)
+    fill_time(dialog, "开始时间", china(starts))
+    fill_time(dialog, "结束时间", china(ends))
     dialog.get_by_label("地点").fill("温泉社区活动中心")
     dialog.get_by_label("名额").fill("2")
     dialog.get_by_role("button", name="保存").click()
@@ -297,8 +309,9 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
 
     def enrol(name: str, said: str) -> None:
         page.get_by_test_id("enrol").click()
-        pick(page, "志愿者", name)
-        page.get_by_role("dialog", name="报名").get_by_role("button", name="确认报名").click()
+        dialog = page.get_by_role("dialog", name="报名")
+        pick(page, dialog, "志愿者", name)
+        dialog.get_by_role("button", name="确认报名").click()
         toast(page, said)
 
     enrol("韩梅", "报名成功")
@@ -323,7 +336,7 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
         "button", name="登记时长"
     ).click()
     dialog = page.get_by_role("dialog", name="登记服务时长")
-    fill_time(page, "开始时间", china(starts + timedelta(hours=1)))
+    fill_time(dialog, "开始时间", china(starts + timedelta(hours=1)))
     dialog.get_by_label("时长（小时）").fill("2.5")
     dialog.get_by_role("button", name="登记").click()
     toast(page, "已登记，等待核验")
@@ -417,7 +430,7 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     dialog = page.get_by_role("dialog", name="查看完整个人信息")
     expect(dialog).to_contain_text("本次查看将被记录")
     dialog.get_by_role("button", name="确认查看").click()
-    expect(dialog.locator(".el-form-item__error")).to_have_text("请填写查看事由")
+    field_error(dialog, "请填写查看事由")
     dialog.get_by_label("查看事由").fill("核对志愿者保险投保信息")
     dialog.get_by_role("button", name="确认查看").click()
     expect(page.get_by_test_id("unmasked")).to_contain_text("13700130006")
