@@ -398,7 +398,9 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     assert town["project"]["id"] in exported and "150" in exported
     with page.expect_download() as downloading:
         page.get_by_test_id("download-xlsx").click()
-    sheet = load_workbook(downloading.value.path(), read_only=True).active
+    sheet = load_workbook(
+        io.BytesIO(Path(downloading.value.path()).read_bytes()), read_only=True
+    ).active
     cells = list(sheet.iter_rows(values_only=True))
     assert cells[0][0] == "项目编号" and cells[-1][0] == "合计" and cells[-1][3] == 150
 
