@@ -450,7 +450,18 @@ def test_each_role_sees_its_own_menu(world, people):
     staff = people("wang.fang").login()
     agency = people("chunhui.zhang").login()
     menu = lambda page: page.locator("nav[aria-label=主菜单] .el-menu-item").all_inner_texts()  # noqa: E731
-    assert [t.strip() for t in menu(staff)] == ["组织架构", "组建率", "项目管理", "合同与里程碑"]
+    assert [t.strip() for t in menu(staff)] == [
+        "组织架构",
+        "组建率",
+        "项目管理",
+        "合同与里程碑",
+        "志愿服务队",
+        "志愿者",
+        "批量导入",
+        "志愿活动",
+        "服务时长核验",
+        "服务时长报表",
+    ]
     assert [t.strip() for t in menu(agency)] == ["可申报项目", "我的申报", "我的合同"]
     agency.goto("/organizations")
     expect(agency.get_by_text("不存在或无权查看")).to_be_visible()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,28 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
         page.get_by_test_id("download-refused").click()
     text = Path(downloading.value.path()).read_text(encoding="utf-8-sig")
     assert "阿拉坦,137001300,,,2026-11-02" in text  # the date cell as a date, to import again
+
+    # an import that stopped part-way (its first rows in) resumes from its link: what went in
+    # is not written twice, and is said apart from the refused rows
+    import_id = str(uuid.uuid4())
+    head = "姓名,手机号,同意日期"
+    rows = [f"续传{n},1370013003{n},2026-11-05" for n in range(4)]
+    first_part = "\n".join([head, *rows[:2]]).encode()
+    answer = town["leader"].post(
+        "/volunteers/import",
+        data=first_part,
+        headers={"Content-Type": "text/csv"},
+        params={"import_id": import_id},
+    )
+    assert answer.status_code == 200 and answer.json()["imported"] == 2, answer.text
+    page.goto(f"/volunteers/import?import_id={import_id}")
+    expect(page.get_by_test_id("resume-note")).to_contain_text("继续上次中断的导入")
+    upload(page, "续传.csv", "text/csv", "\n".join([head, *rows]).encode())
+    expect(page.get_by_test_id("imported-count")).to_have_text("2")
+    expect(page.get_by_test_id("duplicate-count")).to_have_text("0")
+    expect(page.get_by_test_id("import-report")).to_contain_text("另有 2 行已在上次中断前导入")
+    expect(page.get_by_test_id("import-report")).to_contain_text("全部行均已导入")
+    lead.shot("leader-volunteer-import-resumed")
 
     # --- the roster: masked, searchable by name and skill; a registration checked on its fields
     page.get_by_test_id("menu-volunteers").click()
