@@ -462,6 +462,12 @@ def test_each_role_sees_its_own_menu(world, people):
         "资金来源",
         "资金台账",
         "资金报表",
+        "志愿服务队",
+        "志愿者",
+        "批量导入",
+        "志愿活动",
+        "服务时长核验",
+        "服务时长报表",
     ]
     assert [t.strip() for t in menu(agency)] == ["可申报项目", "我的申报", "我的合同"]
     agency.goto("/organizations")

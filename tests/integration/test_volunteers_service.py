@@ -530,6 +530,34 @@ def test_an_import_in_batches_reports_duplicates_of_earlier_batches_by_line(rost
     assert roster.count(volunteers) == 25
 
 
+def test_an_imports_progress_is_read_by_its_importer_a_batch_at_a_time(roster):
+    import_id = str(uuid.uuid4())
+    # nothing yet: not started
+    assert roster.svc.import_progress(import_id, roster.staff) == {
+        "import_id": import_id,
+        "imported": 0,
+        "through_line": None,
+    }
+    lines = ["姓名,手机号,同意日期"] + [f"进度{n},1370013{n:04d},2026-01-05" for n in range(12)]
+    lines.append("坏行,1370013,2026-01-05")  # line 14: refused, not counted
+    data = ("\n".join(lines) + "\n").encode()
+    _, rows = csvimport.read_rows(io.BytesIO(data))
+    batches = list(csvimport.batches(rows, 5))
+    roster.svc.import_volunteers(import_id, batches[0], roster.staff)
+    assert roster.svc.import_progress(import_id, roster.staff)["through_line"] == 6
+    for batch in batches[1:]:
+        roster.svc.import_volunteers(import_id, batch, roster.staff)
+    done = roster.svc.import_progress(import_id, roster.staff)
+    assert (done["imported"], done["through_line"]) == (12, 13)
+    # an admin reads anyone's; another importer reads nothing of it
+    assert roster.svc.import_progress(import_id, roster.admin)["imported"] == 12
+    assert roster.svc.import_progress(import_id, roster.other_staff)["imported"] == 0
+    assert refused(roster.svc.import_progress, import_id, roster.contractor).code == "OUT_OF_SCOPE"
+    assert refused(roster.svc.import_progress, "nope", roster.staff).details["field"] == (
+        "import_id"
+    )
+
+
 def test_a_batch_that_cannot_be_read_writes_nothing_of_it(roster):
     good = [[n, f"甲{n}", f"1380000{n:04d}", None, None, CONSENTED, None] for n in range(2, 12)]
     before = roster.writes()

@@ -718,6 +718,21 @@ def import_batch(
     return tally.as_dict()
 
 
+def import_progress(ctx: Context, import_id: str) -> dict[str, Any]:
+    """How far an import has come, polled while its file goes in (or after it stopped): the
+    volunteers it wrote and the last line among them. Whole batches commit, so this moves a
+    batch at a time. An import is its importer's: anyone else (but an admin) reads nothing of
+    it, as if it had not started."""
+    ctx.scope.ensure_roster()
+    try:
+        import_id = str(uuid.UUID(str(import_id)))
+    except ValueError:
+        raise InvalidInput("import_id is a UUID", field="import_id", rule="uuid") from None
+    own = None if ctx.actor.is_admin else ctx.actor.user_id
+    imported, through_line = ctx.repo.import_progress(import_id, own)
+    return {"import_id": import_id, "imported": imported, "through_line": through_line}
+
+
 def _resolve_teams(ctx: Context, refs: set[str]) -> dict[str, Team | dict[str, str]]:
     """Each team named in an import (by id or by name, 简/繁 alike) → the team, or why not."""
     resolved: dict[str, Team | dict[str, str]] = {}

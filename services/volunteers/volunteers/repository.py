@@ -185,6 +185,17 @@ class VolunteersRepository:
         ).where(sa.or_(*conditions))
         return list(self.session.execute(query))
 
+    def import_progress(self, import_id: str, created_by: str | None) -> tuple[int, int | None]:
+        """How many volunteers an import has written so far and the last line among them
+        (only ``created_by``'s rows, unless None)."""
+        query = sa.select(sa.func.count(), sa.func.max(volunteers.c.import_line)).where(
+            volunteers.c.import_id == str(import_id)
+        )
+        if created_by is not None:
+            query = query.where(volunteers.c.created_by == str(created_by))
+        count, last = self.session.execute(query).one()
+        return int(count or 0), (int(last) if last is not None else None)
+
     def list_volunteers(
         self,
         page: PageRequest,

@@ -323,6 +323,14 @@ class ImportReport(Schema):
     )
 
 
+class ImportProgressOut(Schema):
+    import_id = fields.String()
+    imported = fields.Integer(metadata={"description": "volunteers written so far"})
+    through_line = fields.Integer(
+        allow_none=True, metadata={"description": "the last line among them (None: none yet)"}
+    )
+
+
 class ActivityOut(Schema):
     id = fields.String()
     title = fields.String()

@@ -62,6 +62,7 @@ HOURS = schemas.HoursOut()
 HOURS_PAGE = schemas.HoursPage()
 STATEMENT = schemas.StatementOut()
 REPORT = schemas.HoursReportOut()
+IMPORT_PROGRESS = schemas.ImportProgressOut()
 TEAM_CREATE_IN = schemas.TeamCreate()
 TEAM_UPDATE_IN = schemas.TeamUpdate()
 TEAM_FILTERS_IN = schemas.TeamFilters()
@@ -279,6 +280,11 @@ class VolunteersService(DirectoryConsumer):
         return self._write_volunteers(
             actor, handlers.import_batch, import_id, rows, now, local_date(now)
         )
+
+    @rpc
+    def import_progress(self, import_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        """How far an import has come: polled by the console while the file goes in."""
+        return self._read(actor, handlers.import_progress, IMPORT_PROGRESS.dump, import_id)
 
     @rpc
     def reencrypt_personal_data(self, limit: int, actor: dict[str, Any]) -> dict[str, Any]:
