@@ -177,3 +177,38 @@ def test_a_forged_cursor_is_refused(key):
         paging.page_request(1, paging.encode_cursor(key), ordering=ORDERING, sort=sort)
 
     assert caught.value.details == {"field": "cursor", "rule": "opaque"}
+
+
+def test_a_list_that_fits_on_its_first_page_is_counted_without_a_second_query(engine):
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(
+            things.insert(),
+            [{"id": f"{n}", "name": "a", "budget": n, "created_at": T0} for n in range(3)],
+        )
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            short = paging.fetch_page(
+                connection,
+                sa.select(things),
+                paging.page_request(5, None, ordering=ORDERING),
+                scalars=False,
+            )
+            long = paging.fetch_page(
+                connection,
+                sa.select(things),
+                paging.page_request(2, None, ordering=ORDERING),
+                scalars=False,
+            )
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+        transaction.rollback()
+
+    assert (short.total, long.total) == (3, 3)
+    assert len(statements) == 3  # the short page: one; the long one: the page and its COUNT
+    assert "count(" in statements[-1].lower()

@@ -244,7 +244,11 @@ def fetch_page(
     paged = paged.order_by(*request.sort.order_by()).limit(request.limit + 1)
     result = session.execute(paged)
     rows = list(result.scalars() if scalars else result)
-    return Fetched(rows=rows, total=count(session, query) if total else -1)
+    if not total:
+        return Fetched(rows=rows, total=-1)
+    if request.after is None and len(rows) <= request.limit:
+        return Fetched(rows=rows, total=len(rows))  # the whole list is this one page
+    return Fetched(rows=rows, total=count(session, query))
 
 
 def page(
