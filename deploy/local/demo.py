@@ -590,6 +590,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("JINGUO_URL", "http://127.0.0.1:8000"))
     parser.add_argument("--small", action="store_true", help="a reduced hierarchy, same rates")
+    parser.add_argument(
+        "--hierarchy-only",
+        action="store_true",
+        help="only the city's organizations and its staff login (what coverage counts)",
+    )
     parser.add_argument("--workers", type=int, default=8, help="parallel requests")
     parser.add_argument("--logins", type=Path, default=VAR / "demo-logins.txt")
     args = parser.parse_args(argv)
@@ -611,13 +616,14 @@ def main(argv: list[str] | None = None) -> int:
     loader.refuse_if_loaded()
     print("Loading the demo data set of 乌兰浩特市妇联 through the API:", flush=True)
     loader.hierarchy()
-    loader.providers()
-    loader.say("service providers verified, one user of each role created")
-    loader.funding()
-    loader.projects()
-    loader.say("funding sources, and projects in every state (milestones reported … paid)")
-    loader.volunteers()
-    loader.say(f"volunteer teams, volunteers, activities, {loader.hours} verified hours")
+    if not args.hierarchy_only:
+        loader.providers()
+        loader.say("service providers verified, one user of each role created")
+        loader.funding()
+        loader.projects()
+        loader.say("funding sources, and projects in every state (milestones reported … paid)")
+        loader.volunteers()
+        loader.say(f"volunteer teams, volunteers, activities, {loader.hours} verified hours")
     coverage = loader.admin.get(f"/organizations/{loader.city['id']}/coverage")
     rates = {line["sector"]: line for line in coverage["sectors"]}
     npe, social = rates["non_public_enterprise"], rates["social_organization"]

@@ -193,7 +193,7 @@ def sheet_rows(book: Any, sheet: Any) -> Iterator[tuple[int, list[str]]]:
     and inline strings, numbers, dates by the cell's number format and the workbook's date
     system, booleans, errors, a formula's cached value), missing cells are empty text. Each
     row is dropped from the tree once read, so memory does not grow with the sheet."""
-    strings = book.shared_strings
+    strings = sheet._shared_strings  # the table openpyxl read (the book keeps an empty one)
     # openpyxl's reading of the styles: which cell formats show a number as a date (duration)
     dates: set[int] = book._date_formats
     durations: set[int] = book._timedelta_formats
@@ -280,7 +280,9 @@ def _inline_text(inline: Any) -> str:
     return "".join(parts)
 
 
-def _number_text(value: str, style_id: int, dates: set[int], durations: set[int], epoch: Any) -> str:
+def _number_text(
+    value: str, style_id: int, dates: set[int], durations: set[int], epoch: Any
+) -> str:
     number: int | float = (
         float(value) if "." in value or "E" in value or "e" in value else int(value)
     )
