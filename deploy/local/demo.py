@@ -20,6 +20,7 @@ import os
 import secrets
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ STREETS = (
 TOWNS = ("乌兰哈达镇", "葛根庙镇")
 ACTIVITIES = ("垃圾分类宣传", "关爱独居老人", "家庭教育讲座")
 YEAR = date.today().year
+#: answers after which a request is sent again (with its Idempotency-Key), for this long
+RETRY_CODES = ("SERVICE_TIMEOUT", "SERVICE_UNAVAILABLE", "IDEMPOTENCY_KEY_IN_USE")
+RETRY_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class ApiError(Exception):
 class Api:
     """One person's session with the gateway."""
 
+    #: requests sent again after a timeout (all sessions)
+    retried = 0
+
     def __init__(self, base: str, token: str | None = None) -> None:
         self.base = base.rstrip("/")
         self.session = requests.Session()
@@ -97,12 +104,35 @@ class Api:
         return Api(self.base, answer.json()["access_token"])
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        answer = self.session.request(
-            method, f"{self.base}{path}", json=body, params=params or None, timeout=60
-        )
-        if answer.status_code >= 400:
-            raise ApiError(answer)
-        return answer.json() if answer.content else None
+        """The answer's JSON. A POST carries an Idempotency-Key, as the console's submits do,
+        so that one the gateway gave up on (503 SERVICE_TIMEOUT: a busy machine) is sent
+        again with the same key: the gateway replays the first outcome, never applies it
+        twice (routes without the key's guarantee are state changes a repeat is refused)."""
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "POST" else None
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                answer = self.session.request(
+                    method,
+                    f"{self.base}{path}",
+                    json=body,
+                    params=params or None,
+                    headers=headers,
+                    timeout=60,
+                )
+            except (requests.ConnectionError, requests.Timeout):
+                if time.monotonic() > deadline:
+                    raise
+                Api.retried += 1
+                time.sleep(1)
+                continue
+            if answer.status_code < 400:
+                return answer.json() if answer.content else None
+            error = ApiError(answer)
+            if error.code not in RETRY_CODES or time.monotonic() > deadline:
+                raise error
+            Api.retried += 1
+            time.sleep(float(answer.headers.get("Retry-After") or 0.5))
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, **params)
@@ -628,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
     rates = {line["sector"]: line for line in coverage["sectors"]}
     npe, social = rates["non_public_enterprise"], rates["social_organization"]
     path = loader.write_logins(args.logins)
+    if Api.retried:
+        loader.say(f"{Api.retried} requests sent again after a timeout (the machine is busy)")
     print(
         f"\nDone in {time.monotonic() - started:.0f} s. Coverage (组建率) of {CITY_NAME}: "
         f"non-public enterprises {npe['covered']}/{npe['host_units']} = {npe['rate']}%, "
