@@ -7,9 +7,10 @@ skipped. openpyxl (read-only mode) reads the workbook's parts: which sheet is fi
 strings table (held in memory: it is the workbook's dictionary of text), the styles that make a
 number a date, the date system. The first sheet's rows are then parsed here as its XML is
 decompressed (``sheet_rows``), so rows are never all in memory: openpyxl's own row reader
-builds a dictionary and a rich-text object per cell (about 12 s of CPU for 100,000 rows against
-under 1 s for the same CSV), which made the .xlsx import far slower than the CSV one; this
-reader gives each cell's text directly, as openpyxl's ``values_only`` and ``cell_text`` would.
+builds a dictionary and a rich-text object per cell (12-14 s of CPU for 100,000 rows against
+under 1 s for the same CSV; this reader 4-6 s on the same machine), which made the .xlsx
+import far slower than the CSV one; this reader gives each cell's text directly, as
+openpyxl's ``values_only`` and ``cell_text`` would.
 
 An .xlsx is a zip, read from its end: the body must be whole and seekable before the first row
 (``spool``: in memory up to a few MB, then a temporary file). The zip's declared sizes are
