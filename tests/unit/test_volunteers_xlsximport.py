@@ -375,7 +375,7 @@ def test_rows_read_are_let_go_so_memory_does_not_grow_with_the_sheet():
         seen.append(row[0])
     assert seen == list(range(2, 3002))
     # the parser's tree keeps only the rows of the chunk being parsed, not those read
-    book = xlsximport.load_workbook(spool(io.BytesIO(workbook_bytes(*rows))), read_only=True)
+    book = xlsximport.load_workbook(spool(io.BytesIO(workbook_bytes(*rows))))
     reader = xlsximport.sheet_rows(book, book.worksheets[0])
     for _ in range(2000):
         next(reader)
