@@ -4,6 +4,7 @@ the text the service checks, blank rows skipped, other sheets named, and files t
 workbooks refused as a whole. The workbooks are made here with openpyxl."""
 
 import io
+import re
 import zipfile
 from datetime import date, datetime
 
@@ -310,7 +311,8 @@ def excel_style(sheet_xml, shared_strings, date1904=False):
                     'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
                 )
             elif entry.filename == "xl/workbook.xml" and date1904:
-                content = content.replace("<workbookPr/>", '<workbookPr date1904="1"/>')
+                content, count = re.subn(r"<workbookPr\s*/>", '<workbookPr date1904="1"/>', content)
+                assert count == 1, content
             archive.writestr(entry.filename, content)
         archive.writestr(
             "xl/sharedStrings.xml",
