@@ -192,6 +192,8 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     pending = page.get_by_test_id("pending-adjustments")
     expect(pending).to_contain_text("¥500,000.00")
     expect(pending.get_by_test_id("own-adjustment")).to_have_text("等待另一位财务人员确认")
+    # the rule in force, as the funding service has it (its default: 100,000 yuan)
+    expect(pending).to_contain_text("金额达到 ¥100,000.00 及以上")
     qian.shot("finance-sources-pending")
 
     sun = people("sun.chuna")

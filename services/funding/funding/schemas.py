@@ -152,6 +152,15 @@ class AdjustedSourceOut(SourceOut):
     )
 
 
+class RulesOut(Schema):
+    dual_approval_threshold = fields.Integer(
+        metadata={
+            "description": "fen: adjustments at or above it wait for a second finance officer;"
+            " tranches of contracts at or above it need two approvers"
+        }
+    )
+
+
 class SourcePage(Schema):
     items = fields.List(fields.Nested(SourceOut))
     next_cursor = fields.String(allow_none=True)

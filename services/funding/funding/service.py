@@ -165,6 +165,13 @@ class FundingService(DirectoryConsumer):
         )
 
     @rpc
+    def rules(self, actor: dict[str, Any]) -> dict[str, Any]:
+        """The money rules people work under: from which amount (fen) a top-up, a correction or
+        an initial amount waits for a second finance officer, and a contract's tranches need
+        two approvers."""
+        return {"dual_approval_threshold": self.dual_approval_threshold}
+
+    @rpc
     def source_facts(self, source_id: str) -> dict[str, Any] | None:
         """For the projects service, when it has not yet heard of a source a request names:
         its owner (``funding_source_created`` carries the same). None if there is none."""
