@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from funding.schemas import CommitmentRowOut, DisbursementRowOut
 from kit.actor import ROLES
 from kit.fields import Id, Text
+from kit.paging import total_field
 
 
 class Strict(Schema):
@@ -61,6 +62,7 @@ class UserOut(Schema):
 class UserPage(Schema):
     items = fields.List(fields.Nested(UserOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class PageQuery(Strict):

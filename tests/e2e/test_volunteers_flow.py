@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import SERVICES, Platform, new_vhost, vhost_uri
@@ -260,6 +260,14 @@ def test_a_csv_import_reports_every_bad_row_by_line(cast, team):
     assert by_line[3]["column"] == "手机号（必填）" and by_line[3]["message"]
     assert not report["errors_truncated"] and report["errors_total"] == 6
     assert "13800138001" not in response.text and ID_IMPORTED_BAD not in response.text
+
+    # how far it came, as the console polls it while the file goes in: its importer's only
+    progress = expect(leader.get(f"/volunteer-imports/{report['import_id']}"), 200)
+    assert (progress["imported"], progress["through_line"]) == (3, 11)
+    assert (
+        expect(cast["staff"].get(f"/volunteer-imports/{report['import_id']}"), 200)["imported"] == 0
+    )
+    expect(cast["officer"].get(f"/volunteer-imports/{report['import_id']}"), 403)
 
     members = expect(leader.get(f"/teams/{team['id']}/members"), 200)["items"]
     assert {v["name"] for v in members} == {"林秀英", "王芳", "周婷"}
@@ -885,3 +893,16 @@ def test_hours_exports_arrive_whole_in_order_and_never_carry_a_formula(cast):
         else:
             assert labels[team["id"]] == "'" + formula
             assert [item["label"] for item in items if item["key"] == team["id"]] == [formula]
+            # the Excel workbook: the same rows, Chinese headers, the name a text cell
+            workbook = staff.get("/reports/hours.xlsx", params={"group_by": "team"})
+            assert workbook.status_code == 200, workbook.text
+            assert "jinguo-hours-by-team.xlsx" in workbook.headers["Content-Disposition"]
+            sheet = load_workbook(io.BytesIO(workbook.content), read_only=True).active
+            cells = list(sheet.iter_rows(values_only=True))
+            assert cells[0] == ("服务队编号", "名称", "条数", "分钟", "小时")
+            assert [row[0] for row in cells[1:-1]] == [item["key"] for item in items]
+            assert cells[-1][0] == "合计" and cells[-1][3] == total["minutes"]
+            by_key = {row[0]: row for row in cells[1:-1]}
+            assert by_key[team["id"]][1] == formula  # as written, and never a formula:
+            raw = zipfile.ZipFile(io.BytesIO(workbook.content)).read("xl/worksheets/sheet1.xml")
+            assert b"<f>" not in raw

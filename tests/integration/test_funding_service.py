@@ -22,6 +22,7 @@ from kit.migrate import downgrade, drift, upgrade
 from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from tests.support.events import publish_event
+from tests.support.paging import walk
 from tests.support.registry_events import FakeRegistry
 from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
@@ -805,6 +806,35 @@ def test_a_large_initial_amount_waits_for_a_second_officer_like_a_top_up(money):
         money.officer,
     )
     assert (small["amount"], small["pending_adjustment"]) == (9_999_999, None)
+
+
+def test_sources_count_and_sort_on_the_server(money):
+    amounts = [3_000_000, 500_000, 9_000_000, 500_000, 1_200_000]
+    for n, amount in enumerate(amounts):
+        money.source(amount, name=f"排序资金{n}")
+
+    def by(sort):
+        return walk(
+            lambda q: money.svc.list_sources(q, money.officer),
+            owner_id=money.city,
+            limit=2,
+            sort=sort,
+        )
+
+    everything = money.svc.list_sources({"owner_id": money.city, "limit": 500}, money.officer)
+    richest, totals = by("-amount")
+    assert totals == {len(everything["items"])} == {everything["total"]}
+    assert [s["amount"] for s in richest] == sorted((s["amount"] for s in richest), reverse=True)
+    mine = [s for s in richest if s["name"].startswith("排序资金")]
+    assert [s["amount"] for s in mine] == sorted(amounts, reverse=True)
+    assert len({s["id"] for s in richest}) == len(richest)  # nothing twice across pages
+    ties = [s["name"] for s in mine if s["amount"] == 500_000]
+    assert sorted(ties) == ["排序资金1", "排序资金3"]
+    by_name, _ = by("name")
+    assert [s["name"] for s in by_name] == sorted(s["name"] for s in by_name)
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.list_disbursements({"sort": "payee_id"}, money.officer)
+    assert failure.value.details == {"field": "sort", "rule": "one_of"}
 
 
 # --- the finance screens' rows: names beside the money, per contract -------------------------

@@ -25,6 +25,7 @@ from kit.tables import outbox
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.events import publish_event
+from tests.support.paging import walk
 from tests.support.registry_events import FakeRegistry
 from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
@@ -527,6 +528,34 @@ def test_an_import_in_batches_reports_duplicates_of_earlier_batches_by_line(rost
     assert sum(r["imported"] for r in again) == 0
     assert sum(r["duplicate"] for r in again) == 26
     assert roster.count(volunteers) == 25
+
+
+def test_an_imports_progress_is_read_by_its_importer_a_batch_at_a_time(roster):
+    import_id = str(uuid.uuid4())
+    # nothing yet: not started
+    assert roster.svc.import_progress(import_id, roster.staff) == {
+        "import_id": import_id,
+        "imported": 0,
+        "through_line": None,
+    }
+    lines = ["姓名,手机号,同意日期"] + [f"进度{n},1370013{n:04d},2026-01-05" for n in range(12)]
+    lines.append("坏行,1370013,2026-01-05")  # line 14: refused, not counted
+    data = ("\n".join(lines) + "\n").encode()
+    _, rows = csvimport.read_rows(io.BytesIO(data))
+    batches = list(csvimport.batches(rows, 5))
+    roster.svc.import_volunteers(import_id, batches[0], roster.staff)
+    assert roster.svc.import_progress(import_id, roster.staff)["through_line"] == 6
+    for batch in batches[1:]:
+        roster.svc.import_volunteers(import_id, batch, roster.staff)
+    done = roster.svc.import_progress(import_id, roster.staff)
+    assert (done["imported"], done["through_line"]) == (12, 13)
+    # an admin reads anyone's; another importer reads nothing of it
+    assert roster.svc.import_progress(import_id, roster.admin)["imported"] == 12
+    assert roster.svc.import_progress(import_id, roster.other_staff)["imported"] == 0
+    assert refused(roster.svc.import_progress, import_id, roster.contractor).code == "OUT_OF_SCOPE"
+    assert refused(roster.svc.import_progress, "nope", roster.staff).details["field"] == (
+        "import_id"
+    )
 
 
 def test_a_batch_that_cannot_be_read_writes_nothing_of_it(roster):
@@ -1423,3 +1452,34 @@ def test_a_finance_officer_reads_the_hours_of_her_federations_teams_only(roster)
         assert (other["items"], other["total"]["minutes"]) == ([], 0)
     everyone = roster.svc.hours_report({"group_by": "team"}, person("ops"))
     assert [r["label"] for r in everyone["items"]] == [team["name"]]
+
+
+def test_volunteers_and_activities_count_and_sort_on_the_server(roster):
+    names = ["陈静", "王芳", "李娜", "张敏", "刘洋"]
+    for n, name in enumerate(names):
+        roster.volunteer(f"1390000100{n}", name)
+
+    def volunteers_by(sort):
+        return walk(lambda q: roster.svc.list_volunteers(q, roster.admin), limit=2, sort=sort)
+
+    by_name, totals = volunteers_by("name")
+    assert [v["name"] for v in by_name] == sorted(names) and totals == {5}
+    newest, totals = volunteers_by("-created_at")
+    assert [v["name"] for v in newest] == list(reversed(names)) and totals == {5}
+
+    team = roster.team()
+    windows = [
+        ("2026-10-12T01:00:00+00:00", ENDS),
+        (STARTS, ENDS),
+        ("2026-10-11T01:00:00+00:00", ENDS),
+    ]
+    for window in windows:
+        roster.activity(team, window=window)
+    earliest, totals = walk(
+        lambda q: roster.svc.list_activities(q, roster.leader), limit=2, sort="starts_at"
+    )
+    assert [a["starts_at"][:10] for a in earliest] == ["2026-10-10", "2026-10-11", "2026-10-12"]
+    assert totals == {3}
+    with pytest.raises(RemoteFailure) as failure:
+        roster.svc.list_volunteers({"sort": "phone"}, roster.admin)
+    assert failure.value.details == {"field": "sort", "rule": "one_of"}

@@ -38,6 +38,14 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 #: the hours report export's columns (fields of a report's group; the first is named after
 #: the grouping)
 HOURS_COLUMNS = ("key", "label", "entries", "minutes", "hours")
+#: the first column's header of the .xlsx report, by grouping
+XLSX_GROUPS = {
+    "volunteer": "志愿者编号",
+    "team": "服务队编号",
+    "theme": "服务主题",
+    "project": "项目编号",
+    "month": "月份",
+}
 #: what the import takes: CSV, or an Excel workbook (.xlsx) told by its content type
 IMPORT_TYPES = (*CSV_TYPES, xlsximport.MEDIA_TYPE)
 #: the most row errors an import's answer lists (all are counted)
@@ -379,6 +387,20 @@ class VolunteersRoutes:
 
     @api(
         "GET",
+        "/volunteer-imports/{import_id}",
+        summary="How far an import has come",
+        tag="Volunteers",
+        roles=ROSTER,
+        response=S.ImportProgressOut,
+    )
+    def import_progress(self, call: Call) -> Any:
+        """Polled while `POST /volunteers/import?import_id=<uuid>` runs (the client chooses the
+        id): the volunteers written so far and the last line among them; rows go in a batch at
+        a time. Your own imports only (an admin's: any); another's reads as not started."""
+        return self.volunteers.call("import_progress", call.path["import_id"], call.actor.to_dict())
+
+    @api(
+        "GET",
         "/personal-data-reads",
         summary="The audit of unmasked reads",
         tag="Volunteers",
@@ -588,9 +610,36 @@ class VolunteersRoutes:
         """Every group and a last row with the totals (UTF-8 with BOM, for spreadsheets)."""
         return self.hours_report_csv_response(call)
 
+    @api(
+        "GET",
+        "/reports/hours.xlsx",
+        summary="Verified hours, grouped, as an Excel workbook",
+        tag="Volunteers",
+        roles=REPORT_READERS,
+        query=S.ReportFilters,
+    )
+    def hours_report_xlsx(self, call: Call) -> Any:
+        """The same rows as the CSV (every group, then the totals), as an .xlsx whose header
+        and totals row are in Chinese, for the people who open it in a spreadsheet."""
+        header, rows, name = self._hours_report_rows(call)
+        chinese = (XLSX_GROUPS.get(header[0], header[0]), "名称", "条数", "分钟", "小时")
+
+        def chinese_rows() -> Iterator[list[Any]]:
+            for row in rows:
+                yield ["合计", *row[1:]] if row[0] == "total" and row[1] == "" else row
+
+        return exports.xlsx_response(
+            chinese, chinese_rows(), name.replace(".csv", ".xlsx"), "服务时长"
+        )
+
     def hours_report_csv_response(self, call: Call) -> Response:
         """The whole report (`limit` and `cursor` do not apply), streamed as it is read a page
         at a time, and a last row with the totals."""
+        header, rows, name = self._hours_report_rows(call)
+        return exports.csv_response(header, rows, name)
+
+    def _hours_report_rows(self, call: Call) -> tuple[tuple[str, ...], Iterator[list[Any]], str]:
+        """The report's header, its rows read a page at a time, and the file's name."""
         actor = call.actor.to_dict()
         query = exports.without_paging(call.query)
         limit = exports.page_rows(self.config)
@@ -613,7 +662,7 @@ class VolunteersRoutes:
 
         group = first["group_by"]
         name = f"jinguo-hours-by-{group}.csv" if str(group).isidentifier() else "jinguo-hours.csv"
-        return exports.csv_response((group, *HOURS_COLUMNS[1:]), rows(), name)
+        return (group, *HOURS_COLUMNS[1:]), rows(), name
 
     # --- operations -------------------------------------------------------------------------
 

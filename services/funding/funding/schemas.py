@@ -7,9 +7,10 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from funding.domain import ADJUSTMENT_STATUSES, DISBURSEMENT_STATUSES, SOURCE_KINDS
+from funding.repository import DISBURSEMENT_ORDER, SOURCE_ORDER
 from kit.clock import utcnow
 from kit.fields import Id, Money, Text
-from kit.paging import MAX_LIMIT
+from kit.paging import MAX_LIMIT, sort_param, total_field
 
 
 class Strict(Schema):
@@ -48,6 +49,7 @@ class SourceFilters(Strict):
     kind = fields.String(validate=validate.OneOf(SOURCE_KINDS))
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(SOURCE_ORDER)
 
 
 class DisbursementFilters(Strict):
@@ -57,6 +59,7 @@ class DisbursementFilters(Strict):
     source_id = Id()
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(DISBURSEMENT_ORDER)
 
 
 class CommitmentFilters(Strict):
@@ -139,6 +142,7 @@ class AdjustmentOut(Schema):
 class AdjustmentPage(Schema):
     items = fields.List(fields.Nested(AdjustmentOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class AdjustedSourceOut(SourceOut):
@@ -164,6 +168,7 @@ class RulesOut(Schema):
 class SourcePage(Schema):
     items = fields.List(fields.Nested(SourceOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class CommitmentOut(Schema):
@@ -220,6 +225,7 @@ class DisbursementOut(Schema):
 class DisbursementPage(Schema):
     items = fields.List(fields.Nested(DisbursementOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class DisbursementRowOut(DisbursementOut):
@@ -267,6 +273,7 @@ class JournalEntryOut(Schema):
 class JournalPage(Schema):
     items = fields.List(fields.Nested(JournalEntryOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class MonthlyReport(Schema):

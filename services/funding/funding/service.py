@@ -16,7 +16,13 @@ from prometheus_client import Counter, Gauge
 
 from funding import handlers, schemas
 from funding.handlers import Reader
-from funding.repository import FundingRepository
+from funding.repository import (
+    ADJUSTMENT_ORDER,
+    DISBURSEMENT_ORDER,
+    JOURNAL_ORDER,
+    SOURCE_ORDER,
+    FundingRepository,
+)
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.consumer import on_event
@@ -132,7 +138,9 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_adjustments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = ADJUSTMENT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None), filters.pop("cursor", None), ordering=ADJUSTMENT_ORDER
+        )
         return self._read(actor, Reader.adjustments, ADJUSTMENT_PAGE.dump, filters, request)
 
     @rpc
@@ -185,13 +193,20 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_sources(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = SOURCE_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=SOURCE_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, Reader.sources, SOURCE_PAGE.dump, filters, request)
 
     @rpc
     def journal(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = JOURNAL_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=3)
+        request = page_request(
+            filters.pop("limit", None), filters.pop("cursor", None), ordering=JOURNAL_ORDER
+        )
         return self._read(actor, _journal, JOURNAL_PAGE.dump, filters, request)
 
     @rpc
@@ -217,7 +232,12 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_disbursements(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=DISBURSEMENT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, Reader.disbursements, DISBURSEMENT_PAGE.dump, filters, request)
 
     @rpc

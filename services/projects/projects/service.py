@@ -30,7 +30,7 @@ from kit.paging import MAX_LIMIT, page_request
 from kit.rpc import rpc
 from projects import domain, handlers, ocds, schemas
 from projects.handlers import Context
-from projects.repository import ProjectRepository
+from projects.repository import CONTRACT_ORDER, PROJECT_ORDER, ProjectRepository
 
 PROJECT = schemas.ProjectOut()
 PROJECT_PAGE = schemas.ProjectPage()
@@ -151,7 +151,12 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def list_projects(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = PROJECT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=PROJECT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, handlers.list_projects, PROJECT_PAGE.dump, filters, request)
 
     # --- applications and the award ---------------------------------------------------------
@@ -170,7 +175,7 @@ class ProjectsService(DirectoryConsumer):
         return self._read(
             actor,
             handlers.list_applications,
-            lambda items: APPLICATIONS.dump({"items": items}),
+            lambda items: APPLICATIONS.dump({"items": items, "total": len(items)}),
             project_id,
         )
 
@@ -192,7 +197,12 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def list_contracts(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = CONTRACT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=CONTRACT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, handlers.list_contracts, CONTRACT_PAGE.dump, filters, request)
 
     @rpc
@@ -231,7 +241,7 @@ class ProjectsService(DirectoryConsumer):
         return self._read(
             actor,
             handlers.milestone_reports,
-            lambda items: REPORTS.dump({"items": items}),
+            lambda items: REPORTS.dump({"items": items, "total": len(items)}),
             contract_id,
             milestone_id,
         )

@@ -21,7 +21,7 @@ from kit.actor import Actor
 from kit.db import UnitOfWork
 from kit.directory import Directory
 from kit.errors import InvalidInput
-from kit.paging import PageRequest, encode_cursor, page
+from kit.paging import Fetched, PageRequest, encode_cursor, fetched_page, page
 from kit.text import search_keys
 from volunteers import domain
 from volunteers.crypto import PersonalData
@@ -188,12 +188,8 @@ class Context:
         return None
 
 
-def _page_of(items: list[Any], request: PageRequest, key_of: Callable) -> dict[str, Any]:
-    return page(items, request, key_of=key_of)
-
-
-def _by_time(attribute: str) -> Callable[[Any], tuple[str, str]]:
-    return lambda item: (getattr(item, attribute).isoformat(), item.id)
+def _page_of(fetched: Fetched, request: PageRequest) -> dict[str, Any]:
+    return fetched_page(fetched, request)
 
 
 # --- teams -----------------------------------------------------------------------------------
@@ -257,7 +253,7 @@ def list_teams(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
     within_path = None
     if ctx.actor.role == "team_leader":
         if leader and leader != ctx.actor.user_id:
-            return {"items": [], "next_cursor": None}
+            return page([], request, total=0)
         leader = ctx.actor.user_id
     elif ctx.actor.role == "federation_staff":
         within_path = ctx.scope.federation_path or "-"
@@ -269,7 +265,7 @@ def list_teams(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
         q=filters.get("q"),
         within_path=within_path,
     )
-    result = _page_of(items, request, _by_time("created_at"))
+    result = _page_of(items, request)
     counts = ctx.repo.member_counts([team.id for team in result["items"]])
     result["items"] = [team_view(team, counts.get(team.id, 0)) for team in result["items"]]
     return result
@@ -308,7 +304,7 @@ def list_members(ctx: Context, team_id: str, request: PageRequest) -> dict[str, 
     ctx.scope.ensure_roster()
     team = ctx.managed_team(team_id)
     items = ctx.repo.list_volunteers(request, team_id=team.id)
-    result = _page_of(items, request, _by_time("created_at"))
+    result = _page_of(items, request)
     result["items"] = volunteer_views(ctx, result["items"])
     return result
 
@@ -428,7 +424,7 @@ def list_volunteers(ctx: Context, filters: dict[str, Any], request: PageRequest)
         skill=filters.get("skill"),
         visible=ctx.roster_scope(),
     )
-    result = _page_of(items, request, _by_time("created_at"))
+    result = _page_of(items, request)
     skill = filters.get("skill")
     found = [v for v in result["items"] if not skill or skill in v.skills]
     result["items"] = volunteer_views(ctx, found)
@@ -482,7 +478,7 @@ def audit(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[s
     rows = ctx.repo.reads(
         request, volunteer_id=filters.get("volunteer_id"), actor_id=filters.get("actor_id")
     )
-    result = _page_of(rows, request, _by_time("read_at"))
+    result = _page_of(rows, request)
     result["items"] = [
         {**row._mapping, "fields": row.fields.split(",") if row.fields else []}
         for row in result["items"]
@@ -722,6 +718,21 @@ def import_batch(
     return tally.as_dict()
 
 
+def import_progress(ctx: Context, import_id: str) -> dict[str, Any]:
+    """How far an import has come, polled while its file goes in (or after it stopped): the
+    volunteers it wrote and the last line among them. Whole batches commit, so this moves a
+    batch at a time. An import is its importer's: anyone else (but an admin) reads nothing of
+    it, as if it had not started."""
+    ctx.scope.ensure_roster()
+    try:
+        import_id = str(uuid.UUID(str(import_id)))
+    except ValueError:
+        raise InvalidInput("import_id is a UUID", field="import_id", rule="uuid") from None
+    own = None if ctx.actor.is_admin else ctx.actor.user_id
+    imported, through_line = ctx.repo.import_progress(import_id, own)
+    return {"import_id": import_id, "imported": imported, "through_line": through_line}
+
+
 def _resolve_teams(ctx: Context, refs: set[str]) -> dict[str, Team | dict[str, str]]:
     """Each team named in an import (by id or by name, 简/繁 alike) → the team, or why not."""
     resolved: dict[str, Team | dict[str, str]] = {}
@@ -834,7 +845,7 @@ def list_activities(ctx: Context, filters: dict[str, Any], request: PageRequest)
         starts_before=repo_day(starts_before),
         q=filters.get("q"),
     )
-    return _page_of(items, request, _by_time("starts_at"))
+    return _page_of(items, request)
 
 
 def repo_day(day: date | None) -> datetime | None:
@@ -882,7 +893,7 @@ def list_enrolments(
     ctx.scope.ensure_roster()
     activity = ctx.managed_activity(activity_id)
     items = ctx.repo.list_enrolments(activity.id, request, status=filters.get("status"))
-    return _page_of(items, request, lambda e: (e.position,))
+    return _page_of(items, request)
 
 
 # --- service hours ---------------------------------------------------------------------------
@@ -979,7 +990,7 @@ def list_hours(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
         project_id=filters.get("project_id"),
         team_ids=ctx.team_scope(),
     )
-    return _page_of(items, request, _by_time("logged_at"))
+    return _page_of(items, request)
 
 
 def statement(ctx: Context, volunteer_id: str) -> dict[str, Any]:

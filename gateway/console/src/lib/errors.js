@@ -2,6 +2,7 @@
 // (kit.errors.InvalidInput(field=..., rule=...)) and from marshmallow's schema messages;
 // a 409 naming the current state; never the server's English message.
 import { currentStateText } from "./labels.js";
+import { formatDateTime } from "./dates.js";
 
 /** rule code → Chinese message (every rule= the services and gateway raise). */
 export const RULES = {
@@ -79,6 +80,8 @@ export const RULES = {
   common: "密码过于常见，请换一个",
   too_common: "密码过于常见，请换一个",
   too_short: "密码至少 10 位",
+  project_not_available: "该项目不属于本服务队所在妇联系统，不能关联",
+  ambiguous: "有多个同名服务队，请填写服务队编号",
 };
 
 // marshmallow's own messages (schema validation), English → Chinese
@@ -155,6 +158,17 @@ const CODES = {
   IDEMPOTENCY_KEY_REUSED: "该表单已提交过，请刷新后重试",
   ACCOUNT_DISABLED: "该账号已停用，请联系管理员",
   RATE_LIMITED: "操作过于频繁，请稍后再试",
+  DUPLICATE_VOLUNTEER: "该手机号或身份证号的志愿者已登记，不能重复登记",
+  DUPLICATE_TEAM: "该单位下已有同名服务队",
+  DUPLICATE_ENROLMENT: "该志愿者已报名（或已在候补名单中）",
+  ALREADY_MEMBER: "该志愿者已是本队队员",
+  ACTIVITY_FULL: "活动名额已满",
+  NOT_ENROLLED: "该志愿者未报名此活动（或仍在候补），不能登记服务时长",
+  HOURS_OVERLAP: "与该志愿者已登记的服务时长时间重叠",
+  UNMASKING_NOT_ALLOWED: "只有系统管理员可以查看完整的手机号和身份证号",
+  OUT_OF_SCOPE: "无权进行此操作",
+  CSV_INVALID: "文件无法读取：请使用 UTF-8 编码的 CSV，第 1 行为列名",
+  XLSX_INVALID: "Excel 文件无法读取：请上传 .xlsx 格式，第一个工作表第 1 行为列名",
 };
 
 /** Why this person may not approve, pay or confirm (MAKER_CHECKER's details.reason). */
@@ -172,9 +186,21 @@ const FINANCE_CODES = {
   INSUFFICIENT_FUNDS: "可用资金不足",
 };
 
+/** A 409 ACTIVITY_ENDED names when the activity ended. */
+export function activityEndedMessage(details) {
+  const end = details?.ends_at ? formatDateTime(details.ends_at) : "";
+  return end ? `活动已于 ${end} 结束，不能再报名` : "活动已结束，不能再报名";
+}
+
 /** One Chinese sentence for any API error (status + body). */
 export function errorMessage(status, error) {
   const code = error?.code;
+  if (code === "ACTIVITY_ENDED") return activityEndedMessage(error?.details);
+  if (code === "SELF_VERIFICATION" && error?.details?.entry_id) {
+    return error.details.reason === "these are your own hours"
+      ? "不能核验本人的服务时长，须由队长或妇联工作人员核验"
+      : "这些服务时长是您登记的，须由另一位队长、妇联工作人员或管理员核验";
+  }
   if (code && CODES[code]) return CODES[code];
   if (code === "MAKER_CHECKER") return MAKER_CHECKER_REASONS[error?.details?.reason] || "按照“审批与经办分离”的规定，您不能进行此操作，须由另一位财务人员办理";
   if (code && FINANCE_CODES[code]) return FINANCE_CODES[code];

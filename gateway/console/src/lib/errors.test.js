@@ -29,3 +29,14 @@ test("no English server message ever comes through", () => {
   const message = errorMessage(418, { code: "WHATEVER", message: "some English" });
   assert.ok(!/[A-Za-z]/.test(message));
 });
+
+test("volunteer rules and refusals are said in Chinese", () => {
+  assert.deepEqual(fieldErrors({ field: "id_number", rule: "id_check_character" }), {
+    id_number: "身份证号校验位不正确",
+  });
+  assert.equal(fieldErrors({ field: "phone", rule: "phone_format" }).phone, "手机号格式不正确（11 位大陆手机号）");
+  const ended = errorMessage(409, { code: "ACTIVITY_ENDED", details: { ends_at: "2026-10-10T04:00:00+00:00" } });
+  assert.equal(ended, "活动已于 2026-10-10 12:00 结束，不能再报名");
+  const own = errorMessage(403, { code: "SELF_VERIFICATION", details: { entry_id: "x", reason: "you logged these hours" } });
+  assert.ok(own.includes("您登记的"));
+});

@@ -167,6 +167,38 @@ export const JOURNAL_ACCOUNTS = {
   paid: "已支付",
 };
 
+export const THEMES = {
+  low_carbon_living: "低碳生活",
+  civilised_traffic: "文明交通",
+  healthy_living: "健康生活",
+  caring_for_the_vulnerable: "关爱弱势群体",
+  rights_mutual_aid: "维权互助",
+  legal_aid: "法律援助",
+  family_education: "家庭教育",
+  entrepreneurship_mentoring: "创业导师",
+  other: "其他",
+};
+
+export const ENROLMENT_STATUS = {
+  enrolled: ["已报名", "success"],
+  waitlisted: ["候补", "warning"],
+  cancelled: ["已取消", "info"],
+};
+
+export const HOURS_STATUS = {
+  pending: ["待核验", "warning"],
+  verified: ["已核验", "success"],
+  rejected: ["已退回", "danger"],
+};
+
+export const REPORT_GROUPS = {
+  volunteer: "按志愿者",
+  team: "按服务队",
+  theme: "按服务主题",
+  project: "按项目",
+  month: "按月份",
+};
+
 /** The Chinese word of a status, whatever table it is in (unknown codes say so, not the code). */
 export function statusLabel(table, code) {
   const entry = table[code];
@@ -188,6 +220,8 @@ const ENTITY = {
   report: ["阶段报告", REPORT_DECISION],
   disbursement: ["拨付", DISBURSEMENT_STATUS],
   adjustment: ["资金调整", ADJUSTMENT_STATUS],
+  enrolment: ["报名", ENROLMENT_STATUS],
+  "service hours entry": ["服务时长记录", HOURS_STATUS],
 };
 
 /** "该项目当前为「已发布」" for a 409's details. */
