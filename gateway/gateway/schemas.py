@@ -140,6 +140,7 @@ class QueueItemOut(DisbursementRowOut):
 class QueuePage(Schema):
     items = fields.List(fields.Nested(QueueItemOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class ContractMoneyOut(CommitmentRowOut):
@@ -150,3 +151,4 @@ class ContractMoneyOut(CommitmentRowOut):
 class ContractMoneyPage(Schema):
     items = fields.List(fields.Nested(ContractMoneyOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()

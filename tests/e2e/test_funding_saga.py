@@ -600,3 +600,10 @@ def test_the_approval_queue_and_per_contract_money_come_in_one_request_each(plat
         "FUNDING_SOURCE_NOT_FOUND",
     )
     expect(cast["contractor"].get("/commitments"), 403, "ROLE_NOT_ALLOWED")
+
+
+def test_the_money_rules_in_force_are_read_by_those_who_read_money(platform, cast):
+    rules = expect(cast["officer_a"].get("/funding-rules"), 200)
+    assert rules == {"dual_approval_threshold": 10_000_000}  # the default: 100,000 yuan
+    assert expect(cast["staff"].get("/funding-rules"), 200) == rules
+    expect(cast["contractor"].get("/funding-rules"), 403, "ROLE_NOT_ALLOWED")

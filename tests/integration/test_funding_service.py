@@ -848,6 +848,7 @@ def test_disbursement_rows_name_the_payee_and_source_within_the_officers_federat
     disbursement = wait_until(lambda: money.disbursement_for(milestone))
 
     rows = money.svc.disbursement_rows({"status": "pending", "limit": 500}, money.officer)
+    assert rows["total"] == len(rows["items"])
     row = next(r for r in rows["items"] if r["id"] == disbursement["id"])
     assert (row["payee_name"], row["source_name"]) == ("阳光社工", "春蕾助学捐赠资金")
     assert (row["amount"], row["required_approvals"], row["milestone_id"]) == (
@@ -874,7 +875,7 @@ def test_commitments_list_each_contracts_money_and_what_remains(money):
     )
 
     found = money.svc.list_commitments({"source_id": source["id"]}, money.officer)
-    assert found["next_cursor"] is None
+    assert (found["next_cursor"], found["total"]) == (None, 1)
     [row] = found["items"]
     assert row["contract_id"] == contract_id
     assert (row["amount"], row["disbursed"], row["paid"], row["released"], row["remaining"]) == (
@@ -889,7 +890,11 @@ def test_commitments_list_each_contracts_money_and_what_remains(money):
     second_contract, _ = money.award(source, 1_000_000)
     wait_until(lambda: money.commitment(second_contract))
     first = money.svc.list_commitments({"source_id": source["id"], "limit": 1}, money.officer)
-    assert [r["contract_id"] for r in first["items"]] == [contract_id]
+    assert [r["contract_id"] for r in first["items"]] == [contract_id] and first["total"] == 2
+    biggest = money.svc.list_commitments(
+        {"source_id": source["id"], "sort": "-amount"}, money.officer
+    )
+    assert [r["amount"] for r in biggest["items"]] == [5_000_000, 1_000_000]
     rest = money.svc.list_commitments(
         {"source_id": source["id"], "limit": 1, "cursor": first["next_cursor"]}, money.officer
     )

@@ -75,6 +75,18 @@ class FundingRoutes:
 
     @api(
         "GET",
+        "/funding-rules",
+        summary="The money rules in force",
+        tag="Funding",
+        roles=MONEY_READERS,
+        response=S.RulesOut,
+    )
+    def funding_rules(self, call: Call) -> Any:
+        """From which amount two finance officers are needed (FUNDING_DUAL_APPROVAL_THRESHOLD)."""
+        return self.funding.call("rules", call.actor.to_dict())
+
+    @api(
+        "GET",
         "/approval-queue",
         summary="Disbursements with what finance needs to decide on them",
         tag="Funding",

@@ -105,8 +105,8 @@ class Reader:
             within = self.scope.federation_path or "-"
         if filters.get("source_id"):
             self.source(filters["source_id"])  # another federation's source is not there
-        items = self.repo.list_commitments(request, within_path=within, **filters)
-        found = page(items, request, key_of=lambda c: (c.created_at.isoformat(), c.id))
+        fetched = self.repo.list_commitments(request, within_path=within, **filters)
+        found = fetched_page(fetched, request)
         return {**found, "items": self.named(found["items"])}
 
     def named(self, items: list[Any]) -> list[dict[str, Any]]:

@@ -43,6 +43,7 @@ SOURCE_ORDER = ordering(
 DISBURSEMENT_ORDER = ordering(disbursements, "requested_at", "requested_at", "amount")
 ADJUSTMENT_ORDER = ordering(source_adjustments, "requested_at", "requested_at")
 JOURNAL_ORDER = ordering(journal_entries, "at", "at", ties=("transaction_id", "line"))
+COMMITMENT_ORDER = ordering(commitments, "created_at", "created_at", "amount")
 
 
 def _owned_within(path: str) -> Any:
@@ -121,8 +122,8 @@ class FundingRepository:
         source_id: str | None = None,
         payee_id: str | None = None,
         within_path: str | None = None,
-    ) -> list[Commitment]:
-        """Oldest first (by when the contract's money was committed)."""
+    ) -> Fetched:
+        """Oldest first by default (by when the contract's money was committed)."""
         table = commitments
         query = sa.select(Commitment)
         if within_path is not None:
@@ -131,16 +132,7 @@ class FundingRepository:
             query = query.where(table.c.source_id == str(source_id))
         if payee_id:
             query = query.where(table.c.payee_id == str(payee_id))
-        if page.after:
-            query = query.where(
-                sa.tuple_(table.c.created_at, table.c.id)
-                > (datetime.fromisoformat(page.after[0]), page.after[1])
-            )
-        return list(
-            self.session.execute(
-                query.order_by(table.c.created_at, table.c.id).limit(page.limit + 1)
-            ).scalars()
-        )
+        return fetch_page(self.session, query, page)
 
     def names(self, organization_ids: set[str]) -> dict[str, str]:
         """Organizations' names as the directory copy has them (one statement)."""

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from funding.domain import ADJUSTMENT_STATUSES, DISBURSEMENT_STATUSES, SOURCE_KINDS
-from funding.repository import DISBURSEMENT_ORDER, SOURCE_ORDER
+from funding.repository import COMMITMENT_ORDER, DISBURSEMENT_ORDER, SOURCE_ORDER
 from kit.clock import utcnow
 from kit.fields import Id, Money, Text
 from kit.paging import MAX_LIMIT, sort_param, total_field
@@ -66,6 +66,7 @@ class CommitmentFilters(Strict):
     source_id = Id()
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(COMMITMENT_ORDER)
 
 
 class JournalFilters(Strict):
@@ -156,6 +157,15 @@ class AdjustedSourceOut(SourceOut):
     )
 
 
+class RulesOut(Schema):
+    dual_approval_threshold = fields.Integer(
+        metadata={
+            "description": "fen: adjustments at or above it wait for a second finance officer;"
+            " tranches of contracts at or above it need two approvers"
+        }
+    )
+
+
 class SourcePage(Schema):
     items = fields.List(fields.Nested(SourceOut))
     next_cursor = fields.String(allow_none=True)
@@ -229,6 +239,7 @@ class DisbursementRowOut(DisbursementOut):
 class DisbursementRowPage(Schema):
     items = fields.List(fields.Nested(DisbursementRowOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class CommitmentRowOut(CommitmentOut):
@@ -244,6 +255,7 @@ class CommitmentRowOut(CommitmentOut):
 class CommitmentRowPage(Schema):
     items = fields.List(fields.Nested(CommitmentRowOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class JournalEntryOut(Schema):

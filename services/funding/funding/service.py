@@ -18,6 +18,7 @@ from funding import handlers, schemas
 from funding.handlers import Reader
 from funding.repository import (
     ADJUSTMENT_ORDER,
+    COMMITMENT_ORDER,
     DISBURSEMENT_ORDER,
     JOURNAL_ORDER,
     SOURCE_ORDER,
@@ -173,6 +174,13 @@ class FundingService(DirectoryConsumer):
         )
 
     @rpc
+    def rules(self, actor: dict[str, Any]) -> dict[str, Any]:
+        """The money rules people work under: from which amount (fen) a top-up, a correction or
+        an initial amount waits for a second finance officer, and a contract's tranches need
+        two approvers."""
+        return {"dual_approval_threshold": self.dual_approval_threshold}
+
+    @rpc
     def source_facts(self, source_id: str) -> dict[str, Any] | None:
         """For the projects service, when it has not yet heard of a source a request names:
         its owner (``funding_source_created`` carries the same). None if there is none."""
@@ -211,7 +219,12 @@ class FundingService(DirectoryConsumer):
     def list_commitments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """Per contract: committed, released, disbursed, paid, remaining; payee and source named."""
         filters = COMMITMENT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=COMMITMENT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(
             actor, Reader.commitments, _rows(COMMITMENT.dump, remaining=True), filters, request
         )
@@ -237,7 +250,12 @@ class FundingService(DirectoryConsumer):
     def disbursement_rows(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """``list_disbursements`` with each payee's and source's name (the approval queue)."""
         filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=DISBURSEMENT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(
             actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request
         )
@@ -339,7 +357,7 @@ def _rows(dump_one: Any, *, remaining: bool = False) -> Any:
             items.append(
                 {**item, "payee_name": row["payee_name"], "source_name": row["source_name"]}
             )
-        return {"items": items, "next_cursor": found["next_cursor"]}
+        return {**found, "items": items}
 
     return dump
 
