@@ -185,7 +185,24 @@ class Person:
             self.page.wait_for_function(
                 "() => !document.querySelector('.el-loading-mask')", timeout=5_000
             )
-        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+        # the console scrolls inside its main pane, not the document: a full-page screenshot
+        # would stop at the window's edge, so the window grows to the pane's content first
+        size = self.page.viewport_size
+        height = self.page.evaluate(
+            """() => {
+                const main = document.querySelector('.main');
+                if (!main) return document.documentElement.scrollHeight;
+                return Math.ceil(main.getBoundingClientRect().top + main.scrollHeight);
+            }"""
+        )
+        if size and height > size["height"]:
+            self.page.set_viewport_size({"width": size["width"], "height": min(height, 8_000)})
+            self.page.wait_for_timeout(200)
+        try:
+            self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+        finally:
+            if size:
+                self.page.set_viewport_size(size)
 
     def close(self) -> None:
         self.context.close()
