@@ -43,7 +43,10 @@ def document() -> dict[str, Any]:
             "description": (
                 "Government-purchased public service projects: registry, projects, funding, "
                 "volunteers. Money is integer fen (分). Lists take `limit` (≤500) and "
-                "`cursor` and return `{items, next_cursor}`. Errors are "
+                "`cursor` and return `{items, next_cursor, total}` (`total`: the whole list under "
+                "the same filters). Lists a person sorts take `sort` (a field, or `-field` "
+                "descending; its choices are listed; another is a 422 on `sort`, rule "
+                "`one_of`). Errors are "
                 "`{error: {code, message, details}}`."
             )
         },

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from funding.schemas import CommitmentRowOut, DisbursementRowOut
 from kit.actor import ROLES
 from kit.fields import Id, Text
+from kit.paging import total_field
 
 
 class Strict(Schema):
@@ -60,6 +62,7 @@ class UserOut(Schema):
 class UserPage(Schema):
     items = fields.List(fields.Nested(UserOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class PageQuery(Strict):
@@ -108,3 +111,42 @@ class HealthOut(Schema):
         keys=fields.String(metadata={"example": "projects"}),
         values=fields.Nested(DependencyHealth),
     )
+
+
+# --- finance screens: funding's rows beside what projects says of their contracts ----------
+
+
+class MilestoneBriefOut(Schema):
+    id = fields.String()
+    seq = fields.Integer()
+    title = fields.String()
+    amount = fields.Integer()
+    status = fields.String()
+    report = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "the latest milestone report: summary, beneficiaries_served,"
+            " evidence, reported_at, decision"
+        },
+    )
+
+
+class QueueItemOut(DisbursementRowOut):
+    project_title = fields.String(allow_none=True)
+    contract_status = fields.String(allow_none=True)
+    milestone = fields.Nested(MilestoneBriefOut, allow_none=True)
+
+
+class QueuePage(Schema):
+    items = fields.List(fields.Nested(QueueItemOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContractMoneyOut(CommitmentRowOut):
+    project_title = fields.String(allow_none=True)
+    contract_status = fields.String(allow_none=True)
+
+
+class ContractMoneyPage(Schema):
+    items = fields.List(fields.Nested(ContractMoneyOut))
+    next_cursor = fields.String(allow_none=True)

@@ -53,6 +53,9 @@ class UserStore:
             query = query.where(users.c.username > after[0])
         return [_user(row) for row in self.session.execute(query)]  # type: ignore[misc]
 
+    def count(self) -> int:
+        return int(self.session.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
 
 def _columns(user: User) -> dict[str, Any]:
     return {

@@ -234,8 +234,9 @@ def write_roster_xlsx(csv_path: Path, xlsx_path: Path) -> int:
     the same rows and headers, cells typed as people type them (序号 and phones of plain
     digits are numbers, ISO consent dates are date cells, ID numbers text), plus a second
     sheet of notes the import does not read. openpyxl's ordinary mode, not its write-only one,
-    so that the file is laid out as Excel saves it (text in the shared strings table, the
-    sheet's dimension given): the workbook is built in memory. Returns the rows written."""
+    so that the sheet's dimension is given: the workbook is built in memory. openpyxl 3.1
+    writes text as inline strings, not in a shared strings table as Excel does (the heavier
+    of the two for the reader). Returns the rows written."""
     from openpyxl import Workbook  # the benchmark's writer; the service only reads
 
     book = Workbook()

@@ -379,6 +379,9 @@ def test_staff_and_contractor_do_their_whole_job(world, people, admin):
     )
     confirm(page, "验收通过")
     expect(page.get_by_test_id("ms-status-1")).to_have_text("验收通过")
+    # the tranche's disbursement is opened by funding (an event away): the page follows it
+    # without a reload, from "拨付单生成中" to the approval queue
+    expect(page.get_by_test_id("pay-status-1")).to_have_text("待审批", timeout=20_000)
 
     # --- the delivery report shows the figures
     delivery = page.get_by_test_id("delivery-table")
@@ -455,6 +458,10 @@ def test_each_role_sees_its_own_menu(world, people):
         "组建率",
         "项目管理",
         "合同与里程碑",
+        # read-only: their line's money (issue #13)
+        "资金来源",
+        "资金台账",
+        "资金报表",
         "志愿服务队",
         "志愿者",
         "批量导入",
@@ -562,3 +569,103 @@ def test_chinese_renders_in_a_cjk_font_not_as_boxes(people):
     }
     chinese_glyphs = len(re.findall(r"[\u4e00-\u9fff]", heading.inner_text()))
     assert cjk and sum(cjk.values()) >= chinese_glyphs, families
+
+
+def test_a_long_list_counts_every_page_and_sorts_on_the_server(people, platform, admin):
+    """25 projects, 20 to a page: the first page already says 共 25 条, and a click on a
+    sortable header orders the whole list, not just the page in view."""
+    city = admin.create(
+        "/organizations", {"name": "兴安盟妇女联合会", "kind": "federation", "level": "city"}
+    )
+    for username, role in (("sort.staff", "federation_staff"), ("sort.caiwu", "finance_officer")):
+        admin.create(
+            "/users",
+            {
+                "username": username,
+                "password": PASSWORD,
+                "role": role,
+                "organization_id": city["id"],
+            },
+        )
+    finance = platform.client(platform.token("sort.caiwu", PASSWORD))
+    source = wait_for(
+        lambda: finance.create(
+            "/funding-sources",
+            {
+                "name": "2027年兴安盟专项资金",
+                "kind": "fiscal_special_fund",
+                "owner_id": city["id"],
+                "fiscal_year": 2027,
+                "amount": 9_000_000,  # below the two-officer threshold: it enters at once
+            },
+        )
+    )
+    staff = platform.client(platform.token("sort.staff", PASSWORD))
+    for name in ("乌兰哈达社区", "爱国社区", "兴安社区"):
+        staff.create(
+            "/organizations",
+            {"name": name, "kind": "host_unit", "sector": "community", "parent_id": city["id"]},
+        )
+    # budgets out of step with creation order: ¥1,000 (the first drafted, so on page 2 of the
+    # newest-first default) up to ¥25,000 (the eighth drafted)
+    budgets = {n: ((n * 7) % 25 + 1) * 100_000 for n in range(25)}
+    for n, budget in budgets.items():
+        wait_for(
+            lambda n=n, budget=budget: staff.create(
+                "/projects",
+                {
+                    "title": f"排序测试项目{n:02d}",
+                    "category": "family_education",
+                    "model": "self_run",
+                    "funding_source_id": source["id"],
+                    "budget": budget,
+                    "starts_on": "2027-01-01",
+                    "ends_on": "2027-06-30",
+                },
+            )
+        )
+    person = people("sort.staff")
+    page = person.login()
+    page.goto("/projects?q=排序测试")
+    table = page.get_by_test_id("project-table")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    expect(page.get_by_test_id("total")).to_have_text("共 25 条")
+    expect(page.get_by_test_id("page-of")).to_have_text("第 1 / 2 页")
+    expect(table.locator("tbody tr").first).to_contain_text("排序测试项目24")
+    person.shot("staff-projects-paged")
+
+    page.locator(".el-table__header th", has_text="预算").click()
+    expect(page).to_have_url(re.compile(r"sort=budget"))
+    expect(table.locator("tbody tr").first).to_contain_text("排序测试项目00")
+    expect(table.locator("tbody tr").first).to_contain_text("¥1,000.00")
+    expect(page.get_by_test_id("total")).to_have_text("共 25 条")
+    page.get_by_role("button", name="下一页").click()
+    expect(page.get_by_test_id("page-of")).to_have_text("第 2 / 2 页")
+    expect(table.locator("tbody tr")).to_have_count(5)
+    expect(table.locator("tbody tr").last).to_contain_text("排序测试项目07")
+    expect(table.locator("tbody tr").last).to_contain_text("¥25,000.00")
+    expect(page.get_by_test_id("total")).to_have_text("共 25 条")
+    person.shot("staff-projects-sorted-page-2")
+
+    page.locator(".el-table__header th", has_text="预算").click()  # now the dearest first
+    expect(page).to_have_url(re.compile(r"sort=-budget"))
+    expect(page.get_by_test_id("page-of")).to_have_text("第 1 / 2 页")
+    expect(table.locator("tbody tr").first).to_contain_text("¥25,000.00")
+    page.go_back()  # the URL keeps the order and the page
+    expect(page.get_by_test_id("page-of")).to_have_text("第 2 / 2 页")
+    expect(table.locator("tbody tr").last).to_contain_text("排序测试项目07")
+
+    # the organization search is a list of its own: counted, and ordered by the server
+    page.get_by_test_id("menu-organizations").click()
+    page.get_by_label("组织名称").fill("社区")
+    page.get_by_role("button", name="搜索").click()
+    results = page.get_by_test_id("org-results")
+    expect(results.get_by_test_id("total")).to_have_text("共 3 条")
+    expect(results.locator("tbody tr").first).to_contain_text("乌兰哈达社区")  # by name
+    results.locator(".el-table__header th", has_text="登记时间").click()
+    expect(page).to_have_url(re.compile(r"sort=created_at"))
+    expect(results.locator("tbody tr").first).to_contain_text("乌兰哈达社区")
+    results.locator(".el-table__header th", has_text="登记时间").click()
+    expect(page).to_have_url(re.compile(r"sort=-created_at"))
+    expect(results.locator("tbody tr").first).to_contain_text("兴安社区")
+    person.shot("staff-organization-search")

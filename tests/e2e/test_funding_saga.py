@@ -494,3 +494,109 @@ def test_the_journal_export_arrives_whole_in_order_and_never_carries_a_formula(p
     }
     # a negative amount is a number, not text: it is never quoted
     assert all(r["debit"].lstrip("-").isdigit() for r in rows)
+
+
+def test_the_approval_queue_and_per_contract_money_come_in_one_request_each(platform, cast):
+    """The finance screens' reads: each queued disbursement beside its payee, source, project,
+    milestone and the milestone's report (summary, people served, evidence); per contract its
+    committed, disbursed, paid and remaining — scoped like the money itself."""
+    officer_a, officer_b, staff = cast["officer_a"], cast["officer_b"], cast["staff"]
+    source = expect(
+        officer_a.post(
+            "/funding-sources",
+            {
+                "name": "2027年家庭教育专项资金",
+                "kind": "fiscal_special_fund",
+                "owner_id": cast["city"]["id"],
+                "fiscal_year": 2027,
+                "amount": 9_000_000,
+            },
+        ),
+        201,
+    )
+    contract = award_from(
+        cast,
+        source["id"],
+        "家庭教育讲师团进社区",
+        "family_education",
+        8_000_000,
+        [
+            {"title": "讲座筹备", "due_on": "2027-05-31", "amount": 3_000_000},
+            {"title": "社区巡讲", "due_on": "2027-10-31", "amount": 4_000_000},
+        ],
+    )
+    cid, (first, _) = contract["id"], contract["milestones"]
+    path = f"/contracts/{cid}/milestones/{first['id']}"
+    evidence = [
+        {"name": "签到表.pdf", "type": "document", "url": "https://files.example.org/q.pdf"}
+    ]
+    expect(
+        cast["contractor"].post(
+            f"{path}/reports",
+            {"summary": "完成讲师招募与6场试讲", "beneficiaries_served": 240, "evidence": evidence},
+        ),
+        201,
+    )
+    expect(staff.post(f"{path}/accept"), 200)
+
+    def queued():
+        items = expect(
+            officer_a.get(
+                "/approval-queue", params={"status": "pending", "source_id": source["id"]}
+            ),
+            200,
+        )["items"]
+        assert [d["milestone_id"] for d in items] == [first["id"]]
+        return items[0]
+
+    row = eventually(queued)
+    assert (row["payee_name"], row["source_name"], row["project_title"]) == (
+        "温馨家园社工",
+        "2027年家庭教育专项资金",
+        "家庭教育讲师团进社区",
+    )
+    assert (row["milestone"]["seq"], row["milestone"]["title"], row["amount"]) == (
+        1,
+        "讲座筹备",
+        3_000_000,
+    )
+    report = row["milestone"]["report"]
+    assert (report["summary"], report["beneficiaries_served"], report["decision"]) == (
+        "完成讲师招募与6场试讲",
+        240,
+        "accepted",
+    )
+    assert [e["name"] for e in report["evidence"]] == ["签到表.pdf"]
+    assert row["age_seconds"] >= 0 and row["required_approvals"] == 1
+    # federation staff read it too; another city's officer sees none of it
+    assert expect(staff.get("/approval-queue", params={"source_id": source["id"]}), 200)["items"]
+    other = expect(cast["other_officer"].get("/approval-queue"), 200)["items"]
+    assert cid not in {d["contract_id"] for d in other}
+    expect(cast["contractor"].get("/approval-queue"), 403, "ROLE_NOT_ALLOWED")
+
+    expect(officer_a.post(f"/disbursements/{row['id']}/approve"), 200)
+    expect(
+        officer_b.post(f"/disbursements/{row['id']}/pay", {"payment_reference": "ABC-0931"}), 200
+    )
+    paid = expect(officer_a.get("/approval-queue", params={"status": "paid"}), 200)["items"]
+    assert [d["payment_reference"] for d in paid if d["id"] == row["id"]] == ["ABC-0931"]
+
+    money = expect(officer_a.get("/commitments", params={"source_id": source["id"]}), 200)
+    [line] = money["items"]
+    assert (line["contract_id"], line["project_title"], line["payee_name"]) == (
+        cid,
+        "家庭教育讲师团进社区",
+        "温馨家园社工",
+    )
+    assert (line["amount"], line["disbursed"], line["paid"], line["remaining"]) == (
+        7_000_000,
+        3_000_000,
+        3_000_000,
+        4_000_000,
+    )
+    expect(
+        cast["other_officer"].get("/commitments", params={"source_id": source["id"]}),
+        404,
+        "FUNDING_SOURCE_NOT_FOUND",
+    )
+    expect(cast["contractor"].get("/commitments"), 403, "ROLE_NOT_ALLOWED")

@@ -445,3 +445,52 @@ def test_an_unchanged_project_is_not_sent_again(platform, people):
             expect(staff.post(f"/projects/{pid}/publish"), 200)
             changed = staff.get(f"/projects/{pid}", headers={"If-None-Match": etag})
             assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_lists_say_their_total_and_sort_over_every_page(platform, people):
+    staff = people["staff"]
+    budgets = [4_000_000, 1_000_000, 3_000_000, 1_000_000, 2_000_000]
+    for n, budget in enumerate(budgets):
+        eventually(
+            lambda n=n, budget=budget: expect(
+                staff.post("/projects", {**PROJECT, "title": f"总数排序{n}", "budget": budget}),
+                201,
+            )
+        )
+
+    def walk(sort):
+        seen, totals, cursor = [], set(), None
+        while True:
+            params = {"q": "总数排序", "limit": 2, "sort": sort}
+            if cursor:
+                params["cursor"] = cursor
+            page = expect(staff.get("/projects", params=params), 200)
+            seen += page["items"]
+            totals.add(page["total"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return seen, totals
+
+    dearest, totals = walk("-budget")
+    assert [p["budget"] for p in dearest] == sorted(budgets, reverse=True) and totals == {5}
+    by_title, totals = walk("title")
+    assert [p["title"] for p in by_title] == [f"总数排序{n}" for n in range(5)]
+    first = expect(staff.get("/projects", params={"q": "总数排序", "limit": 2}), 200)
+    assert first["total"] == 5 and len(first["items"]) == 2
+    # another role counts only what it may see: a contractor sees no drafts
+    contractor_view = expect(
+        people["sunshine_user"].get("/projects", params={"q": "总数排序"}), 200
+    )
+    assert contractor_view == {"items": [], "next_cursor": None, "total": 0}
+    # each list of the other services answers its total and takes its own sort orders
+    for path, sort in (
+        ("/organizations", "-created_at"),
+        ("/funding-sources", "-amount"),
+        ("/disbursements", "-amount"),
+        ("/contracts", "amount"),
+    ):
+        page = expect(staff.get(path, params={"sort": sort, "limit": 1}), 200)
+        assert isinstance(page["total"], int) and len(page["items"]) <= 1, path
+    for path in ("/projects", "/organizations", "/funding-sources", "/volunteers", "/activities"):
+        error = expect(staff.get(path, params={"sort": "password"}), 422, "VALIDATION_FAILED")
+        assert error["error"]["details"] == {"field": "sort", "rule": "one_of"}, path

@@ -22,6 +22,7 @@ from kit.migrate import downgrade, drift, upgrade
 from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from tests.support.events import publish_event
+from tests.support.paging import walk
 from tests.support.registry_events import FakeRegistry
 from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
@@ -805,3 +806,100 @@ def test_a_large_initial_amount_waits_for_a_second_officer_like_a_top_up(money):
         money.officer,
     )
     assert (small["amount"], small["pending_adjustment"]) == (9_999_999, None)
+
+
+def test_sources_count_and_sort_on_the_server(money):
+    amounts = [3_000_000, 500_000, 9_000_000, 500_000, 1_200_000]
+    for n, amount in enumerate(amounts):
+        money.source(amount, name=f"排序资金{n}")
+
+    def by(sort):
+        return walk(
+            lambda q: money.svc.list_sources(q, money.officer),
+            owner_id=money.city,
+            limit=2,
+            sort=sort,
+        )
+
+    everything = money.svc.list_sources({"owner_id": money.city, "limit": 500}, money.officer)
+    richest, totals = by("-amount")
+    assert totals == {len(everything["items"])} == {everything["total"]}
+    assert [s["amount"] for s in richest] == sorted((s["amount"] for s in richest), reverse=True)
+    mine = [s for s in richest if s["name"].startswith("排序资金")]
+    assert [s["amount"] for s in mine] == sorted(amounts, reverse=True)
+    assert len({s["id"] for s in richest}) == len(richest)  # nothing twice across pages
+    ties = [s["name"] for s in mine if s["amount"] == 500_000]
+    assert sorted(ties) == ["排序资金1", "排序资金3"]
+    by_name, _ = by("name")
+    assert [s["name"] for s in by_name] == sorted(s["name"] for s in by_name)
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.list_disbursements({"sort": "payee_id"}, money.officer)
+    assert failure.value.details == {"field": "sort", "rule": "one_of"}
+
+
+# --- the finance screens' rows: names beside the money, per contract -------------------------
+
+
+def test_disbursement_rows_name_the_payee_and_source_within_the_officers_federation(money):
+    source = money.source(50_000_000, name="春蕾助学捐赠资金")
+    contract_id, project_id = money.award(source, 3_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 1_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+
+    rows = money.svc.disbursement_rows({"status": "pending", "limit": 500}, money.officer)
+    row = next(r for r in rows["items"] if r["id"] == disbursement["id"])
+    assert (row["payee_name"], row["source_name"]) == ("阳光社工", "春蕾助学捐赠资金")
+    assert (row["amount"], row["required_approvals"], row["milestone_id"]) == (
+        1_000_000,
+        1,
+        milestone,
+    )
+    assert row["age_seconds"] >= 0 and row["approvals"] == []
+    # another federation's officer: not one row of the city's; a contractor: its own
+    assert money.svc.disbursement_rows({"limit": 500}, money.other_officer)["items"] == []
+    own = money.svc.disbursement_rows({"limit": 500}, money.contractor)["items"]
+    assert disbursement["id"] in {r["id"] for r in own}
+
+
+def test_commitments_list_each_contracts_money_and_what_remains(money):
+    source = money.source(80_000_000, name="妇女儿童发展专项")
+    contract_id, project_id = money.award(source, 5_000_000)
+    wait_until(lambda: money.commitment(contract_id))
+    milestone = money.accept(contract_id, project_id, source, 2_000_000)
+    disbursement = wait_until(lambda: money.disbursement_for(milestone))
+    money.svc.approve_disbursement(disbursement["id"], money.officer)
+    money.svc.pay_disbursement(
+        disbursement["id"], {"payment_reference": f"ABC-{uuid.uuid4()}"}, money.second_officer
+    )
+
+    found = money.svc.list_commitments({"source_id": source["id"]}, money.officer)
+    assert found["next_cursor"] is None
+    [row] = found["items"]
+    assert row["contract_id"] == contract_id
+    assert (row["amount"], row["disbursed"], row["paid"], row["released"], row["remaining"]) == (
+        5_000_000,
+        2_000_000,
+        2_000_000,
+        0,
+        3_000_000,
+    )
+    assert (row["payee_name"], row["source_name"]) == ("阳光社工", "妇女儿童发展专项")
+    # paging: one at a time, in the order money was committed
+    second_contract, _ = money.award(source, 1_000_000)
+    wait_until(lambda: money.commitment(second_contract))
+    first = money.svc.list_commitments({"source_id": source["id"], "limit": 1}, money.officer)
+    assert [r["contract_id"] for r in first["items"]] == [contract_id]
+    rest = money.svc.list_commitments(
+        {"source_id": source["id"], "limit": 1, "cursor": first["next_cursor"]}, money.officer
+    )
+    assert [r["contract_id"] for r in rest["items"]] == [second_contract]
+    # another federation's source is not there; its officers list none of the city's
+    with pytest.raises(RemoteFailure) as failure:
+        money.svc.list_commitments({"source_id": source["id"]}, money.other_officer)
+    assert failure.value.code == "FUNDING_SOURCE_NOT_FOUND"
+    theirs = money.svc.list_commitments({"limit": 500}, money.other_officer)["items"]
+    assert contract_id not in {r["contract_id"] for r in theirs}
+    # the contractor reads its own contracts' money
+    own = money.svc.list_commitments({"limit": 500}, money.contractor)["items"]
+    assert contract_id in {r["contract_id"] for r in own}

@@ -32,6 +32,7 @@ from projects.service import ProjectsService
 from tests.conftest import free_port
 from tests.support.events import publish_event
 from tests.support.infra import scratch_postgres_database
+from tests.support.paging import walk
 from tests.support.registry_events import FakeRegistry
 from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
@@ -894,3 +895,44 @@ def test_evidence_files_are_readable_by_their_uploader_and_those_who_see_the_con
     for other in (world.rival_contractor, world.other_staff):
         assert refused(svc.readable_file, file_id, other).code == "FILE_NOT_FOUND"
     assert refused(svc.readable_file, "not-a-uuid", world.staff).code == "FILE_NOT_FOUND"
+
+
+def test_projects_and_contracts_count_and_sort_on_the_server(svc, world):
+    budgets = [5_000_000, 3_000_000, 9_000_000, 3_000_000, 7_000_000]
+    for n, budget in enumerate(budgets):
+        svc.draft_project(project_payload(title=f"排序项目{n}", budget=budget), world.staff)
+    svc.draft_project(project_payload(title="另一个项目"), world.staff)
+
+    def by(sort, actor=world.staff):
+        return walk(lambda q: svc.list_projects(q, actor), q="排序项目", limit=2, sort=sort)
+
+    cheapest, totals = by("budget")
+    assert [p["budget"] for p in cheapest] == sorted(budgets) and totals == {5}
+    dearest, totals = by("-budget")
+    assert [p["budget"] for p in dearest] == sorted(budgets, reverse=True) and totals == {5}
+    # equal budgets keep one order, reversed with the direction (ties go by id)
+    ties = [p["id"] for p in cheapest if p["budget"] == 3_000_000]
+    assert [p["id"] for p in dearest if p["budget"] == 3_000_000] == list(reversed(ties))
+    titles, _ = by("-title")
+    assert [p["title"] for p in titles] == [f"排序项目{n}" for n in (4, 3, 2, 1, 0)]
+    newest, _ = by("-created_at")
+    assert [p["title"] for p in newest] == [f"排序项目{n}" for n in (4, 3, 2, 1, 0)]
+    # the total is of what the actor may see: drafts are not the other city's
+    assert by("budget", world.other_staff) == ([], {0})
+    first = svc.list_projects({"limit": 2}, world.staff)
+    assert first["total"] == 6 and len(first["items"]) == 2 and first["next_cursor"]
+
+    awarded_project(svc, world, title="排序合同一", budget=30_000_000)
+    awarded_project(svc, world, title="排序合同二", budget=40_000_000)
+    contracts_page = svc.list_contracts({"limit": 1, "sort": "-awarded_at"}, world.staff)
+    assert contracts_page["total"] == 2 and len(contracts_page["items"]) == 1
+    assert svc.list_contracts({"sort": "amount"}, world.rival_contractor)["total"] == 0
+
+    for call, sort in ((svc.list_projects, "proposal"), (svc.list_contracts, "-budget")):
+        with pytest.raises(RemoteFailure) as failure:
+            call({"sort": sort}, world.staff)
+        assert failure.value.kind == "invalid"
+        assert failure.value.details == {"field": "sort", "rule": "one_of"}
+    with pytest.raises(RemoteFailure) as failure:  # a cursor of another order
+        svc.list_projects({"sort": "budget", "cursor": first["next_cursor"]}, world.staff)
+    assert failure.value.details == {"field": "cursor", "rule": "opaque"}

@@ -12,6 +12,7 @@ from kit.rpc import RemoteFailure
 from kit.tables import outbox
 from registry.models import metadata, organizations, status_changes
 from registry.service import RegistryService
+from tests.support.paging import walk
 from tests.support.rpc import ServiceRpcProxy
 
 ADMIN = {"user_id": "a0000000-0000-4000-8000-000000000001", "username": "admin", "role": "admin"}
@@ -418,3 +419,36 @@ def test_a_finance_officer_reads_only_her_federations_subtree(registry):
     # ops keeps the installation-wide view
     ops = {**officer, "role": "ops", "organization_id": None}
     assert registry.get_organization(theirs["id"], ops)["id"] == theirs["id"]
+
+
+def test_organizations_count_and_sort_on_the_server(registry):
+    city = registry.register_organization(
+        {"name": "排序市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    names = ["丙单位", "甲单位", "乙单位", "丁单位", "戊单位"]
+    for name in names:
+        registry.register_organization(
+            {"name": name, "kind": "host_unit", "sector": "village", "parent_id": city["id"]},
+            ADMIN,
+        )
+
+    def by(sort):
+        return walk(
+            lambda q: registry.list_organizations(q, ADMIN),
+            parent_id=city["id"],
+            limit=2,
+            sort=sort,
+        )
+
+    ascending, totals = by("name")
+    assert [o["name"] for o in ascending] == sorted(names) and totals == {5}
+    descending, totals = by("-name")
+    assert [o["name"] for o in descending] == sorted(names, reverse=True) and totals == {5}
+    newest, _ = by("-created_at")
+    assert [o["name"] for o in newest] == list(reversed(names))
+    first = registry.list_organizations({"parent_id": city["id"], "limit": 2}, ADMIN)
+    assert first["total"] == 5 and len(first["items"]) == 2
+    with pytest.raises(RemoteFailure) as failure:
+        registry.list_organizations({"sort": "uscc"}, ADMIN)
+    assert failure.value.kind == "invalid"
+    assert failure.value.details == {"field": "sort", "rule": "one_of"}

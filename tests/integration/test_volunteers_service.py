@@ -25,6 +25,7 @@ from kit.tables import outbox
 from tests.conftest import free_port
 from tests.integration.conftest import ROOT
 from tests.support.events import publish_event
+from tests.support.paging import walk
 from tests.support.registry_events import FakeRegistry
 from tests.support.rpc import ServiceRpcProxy
 from tests.support.waiting import wait_until
@@ -1454,3 +1455,34 @@ def test_a_finance_officer_reads_the_hours_of_her_federations_teams_only(roster)
         assert (other["items"], other["total"]["minutes"]) == ([], 0)
     everyone = roster.svc.hours_report({"group_by": "team"}, person("ops"))
     assert [r["label"] for r in everyone["items"]] == [team["name"]]
+
+
+def test_volunteers_and_activities_count_and_sort_on_the_server(roster):
+    names = ["陈静", "王芳", "李娜", "张敏", "刘洋"]
+    for n, name in enumerate(names):
+        roster.volunteer(f"1390000100{n}", name)
+
+    def volunteers_by(sort):
+        return walk(lambda q: roster.svc.list_volunteers(q, roster.admin), limit=2, sort=sort)
+
+    by_name, totals = volunteers_by("name")
+    assert [v["name"] for v in by_name] == sorted(names) and totals == {5}
+    newest, totals = volunteers_by("-created_at")
+    assert [v["name"] for v in newest] == list(reversed(names)) and totals == {5}
+
+    team = roster.team()
+    windows = [
+        ("2026-10-12T01:00:00+00:00", ENDS),
+        (STARTS, ENDS),
+        ("2026-10-11T01:00:00+00:00", ENDS),
+    ]
+    for window in windows:
+        roster.activity(team, window=window)
+    earliest, totals = walk(
+        lambda q: roster.svc.list_activities(q, roster.leader), limit=2, sort="starts_at"
+    )
+    assert [a["starts_at"][:10] for a in earliest] == ["2026-10-10", "2026-10-11", "2026-10-12"]
+    assert totals == {3}
+    with pytest.raises(RemoteFailure) as failure:
+        roster.svc.list_volunteers({"sort": "phone"}, roster.admin)
+    assert failure.value.details == {"field": "sort", "rule": "one_of"}

@@ -671,3 +671,28 @@ def test_every_schema_of_the_api_document_has_a_name_of_its_own():
     names = spec["components"]["schemas"]
     assert "HoursReportOut" in names and "ReportOut" in names
     assert not [name for name in names if name[-1].isdigit()]
+
+
+def test_finance_rows_are_set_beside_their_contracts_briefs():
+    from gateway.routes.funding import beside_briefs
+
+    brief = {
+        "contract_id": "c1",
+        "project_title": "家庭教育讲座",
+        "status": "active",
+        "milestones": [
+            {"id": "m1", "seq": 1, "title": "筹备", "report": {"summary": "完成筹备"}},
+            {"id": "m2", "seq": 2, "title": "实施", "report": None},
+        ],
+    }
+    rows = beside_briefs(
+        [
+            {"id": "d1", "contract_id": "c1", "milestone_id": "m2"},
+            {"id": "d2", "contract_id": "unreadable", "milestone_id": "m9"},
+            {"id": "k1", "contract_id": "c1"},  # a commitment: no milestone of its own
+        ],
+        [brief],
+    )
+    assert (rows[0]["project_title"], rows[0]["milestone"]["title"]) == ("家庭教育讲座", "实施")
+    assert (rows[1]["project_title"], rows[1]["milestone"]) == (None, None)
+    assert rows[2]["contract_status"] == "active" and "milestone" not in rows[2]

@@ -1814,3 +1814,30 @@ def test_any_other_source_is_not_available(owner_id, purchaser_path):
 
     assert raised.value.details["field"] == "funding_source_id"
     assert raised.value.details["rule"] == "source_not_available"
+
+
+# --- what finance reads beside a contract's money -------------------------------------------
+
+
+def test_a_contract_brief_gives_each_milestone_its_latest_report():
+    project, contract = awarded()
+    first, second = sorted(contract.milestones, key=lambda m: m.seq)[:2]
+    rejected = reported(contract, first, beneficiaries=5)
+    contract.reject(first, rejected, "缺少签到表", STAFF, LATER)
+    again = reported(contract, first, at=LATER + timedelta(days=1), beneficiaries=42)
+    brief = domain.contract_brief(contract, project, {first.id: [rejected, again]})
+    assert (brief["contract_id"], brief["project_title"], brief["contractor_id"]) == (
+        contract.id,
+        "单亲母亲家庭服务项目",
+        PROVIDER_ID,
+    )
+    by_id = {m["id"]: m for m in brief["milestones"]}
+    assert [m["seq"] for m in brief["milestones"]] == sorted(m.seq for m in contract.milestones)
+    latest = by_id[first.id]["report"]
+    assert (latest["id"], latest["beneficiaries_served"], latest["decision"]) == (
+        again.id,
+        42,
+        "pending",
+    )
+    assert latest["evidence"] == [{"name": "签到表.pdf"}]
+    assert by_id[second.id]["report"] is None

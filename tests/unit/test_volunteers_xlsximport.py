@@ -4,6 +4,7 @@ the text the service checks, blank rows skipped, other sheets named, and files t
 workbooks refused as a whole. The workbooks are made here with openpyxl."""
 
 import io
+import re
 import zipfile
 from datetime import date, datetime
 
@@ -280,3 +281,107 @@ def test_spool_keeps_small_bodies_in_memory_and_large_ones_on_disk():
 )
 def test_cell_text(value, text):
     assert cell_text(value) == text
+
+
+def excel_style(sheet_xml, shared_strings, date1904=False):
+    """A workbook laid out as Excel and WPS save one: text in a shared strings table (rich
+    text with phonetic guides among them), cells that may lack their reference, the 1904
+    date system if asked. openpyxl writes inline strings, so its parts are rewritten here;
+    its style 1 is the date format of the cell written below."""
+    base = zipfile.ZipFile(io.BytesIO(workbook_bytes([date(2024, 1, 1)])))
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    strings = "".join(shared_strings)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in base.infolist():
+            content = base.read(entry.filename).decode()
+            if entry.filename == "xl/worksheets/sheet1.xml":
+                content = f"<worksheet {ns}><sheetData>{sheet_xml}</sheetData></worksheet>"
+            elif entry.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(
+                    "</Relationships>",
+                    '<Relationship Id="rId99" Target="sharedStrings.xml" Type="http://schemas.'
+                    'openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+                    "</Relationships>",
+                )
+            elif entry.filename == "[Content_Types].xml":
+                content = content.replace(
+                    "</Types>",
+                    '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+                    'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+                )
+            elif entry.filename == "xl/workbook.xml" and date1904:
+                content, count = re.subn(r"<workbookPr\s*/>", '<workbookPr date1904="1"/>', content)
+                assert count == 1, content
+            archive.writestr(entry.filename, content)
+        archive.writestr(
+            "xl/sharedStrings.xml",
+            f'<sst {ns} count="{len(shared_strings)}" uniqueCount="{len(shared_strings)}">'
+            f"{strings}</sst>",
+        )
+    return out.getvalue()
+
+
+def test_a_sheet_as_excel_saves_it_shared_strings_and_cells_of_every_kind():
+    """Shared strings (plain, rich text, a phonetic guide left out), cells without a
+    reference (each the next column), inline rich text, booleans, errors, a formula's cached
+    text, ISO date cells, a date cell in the 1904 date system, a gap of empty columns."""
+    shared = [
+        "<si><t>姓名</t></si>",
+        "<si><t>手机号</t></si>",
+        "<si><t>同意日期</t></si>",
+        "<si><t>技能</t></si>",
+        "<si><t>备注</t></si>",
+        "<si><r><rPr><b/></rPr><t>王</t></r><r><t>小红</t></r>"
+        "<rPh sb='0' eb='1'><t>おう</t></rPh></si>",
+        "<si><t xml:space='preserve'> 13812341234 </t></si>",
+    ]
+    sheet = (
+        '<row r="1"><c t="s"><v>0</v></c><c t="s"><v>1</v></c><c t="s"><v>2</v></c>'
+        '<c t="s"><v>3</v></c><c t="s"><v>4</v></c></row>'
+        '<row r="2"><c r="A2" t="s"><v>5</v></c><c r="B2" t="s"><v>6</v></c>'
+        '<c r="C2" s="1"><v>43860</v></c><c r="D2" t="str"><f>A1</f><v>宣讲</v></c>'
+        '<c r="E2" t="b"><v>1</v></c></row>'
+        '<row r="4"><c r="A4" t="inlineStr"><is><r><t>李</t></r><r><t>梅</t></r></is></c>'
+        '<c r="B4"><v>13900001111</v></c><c r="C4" t="d"><v>2024-03-06T00:00:00</v></c>'
+        '<c r="E4" t="e"><v>#N/A</v></c></row>'
+        '<row><c r="C5"><v>1.5</v></c></row>'
+    )
+    columns, rows = read(excel_style(sheet, shared, date1904=True))
+    assert columns.positions == {"name": 0, "phone": 1, "consented_on": 2, "skills": 3}
+    assert columns.ignored == ["备注"]
+    assert rows == [
+        [2, "王小红", "13812341234", None, "宣讲", "2024-01-31", None],
+        [4, "李梅", "13900001111", None, None, "2024-03-06", None],
+        [5, None, None, None, None, "1.5", None],
+    ]
+
+
+def test_the_first_row_must_be_row_one():
+    sheet = '<row r="2"><c t="s"><v>0</v></c><c t="s"><v>1</v></c><c t="s"><v>2</v></c></row>'
+    data = excel_style(
+        sheet, ["<si><t>姓名</t></si>", "<si><t>手机号</t></si>", "<si><t>同意日期</t></si>"]
+    )
+    with pytest.raises(XlsxProblem) as caught:
+        read(data)
+    assert caught.value.rule == "empty"
+
+
+def test_rows_read_are_let_go_so_memory_does_not_grow_with_the_sheet():
+    rows = [["姓名", "手机号", "同意日期"]] + [
+        [f"人{i}", f"138{i:08d}", "2024-03-05"] for i in range(3000)
+    ]
+    _, iterator = read_rows(spool(io.BytesIO(workbook_bytes(*rows))))
+    seen = []
+    for row in iterator:
+        seen.append(row[0])
+    assert seen == list(range(2, 3002))
+    # the parser's tree keeps only the rows of the chunk being parsed, not those read
+    book = xlsximport.load_workbook(spool(io.BytesIO(workbook_bytes(*rows))))
+    reader = xlsximport.sheet_rows(book, book.worksheets[0])
+    for _ in range(2000):
+        next(reader)
+    frame = reader.gi_frame
+    assert frame is not None and len(frame.f_locals["rows_parent"]) < 200
+    reader.close()
+    book.close()

@@ -10,15 +10,17 @@ import organizations from "./areas/organizations/routes.js";
 import projects from "./areas/projects/routes.js";
 import contracts from "./areas/contracts/routes.js";
 import contractor from "./areas/contractor/routes.js";
+import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
 
-/** Every area's routes, in menu order (finance and volunteers slot in here). */
-export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...volunteers];
+/** Every area's routes, in menu order. */
+export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers];
 
 const HOME_BY_ROLE = {
   federation_staff: "/projects",
   admin: "/organizations",
   contractor: "/market",
+  finance_officer: "/funding-sources",
   team_leader: "/activities",
 };
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from funding import schemas as funding_schemas
 from gateway import exports
+from gateway import schemas as gateway_schemas
 from gateway.http import Call, api
 
 S = funding_schemas
@@ -35,7 +36,75 @@ MONEY_READERS = ("admin", "federation_staff", "finance_officer", "ops")
 PAYMENT_READERS = (*MONEY_READERS, "contractor")
 
 
+def beside_briefs(
+    items: list[dict[str, Any]], briefs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Funding's rows (disbursements or commitments) with their contract's project title
+    and, for a disbursement, its milestone and that milestone's latest report. A contract
+    projects did not answer for (not readable by the actor) leaves those empty."""
+    by_contract = {brief["contract_id"]: brief for brief in briefs}
+    rows = []
+    for item in items:
+        brief = by_contract.get(item.get("contract_id"))
+        milestone = None
+        if brief is not None and item.get("milestone_id"):
+            milestone = next(
+                (m for m in brief["milestones"] if m["id"] == item["milestone_id"]), None
+            )
+        row = {
+            **item,
+            "project_title": brief["project_title"] if brief else None,
+            "contract_status": brief["status"] if brief else None,
+        }
+        if "milestone_id" in item:
+            row["milestone"] = milestone
+        rows.append(row)
+    return rows
+
+
 class FundingRoutes:
+    def _beside_briefs(self, found: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """One call to projects for the whole page (never one per row)."""
+        contract_ids = sorted({item["contract_id"] for item in found["items"]})
+        briefs = (
+            self.projects.call("contract_briefs", contract_ids, actor)["items"]
+            if contract_ids
+            else []
+        )
+        return {**found, "items": beside_briefs(found["items"], briefs)}
+
+    @api(
+        "GET",
+        "/approval-queue",
+        summary="Disbursements with what finance needs to decide on them",
+        tag="Funding",
+        roles=MONEY_READERS,
+        query=S.DisbursementFilters,
+        response=gateway_schemas.QueuePage,
+    )
+    def approval_queue(self, call: Call) -> Any:
+        """Oldest first, like `GET /disbursements` (`status=pending` is the approval queue,
+        `approved` what waits for payment, `held` what a payee's suspension holds), each with
+        its payee, source, project, milestone and the milestone's latest report (summary,
+        people served, evidence)."""
+        actor = call.actor.to_dict()
+        return self._beside_briefs(self.funding.call("disbursement_rows", call.query, actor), actor)
+
+    @api(
+        "GET",
+        "/commitments",
+        summary="Money per contract",
+        tag="Funding",
+        roles=MONEY_READERS,
+        query=S.CommitmentFilters,
+        response=gateway_schemas.ContractMoneyPage,
+    )
+    def list_commitments(self, call: Call) -> Any:
+        """Per contract, oldest first: committed, released, disbursed (approved), paid and
+        remaining (neither approved nor released), with payee, source and project."""
+        actor = call.actor.to_dict()
+        return self._beside_briefs(self.funding.call("list_commitments", call.query, actor), actor)
+
     @api(
         "POST",
         "/funding-sources",

@@ -202,8 +202,9 @@ class IdentityRoutes:
         query = PageQuery().load(call.query)
         request = page_request(query.get("limit"), query.get("cursor"), arity=1)
         with self.db(readonly=True) as uow:
-            users = UserStore(uow.session).list(request.limit, request.after)
-        return UserPage().dump(page(users, request, key_of=lambda u: (u.username,)))
+            store = UserStore(uow.session)
+            users, total = store.list(request.limit, request.after), store.count()
+        return UserPage().dump(page(users, request, key_of=lambda u: (u.username,), total=total))
 
     @api("GET", "/users/me", summary="Who am I", tag="Identity", roles=EVERYONE, response=UserOut)
     def me(self, call: Call) -> Any:

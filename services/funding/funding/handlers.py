@@ -25,7 +25,7 @@ from funding.repository import FundingRepository
 from kit.actor import Actor
 from kit.db import UnitOfWork
 from kit.directory import Directory, apply_status
-from kit.paging import PageRequest, page
+from kit.paging import PageRequest, fetched_page, page
 
 
 def _repo(uow: UnitOfWork) -> FundingRepository:
@@ -58,10 +58,10 @@ class Reader:
 
     def sources(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
         if self.actor.role == "contractor":
-            return {"items": [], "next_cursor": None}
+            return page([], request, total=0)
         within = None if self.scope.sees_everything else (self.scope.federation_path or "-")
-        items = self.repo.list_sources(request, within_path=within, **filters)
-        return page(items, request, key_of=lambda s: (s.created_at.isoformat(), s.id))
+        fetched = self.repo.list_sources(request, within_path=within, **filters)
+        return fetched_page(fetched, request)
 
     def disbursement(self, disbursement_id: str) -> Disbursement:
         disbursement = self.repo.disbursement(disbursement_id)
@@ -74,8 +74,8 @@ class Reader:
             filters = {**filters, "payee_id": self.actor.organization_id or "-"}
         elif not self.scope.sees_everything:
             within = self.scope.federation_path or "-"
-        items = self.repo.list_disbursements(request, within_path=within, **filters)
-        return page(items, request, key_of=lambda d: (d.requested_at.isoformat(), d.id))
+        fetched = self.repo.list_disbursements(request, within_path=within, **filters)
+        return fetched_page(fetched, request)
 
     def commitment(self, contract_id: str) -> Any:
         commitment = self.repo.commitment(contract_id)
@@ -84,10 +84,44 @@ class Reader:
 
     def adjustments(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
         if self.actor.role == "contractor":
-            return {"items": [], "next_cursor": None}
+            return page([], request, total=0)
         within = None if self.scope.sees_everything else (self.scope.federation_path or "-")
-        items = self.repo.list_adjustments(request, within_path=within, **filters)
-        return page(items, request, key_of=lambda a: (a.requested_at.isoformat(), a.id))
+        fetched = self.repo.list_adjustments(request, within_path=within, **filters)
+        return fetched_page(fetched, request)
+
+    def disbursement_rows(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+        """The disbursements page (``disbursements``) with each one's payee and source named,
+        for the approval queue and the payments screen."""
+        found = self.disbursements(filters, request)
+        return {**found, "items": self.named(found["items"])}
+
+    def commitments(self, filters: dict[str, Any], request: PageRequest) -> dict[str, Any]:
+        """Per contract: committed, released, disbursed, paid and what remains; a contractor
+        its own, staff and finance officers their federation's subtree's sources."""
+        within = None
+        if self.actor.role == "contractor":
+            filters = {**filters, "payee_id": self.actor.organization_id or "-"}
+        elif not self.scope.sees_everything:
+            within = self.scope.federation_path or "-"
+        if filters.get("source_id"):
+            self.source(filters["source_id"])  # another federation's source is not there
+        items = self.repo.list_commitments(request, within_path=within, **filters)
+        found = page(items, request, key_of=lambda c: (c.created_at.isoformat(), c.id))
+        return {**found, "items": self.named(found["items"])}
+
+    def named(self, items: list[Any]) -> list[dict[str, Any]]:
+        """Each commitment or disbursement beside its payee's and source's names (two
+        statements for the whole page)."""
+        payees = self.repo.names({item.payee_id for item in items})
+        sources = self.repo.source_names({item.source_id for item in items})
+        return [
+            {
+                "item": item,
+                "payee_name": payees.get(item.payee_id),
+                "source_name": sources.get(item.source_id),
+            }
+            for item in items
+        ]
 
     def within_path(self) -> str | None:
         """For lists: None (everything) or the actor's subtree ('-' matches nothing)."""
@@ -286,8 +320,7 @@ def pay(
 def journal_page(
     repo: FundingRepository, filters: dict[str, Any], request: PageRequest
 ) -> dict[str, Any]:
-    items = repo.journal(request, **filters)
-    return page(items, request, key_of=lambda e: (e.at.isoformat(), e.transaction_id, e.line))
+    return fetched_page(repo.journal(request, **filters), request)
 
 
 def monthly_report(repo: FundingRepository, filters: dict[str, Any]) -> list[dict[str, Any]]:

@@ -33,7 +33,16 @@ from funding.models import (
     start_mappers,
 )
 from kit.directory import organizations as directory
-from kit.paging import PageRequest
+from kit.paging import Fetched, PageRequest, fetch_page, ordering
+
+#: the orders a person may list sources and disbursements in (``sort=amount``, ``sort=-amount``);
+#: adjustments and the journal keep theirs (the oldest first)
+SOURCE_ORDER = ordering(
+    funding_sources, "created_at", "name", "fiscal_year", "amount", "available", "created_at"
+)
+DISBURSEMENT_ORDER = ordering(disbursements, "requested_at", "requested_at", "amount")
+ADJUSTMENT_ORDER = ordering(source_adjustments, "requested_at", "requested_at")
+JOURNAL_ORDER = ordering(journal_entries, "at", "at", ties=("transaction_id", "line"))
 
 
 def _owned_within(path: str) -> Any:
@@ -78,7 +87,7 @@ class FundingRepository:
         fiscal_year: int | None = None,
         kind: str | None = None,
         within_path: str | None = None,
-    ) -> list[FundingSource]:
+    ) -> Fetched:
         table = funding_sources
         query = sa.select(FundingSource)
         if within_path is not None:
@@ -89,16 +98,7 @@ class FundingRepository:
             query = query.where(table.c.fiscal_year == fiscal_year)
         if kind:
             query = query.where(table.c.kind == kind)
-        if page.after:
-            query = query.where(
-                sa.tuple_(table.c.created_at, table.c.id)
-                > (datetime.fromisoformat(page.after[0]), page.after[1])
-            )
-        return list(
-            self.session.execute(
-                query.order_by(table.c.created_at, table.c.id).limit(page.limit + 1)
-            ).scalars()
-        )
+        return fetch_page(self.session, query, page)
 
     # --- commitments ------------------------------------------------------------------------
 
@@ -113,6 +113,55 @@ class FundingRepository:
         if for_update:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.execute(query).scalar()
+
+    def list_commitments(
+        self,
+        page: PageRequest,
+        *,
+        source_id: str | None = None,
+        payee_id: str | None = None,
+        within_path: str | None = None,
+    ) -> list[Commitment]:
+        """Oldest first (by when the contract's money was committed)."""
+        table = commitments
+        query = sa.select(Commitment)
+        if within_path is not None:
+            query = query.where(table.c.source_id.in_(_sources_within(within_path)))
+        if source_id:
+            query = query.where(table.c.source_id == str(source_id))
+        if payee_id:
+            query = query.where(table.c.payee_id == str(payee_id))
+        if page.after:
+            query = query.where(
+                sa.tuple_(table.c.created_at, table.c.id)
+                > (datetime.fromisoformat(page.after[0]), page.after[1])
+            )
+        return list(
+            self.session.execute(
+                query.order_by(table.c.created_at, table.c.id).limit(page.limit + 1)
+            ).scalars()
+        )
+
+    def names(self, organization_ids: set[str]) -> dict[str, str]:
+        """Organizations' names as the directory copy has them (one statement)."""
+        if not organization_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(directory.c.id, directory.c.name).where(
+                directory.c.id.in_(sorted(organization_ids))
+            )
+        )
+        return {row.id: row.name for row in rows if row.name}
+
+    def source_names(self, source_ids: set[str]) -> dict[str, str]:
+        if not source_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(funding_sources.c.id, funding_sources.c.name).where(
+                funding_sources.c.id.in_(sorted(source_ids))
+            )
+        )
+        return {row.id: row.name for row in rows}
 
     def commitments_of_project(self, project_id: str) -> list[Commitment]:
         return list(
@@ -179,8 +228,9 @@ class FundingRepository:
         payee_id: str | None = None,
         source_id: str | None = None,
         within_path: str | None = None,
-    ) -> list[Disbursement]:
-        """Oldest first: the approval queue is worked from the longest-waiting request."""
+    ) -> Fetched:
+        """Oldest first by default: the approval queue is worked from the longest-waiting
+        request."""
         table = disbursements
         query = sa.select(Disbursement)
         if within_path is not None:
@@ -193,16 +243,7 @@ class FundingRepository:
         ):
             if value:
                 query = query.where(column == str(value))
-        if page.after:
-            query = query.where(
-                sa.tuple_(table.c.requested_at, table.c.id)
-                > (datetime.fromisoformat(page.after[0]), page.after[1])
-            )
-        return list(
-            self.session.execute(
-                query.order_by(table.c.requested_at, table.c.id).limit(page.limit + 1)
-            ).scalars()
-        )
+        return fetch_page(self.session, query, page)
 
     def approval_queue_figures(self) -> dict[str, Any]:
         count, fen, oldest = self.session.execute(
@@ -234,7 +275,7 @@ class FundingRepository:
         since: datetime | None = None,
         until: datetime | None = None,
         within_path: str | None = None,
-    ) -> list[JournalEntry]:
+    ) -> Fetched:
         table = journal_entries
         query = sa.select(JournalEntry)
         if within_path is not None:
@@ -247,13 +288,7 @@ class FundingRepository:
             query = query.where(table.c.at >= since)
         if until:
             query = query.where(table.c.at < until)
-        if page.after:
-            query = query.where(
-                sa.tuple_(table.c.at, table.c.transaction_id, table.c.line)
-                > (datetime.fromisoformat(page.after[0]), page.after[1], page.after[2])
-            )
-        order = (table.c.at, table.c.transaction_id, table.c.line)
-        return list(self.session.execute(query.order_by(*order).limit(page.limit + 1)).scalars())
+        return fetch_page(self.session, query, page)
 
     def account_balances(self, **filters: str) -> dict[str, int]:
         """Debit-minus-credit per account, summed by the database."""
@@ -364,7 +399,7 @@ class FundingRepository:
         status: str | None = None,
         source_id: str | None = None,
         within_path: str | None = None,
-    ) -> list[SourceAdjustment]:
+    ) -> Fetched:
         """Oldest first, like the approval queue."""
         table = source_adjustments
         query = sa.select(SourceAdjustment)
@@ -374,16 +409,7 @@ class FundingRepository:
             query = query.where(table.c.status == status)
         if source_id:
             query = query.where(table.c.source_id == str(source_id))
-        if page.after:
-            query = query.where(
-                sa.tuple_(table.c.requested_at, table.c.id)
-                > (datetime.fromisoformat(page.after[0]), page.after[1])
-            )
-        return list(
-            self.session.execute(
-                query.order_by(table.c.requested_at, table.c.id).limit(page.limit + 1)
-            ).scalars()
-        )
+        return fetch_page(self.session, query, page)
 
     # --- who had a hand in a contract ---------------------------------------------------------
 

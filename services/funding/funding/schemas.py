@@ -7,9 +7,10 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from funding.domain import ADJUSTMENT_STATUSES, DISBURSEMENT_STATUSES, SOURCE_KINDS
+from funding.repository import DISBURSEMENT_ORDER, SOURCE_ORDER
 from kit.clock import utcnow
 from kit.fields import Id, Money, Text
-from kit.paging import MAX_LIMIT
+from kit.paging import MAX_LIMIT, sort_param, total_field
 
 
 class Strict(Schema):
@@ -48,12 +49,20 @@ class SourceFilters(Strict):
     kind = fields.String(validate=validate.OneOf(SOURCE_KINDS))
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(SOURCE_ORDER)
 
 
 class DisbursementFilters(Strict):
     status = fields.String(validate=validate.OneOf(DISBURSEMENT_STATUSES))
     contract_id = Id()
     payee_id = Id()
+    source_id = Id()
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+    sort = sort_param(DISBURSEMENT_ORDER)
+
+
+class CommitmentFilters(Strict):
     source_id = Id()
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
@@ -133,6 +142,7 @@ class AdjustmentOut(Schema):
 class AdjustmentPage(Schema):
     items = fields.List(fields.Nested(AdjustmentOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class AdjustedSourceOut(SourceOut):
@@ -149,6 +159,7 @@ class AdjustedSourceOut(SourceOut):
 class SourcePage(Schema):
     items = fields.List(fields.Nested(SourceOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class CommitmentOut(Schema):
@@ -205,6 +216,34 @@ class DisbursementOut(Schema):
 class DisbursementPage(Schema):
     items = fields.List(fields.Nested(DisbursementOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
+
+
+class DisbursementRowOut(DisbursementOut):
+    """A disbursement with its payee's and source's names."""
+
+    payee_name = fields.String(allow_none=True)
+    source_name = fields.String(allow_none=True)
+
+
+class DisbursementRowPage(Schema):
+    items = fields.List(fields.Nested(DisbursementRowOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CommitmentRowOut(CommitmentOut):
+    """Per contract: the commitment's money with its payee's and source's names."""
+
+    remaining = fields.Integer(
+        metadata={"description": "committed, not yet approved for payment nor released, fen"}
+    )
+    payee_name = fields.String(allow_none=True)
+    source_name = fields.String(allow_none=True)
+
+
+class CommitmentRowPage(Schema):
+    items = fields.List(fields.Nested(CommitmentRowOut))
+    next_cursor = fields.String(allow_none=True)
 
 
 class JournalEntryOut(Schema):
@@ -225,6 +264,7 @@ class JournalEntryOut(Schema):
 class JournalPage(Schema):
     items = fields.List(fields.Nested(JournalEntryOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class MonthlyReport(Schema):

@@ -16,7 +16,13 @@ from prometheus_client import Counter, Gauge
 
 from funding import handlers, schemas
 from funding.handlers import Reader
-from funding.repository import FundingRepository
+from funding.repository import (
+    ADJUSTMENT_ORDER,
+    DISBURSEMENT_ORDER,
+    JOURNAL_ORDER,
+    SOURCE_ORDER,
+    FundingRepository,
+)
 from kit.actor import Actor
 from kit.clock import utcnow
 from kit.consumer import on_event
@@ -34,6 +40,7 @@ COMMITMENT = schemas.CommitmentOut()
 DISBURSEMENT = schemas.DisbursementOut()
 DISBURSEMENT_PAGE = schemas.DisbursementPage()
 JOURNAL_PAGE = schemas.JournalPage()
+COMMITMENT_FILTERS_IN = schemas.CommitmentFilters()
 MONTHLY = schemas.MonthlyReport()
 SOURCE_CREATE_IN = schemas.SourceCreate()
 SOURCE_ADJUSTMENT_IN = schemas.SourceAdjustment()
@@ -131,7 +138,9 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_adjustments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = ADJUSTMENT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None), filters.pop("cursor", None), ordering=ADJUSTMENT_ORDER
+        )
         return self._read(actor, Reader.adjustments, ADJUSTMENT_PAGE.dump, filters, request)
 
     @rpc
@@ -177,19 +186,35 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_sources(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = SOURCE_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=SOURCE_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, Reader.sources, SOURCE_PAGE.dump, filters, request)
 
     @rpc
     def journal(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = JOURNAL_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=3)
+        request = page_request(
+            filters.pop("limit", None), filters.pop("cursor", None), ordering=JOURNAL_ORDER
+        )
         return self._read(actor, _journal, JOURNAL_PAGE.dump, filters, request)
 
     @rpc
     def monthly_report(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = MONTHLY_FILTERS_IN.load(filters or {})
         return self._read(actor, _monthly, lambda rows: MONTHLY.dump({"items": rows}), filters)
+
+    @rpc
+    def list_commitments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """Per contract: committed, released, disbursed, paid, remaining; payee and source named."""
+        filters = COMMITMENT_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(
+            actor, Reader.commitments, _rows(COMMITMENT.dump, remaining=True), filters, request
+        )
 
     @rpc
     def get_commitment(self, contract_id: str, actor: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +225,22 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_disbursements(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=DISBURSEMENT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, Reader.disbursements, DISBURSEMENT_PAGE.dump, filters, request)
+
+    @rpc
+    def disbursement_rows(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """``list_disbursements`` with each payee's and source's name (the approval queue)."""
+        filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
+        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        return self._read(
+            actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request
+        )
 
     @rpc
     def get_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
@@ -286,6 +325,23 @@ class FundingService(DirectoryConsumer):
     @on_event("registry", "organization_deregistered")
     def payee_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         handlers.payee_deregistered(uow, event, utcnow())
+
+
+def _rows(dump_one: Any, *, remaining: bool = False) -> Any:
+    """Dump a page of ``Reader.named`` rows flat: the object's fields and the two names."""
+
+    def dump(found: dict[str, Any]) -> dict[str, Any]:
+        items = []
+        for row in found["items"]:
+            item = dump_one(row["item"])
+            if remaining:
+                item["remaining"] = row["item"].outstanding
+            items.append(
+                {**item, "payee_name": row["payee_name"], "source_name": row["source_name"]}
+            )
+        return {"items": items, "next_cursor": found["next_cursor"]}
+
+    return dump
 
 
 def _journal(reader: Reader, filters: dict[str, Any], request: Any) -> dict[str, Any]:

@@ -1027,3 +1027,45 @@ def delivery_report(project: Project, contract: Contract | None, today: date) ->
         },
         "evaluation": project.evaluation,
     }
+
+
+def contract_brief(
+    contract: Contract, project: Project, reports: dict[str, list[MilestoneReport]]
+) -> dict[str, Any]:
+    """What finance reads beside a contract's money: its project, its contractor and, per
+    milestone, the latest report (summary, people served, evidence) and how it was decided."""
+
+    def latest(milestone_id: str) -> dict[str, Any] | None:
+        found = reports.get(milestone_id) or []
+        if not found:
+            return None
+        report = found[-1]
+        return {
+            "id": report.id,
+            "summary": report.summary,
+            "beneficiaries_served": report.beneficiaries_served,
+            "evidence": list(report.evidence or []),
+            "reported_at": report.reported_at,
+            "decision": report.decision,
+            "decided_by": report.decided_by,
+        }
+
+    return {
+        "contract_id": contract.id,
+        "project_id": project.id,
+        "project_title": project.title,
+        "contractor_id": contract.contractor_id,
+        "amount": contract.amount,
+        "status": contract.status,
+        "milestones": [
+            {
+                "id": m.id,
+                "seq": m.seq,
+                "title": m.title,
+                "amount": m.amount,
+                "status": m.status,
+                "report": latest(m.id),
+            }
+            for m in sorted(contract.milestones, key=lambda m: m.seq)
+        ],
+    }

@@ -15,7 +15,7 @@ from typing import Any
 from kit.actor import Actor
 from kit.db import UnitOfWork
 from kit.directory import ACTIVE_STATUSES, Directory
-from kit.paging import PageRequest, page
+from kit.paging import PageRequest, fetched_page, page
 from projects import domain, sources
 from projects.domain import Contract, Milestone, Project, Scope
 from projects.exceptions import (
@@ -215,7 +215,7 @@ def list_projects(ctx: Context, filters: dict[str, Any], request: PageRequest) -
         published = True
         if ctx.actor.role in domain.LINE_READERS and ctx.scope.federation_path:
             within_path = ctx.scope.federation_path
-    items = ctx.repo.list_projects(
+    fetched = ctx.repo.list_projects(
         request,
         status=filters.get("status"),
         category=filters.get("category"),
@@ -225,7 +225,7 @@ def list_projects(ctx: Context, filters: dict[str, Any], request: PageRequest) -
         within_path=within_path,
         visible_to_all_from=published,
     )
-    return page(items, request, key_of=lambda p: (p.created_at.isoformat(), p.id))
+    return fetched_page(fetched, request)
 
 
 # --- applications -------------------------------------------------------------------------
@@ -311,15 +311,15 @@ def list_contracts(ctx: Context, filters: dict[str, Any], request: PageRequest) 
     elif ctx.actor.role in domain.LINE_READERS and ctx.scope.federation_path:
         within_path = ctx.scope.federation_path
     else:
-        return page([], request, key_of=lambda c: (c.awarded_at.isoformat(), c.id))
-    items = ctx.repo.list_contracts(
+        return page([], request, total=0)
+    fetched = ctx.repo.list_contracts(
         request,
         project_id=filters.get("project_id"),
         contractor_id=contractor_id,
         status=filters.get("status"),
         within_path=within_path,
     )
-    return page(items, request, key_of=lambda c: (c.awarded_at.isoformat(), c.id))
+    return fetched_page(fetched, request)
 
 
 def report_milestone(
@@ -439,6 +439,26 @@ def decide_milestone(
 def milestone_reports(ctx: Context, contract_id: str, milestone_id: str) -> list[Any]:
     contract = ctx.visible_contract(contract_id)
     return ctx.repo.reports(_milestone(contract, milestone_id).id)
+
+
+def contract_briefs(ctx: Context, contract_ids: list[str]) -> list[dict[str, Any]]:
+    """For finance screens that list money by contract (the approval queue, the per-contract
+    summary): each contract the actor reads, with its project's title and each milestone's
+    latest report (what the contractor said it delivered). Contracts the actor may not read
+    are left out, exactly like missing ones."""
+    briefs = []
+    for contract_id in dict.fromkeys(str(c) for c in contract_ids):
+        try:
+            contract = ctx.visible_contract(contract_id)
+        except ContractNotFound:
+            continue
+        project = ctx.repo.project(contract.project_id)
+        briefs.append(
+            domain.contract_brief(
+                contract, project, {m.id: ctx.repo.reports(m.id) for m in contract.milestones}
+            )
+        )
+    return briefs
 
 
 # --- evaluation, close, delivery -----------------------------------------------------------

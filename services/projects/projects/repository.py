@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -10,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, contains_eager
 
 from kit.directory import organizations as directory
-from kit.paging import PageRequest
+from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
 from projects.domain import Application, Contract, Milestone, MilestoneReport, Project
 from projects.exceptions import ContractNotFound, ProjectNotFound
@@ -24,6 +23,10 @@ from projects.models import (
     report_files,
     start_mappers,
 )
+
+#: the orders a person may list projects and contracts in (``sort=budget``, ``sort=-budget``)
+PROJECT_ORDER = ordering(projects, "-created_at", "title", "budget", "created_at", "starts_on")
+CONTRACT_ORDER = ordering(contracts, "-awarded_at", "amount", "awarded_at")
 
 _PROJECT_BY_ID = sa.select(projects).where(projects.c.id == sa.bindparam("id"))
 #: a directory entry read alongside an aggregate (labelled: its names clash with the entity's)
@@ -175,9 +178,10 @@ class ProjectRepository:
         q: str | None = None,
         within_path: str | None = None,
         visible_to_all_from: bool = False,
-    ) -> list[Project]:
-        """Newest first. ``within_path`` keeps projects whose purchaser is in that subtree;
-        ``visible_to_all_from`` adds every project that has been published."""
+    ) -> Fetched:
+        """In the request's order, with the total. ``within_path`` keeps projects whose
+        purchaser is in that subtree; ``visible_to_all_from`` adds every project that has been
+        published."""
         table = projects
         query = sa.select(Project)
         if status:
@@ -198,13 +202,7 @@ class ProjectRepository:
             visibility.append(table.c.published_at.is_not(None))
         if visibility:
             query = query.where(sa.or_(*visibility))
-        if page.after:
-            after_at = datetime.fromisoformat(page.after[0])
-            query = query.where(
-                sa.tuple_(table.c.created_at, table.c.id) < (after_at, page.after[1])
-            )
-        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(page.limit + 1)
-        return list(self.session.execute(query).scalars())
+        return fetch_page(self.session, query, page)
 
     def operational_figures(self, today: Any) -> dict[str, Any]:
         """What ops and managers watch: overdue milestones, rejected commitments, projects."""
@@ -308,7 +306,7 @@ class ProjectRepository:
         contractor_id: str | None = None,
         status: str | None = None,
         within_path: str | None = None,
-    ) -> list[Contract]:
+    ) -> Fetched:
         table = contracts
         query = sa.select(Contract)
         if project_id:
@@ -320,13 +318,7 @@ class ProjectRepository:
         if within_path is not None:
             in_subtree = sa.select(directory.c.id).where(directory.c.path.like(within_path + "%"))
             query = query.where(table.c.purchaser_id.in_(in_subtree))
-        if page.after:
-            after_at = datetime.fromisoformat(page.after[0])
-            query = query.where(
-                sa.tuple_(table.c.awarded_at, table.c.id) < (after_at, page.after[1])
-            )
-        query = query.order_by(table.c.awarded_at.desc(), table.c.id.desc()).limit(page.limit + 1)
-        return list(self.session.execute(query).scalars())
+        return fetch_page(self.session, query, page)
 
     def milestone_by_id(self, milestone_id: str) -> Milestone | None:
         return self.session.get(Milestone, str(milestone_id))

@@ -8,13 +8,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from kit.fields import Id, Money, Text
-from kit.paging import MAX_LIMIT
+from kit.paging import MAX_LIMIT, sort_param, total_field
 from projects.domain import (
     CATEGORIES,
     CONTRACT_STATUSES,
     MODELS,
     PROJECT_STATUSES,
 )
+from projects.repository import CONTRACT_ORDER, PROJECT_ORDER
 
 
 class Strict(Schema):
@@ -83,6 +84,7 @@ class ProjectFilters(Strict):
     )
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(PROJECT_ORDER)
 
 
 class ApplicationCreate(Strict):
@@ -173,6 +175,7 @@ class ContractFilters(Strict):
     status = fields.String(validate=validate.OneOf(CONTRACT_STATUSES))
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(CONTRACT_ORDER)
 
 
 # --- out ------------------------------------------------------------------------------------
@@ -223,6 +226,7 @@ class ProjectOut(Schema):
 class ProjectPage(Schema):
     items = fields.List(fields.Nested(ProjectOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class ApplicationOut(Schema):
@@ -238,6 +242,7 @@ class ApplicationOut(Schema):
 
 class ApplicationList(Schema):
     items = fields.List(fields.Nested(ApplicationOut))
+    total = total_field()
 
 
 class MilestoneOut(Schema):
@@ -286,6 +291,7 @@ class ContractOut(Schema):
 class ContractPage(Schema):
     items = fields.List(fields.Nested(ContractOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class ReportOut(Schema):
@@ -306,6 +312,40 @@ class ReportOut(Schema):
 
 class ReportList(Schema):
     items = fields.List(fields.Nested(ReportOut))
+    total = total_field()
+
+
+class BriefReportOut(Schema):
+    id = fields.String()
+    summary = fields.String()
+    beneficiaries_served = fields.Integer()
+    evidence = fields.List(fields.Dict())
+    reported_at = fields.AwareDateTime()
+    decision = fields.String()
+    decided_by = fields.String(allow_none=True)
+
+
+class BriefMilestoneOut(Schema):
+    id = fields.String()
+    seq = fields.Integer()
+    title = fields.String()
+    amount = fields.Integer()
+    status = fields.String()
+    report = fields.Nested(BriefReportOut, allow_none=True)
+
+
+class ContractBriefOut(Schema):
+    contract_id = fields.String()
+    project_id = fields.String()
+    project_title = fields.String()
+    contractor_id = fields.String()
+    amount = fields.Integer()
+    status = fields.String()
+    milestones = fields.List(fields.Nested(BriefMilestoneOut))
+
+
+class ContractBriefs(Schema):
+    items = fields.List(fields.Nested(ContractBriefOut))
 
 
 class DeliveryOut(Schema):

@@ -26,11 +26,11 @@ from kit.directory import DirectoryConsumer
 from kit.errors import Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import page_request
+from kit.paging import MAX_LIMIT, page_request
 from kit.rpc import rpc
 from projects import domain, handlers, ocds, schemas
 from projects.handlers import Context
-from projects.repository import ProjectRepository
+from projects.repository import CONTRACT_ORDER, PROJECT_ORDER, ProjectRepository
 
 PROJECT = schemas.ProjectOut()
 PROJECT_PAGE = schemas.ProjectPage()
@@ -40,6 +40,9 @@ CONTRACT = schemas.ContractOut()
 CONTRACT_PAGE = schemas.ContractPage()
 REPORT = schemas.ReportOut()
 REPORTS = schemas.ReportList()
+CONTRACT_BRIEFS = schemas.ContractBriefs()
+#: contracts one briefs request may name: as many as a page of funding's rows can hold
+MAX_BRIEFS = MAX_LIMIT
 DELIVERY = schemas.DeliveryOut()
 
 #: seconds to wait for funding's answer about a source not heard of yet
@@ -148,7 +151,12 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def list_projects(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = PROJECT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=PROJECT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, handlers.list_projects, PROJECT_PAGE.dump, filters, request)
 
     # --- applications and the award ---------------------------------------------------------
@@ -167,7 +175,7 @@ class ProjectsService(DirectoryConsumer):
         return self._read(
             actor,
             handlers.list_applications,
-            lambda items: APPLICATIONS.dump({"items": items}),
+            lambda items: APPLICATIONS.dump({"items": items, "total": len(items)}),
             project_id,
         )
 
@@ -189,7 +197,12 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def list_contracts(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = CONTRACT_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=CONTRACT_ORDER,
+            sort=filters.pop("sort", None),
+        )
         return self._read(actor, handlers.list_contracts, CONTRACT_PAGE.dump, filters, request)
 
     @rpc
@@ -228,9 +241,21 @@ class ProjectsService(DirectoryConsumer):
         return self._read(
             actor,
             handlers.milestone_reports,
-            lambda items: REPORTS.dump({"items": items}),
+            lambda items: REPORTS.dump({"items": items, "total": len(items)}),
             contract_id,
             milestone_id,
+        )
+
+    @rpc
+    def contract_briefs(self, contract_ids: list[str], actor: dict[str, Any]) -> dict[str, Any]:
+        """For finance screens: per contract the actor reads, its project's title and each
+        milestone's latest report; others are left out."""
+        ids = [str(c) for c in (contract_ids or [])][:MAX_BRIEFS]
+        return self._read(
+            actor,
+            handlers.contract_briefs,
+            lambda items: CONTRACT_BRIEFS.dump({"items": items}),
+            ids,
         )
 
     # --- evidence files (the bytes are in the gateway's blob store) ----------------------------

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from kit.actor import Actor
-from kit.paging import PageRequest, page
+from kit.paging import PageRequest, fetched_page, page
 from registry import domain
 from registry import uscc as uscc_rules
 from registry.domain import Organization
@@ -136,11 +136,11 @@ def list_organizations(
     elif scope == "subtree":
         root = repo.find(scope_id) if scope_id else None
         if root is None:
-            return {"items": [], "next_cursor": None}
+            return page([], request, total=0)
         path_prefix = root.path
     if scope == "self":
         only_id = scope_id or "-"
-    items = repo.list(
+    fetched = repo.list(
         request,
         kind=filters.get("kind"),
         status=filters.get("status"),
@@ -150,15 +150,14 @@ def list_organizations(
         only_id=only_id,
         q=filters.get("q"),
     )
-    return page(items, request, key_of=lambda o: (o.name, o.id))
+    return fetched_page(fetched, request)
 
 
 def status_history(
     repo: OrganizationRepository, organization_id: str, request: PageRequest, actor: Actor
 ) -> dict[str, Any]:
     get_organization(repo, organization_id, actor)
-    changes = repo.history(organization_id, request)
-    return page(changes, request, key_of=lambda c: (c.at.isoformat(), c.id))
+    return fetched_page(repo.history(organization_id, request), request)
 
 
 def coverage(repo: OrganizationRepository, organization_id: str, actor: Actor) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kit.paging import PageRequest
+from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
 from registry.domain import ACTIVE_STATUSES, Organization, StatusChange
 from registry.exceptions import OrganizationNotFound
 from registry.models import organizations, start_mappers, status_changes
+
+#: the orders a person may list organizations in; the status history reads oldest first
+ORGANIZATION_ORDER = ordering(organizations, "name", "name", "created_at")
+HISTORY_ORDER = ordering(status_changes, "at", "at")
 
 
 class OrganizationRepository:
@@ -74,8 +76,9 @@ class OrganizationRepository:
         exclude_path: str | None = None,
         only_id: str | None = None,
         q: str | None = None,
-    ) -> list[Organization]:
-        """Organizations by name then id, ``page.limit + 1`` of them (to tell if more follow)."""
+    ) -> Fetched:
+        """Organizations in the request's order (by name by default), ``page.limit + 1`` of
+        them (to tell if more follow), and how many there are."""
         query = sa.select(Organization)
         table = organizations
         if kind:
@@ -92,19 +95,12 @@ class OrganizationRepository:
             query = query.where(table.c.id == only_id)
         if q:
             query = query.where(table.c.search_name.contains(search_key(q), autoescape=True))
-        if page.after:
-            query = query.where(sa.tuple_(table.c.name, table.c.id) > tuple(page.after))
-        query = query.order_by(table.c.name, table.c.id).limit(page.limit + 1)
-        return list(self.session.execute(query).scalars())
+        return fetch_page(self.session, query, page)
 
-    def history(self, organization_id: str, page: PageRequest) -> list[StatusChange]:
+    def history(self, organization_id: str, page: PageRequest) -> Fetched:
         table = status_changes
         query = sa.select(StatusChange).where(table.c.organization_id == organization_id)
-        if page.after:
-            after_at = datetime.fromisoformat(page.after[0])
-            query = query.where(sa.tuple_(table.c.at, table.c.id) > (after_at, page.after[1]))
-        query = query.order_by(table.c.at, table.c.id).limit(page.limit + 1)
-        return list(self.session.execute(query).scalars())
+        return fetch_page(self.session, query, page)
 
     def counts_by_kind_and_status(self) -> dict[tuple[str, str], int]:
         rows = self.session.execute(

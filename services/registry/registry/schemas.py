@@ -11,8 +11,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from kit.fields import Id, Text
-from kit.paging import MAX_LIMIT
+from kit.paging import MAX_LIMIT, sort_param, total_field
 from registry.domain import ACTIVE_STATUSES, KINDS, LEVELS, SECTORS, STATUSES, ancestor_ids
+from registry.repository import ORGANIZATION_ORDER
 
 REGION_CODE = validate.Regexp(
     r"^\d{6}(\d{3}(\d{3})?)?$",
@@ -81,6 +82,7 @@ class OrganizationFilters(Strict):
     )
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
+    sort = sort_param(ORGANIZATION_ORDER)
 
 
 class PageQuery(Strict):
@@ -120,6 +122,7 @@ class OrganizationOut(Schema):
 class OrganizationPage(Schema):
     items = fields.List(fields.Nested(OrganizationOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class StatusChangeOut(Schema):
@@ -136,6 +139,7 @@ class StatusChangeOut(Schema):
 class StatusChangePage(Schema):
     items = fields.List(fields.Nested(StatusChangeOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 RATE_DESCRIPTION = "covered / host_units in percent, one decimal; null when there are no units"

@@ -17,7 +17,7 @@ from kit.paging import page_request
 from kit.rpc import rpc
 from registry import handlers, schemas
 from registry.domain import TRANSITIONS
-from registry.repository import OrganizationRepository
+from registry.repository import HISTORY_ORDER, ORGANIZATION_ORDER, OrganizationRepository
 
 ORGANIZATION = schemas.OrganizationOut()
 ORGANIZATION_PAGE = schemas.OrganizationPage()
@@ -93,7 +93,12 @@ class RegistryService:
     @rpc
     def list_organizations(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = ORGANIZATION_FILTERS_IN.load(filters or {})
-        request = page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=2)
+        request = page_request(
+            filters.pop("limit", None),
+            filters.pop("cursor", None),
+            ordering=ORGANIZATION_ORDER,
+            sort=filters.pop("sort", None),
+        )
         with self.db(readonly=True) as uow:
             repo = OrganizationRepository(uow.session)
             result = handlers.list_organizations(repo, filters, request, Actor.from_dict(actor))
@@ -104,7 +109,7 @@ class RegistryService:
         self, organization_id: str, filters: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         query = PAGE_QUERY_IN.load(filters or {})
-        request = page_request(query["limit"], query["cursor"], arity=2)
+        request = page_request(query["limit"], query["cursor"], ordering=HISTORY_ORDER)
         with self.db(readonly=True) as uow:
             repo = OrganizationRepository(uow.session)
             result = handlers.status_history(repo, organization_id, request, Actor.from_dict(actor))

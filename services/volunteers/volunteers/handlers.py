@@ -21,7 +21,7 @@ from kit.actor import Actor
 from kit.db import UnitOfWork
 from kit.directory import Directory
 from kit.errors import InvalidInput
-from kit.paging import PageRequest, encode_cursor, page
+from kit.paging import Fetched, PageRequest, encode_cursor, fetched_page, page
 from kit.text import search_keys
 from volunteers import domain
 from volunteers.crypto import PersonalData
@@ -188,12 +188,8 @@ class Context:
         return None
 
 
-def _page_of(items: list[Any], request: PageRequest, key_of: Callable) -> dict[str, Any]:
-    return page(items, request, key_of=key_of)
-
-
-def _by_time(attribute: str) -> Callable[[Any], tuple[str, str]]:
-    return lambda item: (getattr(item, attribute).isoformat(), item.id)
+def _page_of(fetched: Fetched, request: PageRequest) -> dict[str, Any]:
+    return fetched_page(fetched, request)
 
 
 # --- teams -----------------------------------------------------------------------------------
@@ -257,7 +253,7 @@ def list_teams(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
     within_path = None
     if ctx.actor.role == "team_leader":
         if leader and leader != ctx.actor.user_id:
-            return {"items": [], "next_cursor": None}
+            return page([], request, total=0)
         leader = ctx.actor.user_id
     elif ctx.actor.role == "federation_staff":
         within_path = ctx.scope.federation_path or "-"
@@ -269,7 +265,7 @@ def list_teams(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
         q=filters.get("q"),
         within_path=within_path,
     )
-    result = _page_of(items, request, _by_time("created_at"))
+    result = _page_of(items, request)
     counts = ctx.repo.member_counts([team.id for team in result["items"]])
     result["items"] = [team_view(team, counts.get(team.id, 0)) for team in result["items"]]
     return result
@@ -308,7 +304,7 @@ def list_members(ctx: Context, team_id: str, request: PageRequest) -> dict[str, 
     ctx.scope.ensure_roster()
     team = ctx.managed_team(team_id)
     items = ctx.repo.list_volunteers(request, team_id=team.id)
-    result = _page_of(items, request, _by_time("created_at"))
+    result = _page_of(items, request)
     result["items"] = volunteer_views(ctx, result["items"])
     return result
 
@@ -428,7 +424,7 @@ def list_volunteers(ctx: Context, filters: dict[str, Any], request: PageRequest)
         skill=filters.get("skill"),
         visible=ctx.roster_scope(),
     )
-    result = _page_of(items, request, _by_time("created_at"))
+    result = _page_of(items, request)
     skill = filters.get("skill")
     found = [v for v in result["items"] if not skill or skill in v.skills]
     result["items"] = volunteer_views(ctx, found)
@@ -482,7 +478,7 @@ def audit(ctx: Context, filters: dict[str, Any], request: PageRequest) -> dict[s
     rows = ctx.repo.reads(
         request, volunteer_id=filters.get("volunteer_id"), actor_id=filters.get("actor_id")
     )
-    result = _page_of(rows, request, _by_time("read_at"))
+    result = _page_of(rows, request)
     result["items"] = [
         {**row._mapping, "fields": row.fields.split(",") if row.fields else []}
         for row in result["items"]
@@ -849,7 +845,7 @@ def list_activities(ctx: Context, filters: dict[str, Any], request: PageRequest)
         starts_before=repo_day(starts_before),
         q=filters.get("q"),
     )
-    return _page_of(items, request, _by_time("starts_at"))
+    return _page_of(items, request)
 
 
 def repo_day(day: date | None) -> datetime | None:
@@ -897,7 +893,7 @@ def list_enrolments(
     ctx.scope.ensure_roster()
     activity = ctx.managed_activity(activity_id)
     items = ctx.repo.list_enrolments(activity.id, request, status=filters.get("status"))
-    result = _page_of(items, request, lambda e: (e.position,))
+    result = _page_of(items, request)
     _name_volunteers(ctx, result["items"])
     return result
 
@@ -1005,7 +1001,7 @@ def list_hours(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
         project_id=filters.get("project_id"),
         team_ids=ctx.team_scope(),
     )
-    result = _page_of(items, request, _by_time("logged_at"))
+    result = _page_of(items, request)
     _name_volunteers(ctx, result["items"])
     return result
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from kit.clock import CHINA
 from kit.directory import organizations as directory
-from kit.paging import PageRequest
+from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
 from volunteers.domain import Activity, Enrolment, Membership, ServiceHours, Team, Volunteer
 from volunteers.exceptions import (
@@ -46,12 +46,14 @@ COPY_LOCK_TIMEOUT = "5s"
 _ONE_DAY = timedelta(days=1)
 
 
-def _after(column_a: Any, column_b: Any, after: tuple[Any, ...] | None, *, desc: bool) -> Any:
-    if not after:
-        return None
-    first = datetime.fromisoformat(after[0]) if isinstance(after[0], str) else after[0]
-    key = sa.tuple_(column_a, column_b)
-    return key < (first, after[1]) if desc else key > (first, after[1])
+#: the orders a person may list teams, volunteers and activities in (``sort=name``,
+#: ``sort=-starts_at``); enrolments, hours and the audit keep theirs
+TEAM_ORDER = ordering(teams, "-created_at", "name", "created_at")
+VOLUNTEER_ORDER = ordering(volunteers, "-created_at", "name", "created_at")
+ACTIVITY_ORDER = ordering(activities, "-starts_at", "starts_at", "title", "created_at")
+ENROLMENT_ORDER = ordering(enrolments, "position", "position")
+HOURS_ORDER = ordering(service_hours, "-logged_at", "logged_at")
+READS_ORDER = ordering(personal_data_reads, "-read_at", "read_at")
 
 
 def _day_start(day: date) -> datetime:
@@ -124,7 +126,7 @@ class VolunteersRepository:
         leader_user_id: str | None = None,
         q: str | None = None,
         within_path: str | None = None,
-    ) -> list[Team]:
+    ) -> Fetched:
         query = sa.select(Team)
         if theme:
             query = query.where(teams.c.theme == theme)
@@ -136,11 +138,7 @@ class VolunteersRepository:
             query = query.where(teams.c.search_name.contains(search_key(q), autoescape=True))
         if within_path is not None:
             query = query.where(teams.c.host_id.in_(_in_subtree(within_path)))
-        after = _after(teams.c.created_at, teams.c.id, page.after, desc=True)
-        if after is not None:
-            query = query.where(after)
-        query = query.order_by(teams.c.created_at.desc(), teams.c.id.desc()).limit(page.limit + 1)
-        return list(self.session.execute(query).scalars())
+        return fetch_page(self.session, query, page)
 
     def member_counts(self, team_ids: Sequence[str]) -> dict[str, int]:
         if not team_ids:
@@ -214,7 +212,7 @@ class VolunteersRepository:
         team_id: str | None = None,
         skill: str | None = None,
         visible: Any = None,
-    ) -> list[Volunteer]:
+    ) -> Fetched:
         query = sa.select(Volunteer)
         if q:
             query = query.where(volunteers.c.search_name.contains(search_key(q), autoescape=True))
@@ -237,11 +235,7 @@ class VolunteersRepository:
             )
         if visible is not None:
             query = query.where(visible)
-        after = _after(volunteers.c.created_at, volunteers.c.id, page.after, desc=True)
-        if after is not None:
-            query = query.where(after)
-        query = query.order_by(volunteers.c.created_at.desc(), volunteers.c.id.desc())
-        return list(self.session.execute(query.limit(page.limit + 1)).scalars())
+        return fetch_page(self.session, query, page)
 
     def leader_sees(self, user_id: str, line: Sequence[str]) -> Any:
         """A team leader sees the members of the teams she leads, whom she registered, herself,
@@ -385,7 +379,7 @@ class VolunteersRepository:
         starts_before: datetime | None = None,
         q: str | None = None,
         team_ids: Any = None,
-    ) -> list[Activity]:
+    ) -> Fetched:
         query = sa.select(Activity)
         if team_ids is not None:
             query = query.where(activities.c.team_id.in_(team_ids))
@@ -399,11 +393,7 @@ class VolunteersRepository:
             query = query.where(activities.c.starts_at < starts_before)
         if q:
             query = query.where(activities.c.search_title.contains(search_key(q), autoescape=True))
-        after = _after(activities.c.starts_at, activities.c.id, page.after, desc=True)
-        if after is not None:
-            query = query.where(after)
-        query = query.order_by(activities.c.starts_at.desc(), activities.c.id.desc())
-        return list(self.session.execute(query.limit(page.limit + 1)).scalars())
+        return fetch_page(self.session, query, page)
 
     def enrolment(self, enrolment_id: str, *, for_update: bool = False) -> Enrolment:
         return self._get(Enrolment, enrolment_id, EnrolmentNotFound, for_update=for_update)
@@ -426,14 +416,11 @@ class VolunteersRepository:
 
     def list_enrolments(
         self, activity_id: str, page: PageRequest, *, status: str | None = None
-    ) -> list[Enrolment]:
+    ) -> Fetched:
         query = sa.select(Enrolment).where(enrolments.c.activity_id == str(activity_id))
         if status:
             query = query.where(enrolments.c.status == status)
-        if page.after:
-            query = query.where(enrolments.c.position > page.after[0])
-        query = query.order_by(enrolments.c.position).limit(page.limit + 1)
-        return list(self.session.execute(query).scalars())
+        return fetch_page(self.session, query, page)
 
     # --- the projects activities may name ---------------------------------------------------
 
@@ -484,7 +471,7 @@ class VolunteersRepository:
         team_id: str | None = None,
         project_id: str | None = None,
         team_ids: Any = None,
-    ) -> list[ServiceHours]:
+    ) -> Fetched:
         table = service_hours
         query = sa.select(ServiceHours)
         for column, value in (
@@ -498,11 +485,7 @@ class VolunteersRepository:
                 query = query.where(column == str(value))
         if team_ids is not None:
             query = query.where(table.c.team_id.in_(team_ids))
-        after = _after(table.c.logged_at, table.c.id, page.after, desc=True)
-        if after is not None:
-            query = query.where(after)
-        query = query.order_by(table.c.logged_at.desc(), table.c.id.desc())
-        return list(self.session.execute(query.limit(page.limit + 1)).scalars())
+        return fetch_page(self.session, query, page)
 
     def statement(self, volunteer_id: str) -> list[Any]:
         """A volunteer's verified hours, oldest first, with the activity's title."""
@@ -609,18 +592,14 @@ class VolunteersRepository:
         *,
         volunteer_id: str | None = None,
         actor_id: str | None = None,
-    ) -> list[Any]:
+    ) -> Fetched:
         table = personal_data_reads
         query = sa.select(table)
         if volunteer_id:
             query = query.where(table.c.volunteer_id == str(volunteer_id))
         if actor_id:
             query = query.where(table.c.actor_id == str(actor_id))
-        after = _after(table.c.read_at, table.c.id, page.after, desc=True)
-        if after is not None:
-            query = query.where(after)
-        query = query.order_by(table.c.read_at.desc(), table.c.id.desc()).limit(page.limit + 1)
-        return list(self.session.execute(query))
+        return fetch_page(self.session, query, page, scalars=False)
 
 
 def _in_subtree(path: str) -> Any:

@@ -13,8 +13,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from kit.fields import Id, Text
-from kit.paging import MAX_LIMIT
+from kit.paging import MAX_LIMIT, sort_param, total_field
 from volunteers.domain import ENROLMENT_STATUSES, HOURS_STATUSES, REPORT_GROUPS, THEMES
+from volunteers.repository import ACTIVITY_ORDER, TEAM_ORDER, VOLUNTEER_ORDER
 
 
 class Strict(Schema):
@@ -65,6 +66,7 @@ class TeamFilters(Strict):
     q = Text(validate=validate.Length(min=1, max=100), metadata={"description": "name contains"})
     limit = _limit()
     cursor = _cursor()
+    sort = sort_param(TEAM_ORDER)
 
 
 class MemberAdd(Strict):
@@ -116,6 +118,7 @@ class VolunteerFilters(Strict):
     skill = Text(validate=validate.Length(min=1, max=50))
     limit = _limit()
     cursor = _cursor()
+    sort = sort_param(VOLUNTEER_ORDER)
 
 
 class VolunteerRead(Strict):
@@ -163,6 +166,7 @@ class ActivityFilters(Strict):
     q = Text(validate=validate.Length(min=1, max=100))
     limit = _limit()
     cursor = _cursor()
+    sort = sort_param(ACTIVITY_ORDER)
 
 
 class EnrolmentCreate(Strict):
@@ -242,6 +246,7 @@ class TeamOut(Schema):
 class TeamPage(Schema):
     items = fields.List(fields.Nested(TeamOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class MembershipOut(Schema):
@@ -270,6 +275,7 @@ class VolunteerOut(Schema):
 class VolunteerPage(Schema):
     items = fields.List(fields.Nested(VolunteerOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class AuditOut(Schema):
@@ -286,6 +292,7 @@ class AuditOut(Schema):
 class AuditPage(Schema):
     items = fields.List(fields.Nested(AuditOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class ImportRowError(Schema):
@@ -345,6 +352,7 @@ class ActivityOut(Schema):
 class ActivityPage(Schema):
     items = fields.List(fields.Nested(ActivityOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class EnrolmentOut(Schema):
@@ -366,6 +374,7 @@ class EnrolmentOut(Schema):
 class EnrolmentPage(Schema):
     items = fields.List(fields.Nested(EnrolmentOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class CancellationOut(Schema):
@@ -405,6 +414,7 @@ class HoursOut(Schema):
 class HoursPage(Schema):
     items = fields.List(fields.Nested(HoursOut))
     next_cursor = fields.String(allow_none=True)
+    total = total_field()
 
 
 class StatementEntry(Schema):

@@ -30,12 +30,20 @@ from kit.directory import DirectoryConsumer
 from kit.errors import InvalidInput, Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import decode_cursor, page_request
+from kit.paging import Ordering, decode_cursor, page_request
 from kit.rpc import RemoteFailure, rpc
 from volunteers import handlers, schemas
 from volunteers.crypto import PersonalDataKeys
 from volunteers.exceptions import OutOfScope
 from volunteers.handlers import VOLUNTEER_WRITES, Context
+from volunteers.repository import (
+    ACTIVITY_ORDER,
+    ENROLMENT_ORDER,
+    HOURS_ORDER,
+    READS_ORDER,
+    TEAM_ORDER,
+    VOLUNTEER_ORDER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +91,14 @@ MAX_BATCH_ROWS = 10_000
 PROJECT_LOOKUP_TIMEOUT = 5.0
 
 
-def _pages(filters: dict[str, Any], arity: int = 2) -> Any:
-    return page_request(filters.pop("limit", None), filters.pop("cursor", None), arity=arity)
+def _pages(filters: dict[str, Any], order: Ordering) -> Any:
+    """The page asked for, in the order ``filters`` names (``sort``, where the list has it)."""
+    return page_request(
+        filters.pop("limit", None),
+        filters.pop("cursor", None),
+        ordering=order,
+        sort=filters.pop("sort", None),
+    )
 
 
 class VolunteersService(DirectoryConsumer):
@@ -178,7 +192,7 @@ class VolunteersService(DirectoryConsumer):
     @rpc
     def list_teams(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = TEAM_FILTERS_IN.load(filters or {})
-        request = _pages(filters)
+        request = _pages(filters, TEAM_ORDER)
         return self._read(actor, handlers.list_teams, TEAM_PAGE.dump, filters, request)
 
     @rpc
@@ -195,7 +209,7 @@ class VolunteersService(DirectoryConsumer):
         self, team_id: str, filters: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         filters = PAGE_IN.load(filters or {})
-        request = _pages(filters)
+        request = _pages(filters, VOLUNTEER_ORDER)
         return self._read(actor, handlers.list_members, VOLUNTEER_PAGE.dump, team_id, request)
 
     # --- volunteers -------------------------------------------------------------------------
@@ -238,13 +252,13 @@ class VolunteersService(DirectoryConsumer):
     @rpc
     def list_volunteers(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = VOLUNTEER_FILTERS_IN.load(filters or {})
-        request = _pages(filters)
+        request = _pages(filters, VOLUNTEER_ORDER)
         return self._read(actor, handlers.list_volunteers, VOLUNTEER_PAGE.dump, filters, request)
 
     @rpc
     def personal_data_reads(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = AUDIT_FILTERS_IN.load(filters or {})
-        request = _pages(filters)
+        request = _pages(filters, READS_ORDER)
         return self._read(actor, handlers.audit, AUDIT_PAGE.dump, filters, request)
 
     @rpc
@@ -297,7 +311,7 @@ class VolunteersService(DirectoryConsumer):
     @rpc
     def list_activities(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = ACTIVITY_FILTERS_IN.load(filters or {})
-        request = _pages(filters)
+        request = _pages(filters, ACTIVITY_ORDER)
         return self._read(actor, handlers.list_activities, ACTIVITY_PAGE.dump, filters, request)
 
     @rpc
@@ -321,7 +335,7 @@ class VolunteersService(DirectoryConsumer):
         self, activity_id: str, filters: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         filters = ENROLMENT_FILTERS_IN.load(filters or {})
-        request = _pages(filters, arity=1)
+        request = _pages(filters, ENROLMENT_ORDER)
         return self._read(
             actor, handlers.list_enrolments, ENROLMENT_PAGE.dump, activity_id, filters, request
         )
@@ -353,7 +367,7 @@ class VolunteersService(DirectoryConsumer):
     @rpc
     def list_hours(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = HOURS_FILTERS_IN.load(filters or {})
-        request = _pages(filters)
+        request = _pages(filters, HOURS_ORDER)
         return self._read(actor, handlers.list_hours, HOURS_PAGE.dump, filters, request)
 
     @rpc

@@ -171,6 +171,21 @@ const CODES = {
   XLSX_INVALID: "Excel 文件无法读取：请上传 .xlsx 格式，第一个工作表第 1 行为列名",
 };
 
+/** Why this person may not approve, pay or confirm (MAKER_CHECKER's details.reason). */
+export const MAKER_CHECKER_REASONS = {
+  accepted_milestone: "您验收了该合同的里程碑，按照“审批与经办分离”的规定，须由另一位财务人员审批这笔拨付",
+  awarded_contract: "您参与了该合同的立项签约，须由另一位财务人员审批这笔拨付",
+  verified_provider: "您核验过该承接机构，须由另一位财务人员审批它的拨付",
+  already_approved: "您已审批过这笔拨付；大额拨付须由两位不同的财务人员审批，请等待第二位审批人",
+  approved_disbursement: "您审批了这笔拨付，须由另一位财务人员登记支付（审批人与支付人不能为同一人）",
+  requested_adjustment: "这笔调整由您本人提出，须由另一位财务人员确认",
+};
+
+const FINANCE_CODES = {
+  DUPLICATE_PAYMENT_REFERENCE: "该支付凭证号已登记过，不能重复使用",
+  INSUFFICIENT_FUNDS: "可用资金不足",
+};
+
 /** A 409 ACTIVITY_ENDED names when the activity ended. */
 export function activityEndedMessage(details) {
   const end = details?.ends_at ? formatDateTime(details.ends_at) : "";
@@ -187,6 +202,8 @@ export function errorMessage(status, error) {
       : "这些服务时长是您登记的，须由另一位队长、妇联工作人员或管理员核验";
   }
   if (code && CODES[code]) return CODES[code];
+  if (code === "MAKER_CHECKER") return MAKER_CHECKER_REASONS[error?.details?.reason] || "按照“审批与经办分离”的规定，您不能进行此操作，须由另一位财务人员办理";
+  if (code && FINANCE_CODES[code]) return FINANCE_CODES[code];
   if (status === 409) {
     const state = currentStateText(error?.details);
     return state ? `${state}，不能进行此操作` : "当前状态下不能进行此操作，请刷新后查看";

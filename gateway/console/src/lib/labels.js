@@ -123,6 +123,48 @@ export const SOURCE_KINDS = {
   fiscal_special_fund: "财政专项",
   donation: "捐赠",
   interest_subsidy: "贴息",
+  other: "其他",
+};
+
+// --- finance ---------------------------------------------------------------------------------
+
+export const DISBURSEMENT_STATUS = {
+  pending: ["待审批", "warning"],
+  approved: ["已审批待支付", "warning"],
+  paid: ["已支付", "success"],
+  rejected: ["已驳回", "danger"],
+  held: ["暂停拨付", "danger"],
+};
+
+export const ADJUSTMENT_STATUS = {
+  pending: ["待复核", "warning"],
+  confirmed: ["已确认", "success"],
+  refused: ["已拒绝", "danger"],
+};
+
+export const COMMITMENT_STATUS = {
+  active: ["占用中", "primary"],
+  released: ["已释放", "info"],
+  completed: ["已完成", "success"],
+};
+
+/** Kinds of journal transaction. */
+export const JOURNAL_KINDS = {
+  receipt: "资金入账",
+  correction: "调减更正",
+  commitment: "资金占用",
+  release: "占用释放",
+  approval: "拨付审批",
+  payment: "支付",
+};
+
+/** Journal accounts by their prefix ("available:<source>" …). */
+export const JOURNAL_ACCOUNTS = {
+  income: "资金收入",
+  available: "可用资金",
+  committed: "已占用",
+  approved: "已审批待支付",
+  paid: "已支付",
 };
 
 export const THEMES = {
@@ -176,6 +218,8 @@ const ENTITY = {
   organization: ["组织", ORG_STATUS],
   application: ["申报", APPLICATION_STATUS],
   report: ["阶段报告", REPORT_DECISION],
+  disbursement: ["拨付", DISBURSEMENT_STATUS],
+  adjustment: ["资金调整", ADJUSTMENT_STATUS],
   enrolment: ["报名", ENROLMENT_STATUS],
   "service hours entry": ["服务时长记录", HOURS_STATUS],
 };
@@ -187,3 +231,4 @@ export function currentStateText(details) {
   if (!status) return null;
   return `该${noun === "该记录" ? "记录" : noun}当前状态为「${statusLabel(table, status)}」`;
 }
+
