@@ -51,14 +51,18 @@ def town(platform, admin) -> dict[str, Any]:
         },
     )
     ids = {}
-    for username, role in (("han.ganshi", "federation_staff"), ("bao.duizhang", "team_leader")):
+    for username, role in (
+        ("han.ganshi", "federation_staff"),
+        ("bao.duizhang", "team_leader"),
+        ("su.caiwu", "finance_officer"),
+    ):
         user = admin.create(
             "/users",
             {
                 "username": username,
                 "password": PASSWORD,
                 "role": role,
-                **({"organization_id": city["id"]} if role == "federation_staff" else {}),
+                **({"organization_id": city["id"]} if role != "team_leader" else {}),
             },
         )
         ids[username] = user["id"]
@@ -468,7 +472,21 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     screens(boss, "admin", activity_url)
     screens(staff, "staff", activity_url)
     screens(lead, "leader", activity_url)
-    for person in (boss, staff, lead):
+    # finance reads the hours report (totals, never names) and has no roster pages
+    finance = people("su.caiwu")
+    page = finance.login()
+    menu = [
+        t.strip() for t in page.locator("nav[aria-label=主菜单] .el-menu-item").all_inner_texts()
+    ]
+    assert "服务时长报表" in menu and "志愿者" not in menu
+    page.goto("/hours-report?group_by=team")
+    report = page.get_by_test_id("report-table")
+    expect(report.locator(".el-table__row").filter(has_text=TEAM)).to_contain_text("2.5")
+    expect(page.get_by_test_id("group-by")).not_to_contain_text("按志愿者")
+    finance.shot("finance-hours-report")
+    page.goto("/volunteers")
+    expect(page.get_by_text("不存在或无权查看")).to_be_visible()
+    for person in (boss, staff, lead, finance):
         assert not person.errors, person.errors
 
 

@@ -633,6 +633,8 @@ def test_enrolment_up_to_capacity_then_the_waitlist_which_moves_up_on_cancellati
     )
     listed = roster.svc.list_enrolments(activity["id"], {"status": "enrolled"}, roster.leader)
     assert [e["volunteer_id"] for e in listed["items"]] == people[1:3]
+    # a list names each volunteer, so that the console needs no roster to show who it is
+    assert [e["volunteer_name"] for e in listed["items"]] == ["志愿者1", "志愿者2"]
     assert (
         refused(roster.svc.cancel_enrolment, enrolled[1]["id"], roster.second_leader).code
         == "ENROLMENT_NOT_FOUND"
@@ -836,6 +838,7 @@ def test_verified_hours_go_out_through_the_outbox_and_into_the_reports(roster, t
         (entry["id"], "verified"),
         (second["id"], "rejected"),
     }
+    assert {e["volunteer_name"] for e in listed} == {"王小红", "李娜"}
     assert roster.svc.list_hours({}, roster.second_leader)["items"] == []
     assert roster.svc.list_hours({}, roster.other_staff)["items"] == []
     assert roster.svc.get_hours(entry["id"], volunteer_user)["status"] == "verified"

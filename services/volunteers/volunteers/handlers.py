@@ -893,7 +893,18 @@ def list_enrolments(
     ctx.scope.ensure_roster()
     activity = ctx.managed_activity(activity_id)
     items = ctx.repo.list_enrolments(activity.id, request, status=filters.get("status"))
-    return _page_of(items, request)
+    result = _page_of(items, request)
+    _name_volunteers(ctx, result["items"])
+    return result
+
+
+def _name_volunteers(ctx: Context, items: list[Any]) -> None:
+    """Each enrolment or hours entry of a page with its volunteer's name (those who run a team
+    see its members' names on its roster already), read for the page in one query. The name
+    rides on the loaded object for the dump; nothing is written."""
+    names = ctx.repo.names_of([item.volunteer_id for item in items])
+    for item in items:
+        item.volunteer_name = names.get(item.volunteer_id)
 
 
 # --- service hours ---------------------------------------------------------------------------
@@ -990,7 +1001,9 @@ def list_hours(ctx: Context, filters: dict[str, Any], request: PageRequest) -> d
         project_id=filters.get("project_id"),
         team_ids=ctx.team_scope(),
     )
-    return _page_of(items, request)
+    result = _page_of(items, request)
+    _name_volunteers(ctx, result["items"])
+    return result
 
 
 def statement(ctx: Context, volunteer_id: str) -> dict[str, Any]:

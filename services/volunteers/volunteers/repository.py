@@ -185,6 +185,14 @@ class VolunteersRepository:
         ).where(sa.or_(*conditions))
         return list(self.session.execute(query))
 
+    def names_of(self, volunteer_ids: Sequence[str]) -> dict[str, str]:
+        """The names of these volunteers (for lists of enrolments and hours)."""
+        ids = sorted({str(v) for v in volunteer_ids})
+        if not ids:
+            return {}
+        query = sa.select(volunteers.c.id, volunteers.c.name).where(volunteers.c.id.in_(ids))
+        return {row.id: row.name for row in self.session.execute(query)}
+
     def import_progress(self, import_id: str, created_by: str | None) -> tuple[int, int | None]:
         """How many volunteers an import has written so far and the last line among them
         (only ``created_by``'s rows, unless None)."""

@@ -359,6 +359,9 @@ class EnrolmentOut(Schema):
     id = fields.String()
     activity_id = fields.String()
     volunteer_id = fields.String()
+    volunteer_name = fields.String(
+        allow_none=True, metadata={"description": "her name (in lists of enrolments)"}
+    )
     status = fields.String()
     position = fields.Integer(metadata={"description": "place in line: the waitlist's order"})
     created_by = fields.String()
@@ -384,6 +387,9 @@ class CancellationOut(Schema):
 class HoursOut(Schema):
     id = fields.String()
     volunteer_id = fields.String()
+    volunteer_name = fields.String(
+        allow_none=True, metadata={"description": "her name (in lists of hours)"}
+    )
     activity_id = fields.String()
     team_id = fields.String()
     project_id = fields.String(allow_none=True)

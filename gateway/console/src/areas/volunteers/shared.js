@@ -23,7 +23,6 @@ export async function namesOf(path, query = {}, label = "name") {
 }
 
 export const teamNames = () => namesOf("/teams");
-export const volunteerNames = () => namesOf("/volunteers");
 /** Organizations that may host a team (federations and host units) — staff and admins. */
 export async function hosts() {
   if (!isManager()) return [];

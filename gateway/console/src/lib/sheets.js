@@ -114,7 +114,7 @@ function byTag(node, name) {
 }
 
 /** The first sheet of a workbook: {text, shared} (the sheet's XML and its shared strings). */
-async function firstSheet(file) {
+async function firstSheet(file, { strings = true } = {}) {
   const buffer = await file.arrayBuffer();
   const entries = zipEntries(buffer);
   let path = "xl/worksheets/sheet1.xml";
@@ -131,7 +131,7 @@ async function firstSheet(file) {
   if (!entries[path]) throw new Error("no sheet");
   const text = await entryText(buffer, entries[path]);
   let shared = [];
-  if (entries["xl/sharedStrings.xml"]) {
+  if (strings && entries["xl/sharedStrings.xml"]) {
     const doc = xml(await entryText(buffer, entries["xl/sharedStrings.xml"]));
     shared = byTag(doc, "si").map((si) => byTag(si, "t").map((t) => t.textContent).join(""));
   }
@@ -140,7 +140,7 @@ async function firstSheet(file) {
 
 /** How many lines (rows) the first sheet has: its last row's number. */
 export async function xlsxLineCount(file) {
-  const { text } = await firstSheet(file);
+  const { text } = await firstSheet(file, { strings: false });
   const dimension = /<(?:\w+:)?dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"/.exec(text);
   if (dimension) return Number(dimension[1]);
   const rows = [...text.matchAll(/<(?:\w+:)?row[^>]*\sr="(\d+)"/g)];
