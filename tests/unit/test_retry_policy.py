@@ -229,3 +229,12 @@ def test_the_oldest_failing_event_is_forgotten_once_applied_or_taken_over():
     handler._failing["b"] = (time.time() - 10, time.monotonic() - 1000)  # another replica's now
     assert 119 <= age(handler) <= 121
     assert "b" not in handler._failing
+
+
+def test_a_sqlite_error_about_the_schema_is_permanent_and_a_locked_database_is_not():
+    import sqlite3
+
+    missing = sa_exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+    locked = sa_exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+    assert retry.classify(missing) is None
+    assert retry.classify(locked) == "lock_timeout"

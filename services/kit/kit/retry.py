@@ -105,9 +105,14 @@ def _classify_one(exc: BaseException) -> str | None:
         if code and str(code).startswith(_PG_PERMANENT_CLASSES):
             return None
         if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-            if "locked" in str(exc.orig).lower():  # SQLite: database is locked
+            text = str(exc.orig).lower()
+            if "locked" in text or "busy" in text:  # SQLite: database is locked
                 return "lock_timeout"
-            return "database_unreachable"
+            if type(exc.orig).__module__.startswith("sqlite3"):
+                # SQLite reports a missing table or column as an OperationalError too
+                unreachable = ("unable to open", "disk i/o")
+                return "database_unreachable" if any(t in text for t in unreachable) else None
+            return "database_unreachable"  # psycopg2: the connection failed or broke
         return None
     if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
         return "database_unreachable"  # TimeoutError: no pooled connection came free
