@@ -261,7 +261,10 @@ class DatabaseLink:
                 wait = due - time.monotonic()
                 if wait > 0:
                     eventlet.sleep(wait)
-                sink.sendall(data)
+                try:
+                    sink.sendall(data)
+                except (OSError, EOFError):
+                    return
 
         writer = eventlet.spawn(deliver) if delayed else None
         try:
@@ -273,7 +276,7 @@ class DatabaseLink:
                     chunks.put((time.monotonic() + self.latency, data))
                 else:
                     sink.sendall(data)
-        except OSError:
+        except (OSError, EOFError):  # eventlet says EOFError of a socket cut() closed
             pass
         finally:
             if writer is not None:
