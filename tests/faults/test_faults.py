@@ -242,7 +242,17 @@ def test_funding_database_unreachable_for_90_s_in_the_middle_of_200_sagas(platfo
     metrics_answers: dict[str, int] = {}
     health = set()
     first_down = None
+    rpc_answers: set = set()
+    rpc_slowest = 0.0
     while time.monotonic() - cut_at < OUTAGE:
+        # a read that needs funding's database: a 503 naming it, at once
+        asked = time.monotonic()
+        answer = cast.officer_a.get("/disbursements", timeout=15)
+        rpc_slowest = max(rpc_slowest, time.monotonic() - asked)
+        error = answer.json().get("error", {}) if answer.status_code >= 400 else {}
+        rpc_answers.add(
+            (answer.status_code, error.get("code"), error.get("details", {}).get("service"))
+        )
         try:
             status = requests.get(metrics_url, timeout=5).status_code
         except requests.RequestException as exc:
@@ -268,12 +278,15 @@ def test_funding_database_unreachable_for_90_s_in_the_middle_of_200_sagas(platfo
         + f", parked {sum(dead.values())}, milestones accepted during the outage "
         f"{len(accepted_during)}, all disbursed {caught_up:.1f} s after the database was back"
         f", /metrics answers {metrics_answers}, health down after {first_down} s"
+        f", RPC answers {sorted(rpc_answers, key=str)} within {rpc_slowest:.1f} s"
     )
     assert len(accepted_during) >= 5, accepted_during  # the outage met acceptances
     assert not missing, f"{len(missing)} accepted milestones without a disbursement"
     assert caught_up < 60, caught_up
     assert metrics_answers.keys() == {"200"}, metrics_answers
     assert "down" in health and first_down is not None and first_down < 5
+    assert (503, "DATABASE_UNAVAILABLE", "funding") in rpc_answers, rpc_answers
+    assert rpc_slowest < platform.rpc_timeout, rpc_slowest
     assert dead == {}, dead
     assert_clean(books)
 

@@ -238,3 +238,19 @@ def test_a_sqlite_error_about_the_schema_is_permanent_and_a_locked_database_is_n
     locked = sa_exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
     assert retry.classify(missing) is None
     assert retry.classify(locked) == "lock_timeout"
+
+
+def test_a_new_reason_restarts_the_backoff_but_not_the_horizon():
+    policy = retry.RetryPolicy(base=1, cap=30, horizon=900)
+    headers = {
+        retry.ATTEMPT_HEADER: 8,
+        retry.SINCE_HEADER: 1000.0,
+        retry.REASON_HEADER: "database_unreachable",
+    }
+    same = retry.decide(policy, headers, now=1100.0, reason="database_unreachable")
+    assert (same.attempt, same.tier) == (9, 30)
+    # the database is back; the contract this milestone refers to is not applied yet
+    other = retry.decide(policy, headers, now=1100.0, reason="not_yet_known")
+    assert (other.attempt, other.tier, other.since) == (1, 1, 1000.0)
+    late = retry.decide(policy, headers, now=1900.0, reason="not_yet_known")
+    assert late.park

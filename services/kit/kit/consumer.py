@@ -352,7 +352,7 @@ class BatchEventHandler(EventHandler):
         """Move a message that failed transiently into a delay queue (then acknowledge it), or
         park it once its retry horizon has passed."""
         service = self.container.service_name
-        decision = retry.decide(self.policy, message.headers)
+        decision = retry.decide(self.policy, message.headers, reason=reason)
         if decision.park:
             log.error(
                 "%s: %s still failing (%s) %.0fs after its first failure; parked in %s",

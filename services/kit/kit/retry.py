@@ -192,12 +192,21 @@ def decide(
     headers: dict[str, Any] | None,
     now: float | None = None,
     rng: random.Random | None = None,
+    reason: str | None = None,
 ) -> Decision:
     """Retry (the next attempt, its delay queue and delay) or park, from the message's retry
-    headers (absent on a first failure)."""
+    headers (absent on a first failure).
+
+    A failure for another ``reason`` than the last one starts the backoff again (not the
+    horizon): an event that waited out a database outage and now only waits for the event
+    that creates what it refers to (itself back from the same outage) is tried again in a
+    second, not in 30."""
     now = time.time() if now is None else now
     headers = headers or {}
+    previous = headers.get(REASON_HEADER)
     attempt = int(headers.get(ATTEMPT_HEADER) or 0) + 1
+    if reason is not None and previous is not None and previous != reason:
+        attempt = 1
     since = float(headers.get(SINCE_HEADER) or now)
     if policy.expired(since, now):
         return Decision(park=True, attempt=attempt, since=since)
