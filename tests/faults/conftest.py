@@ -54,6 +54,7 @@ def platform(request, fault_rabbit, fault_postgres, tmp_path):
         "EVENT_DELIVERY_LIMIT": "4",
         **(marker.kwargs if marker else {}),
     }
+    deadline = request.node.get_closest_marker("rpc_timeout")
     link = None
     with (
         scratch_postgres_database(admin_url, "jinguo_fault_registry") as registry,
@@ -68,7 +69,7 @@ def platform(request, fault_rabbit, fault_postgres, tmp_path):
             amqp_uri=fault_rabbit.new_vhost(),
             workdir=tmp_path,
             database_urls={"registry": registry, "projects": projects, "funding": funding},
-            rpc_timeout=3.0,
+            rpc_timeout=float(deadline.args[0]) if deadline else 3.0,
             extra_env=extra_env,
         )
         platform.funding_link = link  # type: ignore[attr-defined]
@@ -90,6 +91,7 @@ def pytest_configure(config):
         "markers", "funding_link: funding reaches its database through a link the test can cut"
     )
     config.addinivalue_line("markers", "env(**settings): more environment for the platform")
+    config.addinivalue_line("markers", "rpc_timeout(seconds): the gateway's deadline (3 s)")
 
 
 class Watch:
