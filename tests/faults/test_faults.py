@@ -17,12 +17,12 @@ import requests
 import sqlalchemy as sa
 
 from kit import deadletters
+from kit import events as catalogue
 from kit.db import connect
 from kit.tables import inbox, outbox
 from tests.faults.audit import CONSUMED, audit
 from tests.faults.conftest import record
 from tests.faults.saga import run_sagas
-from tests.support.events import publish_event
 from tests.support.platform import free_port
 
 
@@ -98,9 +98,10 @@ def test_postgresql_restarted_mid_run(platform, cast, fault_postgres):
 
 def test_a_poison_event_is_parked_and_the_next_hundred_go_through(platform, cast):
     queue = "evt-projects-milestone_accepted--funding.milestone_accepted"
-    # an acceptance of a milestone of a contract that does not exist: funding can never apply it
-    publish_event(
-        platform.amqp_uri,
+    # an acceptance of a negative amount: funding can never apply it (a permanent failure,
+    # parked after the delivery limit; one of a contract not known yet would be retried until
+    # the retry horizon, as a milestone that overtook its award must be)
+    body = catalogue.outgoing(
         "projects",
         "milestone_accepted",
         {
@@ -113,6 +114,16 @@ def test_a_poison_event_is_parked_and_the_next_hundred_go_through(platform, cast
             "accepted_by": "nobody",
         },
     )
+    body["amount"] = -1
+    with kombu.Connection(platform.amqp_uri) as connection:
+        exchange = kombu.Exchange("projects.events", type="topic", durable=True)
+        connection.Producer().publish(
+            json.dumps(body),
+            exchange=exchange,
+            routing_key="milestone_accepted",
+            content_type="application/json",
+            declare=[exchange],
+        )
     books = settle(platform, run_sagas(cast, 100, 8))
     with kombu.Connection(platform.amqp_uri) as connection:
         deadline = time.monotonic() + 120
