@@ -265,6 +265,27 @@ def test_a_service_reaches_every_queue_the_kit_declares_for_it(service):
             assert allows(granted[kind], name), (kind, name)
     assert not allows(granted["read"], reply.format("gateway"))  # another's replies
     assert allows(granted["write"], "jinguo.dead-letters")  # its queues' dead-letter exchange
+    # its retry exchange and delay queues (kit.retry), and not another service's
+    from kit.retry import RetryPolicy, delay_queue, exchange_name
+
+    names = [exchange_name(service), *(delay_queue(service, t) for t in RetryPolicy().tiers())]
+    for name in names:
+        for kind in ("configure", "write", "read"):
+            assert allows(granted[kind], name), (kind, name)
+    for other in set(SERVICES) - {service}:
+        assert not allows(granted["write"], exchange_name(other)), other
+        assert not allows(granted["configure"], delay_queue(other, 30)), other
+
+
+def test_event_queues_declared_before_their_arguments_said_so_dead_letter_at_least_once():
+    """A policy gives queues declared by an earlier version (EVENT_DEAD_LETTER_STRATEGY
+    at-most-once) the at-least-once dead-lettering new ones declare themselves."""
+    (policy,) = definitions()["policies"]
+    assert policy["vhost"] == "jinguo" and policy["pattern"] == "^evt-"
+    assert policy["definition"] == {
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+    }
 
 
 def test_the_gateway_publishes_only_rpc_requests_and_its_users_change_notices():

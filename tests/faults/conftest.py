@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.faults.infra import FaultPostgres, FaultRabbit, Unavailable
+from tests.faults.infra import DatabaseLink, FaultPostgres, FaultRabbit, Unavailable
 from tests.faults.saga import TRANCHE, Cast, SagaFailed
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import Platform
@@ -43,29 +43,55 @@ def fault_postgres():
 
 
 @pytest.fixture
-def platform(fault_rabbit, fault_postgres, tmp_path):
+def platform(request, fault_rabbit, fault_postgres, tmp_path):
+    """The platform on the suite's own broker and database. A test marked ``funding_link``
+    gets funding's database through a ``DatabaseLink`` it can cut or slow
+    (``platform.funding_link``); one marked ``env(NAME=value, ...)`` more settings."""
     admin_url = fault_postgres.admin_url
+    marker = request.node.get_closest_marker("env")
+    extra_env = {
+        # a poison message is parked after 4 deliveries (the default is 20)
+        "EVENT_DELIVERY_LIMIT": "4",
+        **(marker.kwargs if marker else {}),
+    }
+    deadline = request.node.get_closest_marker("rpc_timeout")
+    link = None
     with (
         scratch_postgres_database(admin_url, "jinguo_fault_registry") as registry,
         scratch_postgres_database(admin_url, "jinguo_fault_projects") as projects,
         scratch_postgres_database(admin_url, "jinguo_fault_funding") as funding,
     ):
+        funding_direct = funding
+        if request.node.get_closest_marker("funding_link"):
+            link = DatabaseLink(fault_postgres.port).start()
+            funding = link.url(funding)
         platform = Platform(
             amqp_uri=fault_rabbit.new_vhost(),
             workdir=tmp_path,
             database_urls={"registry": registry, "projects": projects, "funding": funding},
-            rpc_timeout=3.0,
-            # a poison message is parked after 4 deliveries (the default is 20)
-            extra_env={"EVENT_DELIVERY_LIMIT": "4"},
+            rpc_timeout=float(deadline.args[0]) if deadline else 3.0,
+            extra_env=extra_env,
         )
+        platform.funding_link = link  # type: ignore[attr-defined]
+        platform.funding_direct_url = funding_direct  # type: ignore[attr-defined]
         try:
             platform.start()
             yield platform
         finally:
             platform.stop()
+            if link is not None:
+                link.cut()
             # the broker may be the fault under test
             with contextlib.suppress(Exception):
                 fault_rabbit.start_app()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "funding_link: funding reaches its database through a link the test can cut"
+    )
+    config.addinivalue_line("markers", "env(**settings): more environment for the platform")
+    config.addinivalue_line("markers", "rpc_timeout(seconds): the gateway's deadline (3 s)")
 
 
 class Watch:

@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from tests.support.platform import free_port
 
@@ -182,3 +183,107 @@ class FaultPostgres:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class DatabaseLink:
+    """A TCP proxy on one service's link to its database, in this (eventlet) process: ``cut()``
+    makes the database unreachable as a failover or a partition would (open connections broken,
+    new ones refused) until ``restore()``; ``latency`` delays every answer of the database by
+    that many seconds (each chunk keeps its order; chunks are not serialised behind each
+    other's delays)."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.latency = 0.0
+        self._listener: Any = None
+        self._server: Any = None
+        self._sockets: set = set()
+        self._pumps: set = set()
+
+    def url(self, database_url: str) -> str:
+        """``database_url`` with its port replaced by this proxy's."""
+        return database_url.replace(f":{self.target[1]}/", f":{self.port}/", 1)
+
+    def start(self) -> DatabaseLink:
+        import eventlet
+
+        listener = eventlet.listen(("127.0.0.1", self.port))
+        self._listener = listener
+        self._server = eventlet.spawn(self._accept, listener)
+        return self
+
+    restore = start
+
+    def cut(self) -> None:
+        if self._server is not None:
+            self._server.kill()
+            self._server = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        for sock in list(self._sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for pump in list(self._pumps):
+            pump.kill()
+        self._pumps.clear()
+        self._sockets.clear()
+
+    def _accept(self, listener: Any) -> None:
+        import eventlet
+        from eventlet.green import socket as green_socket
+
+        while True:
+            client, _ = listener.accept()
+            try:
+                upstream = green_socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            self._sockets.update((client, upstream))
+            for source, sink, delayed in ((client, upstream, False), (upstream, client, True)):
+                pump = eventlet.spawn(self._pump, source, sink, delayed)
+                self._pumps.add(pump)
+                pump.link(lambda gt: self._pumps.discard(gt))
+
+    def _pump(self, source: Any, sink: Any, delayed: bool) -> None:
+        import eventlet
+        from eventlet.queue import LightQueue
+
+        chunks: LightQueue = LightQueue()
+
+        def deliver() -> None:
+            while True:
+                due, data = chunks.get()
+                if data is None:
+                    return
+                wait = due - time.monotonic()
+                if wait > 0:
+                    eventlet.sleep(wait)
+                try:
+                    sink.sendall(data)
+                except (OSError, EOFError):
+                    return
+
+        writer = eventlet.spawn(deliver) if delayed else None
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if writer is not None:
+                    chunks.put((time.monotonic() + self.latency, data))
+                else:
+                    sink.sendall(data)
+        except (OSError, EOFError):  # eventlet says EOFError of a socket cut() closed
+            pass
+        finally:
+            if writer is not None:
+                chunks.put((0.0, None))
+                with contextlib.suppress(Exception):
+                    writer.wait()
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.close()
+                self._sockets.discard(sock)

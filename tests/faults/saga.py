@@ -49,6 +49,7 @@ class Saga:
     done: bool = False
     retries: int = 0
     unavailable: int = 0  # 503 answers seen (a fault was noticed, and named)
+    slowest: float = 0.0  # the longest any one HTTP call took to be answered (s)
     alive: Callable[[], None] = lambda: None
     log: list[str] = field(default_factory=list)
 
@@ -67,11 +68,14 @@ def call(
     """One call, retried through faults until it answers something other than a 5xx."""
     headers = {"Idempotency-Key": key} if key else {}
     while True:
+        started = time.monotonic()
         try:
             response = client.request(method, path, json=body, headers=headers, timeout=15)
         except requests.RequestException as exc:
+            saga.slowest = max(saga.slowest, time.monotonic() - started)
             saga.log.append(f"{method} {path}: {type(exc).__name__}")
         else:
+            saga.slowest = max(saga.slowest, time.monotonic() - started)
             if response.status_code == 503:
                 saga.unavailable += 1
             if response.status_code < 500 and not (

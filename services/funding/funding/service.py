@@ -299,14 +299,16 @@ class FundingService(DirectoryConsumer):
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
-        with self.db(readonly=True) as uow:
-            queue = FundingRepository(uow.session).approval_queue_figures()
-        PENDING.set(queue["count"])
-        PENDING_FEN.set(queue["fen"])
-        OLDEST_PENDING_AGE.set(
-            (utcnow() - queue["oldest"]).total_seconds() if queue["oldest"] is not None else 0
-        )
-        return self.metrics()
+        def refresh() -> None:  # kept at their last value while the database is away
+            with self.db(readonly=True) as uow:
+                queue = FundingRepository(uow.session).approval_queue_figures()
+            PENDING.set(queue["count"])
+            PENDING_FEN.set(queue["fen"])
+            OLDEST_PENDING_AGE.set(
+                (utcnow() - queue["oldest"]).total_seconds() if queue["oldest"] is not None else 0
+            )
+
+        return self.metrics(refresh)
 
     # --- facts from other services ---------------------------------------------------------
 

@@ -14,9 +14,15 @@ Messages are taken in batches: up to ``batch_size`` events that arrived together
 one after another, in queue order, inside one transaction, and acknowledged after it commits.
 A commit per batch instead of per event is what lets a consumer keep pace with the relay. If
 any event of a batch fails, the batch is rolled back and its events are applied one by one,
-each in its own transaction, so only the failing event is requeued (after ``RETRY_DELAY``) and
-the others go on. One batch per handler is in flight at a time, so a replica applies the
-events of one queue in the order the broker delivered them.
+each in its own transaction, so only the failing event is held back and the others go on.
+A failure that means "try later" (``kit.retry.classify``: the database away, a serialization
+conflict, ``RetryLater``) sends the event through a delay queue with exponential backoff until
+``EVENT_RETRY_HORIZON_SECONDS``; any other failure requeues it (after ``RETRY_DELAY``) until the
+queue's delivery limit parks it in ``<queue>.dead``. When the whole batch failed because the
+database did not answer, its events go to the delay queues without being tried one by one.
+One batch per handler is in flight at a time, so a replica applies the events of one queue in
+the order the broker delivered them (a retried event comes back later, out of that order:
+handlers already cope, as events of different types travel on different queues).
 
 The handler must not commit. Events it emits go out through the outbox like any other.
 """
@@ -26,28 +32,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import eventlet
 import kombu
 from kombu import Queue
+from kombu.pools import ProducerPool
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import QueueConsumer
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kit import deadletters, metrics
+from kit import deadletters, metrics, retry
 from kit import events as catalogue
+from kit.amqp import close_pool, producer_pool
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
-from kit.errors import RetryLater
 from kit.tables import inbox
 
 log = logging.getLogger(__name__)
 
-#: seconds a failed event waits before it is requeued, so a failing dependency (a database
-#: restarting) is retried at a bounded rate instead of in a hot loop
+#: seconds an event that failed for good waits before it is requeued (until the delivery limit
+#: parks it); events that failed for a transient reason go to the delay queues (``kit.retry``)
 RETRY_DELAY = 1.0
 DEFAULT_BATCH_SIZE = 100
 #: how long the first event of a batch waits for company before the batch is applied
@@ -82,6 +90,27 @@ def claim(uow: UnitOfWork, handler: str, events: list[tuple[str, str]]) -> set[s
     return set(uow.session.execute(statement, rows).scalars())
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one event of a batch ended: done (applied now or before: acknowledge it), to be
+    retried later for a transient ``reason`` (``kit.retry``), or failed for good (requeue it;
+    the delivery limit parks it). Truthy when done."""
+
+    done: bool
+    reason: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.done
+
+    @property
+    def transient(self) -> bool:
+        return not self.done and self.reason is not None
+
+
+DONE = Outcome(True)
+FAILED = Outcome(False)
+
+
 def apply_batch(
     resource: DatabaseResource,
     handler: str,
@@ -91,10 +120,10 @@ def apply_batch(
     apply: Apply,
     *,
     service: str,
-) -> list[bool]:
-    """Apply each event of ``bodies`` exactly once; True for each one that is done with
-    (applied now, or applied before), False for each that failed and must be retried."""
-    done = [True] * len(bodies)
+) -> list[Outcome]:
+    """Apply each event of ``bodies`` exactly once; per event, whether it is done with
+    (applied now, or applied before), must be retried later (a transient failure) or failed."""
+    done: list[Outcome] = [DONE] * len(bodies)
     events: list[tuple[int, dict[str, Any]]] = []
     for index, body in enumerate(bodies):
         try:
@@ -102,10 +131,24 @@ def apply_batch(
         except catalogue.EventInvalid as exc:
             log.error("%s: %s; the message is requeued", handler, exc)
             metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
-            done[index] = False
+            done[index] = FAILED
     try:
         applied = _apply_together(resource, handler, event_type, events, apply)
-    except Exception:  # noqa: BLE001 - retried event by event below
+    except Exception as exc:  # noqa: BLE001 - retried event by event below
+        reason = retry.classify(exc)
+        if reason == "database_unreachable":
+            # the database is away: trying each event alone would fail the same way, once
+            # per event; the whole batch waits in the delay queues instead
+            log.warning(
+                "%s: the database did not answer (%s); %d event(s) will be retried later",
+                handler,
+                type(exc).__name__,
+                len(events),
+            )
+            metrics.EVENTS_CONSUMED.labels(service, event_type, "deferred").inc(len(events))
+            for index, _ in events:
+                done[index] = Outcome(False, reason)
+            return done
         log.warning(
             "%s: a batch of %d failed; applying its events one by one", handler, len(events)
         )
@@ -145,20 +188,28 @@ def _apply_alone(
     event: dict[str, Any],
     apply: Apply,
     service: str,
-) -> bool:
+) -> Outcome:
     try:
         applied = _apply_together(resource, handler, event_type, [(0, event)], apply)
-    except RetryLater as later:
-        log.info("%s will retry %s %s: %s", handler, event_type, event.get("event_id"), later)
-        metrics.EVENTS_CONSUMED.labels(service, event_type, "deferred").inc()
-        return False
-    except Exception:
+    except Exception as exc:
+        reason = retry.classify(exc)
+        if reason is not None:
+            log.info(
+                "%s will retry %s %s later (%s): %s",
+                handler,
+                event_type,
+                event.get("event_id"),
+                reason,
+                exc,
+            )
+            metrics.EVENTS_CONSUMED.labels(service, event_type, "deferred").inc()
+            return Outcome(False, reason)
         log.exception("%s failed on %s %s", handler, event_type, event.get("event_id"))
         metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
-        return False
+        return FAILED
     outcome = "applied" if applied else "duplicate"
     metrics.EVENTS_CONSUMED.labels(service, event_type, outcome).inc()
-    return True
+    return DONE
 
 
 def apply_once(
@@ -170,8 +221,8 @@ def apply_once(
     apply: Apply,
     *,
     service: str,
-) -> bool:
-    """Apply one event exactly once; False if it could not be applied (it raised)."""
+) -> Outcome:
+    """Apply one event exactly once; falsy if it could not be applied (it raised)."""
     return apply_batch(resource, handler, source, event_type, [body], apply, service=service)[0]
 
 
@@ -218,11 +269,33 @@ class BatchEventHandler(EventHandler):
         self._pending: list[tuple[Any, Any]] = []
         self._in_flight = False
         self._timer: Any = None
+        self.policy = retry.RetryPolicy.from_config(self.container.config)
+        self._retries: ProducerPool | None = None
+        #: message id -> (first failure, epoch s; last retry, monotonic s) of events in retry
+        self._failing: dict[str, tuple[float, float]] = {}
+        metrics.EVENT_RETRY_OLDEST.labels(self.container.service_name, name).set_function(
+            self.oldest_failing_age
+        )
 
     def start(self) -> None:
-        with kombu.Connection(self.container.config["AMQP_URI"]) as connection:
+        config = self.container.config
+        with kombu.Connection(config["AMQP_URI"]) as connection:
             deadletters.declare(connection, self.queue.name)
+            retry.declare(connection, self.container.service_name, self.policy, config)
+        # copies for the delay queues go out publisher-confirmed: the original is acknowledged
+        # only once the broker holds the copy
+        self._retries = producer_pool(config, confirms=True, size=1)
         super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        close_pool(self._retries)
+        self._retries = None
+
+    def kill(self) -> None:
+        super().kill()
+        close_pool(self._retries)
+        self._retries = None
 
     def handle_message(self, body: Any, message: Any) -> None:
         self._pending.append((body, message))
@@ -253,14 +326,17 @@ class BatchEventHandler(EventHandler):
             self._in_flight = False
 
     def _batch_done(self, batch: list, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
-        done = result if exc_info is None and result is not None else [False] * len(batch)
+        outcomes = result if exc_info is None and result is not None else [FAILED] * len(batch)
         try:
-            if not all(done):
+            if any(not outcome and not outcome.transient for outcome in outcomes):
                 time.sleep(RETRY_DELAY)
-            for (_, message), ok in zip(batch, done, strict=True):
+            for (_, message), outcome in zip(batch, outcomes, strict=True):
                 try:
-                    if ok:
+                    if outcome:
+                        self._failing.pop(_message_key(message), None)
                         self.queue_consumer.ack_message(message)
+                    elif outcome.transient:
+                        self._retry_later(message, str(outcome.reason))
                     else:
                         self.queue_consumer.requeue_message(message)
                 except Exception as exc:  # noqa: BLE001 - the broker redelivers unacked messages
@@ -271,6 +347,62 @@ class BatchEventHandler(EventHandler):
             if self._pending:
                 self._flush()
         return result, exc_info
+
+    def _retry_later(self, message: Any, reason: str) -> None:
+        """Move a message that failed transiently into a delay queue (then acknowledge it), or
+        park it once its retry horizon has passed."""
+        service = self.container.service_name
+        decision = retry.decide(self.policy, message.headers, reason=reason)
+        if decision.park:
+            log.error(
+                "%s: %s still failing (%s) %.0fs after its first failure; parked in %s",
+                self.queue.name,
+                message.properties.get("message_id"),
+                reason,
+                self.policy.horizon,
+                deadletters.dead_letter_queue(self.queue.name),
+            )
+            metrics.EVENT_RETRIES_EXHAUSTED.labels(service, self.event_type, reason).inc()
+            self._failing.pop(_message_key(message), None)
+            if message.channel.connection:
+                message.reject(requeue=False)  # dead-lettered into <queue>.dead, at least once
+            return
+        try:
+            assert self._retries is not None, "the handler is stopping"
+            with self._retries.acquire(block=True, timeout=10) as producer:
+                retry.publish_retry(producer, service, self.queue.name, message, decision, reason)
+        except Exception as exc:  # noqa: BLE001 - the broker itself is away: requeue instead
+            log.warning(
+                "%s: could not put %s in a delay queue (%s); requeued",
+                self.queue.name,
+                message.properties.get("message_id"),
+                exc,
+            )
+            time.sleep(RETRY_DELAY)
+            self.queue_consumer.requeue_message(message)
+            return
+        metrics.EVENT_RETRIES.labels(service, self.event_type, reason).inc()
+        self._failing[_message_key(message)] = (decision.since, time.monotonic())
+        self.queue_consumer.ack_message(message)
+
+    def oldest_failing_age(self) -> float:
+        """Seconds since the first failure of the oldest event this process is retrying.
+
+        An event is forgotten when it is applied or parked, or when it has not come back for
+        twice the longest delay (another replica took it over)."""
+        now_wall, now = time.time(), time.monotonic()
+        stale = 2 * self.policy.cap + 30
+        for key, (_, seen) in list(self._failing.items()):
+            if now - seen > stale:
+                self._failing.pop(key, None)
+        if not self._failing:
+            return 0.0
+        return max(0.0, now_wall - min(since for since, _ in self._failing.values()))
+
+
+def _message_key(message: Any) -> str:
+    properties = message.properties or {}
+    return str(properties.get("message_id") or id(message))
 
 
 def on_event(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -101,8 +102,18 @@ def normalize_url(url: str) -> str:
     return url
 
 
+#: seconds to wait for a PostgreSQL connection, and for a free pooled one: a database that does
+#: not answer must fail a request (503 naming it) before its caller's deadline, not hang it
+DEFAULT_CONNECT_TIMEOUT = 2.0
+
+
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    pre_ping: bool = False,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> Engine:
     """An engine tuned for the backend named by ``url``."""
     url = normalize_url(url)
@@ -129,9 +140,19 @@ def create_engine(
             # connection fails, SQLAlchemy invalidates the whole pool, and that one request or
             # event is answered 503 / retried. DATABASE_PRE_PING=true trades speed for zero.
             pool_pre_ping=pre_ping,
+            pool_timeout=connect_timeout,
             # JIT compilation costs 200-300 ms on a report query and wins nothing on the short
             # statements of a service (measured: coverage over 100k host units, 1.1 s -> 0.8 s)
-            connect_args={"options": "-c jit=off"},
+            connect_args={
+                "options": "-c jit=off",
+                "connect_timeout": max(1, round(connect_timeout)),
+                # a connection whose peer vanished (a failover, a cut link) is noticed in
+                # seconds by the kernel instead of after the default two hours
+                "keepalives": 1,
+                "keepalives_idle": 5,
+                "keepalives_interval": 2,
+                "keepalives_count": 3,
+            },
         )
         _switch_autocommit_quietly(engine)
         return engine
@@ -219,10 +240,23 @@ class DatabaseResource:
         pool_size: int = 10,
         echo: bool = False,
         pre_ping: bool = False,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         self.url = url
         self.service_name = service_name
-        self.engine = create_engine(url, pool_size=pool_size, echo=echo, pre_ping=pre_ping)
+        self.engine = create_engine(
+            url,
+            pool_size=pool_size,
+            echo=echo,
+            pre_ping=pre_ping,
+            connect_timeout=connect_timeout,
+        )
+        #: the last time (monotonic) a statement or connection failed because the database did
+        #: not answer, and what failed: health reports the database down from that moment
+        self.unreachable_since: float | None = None
+        self.last_failure: float | None = None
+        self.last_error: str | None = None
+        sa_event.listen(self.engine, "handle_error", self._on_error)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         _keep_aggregates(self.sessions)
         _keep_changes(self.sessions)
@@ -242,6 +276,33 @@ class DatabaseResource:
     @property
     def is_sqlite(self) -> bool:
         return self.write_lock is not None
+
+    def _on_error(self, context: Any) -> None:
+        from kit.retry import classify
+
+        error = context.sqlalchemy_exception or context.original_exception
+        if context.is_disconnect or classify(error) == "database_unreachable":
+            if self.unreachable_since is None:
+                self.unreachable_since = time.monotonic()
+                log.warning(
+                    "%s: the database did not answer (%s)",
+                    self.service_name,
+                    type(context.original_exception).__name__,
+                )
+            self.last_failure = time.monotonic()
+            self.last_error = type(context.original_exception).__name__
+
+    def failed_within(self, seconds: float) -> bool:
+        """Whether a statement failed for want of the database in the last ``seconds``."""
+        return self.last_failure is not None and time.monotonic() - self.last_failure < seconds
+
+    def mark_reachable(self) -> None:
+        """The database answered (health checked it): forget the last failure."""
+        if self.unreachable_since is not None:
+            log.info("%s: the database answers again", self.service_name)
+        self.unreachable_since = None
+        self.last_failure = None
+        self.last_error = None
 
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self, readonly=readonly)

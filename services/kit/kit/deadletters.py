@@ -1,9 +1,13 @@
 """Dead letters: where an event that keeps failing goes, and how ops bring it back.
 
 Every event queue of an ``@on_event`` handler is a quorum queue with a delivery limit. A
-handler that keeps failing on one message requeues it; once the broker has delivered it
-``EVENT_DELIVERY_LIMIT`` times it dead-letters it through the ``jinguo.dead-letters`` exchange
-into ``<queue>.dead``, and the handler goes on with the next. Dead-letter queues are durable
+handler that keeps failing on one message for a permanent reason (``kit.retry.classify``)
+requeues it; once the broker has delivered it ``EVENT_DELIVERY_LIMIT`` times it dead-letters it
+through the ``jinguo.dead-letters`` exchange into ``<queue>.dead``, and the handler goes on
+with the next. A message that kept failing for a transient reason (the database away) is
+retried through delay queues (``kit.retry``) and parked here, rejected, only after
+``EVENT_RETRY_HORIZON_SECONDS``. Dead-lettering is at-least-once (see
+``dead_lettering_arguments``). Dead-letter queues are durable
 and keep the message untouched, with the broker's ``x-death`` header saying where it came from
 and why. ``jinguo_dead_letters`` counts them per queue (the DLQ alert watches it).
 
@@ -28,6 +32,7 @@ from typing import Any
 import kombu
 
 from kit.config import load_config
+from kit.retry import RETRY_HEADERS
 
 DEAD_LETTER_EXCHANGE = "jinguo.dead-letters"
 DEFAULT_DELIVERY_LIMIT = 20
@@ -37,14 +42,38 @@ def dead_letter_queue(queue_name: str) -> str:
     return f"{queue_name}.dead"
 
 
+#: quorum queues dead-letter at most once unless told otherwise: a message dead-lettered while
+#: its target is unavailable would be dropped. ``at-least-once`` keeps it in the source queue
+#: until the target confirmed it; the broker requires ``reject-publish`` overflow for that.
+DEFAULT_DEAD_LETTER_STRATEGY = "at-least-once"
+
+
+def dead_lettering_arguments(config: dict[str, Any]) -> dict[str, Any]:
+    """Queue type and dead-letter strategy shared by event queues and delay queues.
+
+    Config ``EVENT_QUEUE_TYPE`` (quorum, the default, or classic) and
+    ``EVENT_DEAD_LETTER_STRATEGY`` (at-least-once, the default, or at-most-once for queues
+    declared by an earlier version, which the broker would refuse to redeclare otherwise).
+    """
+    if str(config.get("EVENT_QUEUE_TYPE") or "quorum") != "quorum":
+        return {}
+    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+    strategy = str(config.get("EVENT_DEAD_LETTER_STRATEGY") or DEFAULT_DEAD_LETTER_STRATEGY)
+    if strategy == "at-least-once":
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+    return arguments
+
+
 def queue_arguments(queue_name: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Arguments of an event queue: quorum, a delivery limit, dead-lettered by queue name."""
+    """Arguments of an event queue: quorum, a delivery limit, dead-lettered by queue name
+    (at least once)."""
     arguments: dict[str, Any] = {
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
         "x-dead-letter-routing-key": queue_name,
+        **dead_lettering_arguments(config),
     }
-    if str(config.get("EVENT_QUEUE_TYPE") or "quorum") == "quorum":
-        arguments["x-queue-type"] = "quorum"
+    if arguments.get("x-queue-type") == "quorum":
         limit = config.get("EVENT_DELIVERY_LIMIT") or DEFAULT_DELIVERY_LIMIT
         arguments["x-delivery-limit"] = int(limit)
     return arguments
@@ -139,7 +168,12 @@ def replay(connection: kombu.Connection, queue_name: str, limit: int | None = No
             message = queue.get(no_ack=False)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
+            # a replayed message starts afresh: no broker history, no retry count or horizon
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if not k.startswith("x-") and k not in RETRY_HEADERS
+            }
             producer.publish(
                 message.body,
                 exchange="",

@@ -24,7 +24,8 @@ class Database(DependencyProvider):
 
     With ``outbox=True`` (the default) it also runs the service's outbox relay in a managed
     green thread and wakes it whenever a unit of work commits events. Config keys:
-    ``DATABASE_URL`` (or ``url_key``), ``DATABASE_POOL_SIZE``, ``AMQP_URI`` and ``OUTBOX``
+    ``DATABASE_URL`` (or ``url_key``), ``DATABASE_POOL_SIZE``, ``DATABASE_CONNECT_TIMEOUT``
+    (seconds, default 2), ``AMQP_URI`` and ``OUTBOX``
     (relay tuning: ``batch_size``, ``poll_interval``, ``lease_ttl``, ``confirm_timeout``,
     ``retention_days``, and ``amqp_uri`` to publish through another broker address).
     """
@@ -43,6 +44,7 @@ class Database(DependencyProvider):
             service_name=self.container.service_name,
             pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
             pre_ping=bool(config.get("DATABASE_PRE_PING")),
+            connect_timeout=float(config.get("DATABASE_CONNECT_TIMEOUT") or 2.0),
         )
         if self.outbox:
             options = dict(config.get("OUTBOX") or {})

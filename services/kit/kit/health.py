@@ -10,6 +10,7 @@ reports ``starting`` — and the gateway's ``/health`` 503 — until all of them
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,24 +32,43 @@ def consuming(container: Any) -> bool:
     return all(consumer._consumers_ready.ready() for consumer in consumers)
 
 
+#: after a statement failed for want of the database, health reports it down for this long
+#: without asking it again (a probe would only wait for the same timeout)
+RECENT_FAILURE = 3.0
+
+
 def service_health(
     resource: DatabaseResource, *, outbox: bool = True, consumers_ready: bool = True
 ) -> dict[str, Any]:
+    """The service's report. The database is ``down`` as soon as any statement of the service
+    failed for want of it (``DatabaseResource.unreachable_since``), not only when this check's
+    own query fails, with since when; it is ``ok`` again once a probe answers."""
     report: dict[str, Any] = {"service": resource.service_name}
-    try:
-        with resource.begin(write=False) as connection:
-            connection.execute(sa.text("SELECT 1"))
-        report["database"] = {"status": "ok", "backend": resource.engine.dialect.name}
-        if outbox:
-            report["outbox"] = outbox_status(resource)
-    except sa.exc.SQLAlchemyError as exc:
-        report["database"] = {"status": "down", "error": type(exc).__name__}
+    if resource.failed_within(RECENT_FAILURE):
+        report["database"] = _down(resource, resource.last_error or "unreachable")
+    else:
+        try:
+            with resource.begin(write=False) as connection:
+                connection.execute(sa.text("SELECT 1"))
+            resource.mark_reachable()
+            report["database"] = {"status": "ok", "backend": resource.engine.dialect.name}
+            if outbox:
+                report["outbox"] = outbox_status(resource)
+        except sa.exc.SQLAlchemyError as exc:
+            report["database"] = _down(resource, type(exc).__name__)
     report["consumers"] = "ready" if consumers_ready else "starting"
     if report["database"]["status"] != "ok":
         report["status"] = "down"
     else:
         report["status"] = "ok" if consumers_ready else "starting"
     return report
+
+
+def _down(resource: DatabaseResource, error: str) -> dict[str, Any]:
+    down: dict[str, Any] = {"status": "down", "error": error}
+    if resource.unreachable_since is not None:
+        down["down_for_seconds"] = round(time.monotonic() - resource.unreachable_since, 1)
+    return down
 
 
 class Health(DependencyProvider):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -70,7 +72,7 @@ EVENTS_UNROUTED = Counter(
 EVENTS_CONSUMED = Counter(
     "jinguo_events_consumed_total",
     "Events handled by idempotent consumers: applied, duplicate (already applied), deferred "
-    "(refers to something not arrived yet; retried) or failed",
+    "(a transient failure: retried later through a delay queue) or failed",
     ["service", "event_type", "outcome"],
 )
 OUTBOX_BACKLOG = Gauge("jinguo_outbox_backlog_events", "Outbox rows not yet published", ["service"])
@@ -94,6 +96,29 @@ RPC_REFUSED = Counter(
     "RPC requests refused before they ran because they carried no valid proof from the "
     "platform (reason: missing, malformed, expired, invalid)",
     ["service", "entrypoint", "reason"],
+)
+EVENT_RETRIES = Counter(
+    "jinguo_event_retries_total",
+    "Events put in a delay queue to be tried again later, by the transient reason they failed "
+    "(database_unreachable, serialization, deadlock, lock_timeout, not_yet_known, ...)",
+    ["service", "event_type", "reason"],
+)
+EVENT_RETRIES_EXHAUSTED = Counter(
+    "jinguo_event_retries_exhausted_total",
+    "Events parked because they still failed transiently after the retry horizon",
+    ["service", "event_type", "reason"],
+)
+EVENT_RETRY_OLDEST = Gauge(
+    "jinguo_event_retry_oldest_seconds",
+    "Seconds since the first failure of the oldest event this process is retrying (0: none); "
+    "it is parked once this passes the retry horizon",
+    ["service", "queue"],
+)
+GAUGE_REFRESH_FAILURES = Counter(
+    "jinguo_metrics_refresh_failures_total",
+    "Times /metrics could not refresh the gauges it reads from the database (they keep their "
+    "last value)",
+    ["service"],
 )
 OUTBOX_RELAY_LEADER = Gauge(
     "jinguo_outbox_relay_leader", "1 while this process's relay holds the outbox lease", ["service"]
@@ -130,7 +155,17 @@ def outcome_of(exc_info: Any) -> str:
     return "rejected"
 
 
-def exposition() -> Response:
+def exposition(refresh: Callable[[], Any] | None = None, *, service: str = "") -> Response:
+    """The exposition, always 200. ``refresh`` sets the gauges read from the database first;
+    when it fails (the database away) they keep their last value, the failure is counted in
+    ``jinguo_metrics_refresh_failures_total`` and everything else is served as usual: the
+    dead-letter, retry and outbox figures matter most exactly then."""
+    if refresh is not None:
+        try:
+            refresh()
+        except Exception as exc:  # noqa: BLE001 - /metrics must answer whatever happened
+            GAUGE_REFRESH_FAILURES.labels(service).inc()
+            log.warning("%s: could not refresh the database gauges: %s", service, exc)
     return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
 
 
@@ -188,7 +223,8 @@ class Metrics(DependencyProvider):
             eventlet.sleep(interval)
 
     def get_dependency(self, worker_ctx: Any) -> Any:
-        return exposition
+        """``self.metrics(refresh)`` in a worker: the exposition (``exposition``)."""
+        return partial(exposition, service=self.container.service_name)
 
     def worker_setup(self, worker_ctx: Any) -> None:
         self._starts[worker_ctx] = time.perf_counter()

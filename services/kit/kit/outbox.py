@@ -107,6 +107,7 @@ class OutboxRelay:
         retention_days: float = 7.0,
         gather: float = 0.005,
         ssl: Any = None,
+        publish_pause: float = 0.0,
     ) -> None:
         self.resource = resource
         self.service_name = resource.service_name
@@ -121,6 +122,9 @@ class OutboxRelay:
         # broker work per event (about 1 ms of CPU per event measured), for a few ms of latency
         self.gather = float(gather)
         self.ssl = ssl
+        #: seconds between the broker's confirms and marking the rows sent: 0 in production;
+        #: the fault suite widens the window a crash may fall into (``OUTBOX_PUBLISH_PAUSE``)
+        self.publish_pause = float(publish_pause or 0)
         self.exchange = event_exchange_name(self.service_name)
         self.lease_name = f"{self.service_name}.outbox"
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -217,6 +221,8 @@ class OutboxRelay:
             self._next_tag += 1
             self._unconfirmed[self._next_tag] = row.event_id
         self._await_confirms()
+        if self.publish_pause:
+            self._stopped.wait(self.publish_pause)
         self._record_outcome(rows)
 
     def _await_confirms(self) -> None:

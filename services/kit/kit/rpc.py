@@ -25,9 +25,16 @@ from nameko.constants import DEFAULT_MAX_WORKERS, MAX_WORKERS_CONFIG_KEY
 from nameko.exceptions import UnserializableValueError, deserialize_to_instance, serialize
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer, get_rpc_exchange
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from kit import trust
+from kit import retry, trust
 from kit.amqp import close_pool, producer_pool
 from kit.errors import Conflict, InvalidInput, ServiceError, Unavailable
 from kit.metrics import RPC_REFUSED
@@ -73,10 +80,14 @@ def as_service_error(exc: BaseException) -> ServiceError | None:
         error = Conflict("the change collided with a concurrent one and was undone; retry it")
         error.code = "CONCURRENT_UPDATE"
         return error
-    if isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if (
+        isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        or retry.classify(exc) == "database_unreachable"
     ):
-        error = Unavailable("the service's database did not answer")
+        # answered at once (the connect and pool timeouts are shorter than a caller's
+        # deadline), naming what is missing; the gateway adds which service said so
+        error = Unavailable("the service's database did not answer", dependency="database")
         error.code = "DATABASE_UNAVAILABLE"
         return error
     return None
@@ -267,6 +278,10 @@ class Rpc(NamekoRpc):
     def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: Any) -> Any:
         if exc_info is not None:
             failure = to_remote_failure(exc_info[1])
+            if failure is not None and failure.kind == "unavailable":
+                # "funding's database", not just "a database"
+                details = {"service": self.container.service_name, **failure.details}
+                failure = RemoteFailure(failure.kind, failure.code, failure.message, details)
             if failure is not None:
                 exc_info = (RemoteFailure, failure, exc_info[2])
         return super().handle_result(message, worker_ctx, result, exc_info)

@@ -319,13 +319,15 @@ class ProjectsService(DirectoryConsumer):
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
-        with self.db(readonly=True) as uow:
-            figures = ProjectRepository(uow.session).operational_figures(local_date(utcnow()))
-        MILESTONES_OVERDUE.set(figures["milestones_overdue"])
-        COMMITMENTS_REJECTED.set(figures["commitments_rejected"])
-        for status, count in figures["projects"].items():
-            PROJECTS.labels(status).set(count)
-        return self.metrics()
+        def refresh() -> None:  # kept at their last value while the database is away
+            with self.db(readonly=True) as uow:
+                figures = ProjectRepository(uow.session).operational_figures(local_date(utcnow()))
+            MILESTONES_OVERDUE.set(figures["milestones_overdue"])
+            COMMITMENTS_REJECTED.set(figures["commitments_rejected"])
+            for status, count in figures["projects"].items():
+                PROJECTS.labels(status).set(count)
+
+        return self.metrics(refresh)
 
     # --- facts from other services ---------------------------------------------------------
 

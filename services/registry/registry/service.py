@@ -132,8 +132,10 @@ class RegistryService:
 
     @http("GET", "/metrics")
     def serve_metrics(self, request: Any) -> Any:
-        with self.db(readonly=True) as uow:
-            counts = OrganizationRepository(uow.session).counts_by_kind_and_status()
-        for (kind, status), count in counts.items():
-            ORGANIZATIONS.labels(kind, status).set(count)
-        return self.metrics()
+        def refresh() -> None:  # kept at their last value while the database is away
+            with self.db(readonly=True) as uow:
+                counts = OrganizationRepository(uow.session).counts_by_kind_and_status()
+            for (kind, status), count in counts.items():
+                ORGANIZATIONS.labels(kind, status).set(count)
+
+        return self.metrics(refresh)
