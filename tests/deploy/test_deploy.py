@@ -266,15 +266,23 @@ def test_a_service_reaches_every_queue_the_kit_declares_for_it(service):
     assert not allows(granted["read"], reply.format("gateway"))  # another's replies
     assert allows(granted["write"], "jinguo.dead-letters")  # its queues' dead-letter exchange
     # its retry exchange and delay queues (kit.retry), and not another service's
-    from kit.retry import RetryPolicy, delay_queue, exchange_name
+    from kit.retry import RetryPolicy, delay_queue, exchange_name, return_exchange_name
 
-    names = [exchange_name(service), *(delay_queue(service, t) for t in RetryPolicy().tiers())]
+    names = [
+        exchange_name(service),
+        return_exchange_name(service),
+        *(delay_queue(service, t) for t in RetryPolicy().tiers()),
+    ]
     for name in names:
         for kind in ("configure", "write", "read"):
             assert allows(granted[kind], name), (kind, name)
     for other in set(SERVICES) - {service}:
         assert not allows(granted["write"], exchange_name(other)), other
+        assert not allows(granted["write"], return_exchange_name(other)), other
         assert not allows(granted["configure"], delay_queue(other, 30)), other
+    # expired copies do not go back through the default exchange: writing to it would reach
+    # every queue of the vhost
+    assert not allows(granted["write"], "amq.default")
 
 
 def test_event_queues_declared_before_their_arguments_said_so_dead_letter_at_least_once():

@@ -59,6 +59,8 @@ class BrokerUsers:
         for permission in definitions["permissions"]:
             permission["user"] = self.prefix + permission["user"]
             permission["vhost"] = vhost
+        for policy in definitions["policies"]:
+            policy["vhost"] = vhost
         definitions["vhosts"] = []  # the test's vhost exists already
         response = requests.post(f"{self.api}/api/definitions", json=definitions, timeout=30)
         assert response.status_code in (201, 204), response.text

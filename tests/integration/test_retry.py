@@ -145,7 +145,7 @@ def test_the_delay_queues_are_quorum_queues_that_dead_letter_back_at_least_once(
             kombu.Queue(
                 name,
                 durable=True,
-                queue_arguments=retry.delay_queue_arguments(tier, {}),
+                queue_arguments=retry.delay_queue_arguments(tier, {}, "sickly"),
             )(channel).declare()
         channel.close()
     assert [retry.delay_queue("sickly", t) for t in (1, 2)] == [

@@ -135,9 +135,11 @@ def test_event_queues_and_delay_queues_dead_letter_at_least_once():
     assert arguments["x-dead-letter-strategy"] == "at-least-once"
     assert arguments["x-overflow"] == "reject-publish"  # the broker requires it for at-least-once
     assert arguments["x-delivery-limit"] == 20
-    delay = retry.delay_queue_arguments(8, {})
+    delay = retry.delay_queue_arguments(8, {}, "funding")
     assert delay["x-message-ttl"] == 8000
-    assert delay["x-dead-letter-exchange"] == ""  # back by the routing key: the work queue
+    # back by the routing key (the work queue's name) through funding's own return exchange,
+    # not the default exchange (writing there reaches every queue of the vhost)
+    assert delay["x-dead-letter-exchange"] == "funding.retry.back"
     assert delay["x-dead-letter-strategy"] == "at-least-once"
     # queues declared by an earlier version keep their arguments (the broker refuses others)
     old = deadletters.queue_arguments(queue, {"EVENT_DEAD_LETTER_STRATEGY": "at-most-once"})

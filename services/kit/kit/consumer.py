@@ -38,7 +38,7 @@ from typing import Any
 
 import eventlet
 import kombu
-from kombu import Queue
+from kombu import Queue, binding
 from kombu.pools import ProducerPool
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
@@ -259,12 +259,17 @@ class BatchEventHandler(EventHandler):
         # a quorum queue with a delivery limit: a message that keeps failing is dead-lettered
         # into <queue>.dead (kit.deadletters) and the next ones go on
         name = self.queue.name
+        # two bindings (kombu drops a Queue's own exchange once it has bindings): the event
+        # type on its source's exchange, and the queue's own name on the service's return
+        # exchange, by which retried copies come back (kit.retry)
         self.queue = Queue(
             name,
-            exchange=self.queue.exchange,
-            routing_key=self.event_type,
             durable=True,
             queue_arguments=deadletters.queue_arguments(name, self.container.config),
+            bindings=[
+                binding(self.queue.exchange, routing_key=self.event_type),
+                binding(retry.return_exchange(self.container.service_name), routing_key=name),
+            ],
         )
         self._pending: list[tuple[Any, Any]] = []
         self._in_flight = False

@@ -230,14 +230,26 @@ def delay_queue(service: str, tier: int) -> str:
     return f"{service}.retry.{tier}s"
 
 
-def delay_queue_arguments(tier: int, config: dict[str, Any]) -> dict[str, Any]:
-    """A delay queue: expired messages go back through the default exchange by their routing
-    key (their work queue's name); quorum with at-least-once dead-lettering where configured."""
+def return_exchange_name(service: str) -> str:
+    """Where expired copies go back to their work queues: a direct exchange of the service's
+    own, each of its event queues bound by its own name. Not the default exchange: writing to
+    that would let a service's broker user put messages into any queue of the vhost."""
+    return f"{service}.retry.back"
+
+
+def return_exchange(service: str) -> kombu.Exchange:
+    return kombu.Exchange(return_exchange_name(service), type="direct", durable=True)
+
+
+def delay_queue_arguments(tier: int, config: dict[str, Any], service: str) -> dict[str, Any]:
+    """A delay queue: expired messages go back through the service's return exchange by their
+    routing key (their work queue's name); quorum with at-least-once dead-lettering where
+    configured."""
     from kit.deadletters import dead_lettering_arguments
 
     return {
         "x-message-ttl": int(tier * 1000),
-        "x-dead-letter-exchange": "",
+        "x-dead-letter-exchange": return_exchange_name(service),
         **dead_lettering_arguments(config),
     }
 
@@ -248,6 +260,7 @@ def declare(connection: kombu.Connection, service: str, policy: RetryPolicy, con
     try:
         exchange = kombu.Exchange(exchange_name(service), type="headers", durable=True)
         exchange(channel).declare()
+        return_exchange(service)(channel).declare()
         for tier in policy.tiers():
             kombu.Queue(
                 delay_queue(service, tier),
@@ -256,7 +269,7 @@ def declare(connection: kombu.Connection, service: str, policy: RetryPolicy, con
                     kombu.binding(exchange, arguments={"x-match": "all", TIER_HEADER: f"{tier}s"})
                 ],
                 durable=True,
-                queue_arguments=delay_queue_arguments(tier, config),
+                queue_arguments=delay_queue_arguments(tier, config, service),
             )(channel).declare()
     finally:
         channel.close()
