@@ -10,9 +10,9 @@ Permanent failures are requeued and parked by the queue's delivery limit, as bef
 on: the consumer publishes a copy of the message (publisher-confirmed) to the service's retry
 exchange ``<service>.retry`` and then acknowledges the original. The exchange routes by a
 header to one of a few **delay queues** ``<service>.retry.<T>s``, quorum queues with a
-per-queue TTL of ``T`` seconds and the default exchange as their dead-letter exchange: when
-the copy expires the broker dead-letters it, with its original routing key (the name of the
-work queue), straight back onto the work queue. Each copy also carries a per-message TTL
+per-queue TTL of ``T`` seconds and the service's return exchange ``<service>.retry.back`` as
+their dead-letter exchange: when the copy expires the broker dead-letters it, with its original
+routing key (the name of the work queue), back onto the work queue, bound there by its name. Each copy also carries a per-message TTL
 between ``T/2`` and ``T`` (the jitter), so a burst that failed together does not come back
 together; a copy never waits longer than its queue's ``T``.
 
