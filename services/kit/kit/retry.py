@@ -12,9 +12,10 @@ exchange ``<service>.retry`` and then acknowledges the original. The exchange ro
 header to one of a few **delay queues** ``<service>.retry.<T>s``, quorum queues with a
 per-queue TTL of ``T`` seconds and the service's return exchange ``<service>.retry.back`` as
 their dead-letter exchange: when the copy expires the broker dead-letters it, with its original
-routing key (the name of the work queue), back onto the work queue, bound there by its name. Each copy also carries a per-message TTL
-between ``T/2`` and ``T`` (the jitter), so a burst that failed together does not come back
-together; a copy never waits longer than its queue's ``T``.
+routing key (the name of the work queue), back onto the work queue, bound there by its name.
+Each copy also carries a per-message TTL between ``T/2`` and ``T`` (the jitter), so a burst
+that failed together does not come back together; a copy never waits longer than its queue's
+``T``.
 
 The delay of attempt ``n`` is ``min(cap, base * 2**(n-1))`` seconds with that jitter (config
 ``EVENT_RETRY_BASE_SECONDS`` 1, ``EVENT_RETRY_MAX_DELAY_SECONDS`` 30). Copies carry the time
