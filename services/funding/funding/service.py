@@ -32,7 +32,7 @@ from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import page_request
+from kit.paging import page_request, sorted_page_request
 from kit.rpc import rpc
 
 SOURCE = schemas.SourceOut()
@@ -194,12 +194,7 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_sources(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = SOURCE_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=SOURCE_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, SOURCE_ORDER)
         return self._read(actor, Reader.sources, SOURCE_PAGE.dump, filters, request)
 
     @rpc
@@ -219,12 +214,7 @@ class FundingService(DirectoryConsumer):
     def list_commitments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """Per contract: committed, released, disbursed, paid, remaining; payee and source named."""
         filters = COMMITMENT_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=COMMITMENT_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, COMMITMENT_ORDER)
         return self._read(
             actor, Reader.commitments, _rows(COMMITMENT.dump, remaining=True), filters, request
         )
@@ -238,24 +228,14 @@ class FundingService(DirectoryConsumer):
     @rpc
     def list_disbursements(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=DISBURSEMENT_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, DISBURSEMENT_ORDER)
         return self._read(actor, Reader.disbursements, DISBURSEMENT_PAGE.dump, filters, request)
 
     @rpc
     def disbursement_rows(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """``list_disbursements`` with each payee's and source's name (the approval queue)."""
         filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=DISBURSEMENT_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, DISBURSEMENT_ORDER)
         return self._read(
             actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request
         )

@@ -225,6 +225,17 @@ class Fetched:
     total: int
 
 
+def sorted_page_request(filters: dict[str, Any], ordering: Ordering) -> PageRequest:
+    """The page a list's loaded filters ask for, under one of ``ordering``'s orders: takes
+    ``limit``, ``cursor`` and ``sort`` out of ``filters`` (what remains filters the rows)."""
+    return page_request(
+        filters.pop("limit", None),
+        filters.pop("cursor", None),
+        ordering=ordering,
+        sort=filters.pop("sort", None),
+    )
+
+
 def count(session: Any, query: Any) -> int:
     """How many rows ``query`` (a SELECT with its filters, no paging) gives."""
     counted = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())

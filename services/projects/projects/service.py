@@ -26,7 +26,7 @@ from kit.directory import DirectoryConsumer
 from kit.errors import Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import MAX_LIMIT, page_request
+from kit.paging import MAX_LIMIT, sorted_page_request
 from kit.rpc import rpc
 from projects import domain, handlers, ocds, schemas
 from projects.handlers import Context
@@ -151,12 +151,7 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def list_projects(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = PROJECT_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=PROJECT_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, PROJECT_ORDER)
         return self._read(actor, handlers.list_projects, PROJECT_PAGE.dump, filters, request)
 
     # --- applications and the award ---------------------------------------------------------
@@ -197,12 +192,7 @@ class ProjectsService(DirectoryConsumer):
     @rpc
     def list_contracts(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = CONTRACT_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=CONTRACT_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, CONTRACT_ORDER)
         return self._read(actor, handlers.list_contracts, CONTRACT_PAGE.dump, filters, request)
 
     @rpc

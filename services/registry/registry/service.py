@@ -13,7 +13,7 @@ from kit.clock import utcnow
 from kit.dependencies import Database
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import page_request
+from kit.paging import page_request, sorted_page_request
 from kit.rpc import rpc
 from registry import handlers, schemas
 from registry.domain import TRANSITIONS
@@ -93,12 +93,7 @@ class RegistryService:
     @rpc
     def list_organizations(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = ORGANIZATION_FILTERS_IN.load(filters or {})
-        request = page_request(
-            filters.pop("limit", None),
-            filters.pop("cursor", None),
-            ordering=ORGANIZATION_ORDER,
-            sort=filters.pop("sort", None),
-        )
+        request = sorted_page_request(filters, ORGANIZATION_ORDER)
         with self.db(readonly=True) as uow:
             repo = OrganizationRepository(uow.session)
             result = handlers.list_organizations(repo, filters, request, Actor.from_dict(actor))

@@ -30,7 +30,7 @@ from kit.directory import DirectoryConsumer
 from kit.errors import InvalidInput, Unavailable
 from kit.health import Health, health_response
 from kit.metrics import Metrics
-from kit.paging import Ordering, decode_cursor, page_request
+from kit.paging import Ordering, decode_cursor, sorted_page_request
 from kit.rpc import RemoteFailure, rpc
 from volunteers import handlers, schemas
 from volunteers.crypto import PersonalDataKeys
@@ -93,12 +93,7 @@ PROJECT_LOOKUP_TIMEOUT = 5.0
 
 def _pages(filters: dict[str, Any], order: Ordering) -> Any:
     """The page asked for, in the order ``filters`` names (``sort``, where the list has it)."""
-    return page_request(
-        filters.pop("limit", None),
-        filters.pop("cursor", None),
-        ordering=order,
-        sort=filters.pop("sort", None),
-    )
+    return sorted_page_request(filters, order)
 
 
 class VolunteersService(DirectoryConsumer):
