@@ -74,6 +74,7 @@ test: venv tools console
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/function_size.py --max-lines 60 services gateway/gateway
 	$(BIN)/mypy
 
 format: venv

@@ -1,0 +1,115 @@
+"""How every service runs a use case: one context, one command, one transaction.
+
+A use case is a plain function of the service's context and a typed command::
+
+    def publish_project(ctx: Context, command: PublishProject) -> Project: ...
+
+- ``ctx`` is the service's own ``Context`` (a dataclass in ``<service>/context.py``): the unit of
+  work, the repositories, the directory copy, the actor, the clock and the service's ports (what
+  it asks of the world: another service's answer, the keys that open personal data). The service
+  builds it in one place, its ``context`` method; tests build it over in-memory fakes.
+- ``command`` is a frozen dataclass (``<service>/commands.py``) that names what is asked; the
+  entrypoint loads the payload with the marshmallow schema and builds the command from it.
+- ``UseCases`` runs the use case in a write transaction (``execute``: commit at the end, roll back
+  on any error) or a read-only one (``query``: the result is dumped before the session closes,
+  so lazy attributes are still there). It is written here once, not in every service.
+- A fact another service published is handled the same way (``react``), under the service's own
+  system actor, in the unit of work the idempotent consumer opened.
+
+Time comes from ``ctx.clock`` — ``SystemClock`` in a service, ``FixedClock`` in a test — never
+from ``utcnow()`` inside a use case, so a test can say what time it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from kit.clock import local_date, utcnow
+
+ContextT = TypeVar("ContextT")
+CommandT = TypeVar("CommandT")
+ResultT = TypeVar("ResultT")
+DumpedT = TypeVar("DumpedT")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
+
+
+class SystemClock:
+    """The time of the machine: aware UTC, and the date where Jinguo's users are."""
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def today(self) -> date:
+        return local_date(self.now())
+
+
+@dataclass
+class FixedClock:
+    """A clock a test sets and moves."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+    def today(self) -> date:
+        return local_date(self.at)
+
+    def advance(self, **delta: float) -> datetime:
+        self.at = self.at + timedelta(**delta)
+        return self.at
+
+
+class UseCases(Generic[ContextT]):
+    """Mix into a nameko service that has a ``db`` (``kit.dependencies.Database``) and says how
+    to build its context; its entrypoints then read::
+
+        @rpc
+        def publish_project(self, project_id: str, actor: dict) -> dict:
+            command = PublishProject(project_id=project_id)
+            return PROJECT.dump(self.execute(actor, handlers.publish_project, command))
+    """
+
+    db: Any
+
+    def context(self, uow: Any, actor: dict[str, Any] | None) -> ContextT:
+        """The use cases' context over ``uow`` for ``actor`` (``None``: the service itself)."""
+        raise NotImplementedError
+
+    def execute(
+        self,
+        actor: dict[str, Any] | None,
+        use_case: Callable[[ContextT, CommandT], ResultT],
+        command: CommandT,
+    ) -> ResultT:
+        """Run a use case that changes state in one unit of work and commit it."""
+        with self.db() as uow:
+            result = use_case(self.context(uow, actor), command)
+            uow.commit()
+        return result
+
+    def query(
+        self,
+        actor: dict[str, Any] | None,
+        use_case: Callable[[ContextT, CommandT], ResultT],
+        command: CommandT,
+        dump: Callable[[ResultT], DumpedT],
+    ) -> DumpedT:
+        """Run a use case that only reads, in a read-only unit of work, and dump its answer
+        before the session closes."""
+        with self.db(readonly=True) as uow:
+            return dump(use_case(self.context(uow, actor), command))
+
+    def react(
+        self, uow: Any, use_case: Callable[[ContextT, CommandT], ResultT], fact: CommandT
+    ) -> ResultT:
+        """Handle another service's fact in the consumer's unit of work (it commits, once)."""
+        return use_case(self.context(uow, None), fact)
