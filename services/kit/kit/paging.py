@@ -310,3 +310,18 @@ def total_field() -> Any:
     return fields.Integer(
         metadata={"description": "how many items the list has under these filters (all pages)"}
     )
+
+
+def page_schema(item: type[Any], name: str | None = None) -> type[Any]:
+    """The marshmallow schema of a page of ``item``: ``items``, ``next_cursor`` and ``total``
+    (``TeamPage = page_schema(TeamOut)``), one definition for every list of the platform."""
+    from marshmallow import Schema, fields
+
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item)),
+            "next_cursor": fields.String(allow_none=True),
+            "total": total_field(),
+        },
+        name=name or item.__name__.removesuffix("Out") + "Page",
+    )
