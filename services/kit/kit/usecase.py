@@ -13,8 +13,9 @@ A use case is a plain function of the service's context and a typed command::
 - ``UseCases`` runs the use case in a write transaction (``execute``: commit at the end, roll back
   on any error) or a read-only one (``query``: the result is dumped before the session closes,
   so lazy attributes are still there). It is written here once, not in every service.
-- A fact another service published is handled the same way (``react``), under the service's own
-  system actor, in the unit of work the idempotent consumer opened.
+- A fact another service published is handled the same way (``react``), as the service's
+  ``system_actor``, in the unit of work the idempotent consumer opened. An entrypoint never
+  passes a missing actor through to mean "the system": ``context`` refuses one.
 
 Time comes from ``ctx.clock`` — ``SystemClock`` in a service, ``FixedClock`` in a test — never
 from ``utcnow()`` inside a use case, so a test can say what time it is.
@@ -79,14 +80,17 @@ class UseCases(Generic[ContextT]):
     """
 
     db: Any
+    #: who the service is when it handles another service's fact (the platform's system actor)
+    system_actor: dict[str, Any] | None = None
 
-    def context(self, uow: Any, actor: dict[str, Any] | None) -> ContextT:
-        """The use cases' context over ``uow`` for ``actor`` (``None``: the service itself)."""
+    def context(self, uow: Any, actor: dict[str, Any]) -> ContextT:
+        """The use cases' context over ``uow`` for ``actor``, the mapping the call names (a
+        missing one is refused, never taken for the system)."""
         raise NotImplementedError
 
     def execute(
         self,
-        actor: dict[str, Any] | None,
+        actor: dict[str, Any],
         use_case: Callable[[ContextT, CommandT], ResultT],
         command: CommandT,
     ) -> ResultT:
@@ -98,7 +102,7 @@ class UseCases(Generic[ContextT]):
 
     def query(
         self,
-        actor: dict[str, Any] | None,
+        actor: dict[str, Any],
         use_case: Callable[[ContextT, CommandT], ResultT],
         command: CommandT,
         dump: Callable[[ResultT], DumpedT],
@@ -111,5 +115,8 @@ class UseCases(Generic[ContextT]):
     def react(
         self, uow: Any, use_case: Callable[[ContextT, CommandT], ResultT], fact: CommandT
     ) -> ResultT:
-        """Handle another service's fact in the consumer's unit of work (it commits, once)."""
-        return use_case(self.context(uow, None), fact)
+        """Handle another service's fact in the consumer's unit of work (it commits, once), as
+        the service's ``system_actor``."""
+        if self.system_actor is None:
+            raise RuntimeError(f"{type(self).__name__} reacts to facts but names no system_actor")
+        return use_case(self.context(uow, self.system_actor), fact)
