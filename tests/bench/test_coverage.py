@@ -1,10 +1,11 @@
 """Coverage over a large subtree on PostgreSQL: the database query, and the whole RPC.
 
 The tree is built fast but faithfully: every organization and status change is made by the
-registry's own domain code (``registry.domain.register`` and ``Organization.transition``, so
-``path``, ``depth``, ``search_name``, status, version and timestamps are what
-``handlers.register_organization`` would store), then bulk-loaded with COPY into a database
-migrated with Alembic. Outbox rows are not written: the coverage query never reads them.
+registry's own domain code (``registry.domain.organization.register`` and
+``Organization.transition``, so ``path``, ``depth``, ``search_name``, status, version and
+timestamps are what ``handlers.register_organization`` would store), then bulk-loaded with COPY
+into a database migrated with Alembic. Outbox rows are not written: the coverage query never
+reads them.
 
 A city federation, districts, townships and ~100,000 host units spread over them, most with
 a women's organization child; a few host units are suspended or deregistered and a few
@@ -35,7 +36,10 @@ from kit.actor import Actor
 from kit.config import load_config
 from kit.db import connect
 from kit.migrate import upgrade
-from registry import domain
+from registry.domain.hierarchy import ancestor_ids
+from registry.domain.lifecycle import StatusChange
+from registry.domain.organization import Organization
+from registry.domain.organization import register as register_organization
 from registry.models import organizations, status_changes
 from registry.repository import OrganizationRepository
 from registry.service import RegistryService
@@ -83,8 +87,8 @@ class Tree:
     ``start_mappers()`` instruments the domain classes cannot be read after it.
     """
 
-    organizations: list[domain.Organization] = field(default_factory=list)
-    changes: list[domain.StatusChange] = field(default_factory=list)
+    organizations: list[Organization] = field(default_factory=list)
+    changes: list[StatusChange] = field(default_factory=list)
     organization_rows: list[list[Any]] = field(default_factory=list)
     change_rows: list[list[Any]] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
@@ -93,7 +97,7 @@ class Tree:
     city: Node | None = None
     districts: list[Node] = field(default_factory=list)
 
-    def add(self, organization: domain.Organization, *changes: domain.StatusChange) -> None:
+    def add(self, organization: Organization, *changes: StatusChange) -> None:
         organization.pull_events()  # the outbox is not loaded (see the module docstring)
         self.organizations.append(organization)
         self.changes.extend(changes)
@@ -143,14 +147,14 @@ def build_tree(host_units: int, seed: int = 20261122) -> Tree:
     clock = Timeline()
     tree = Tree()
 
-    def register(parent: domain.Organization | None = None, **kwargs: Any) -> domain.Organization:
-        organization, change = domain.register(
+    def register(parent: Organization | None = None, **kwargs: Any) -> Organization:
+        organization, change = register_organization(
             parent=parent, actor=ADMIN, at=clock.tick(), **kwargs
         )
         tree.add(organization, change)
         return organization
 
-    def transition(organization: domain.Organization, action: str, reason: str | None = None):
+    def transition(organization: Organization, action: str, reason: str | None = None):
         tree.changes.append(organization.transition(action, ADMIN, reason, clock.tick()))
         organization.pull_events()
 
@@ -200,7 +204,7 @@ def build_tree(host_units: int, seed: int = 20261122) -> Tree:
             if rng.random() < 0.01:
                 transition(host, "suspend", "年检未通过")
         counted = host.status != "deregistered"
-        ancestors = domain.ancestor_ids(host.path)[:-1]
+        ancestors = ancestor_ids(host.path)[:-1]
         tree.expect(ancestors, sector, counted, counted and women_active)
     tree.freeze()
     return tree

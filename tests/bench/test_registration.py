@@ -28,7 +28,7 @@ import eventlet
 import kombu
 import pytest
 
-from registry.domain import SECTORS
+from registry.domain.hierarchy import SECTORS
 from tests.bench.common import (
     CpuMeter,
     Stopwatch,

@@ -55,27 +55,29 @@ def test_events_of_an_aggregate_nobody_holds_any_more_still_reach_the_outbox(tmp
     import gc
 
     from kit.actor import Actor
-    from kit.clock import utcnow
     from kit.migrate import upgrade
     from kit.tables import outbox
+    from kit.usecase import SystemClock
     from registry import handlers
+    from registry.commands import ChangeStatus, RegisterOrganization
+    from registry.context import Context
     from registry.repository import OrganizationRepository
 
     url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
     upgrade("registry", url)
     admin = Actor("a0000000-0000-4000-8000-000000000001", "admin", "admin")
+
+    def context(uow):
+        return Context(uow, OrganizationRepository(uow.session), admin, SystemClock())
+
     with connect(url, service_name="registry") as db:
         with db() as uow:
             org = handlers.register_organization(
-                OrganizationRepository(uow.session),
-                {"name": "x", "kind": "service_provider"},
-                admin,
-                utcnow(),
+                context(uow), RegisterOrganization(name="x", kind="service_provider")
             )
             uow.commit()
         with db() as uow:
-            repo = OrganizationRepository(uow.session)
-            handlers.change_status(repo, org.id, "verify", None, admin, utcnow())
+            handlers.change_status(context(uow), ChangeStatus(org.id, "verify", None))
             uow.session.flush()  # the change is written: the session lets go of the object
             gc.collect()
             written = uow.commit()

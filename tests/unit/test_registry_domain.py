@@ -9,8 +9,9 @@ import pytest
 
 from kit import events
 from kit.actor import Actor
-from registry import domain
-from registry.domain import Organization, StatusChange
+from registry.domain import coverage, hierarchy, scope
+from registry.domain.lifecycle import StatusChange
+from registry.domain.organization import Organization, register
 from registry.exceptions import (
     HierarchyCycle,
     InvalidParent,
@@ -46,7 +47,7 @@ def node(kind, *, level=None, sector=None, status="registered", parent=None, nam
 
 def registered(kind, parent=None, **fields):
     """An organization registered through the domain, its registration event already taken."""
-    organization, _ = domain.register(
+    organization, _ = register(
         name=fields.pop("name", f"测试{kind}"),
         kind=kind,
         parent=parent,
@@ -147,7 +148,7 @@ def parent_from(spec):
     "kind, level, sector, parent", [case[1:] for case in ALLOWED], ids=[case[0] for case in ALLOWED]
 )
 def test_placement_allowed(kind, level, sector, parent):
-    domain.check_placement(kind, level, sector, parent_from(parent))
+    hierarchy.check_placement(kind, level, sector, parent_from(parent))
 
 
 @pytest.mark.parametrize(
@@ -157,14 +158,14 @@ def test_placement_allowed(kind, level, sector, parent):
 )
 def test_placement_refused(kind, level, sector, parent, error, details):
     with pytest.raises(error) as failure:
-        domain.check_placement(kind, level, sector, parent_from(parent))
+        hierarchy.check_placement(kind, level, sector, parent_from(parent))
 
     assert failure.value.details.items() >= details.items()
 
 
 def test_a_national_federation_is_told_it_has_no_parent():
     with pytest.raises(InvalidParent) as failure:
-        domain.check_placement("federation", "national", None, parent_from(NATIONAL))
+        hierarchy.check_placement("federation", "national", None, parent_from(NATIONAL))
 
     assert "no parent" in failure.value.message
 
@@ -184,7 +185,7 @@ def test_nothing_is_placed_under_an_inactive_parent(kind, level, sector, parent_
     parent = node(parent_kind, level=parent_level, sector=parent_sector, status=status)
 
     with pytest.raises(InvalidParent) as failure:
-        domain.check_placement(kind, level, sector, parent)
+        hierarchy.check_placement(kind, level, sector, parent)
 
     assert failure.value.details == {
         "field": "parent_id",
@@ -197,9 +198,7 @@ def test_register_applies_the_placement_rules():
     host = node("host_unit", sector="village")
 
     with pytest.raises(InvalidParent):
-        domain.register(
-            name="某社工事务所", kind="service_provider", parent=host, actor=ADMIN, at=AT
-        )
+        register(name="某社工事务所", kind="service_provider", parent=host, actor=ADMIN, at=AT)
 
 
 # --- registration -------------------------------------------------------------------------
@@ -208,7 +207,7 @@ def test_register_applies_the_placement_rules():
 def test_register_returns_a_registered_organization_and_its_first_status_change():
     city = registered("federation", level="city")
 
-    host, change = domain.register(
+    host, change = register(
         name="福州某科技有限公司",
         kind="host_unit",
         parent=city,
@@ -238,7 +237,7 @@ def test_register_returns_a_registered_organization_and_its_first_status_change(
 def test_register_records_organization_registered():
     city = registered("federation", level="city")
 
-    host, _ = domain.register(
+    host, _ = register(
         name="某街道", kind="host_unit", parent=city, actor=ADMIN, at=AT, sector="community"
     )
 
@@ -261,7 +260,7 @@ def test_register_records_organization_registered():
 
 def test_register_refuses_an_invalid_uscc():
     with pytest.raises(InvalidUSCC):
-        domain.register(
+        register(
             name="某协会", kind="service_provider", parent=None, actor=ADMIN, at=AT, uscc="123"
         )
 
@@ -390,7 +389,7 @@ def test_an_organization_is_active_unless_suspended_or_deregistered(status, acti
 
 def test_recorded_events_match_the_event_catalogue():
     """What the domain records is what the outbox will publish: it must pass the catalogue."""
-    provider, _ = domain.register(
+    provider, _ = register(
         name="某社工事务所", kind="service_provider", parent=None, actor=ADMIN, at=AT, uscc=USCC
     )
     provider.transition("verify", STAFF, None, LATER)
@@ -554,7 +553,7 @@ def test_paths_and_depths_follow_the_hierarchy(tree):
 
     assert committee.path == f"/{city.id}/{gulou.id}/{company.id}/{committee.id}/"
     assert committee.depth == 3
-    assert domain.ancestor_ids(committee.path) == [city.id, gulou.id, company.id, committee.id]
+    assert hierarchy.ancestor_ids(committee.path) == [city.id, gulou.id, company.id, committee.id]
     assert committee.is_within(city.id)
     assert committee.is_within(committee.id)
     assert not gulou.is_within(committee.id)
@@ -638,24 +637,24 @@ def actor(role, organization=None):
 @pytest.mark.parametrize("role", ["admin", "ops"])
 def test_roles_without_an_organization_read_everything(tree, role):
     for organization in tree.values():
-        domain.ensure_can_read(actor(role), organization)
+        scope.ensure_can_read(actor(role), organization)
 
 
 def test_admins_manage_everything_and_register_at_the_top(tree):
     admin = actor("admin")
     for organization in tree.values():
-        domain.ensure_can_manage(admin, organization)
-        domain.ensure_can_place_under(admin, organization)
-    domain.ensure_can_place_under(admin, None)
+        scope.ensure_can_manage(admin, organization)
+        scope.ensure_can_place_under(admin, organization)
+    scope.ensure_can_place_under(admin, None)
 
 
 @pytest.mark.parametrize("inside", ["gulou", "street", "company", "committee"])
 def test_federation_staff_read_and_manage_their_subtree(tree, inside):
     staff = actor("federation_staff", tree["gulou"])
 
-    domain.ensure_can_read(staff, tree[inside])
-    domain.ensure_can_manage(staff, tree[inside])
-    domain.ensure_can_place_under(staff, tree[inside])
+    scope.ensure_can_read(staff, tree[inside])
+    scope.ensure_can_manage(staff, tree[inside])
+    scope.ensure_can_place_under(staff, tree[inside])
 
 
 @pytest.mark.parametrize("outside", ["city", "taijiang", "provider", "other_city"])
@@ -663,7 +662,7 @@ def test_federation_staff_are_kept_out_of_other_subtrees(tree, outside):
     staff = actor("federation_staff", tree["gulou"])
     organization = tree[outside]
 
-    for check in (domain.ensure_can_read, domain.ensure_can_manage, domain.ensure_can_place_under):
+    for check in (scope.ensure_can_read, scope.ensure_can_manage, scope.ensure_can_place_under):
         with pytest.raises(OutOfScope) as failure:
             check(staff, organization)
         assert failure.value.details == {
@@ -677,14 +676,14 @@ def test_federation_staff_without_a_federation_see_nothing(tree):
     staff = actor("federation_staff")
 
     with pytest.raises(OutOfScope):
-        domain.ensure_can_read(staff, tree["gulou"])
+        scope.ensure_can_read(staff, tree["gulou"])
 
 
 def test_federation_staff_cannot_register_at_the_top(tree):
     staff = actor("federation_staff", tree["city"])
 
     with pytest.raises(OutOfScope) as failure:
-        domain.ensure_can_place_under(staff, None)
+        scope.ensure_can_place_under(staff, None)
 
     assert failure.value.details == {"field": "parent_id"}
 
@@ -692,10 +691,10 @@ def test_federation_staff_cannot_register_at_the_top(tree):
 def test_a_contractor_reads_only_its_own_organization(tree):
     contractor = actor("contractor", tree["provider"])
 
-    domain.ensure_can_read(contractor, tree["provider"])
+    scope.ensure_can_read(contractor, tree["provider"])
     for name in ("city", "gulou", "company", "other_city"):
         with pytest.raises(OrganizationNotFound) as failure:
-            domain.ensure_can_read(contractor, tree[name])
+            scope.ensure_can_read(contractor, tree[name])
         # told it does not exist, not that it is forbidden
         assert failure.value.kind == "not_found"
         assert failure.value.details == {"organization_id": tree[name].id}
@@ -705,16 +704,16 @@ def test_a_contractor_changes_nothing(tree):
     contractor = actor("contractor", tree["provider"])
 
     with pytest.raises(OutOfScope) as own:
-        domain.ensure_can_manage(contractor, tree["provider"])
+        scope.ensure_can_manage(contractor, tree["provider"])
     assert own.value.details == {"role": "contractor"}
     with pytest.raises(OrganizationNotFound):
-        domain.ensure_can_manage(contractor, tree["city"])
+        scope.ensure_can_manage(contractor, tree["city"])
     with pytest.raises(OrganizationNotFound):
-        domain.ensure_can_place_under(contractor, tree["city"])
+        scope.ensure_can_place_under(contractor, tree["city"])
     with pytest.raises(OutOfScope):
-        domain.ensure_can_place_under(contractor, tree["provider"])
+        scope.ensure_can_place_under(contractor, tree["provider"])
     with pytest.raises(OutOfScope) as top:
-        domain.ensure_can_place_under(contractor, None)
+        scope.ensure_can_place_under(contractor, None)
     assert top.value.details == {"role": "contractor"}
 
 
@@ -724,22 +723,22 @@ def test_finance_and_ops_read_but_change_nothing(tree, role):
 
     for organization in (tree["city"], tree["company"]):
         with pytest.raises(OutOfScope) as failure:
-            domain.ensure_can_manage(reader, organization)
+            scope.ensure_can_manage(reader, organization)
         assert failure.value.details == {"role": role}
         with pytest.raises(OutOfScope):
-            domain.ensure_can_place_under(reader, organization)
+            scope.ensure_can_place_under(reader, organization)
     with pytest.raises(OutOfScope):
-        domain.ensure_can_place_under(reader, None)
+        scope.ensure_can_place_under(reader, None)
 
 
 def test_reading_scope_for_each_role(tree):
     gulou, provider = tree["gulou"], tree["provider"]
 
-    assert domain.reading_scope(actor("admin")) == ("all", None)
-    assert domain.reading_scope(actor("finance_officer", gulou)) == ("subtree", gulou.id)
-    assert domain.reading_scope(actor("ops")) == ("all", None)
-    assert domain.reading_scope(actor("federation_staff", gulou)) == ("subtree", gulou.id)
-    assert domain.reading_scope(actor("contractor", provider)) == ("self", provider.id)
+    assert scope.reading_scope(actor("admin")) == ("all", None)
+    assert scope.reading_scope(actor("finance_officer", gulou)) == ("subtree", gulou.id)
+    assert scope.reading_scope(actor("ops")) == ("all", None)
+    assert scope.reading_scope(actor("federation_staff", gulou)) == ("subtree", gulou.id)
+    assert scope.reading_scope(actor("contractor", provider)) == ("self", provider.id)
 
 
 # --- coverage -----------------------------------------------------------------------------
@@ -760,7 +759,7 @@ def test_reading_scope_for_each_role(tree):
     ],
 )
 def test_coverage_rate_is_a_percentage_rounded_half_up(covered, host_units, rate):
-    result = domain.coverage_rate(covered, host_units)
+    result = coverage.coverage_rate(covered, host_units)
 
     assert result == rate
     assert isinstance(result, Decimal)
@@ -768,7 +767,7 @@ def test_coverage_rate_is_a_percentage_rounded_half_up(covered, host_units, rate
 
 
 def test_coverage_rate_is_none_without_host_units():
-    assert domain.coverage_rate(0, 0) is None
+    assert coverage.coverage_rate(0, 0) is None
 
 
 def test_coverage_report_lists_every_sector_and_a_total():
@@ -780,7 +779,7 @@ def test_coverage_report_lists_every_sector_and_a_total():
         "community": (46, 46),
     }
 
-    report = domain.coverage_report(city, counts)
+    report = coverage.coverage_report(city, counts)
 
     assert report["organization_id"] == city.id
     assert report["name"] == "某市妇联"
@@ -802,18 +801,18 @@ def test_coverage_report_lists_every_sector_and_a_total():
 
 
 def test_an_empty_coverage_report_has_no_rates():
-    report = domain.coverage_report(registered("federation", level="village"), {})
+    report = coverage.coverage_report(registered("federation", level="village"), {})
 
-    assert [line["sector"] for line in report["sectors"]] == list(domain.SECTORS)
+    assert [line["sector"] for line in report["sectors"]] == list(hierarchy.SECTORS)
     assert all(line["rate"] is None for line in report["sectors"])
     assert report["total"] == {"host_units": 0, "covered": 0, "rate": None}
 
 
 def test_a_finance_officer_reads_her_federations_subtree_only(tree):
     officer = actor("finance_officer", tree["gulou"])
-    domain.ensure_can_read(officer, tree["company"])
+    scope.ensure_can_read(officer, tree["company"])
     for outside in (tree["city"], tree["taijiang"]):
         with pytest.raises(OrganizationNotFound):
-            domain.ensure_can_read(officer, outside)
+            scope.ensure_can_read(officer, outside)
     with pytest.raises(OrganizationNotFound):
-        domain.ensure_can_read(actor("finance_officer"), tree["gulou"])
+        scope.ensure_can_read(actor("finance_officer"), tree["gulou"])

@@ -9,10 +9,11 @@ process. Ids are canonical UUID strings; ``path`` is the materialised path the s
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import registry, relationship
 
 from kit.db import NAMING_CONVENTION, UTCDateTime
-from registry import domain
+from registry.domain.lifecycle import StatusChange
+from registry.domain.organization import Organization
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -76,6 +77,11 @@ def start_mappers() -> None:
     global _mapped
     if _mapped:
         return
-    _mapper_registry.map_imperatively(domain.Organization, organizations)
-    _mapper_registry.map_imperatively(domain.StatusChange, status_changes)
+    _mapper_registry.map_imperatively(Organization, organizations)
+    # the relationship tells the flush that an organization is inserted before its status
+    # changes (without one, mappers flush in the order of their classes' qualified names);
+    # use cases set ``organization_id`` and never this attribute
+    _mapper_registry.map_imperatively(
+        StatusChange, status_changes, properties={"organization": relationship(Organization)}
+    )
     _mapped = True

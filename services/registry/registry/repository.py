@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
-from registry.domain import ACTIVE_STATUSES, Organization, StatusChange
+from registry.domain.lifecycle import ACTIVE_STATUSES, StatusChange
+from registry.domain.organization import Organization
 from registry.exceptions import OrganizationNotFound
 from registry.models import organizations, start_mappers, status_changes
 

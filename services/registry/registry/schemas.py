@@ -11,8 +11,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from kit.fields import Id, Text
-from kit.paging import MAX_LIMIT, sort_param, total_field
-from registry.domain import ACTIVE_STATUSES, KINDS, LEVELS, SECTORS, STATUSES, ancestor_ids
+from kit.paging import MAX_LIMIT, page_schema, sort_param
+from registry.domain.hierarchy import KINDS, LEVELS, SECTORS, ancestor_ids
+from registry.domain.lifecycle import ACTIVE_STATUSES, STATUSES
 from registry.repository import ORGANIZATION_ORDER
 
 REGION_CODE = validate.Regexp(
@@ -119,10 +120,7 @@ class OrganizationOut(Schema):
         return organization.status in ACTIVE_STATUSES
 
 
-class OrganizationPage(Schema):
-    items = fields.List(fields.Nested(OrganizationOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+OrganizationPage = page_schema(OrganizationOut)
 
 
 class StatusChangeOut(Schema):
@@ -136,10 +134,7 @@ class StatusChangeOut(Schema):
     at = fields.AwareDateTime()
 
 
-class StatusChangePage(Schema):
-    items = fields.List(fields.Nested(StatusChangeOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+StatusChangePage = page_schema(StatusChangeOut)
 
 
 RATE_DESCRIPTION = "covered / host_units in percent, one decimal; null when there are no units"
