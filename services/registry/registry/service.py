@@ -40,9 +40,8 @@ class RegistryService(UseCases[Context], Operations):
 
     db = Database()
 
-    def context(self, uow: Any, actor: dict[str, Any] | None) -> Context:
-        """The registry handles no other service's facts, so it never acts for itself: every
-        call names its actor, and one without is refused (``Actor.from_dict``) as before."""
+    def context(self, uow: Any, actor: dict[str, Any]) -> Context:
+        """Every call names its actor; one without is refused (``Actor.from_dict``)."""
         return Context(
             uow=uow,
             organizations=OrganizationRepository(uow.session),
