@@ -41,8 +41,8 @@ from kit.clock import utcnow
 from kit.db import DatabaseResource
 from kit.directory import apply_details
 from kit.migrate import upgrade
-from projects import sources
 from projects.service import ProjectsService
+from projects.sources import FundingSources
 from tests.bench.common import note, report, scaled
 from tests.bench.flows import BACKENDS, SPRING_BUD
 from tests.support.infra import scratch_postgres_database
@@ -79,13 +79,8 @@ class World:
             for provider in self.providers:
                 apply_details(uow, self._fact(provider, "service_provider", self.city, "verified"))
             # the city's source, as funding announces it (a project draws on its purchaser's)
-            sources.remember(
-                uow,
-                {
-                    "funding_source_id": SPRING_BUD.project["funding_source_id"],
-                    "owner_id": self.city,
-                    "version": 1,
-                },
+            FundingSources(uow.session).remember(
+                str(SPRING_BUD.project["funding_source_id"]), self.city, 1, utcnow()
             )
             uow.commit()
         self.staff = self._actor("federation_staff", self.city)

@@ -8,7 +8,8 @@ import pytest
 
 from kit.actor import SYSTEM
 from kit.db import DatabaseResource
-from projects import domain
+from projects.domain.award import award
+from projects.domain.project import Project
 from projects.repository import ProjectRepository
 
 
@@ -17,7 +18,7 @@ def _contract(db: DatabaseResource) -> str:
     now = datetime.now(UTC)
     with db() as uow:
         ProjectRepository(uow.session)  # maps the classes
-        project = domain.Project(
+        project = Project(
             title="项目",
             category="other",
             model="self_run",
@@ -36,7 +37,7 @@ def _contract(db: DatabaseResource) -> str:
             {"title": f"m{i}", "due_on": date(2027, 6, i), "amount": 50, "deliverables": ""}
             for i in (1, 2)
         ]
-        contract = domain.award(
+        contract = award(
             project,
             application=None,
             contractor_id=purchaser,

@@ -9,8 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kit.actor import Actor
-from projects import domain, ocds
-from projects.domain import Project
+from projects import ocds
+from projects.domain.application import apply_for
+from projects.domain.award import award
+from projects.domain.payments import Disbursement, payment_progressed
+from projects.domain.project import Project
 
 FEDERATION = "fed-0001"
 PROVIDER_A = "org-provider-a"
@@ -88,7 +91,7 @@ def published_project():
     project = new_project()
     project.publish(STAFF, at(1))
     applications = [
-        domain.apply_for(
+        apply_for(
             project,
             provider_id=PROVIDER_A,
             provider=ELIGIBLE,
@@ -97,7 +100,7 @@ def published_project():
             actor=CONTRACTOR_A,
             at=at(3),
         ),
-        domain.apply_for(
+        apply_for(
             project,
             provider_id=PROVIDER_B,
             provider=ELIGIBLE,
@@ -106,7 +109,7 @@ def published_project():
             actor=CONTRACTOR_B,
             at=at(4),
         ),
-        domain.apply_for(
+        apply_for(
             project,
             provider_id=PROVIDER_UNKNOWN,
             provider=ELIGIBLE,
@@ -138,7 +141,7 @@ MILESTONES = [
 
 def awarded_project():
     project, applications = published_project()
-    contract = domain.award(
+    contract = award(
         project,
         application=applications[0],
         contractor_id=PROVIDER_A,
@@ -153,14 +156,14 @@ def awarded_project():
 
 
 def paid(contract, milestone, project, amount, when, reference):
-    event = {
-        "disbursement_id": f"disb-{milestone.seq}",
-        "amount": amount,
-        "occurred_at": when,
-        "payment_reference": reference,
-    }
-    domain.payment_progressed(contract, milestone, project, "disbursement_approved", event)
-    domain.payment_progressed(contract, milestone, project, "disbursement_paid", event)
+    event = Disbursement(
+        disbursement_id=f"disb-{milestone.seq}",
+        amount=amount,
+        occurred_at=when,
+        payment_reference=reference,
+    )
+    payment_progressed(contract, milestone, project, "disbursement_approved", event)
+    payment_progressed(contract, milestone, project, "disbursement_paid", event)
 
 
 def report(contract, milestone, when):
@@ -354,7 +357,7 @@ def test_an_awarded_commissioned_project():
 
 def test_a_self_run_project_awarded_to_the_purchaser_itself():
     project = new_project(model="self_run")
-    contract = domain.award(
+    contract = award(
         project,
         application=None,
         contractor_id=FEDERATION,
@@ -381,7 +384,7 @@ def test_a_self_run_project_awarded_to_the_purchaser_itself():
 def test_a_self_run_project_awarded_to_a_partner():
     project = new_project(model="self_run")
     project.publish(STAFF, at(1))
-    contract = domain.award(
+    contract = award(
         project,
         application=None,
         contractor_id=PARTNER,

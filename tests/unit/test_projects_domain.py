@@ -8,6 +8,7 @@ performing the real transitions.
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -15,16 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit.actor import Actor
-from projects import domain
-from projects.domain import (
+from projects.domain.application import Application, apply_for
+from projects.domain.award import award, plan_milestones
+from projects.domain.contract import Milestone
+from projects.domain.delivery import contract_brief, delivery_report
+from projects.domain.payments import Disbursement, commitment_decided, payment_progressed
+from projects.domain.project import (
     EDITABLE,
     PROJECT_ACTIONS,
     PROJECT_STATUSES,
-    Application,
-    Milestone,
     Project,
-    Scope,
+    add_indicator_values,
+    ensure_source_available,
 )
+from projects.domain.scope import Scope
 from projects.exceptions import (
     InvalidTransition,
     OutOfScope,
@@ -128,7 +133,7 @@ def schedule(*amounts_and_dues):
 
 
 def award_commissioned(project, chosen, applications=(), amount=None, milestones=None):
-    contract = domain.award(
+    contract = award(
         project,
         application=chosen,
         contractor_id=chosen.provider_id if chosen else PROVIDER_ID,
@@ -145,7 +150,7 @@ def award_commissioned(project, chosen, applications=(), amount=None, milestones
 def award_self_run(
     project, contractor_id=FEDERATION_ID, contractor=None, amount=1_000_000, milestones=None
 ):
-    return domain.award(
+    return award(
         project,
         application=None,
         contractor_id=contractor_id,
@@ -173,7 +178,7 @@ def awarded(model="commissioned"):
     """A project awarded through the real transitions, with its contract; events taken."""
     if model == "commissioned":
         project = published()
-        chosen = domain.apply_for(
+        chosen = apply_for(
             project,
             provider_id=PROVIDER_ID,
             provider=VERIFIED,
@@ -256,7 +261,7 @@ def perform(action, project, contract):
     if action == "publish":
         return project.publish(STAFF, LATER)
     if action == "apply":
-        return domain.apply_for(
+        return apply_for(
             project,
             provider_id=PROVIDER_ID,
             provider=VERIFIED,
@@ -564,7 +569,7 @@ def test_an_edit_returns_only_what_changed_and_bumps_the_version_once():
 def apply(
     project, *, provider_id=PROVIDER_ID, provider=VERIFIED, amount=APPLIED_AMOUNT, actor=CONTRACTOR
 ):
-    return domain.apply_for(
+    return apply_for(
         project,
         provider_id=provider_id,
         provider=provider,
@@ -659,9 +664,7 @@ def test_an_application_stays_within_the_budget():
 def test_tranches_must_add_up_exactly():
     project = published("self_run")
     with pytest.raises(RuleBroken) as caught:
-        domain.plan_milestones(
-            project, 1_000_000, schedule((600_000, ENDS_ON), (399_999, ENDS_ON)), "c"
-        )
+        plan_milestones(project, 1_000_000, schedule((600_000, ENDS_ON), (399_999, ENDS_ON)), "c")
     assert caught.value.details == {
         "field": "milestones",
         "rule": "tranches_add_up",
@@ -670,16 +673,16 @@ def test_tranches_must_add_up_exactly():
         "difference": -1,
     }
     with pytest.raises(RuleBroken) as caught:
-        domain.plan_milestones(project, 1_000_000, schedule((1_000_001, ENDS_ON)), "c")
+        plan_milestones(project, 1_000_000, schedule((1_000_001, ENDS_ON)), "c")
     assert caught.value.details["difference"] == 1
 
 
 def test_the_contract_amount_stays_within_the_budget():
     project = published("self_run")
-    planned = domain.plan_milestones(project, BUDGET, schedule((BUDGET, ENDS_ON)), "c")
+    planned = plan_milestones(project, BUDGET, schedule((BUDGET, ENDS_ON)), "c")
     assert [m.amount for m in planned] == [BUDGET]
     with pytest.raises(RuleBroken) as caught:
-        domain.plan_milestones(project, BUDGET + 1, schedule((BUDGET + 1, ENDS_ON)), "c")
+        plan_milestones(project, BUDGET + 1, schedule((BUDGET + 1, ENDS_ON)), "c")
     assert caught.value.details == {
         "field": "amount",
         "rule": "within_budget",
@@ -690,7 +693,7 @@ def test_the_contract_amount_stays_within_the_budget():
 
 def test_due_dates_may_fall_on_the_first_and_last_day_of_the_project():
     project = published("self_run")
-    planned = domain.plan_milestones(project, 300, schedule((100, STARTS_ON), (200, ENDS_ON)), "c")
+    planned = plan_milestones(project, 300, schedule((100, STARTS_ON), (200, ENDS_ON)), "c")
     assert [m.due_on for m in planned] == [STARTS_ON, ENDS_ON]
 
 
@@ -704,7 +707,7 @@ def test_due_dates_may_fall_on_the_first_and_last_day_of_the_project():
 def test_due_dates_lie_within_the_project_period(dues, index):
     project = published("self_run")
     with pytest.raises(RuleBroken) as caught:
-        domain.plan_milestones(project, 300, schedule(*[(100, due) for due in dues]), "c")
+        plan_milestones(project, 300, schedule(*[(100, due) for due in dues]), "c")
     assert caught.value.details == {
         "field": f"milestones[{index}].due_on",
         "rule": "within_project_period",
@@ -715,7 +718,7 @@ def test_due_dates_lie_within_the_project_period(dues, index):
 
 def test_a_contract_needs_at_least_one_milestone():
     with pytest.raises(RuleBroken) as caught:
-        domain.plan_milestones(published("self_run"), 0, [], "c")
+        plan_milestones(published("self_run"), 0, [], "c")
     assert caught.value.details == {"field": "milestones", "rule": "required"}
 
 
@@ -726,7 +729,7 @@ def test_milestones_are_ordered_by_due_date_and_ties_keep_the_given_order():
         {"title": "B", "due_on": date(2027, 6, 30), "amount": 20},
         {"title": "A2", "due_on": date(2027, 3, 31), "amount": 11},
     ]
-    planned = domain.plan_milestones(published("self_run"), 71, given_order, "contract-1")
+    planned = plan_milestones(published("self_run"), 71, given_order, "contract-1")
     assert [(m.seq, m.title) for m in planned] == [(1, "A1"), (2, "A2"), (3, "B"), (4, "C")]
     assert all(m.contract_id == "contract-1" for m in planned)
     assert all(m.status == "pending" and m.payment_status == "none" for m in planned)
@@ -807,7 +810,7 @@ def test_a_commissioned_award_checks_the_provider_again():
     project = published()
     chosen = application(project)
     with pytest.raises(ProviderNotEligible) as caught:
-        domain.award(
+        award(
             project,
             application=chosen,
             contractor_id=PROVIDER_ID,
@@ -862,7 +865,7 @@ def test_the_contract_awarded_event_outlines_the_milestones():
 def test_a_self_run_award_refuses_an_application():
     project = new_project("self_run")
     with pytest.raises(RuleBroken) as caught:
-        domain.award(
+        award(
             project,
             application=application(project),
             contractor_id=PROVIDER_ID,
@@ -1078,14 +1081,14 @@ def test_acceptance_adds_beneficiaries_and_exact_indicator_values():
 
 
 def test_add_indicator_values_sums_exactly():
-    assert domain.add_indicator_values({"a": 0.1}, {"a": 0.2}) == {"a": 0.3}
-    assert domain.add_indicator_values({}, {"b": 1.1, "c": 3}) == {"b": 1.1, "c": 3.0}
+    assert add_indicator_values({"a": 0.1}, {"a": 0.2}) == {"a": 0.3}
+    assert add_indicator_values({}, {"b": 1.1, "c": 3}) == {"b": 1.1, "c": 3.0}
     actuals = {}
     for _ in range(10):
-        actuals = domain.add_indicator_values(actuals, {"d": 0.1})
+        actuals = add_indicator_values(actuals, {"d": 0.1})
     assert actuals == {"d": 1.0}
     original = {"a": 1}
-    domain.add_indicator_values(original, {"a": 1})
+    add_indicator_values(original, {"a": 1})
     assert original == {"a": 1}
 
 
@@ -1272,17 +1275,17 @@ T1, T2, T3, T4 = (AT + timedelta(hours=hours) for hours in (1, 2, 3, 4))
 
 
 def disbursement_event(occurred_at, amount=300_000, disbursement_id="d-1"):
-    return {
-        "disbursement_id": disbursement_id,
-        "occurred_at": occurred_at,
-        "amount": amount,
-        "payment_reference": "BANK-001",
-    }
+    return Disbursement(
+        disbursement_id=disbursement_id,
+        occurred_at=occurred_at,
+        amount=amount,
+        payment_reference="BANK-001",
+    )
 
 
 def feed(contract, milestone, project, events):
     for event_type, occurred_at in events:
-        domain.payment_progressed(
+        payment_progressed(
             contract, milestone, project, event_type, disbursement_event(occurred_at)
         )
 
@@ -1333,11 +1336,11 @@ def test_paid_is_final():
     project, contract = awarded()
     milestone = contract.milestones[0]
     feed(contract, milestone, project, [("disbursement_paid", T2)])
-    newer = domain.payment_progressed(
+    newer = payment_progressed(
         contract, milestone, project, "disbursement_held", disbursement_event(T3)
     )
     assert newer is True  # the event was newer, yet it cannot undo a payment
-    domain.payment_progressed(
+    payment_progressed(
         contract, milestone, project, "disbursement_rejected", disbursement_event(T4)
     )
     assert milestone.payment_status == "paid"
@@ -1347,10 +1350,8 @@ def test_paid_is_final():
 def test_a_milestone_of_an_unfunded_contract_shows_its_payment_rejected_with_no_disbursement():
     project, contract = awarded()
     milestone = contract.milestones[0]
-    unfunded = {**disbursement_event(T1), "disbursement_id": None}
-    assert domain.payment_progressed(
-        contract, milestone, project, "disbursement_rejected", unfunded
-    )
+    unfunded = replace(disbursement_event(T1), disbursement_id=None)
+    assert payment_progressed(contract, milestone, project, "disbursement_rejected", unfunded)
     assert (milestone.payment_status, milestone.disbursement_id) == ("rejected", None)
     assert (project.amount_approved, project.amount_paid) == (0, 0)
 
@@ -1359,13 +1360,13 @@ def test_payment_progressed_says_whether_the_event_was_newer():
     project, contract = awarded()
     milestone = contract.milestones[0]
     assert (
-        domain.payment_progressed(
+        payment_progressed(
             contract, milestone, project, "disbursement_approved", disbursement_event(T2)
         )
         is True
     )
     assert (
-        domain.payment_progressed(
+        payment_progressed(
             contract, milestone, project, "disbursement_requested", disbursement_event(T1)
         )
         is False
@@ -1377,7 +1378,7 @@ def test_project_money_is_derived_from_all_milestones():
     project, contract = awarded()
     first, second, third = contract.milestones
     feed(contract, first, project, [("disbursement_approved", T1)])
-    domain.payment_progressed(
+    payment_progressed(
         contract, second, project, "disbursement_paid", disbursement_event(T2, 299_000, "d-2")
     )
     feed(contract, third, project, [("disbursement_requested", T3)])
@@ -1387,10 +1388,8 @@ def test_project_money_is_derived_from_all_milestones():
 
 def test_a_commitment_is_committed():
     project, contract = awarded()
-    domain.commitment_decided(
-        contract, project, False, {"amount": 1_000_000, "shortfall": 5, "reason": "x"}
-    )
-    domain.commitment_decided(contract, project, True, {"amount": 1_000_000})
+    commitment_decided(contract, project, False, amount=1_000_000, shortfall=5, reason="x")
+    commitment_decided(contract, project, True, amount=1_000_000)
     assert contract.commitment_status == "committed"
     assert contract.commitment_shortfall is None
     assert contract.commitment_reason is None
@@ -1399,11 +1398,13 @@ def test_a_commitment_is_committed():
 
 def test_a_commitment_is_rejected_with_shortfall_and_reason():
     project, contract = awarded()
-    domain.commitment_decided(
+    commitment_decided(
         contract,
         project,
         False,
-        {"amount": 1_000_000, "shortfall": 250_000, "reason": "资金来源余额不足"},
+        amount=1_000_000,
+        shortfall=250_000,
+        reason="资金来源余额不足",
     )
     assert contract.commitment_status == "rejected"
     assert contract.commitment_shortfall == 250_000
@@ -1549,9 +1550,9 @@ def test_the_delivery_report_compares_targets_with_actuals():
     reported(contract, early)
     project.add_volunteer_minutes(100)
     project.add_volunteer_minutes(5)
-    domain.commitment_decided(contract, project, True, {"amount": APPLIED_AMOUNT})
-    domain.payment_progressed(contract, first, project, "disbursement_paid", disbursement_event(T1))
-    domain.payment_progressed(
+    commitment_decided(contract, project, True, amount=APPLIED_AMOUNT)
+    payment_progressed(contract, first, project, "disbursement_paid", disbursement_event(T1))
+    payment_progressed(
         contract,
         second,
         project,
@@ -1559,7 +1560,7 @@ def test_the_delivery_report_compares_targets_with_actuals():
         disbursement_event(T2, disbursement_id="d-2"),
     )
 
-    report = domain.delivery_report(project, contract, TODAY)
+    report = delivery_report(project, contract, TODAY)
 
     assert report["project_id"] == project.id
     assert report["status"] == "awarded"
@@ -1590,17 +1591,15 @@ def test_the_delivery_report_compares_targets_with_actuals():
 
 def test_the_delivery_report_counts_overdue_against_the_given_day():
     project, contract = awarded()
-    assert (
-        domain.delivery_report(project, contract, date(2027, 3, 31))["milestones"]["overdue"] == 0
-    )
-    assert domain.delivery_report(project, contract, date(2027, 4, 1))["milestones"]["overdue"] == 1
-    assert domain.delivery_report(project, contract, date(2028, 1, 1))["milestones"]["overdue"] == 3
+    assert delivery_report(project, contract, date(2027, 3, 31))["milestones"]["overdue"] == 0
+    assert delivery_report(project, contract, date(2027, 4, 1))["milestones"]["overdue"] == 1
+    assert delivery_report(project, contract, date(2028, 1, 1))["milestones"]["overdue"] == 3
 
 
 def test_the_delivery_report_shows_evaluation_scores():
     project, contract = awarded()
     project.evaluate(evaluation(), STAFF, LATER)
-    report = domain.delivery_report(project, contract, TODAY)
+    report = delivery_report(project, contract, TODAY)
     assert [i["score"] for i in report["indicators"]] == [90.0, 75.0]
     assert report["evaluation"]["overall"] == 84.0
     assert report["status"] == "evaluated"
@@ -1612,12 +1611,12 @@ def test_the_delivery_report_shows_evaluation_scores():
 def test_volunteer_hours_are_minutes_over_sixty_to_two_decimals(minutes, hours):
     project = new_project()
     project.add_volunteer_minutes(minutes)
-    assert domain.delivery_report(project, None, TODAY)["volunteer_hours"] == hours
+    assert delivery_report(project, None, TODAY)["volunteer_hours"] == hours
 
 
 def test_a_project_without_a_live_contract_has_nothing_contracted():
     project = published()
-    report = domain.delivery_report(project, None, TODAY)
+    report = delivery_report(project, None, TODAY)
     assert report["money"]["contracted"] == 0
     assert report["milestones"] == {
         "total": 0,
@@ -1628,7 +1627,7 @@ def test_a_project_without_a_live_contract_has_nothing_contracted():
     }
     project, contract = awarded()
     project.cancel("退出", STAFF, LATER, contract)
-    assert domain.delivery_report(project, contract, TODAY)["money"]["contracted"] == 0
+    assert delivery_report(project, contract, TODAY)["money"]["contracted"] == 0
 
 
 # --- scope --------------------------------------------------------------------------------
@@ -1794,7 +1793,7 @@ def test_a_cancelled_draft_stays_hidden_from_contractors():
     ],
 )
 def test_a_project_draws_on_its_purchasers_source_or_one_from_above(owner_id, purchaser_path):
-    domain.ensure_source_available(FUNDING_SOURCE_ID, owner_id, purchaser_path)
+    ensure_source_available(FUNDING_SOURCE_ID, owner_id, purchaser_path)
 
 
 @pytest.mark.parametrize(
@@ -1810,7 +1809,7 @@ def test_a_project_draws_on_its_purchasers_source_or_one_from_above(owner_id, pu
 )
 def test_any_other_source_is_not_available(owner_id, purchaser_path):
     with pytest.raises(RuleBroken) as raised:
-        domain.ensure_source_available(FUNDING_SOURCE_ID, owner_id, purchaser_path)
+        ensure_source_available(FUNDING_SOURCE_ID, owner_id, purchaser_path)
 
     assert raised.value.details["field"] == "funding_source_id"
     assert raised.value.details["rule"] == "source_not_available"
@@ -1825,7 +1824,7 @@ def test_a_contract_brief_gives_each_milestone_its_latest_report():
     rejected = reported(contract, first, beneficiaries=5)
     contract.reject(first, rejected, "缺少签到表", STAFF, LATER)
     again = reported(contract, first, at=LATER + timedelta(days=1), beneficiaries=42)
-    brief = domain.contract_brief(contract, project, {first.id: [rejected, again]})
+    brief = contract_brief(contract, project, {first.id: [rejected, again]})
     assert (brief["contract_id"], brief["project_title"], brief["contractor_id"]) == (
         contract.id,
         "单亲母亲家庭服务项目",

@@ -6,7 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry, relationship
 
 from kit.db import NAMING_CONVENTION, UTCDateTime
-from projects import domain
+from projects.domain.application import Application
+from projects.domain.contract import Contract, Milestone, MilestoneReport
+from projects.domain.project import Project
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 #: projects keeps a copy of the registry's organizations (kit.directory)
@@ -185,16 +187,16 @@ def start_mappers() -> None:
     global _mapped
     if _mapped:
         return
-    _mapper_registry.map_imperatively(domain.Project, projects)
-    _mapper_registry.map_imperatively(domain.Application, applications)
-    _mapper_registry.map_imperatively(domain.Milestone, milestones)
-    _mapper_registry.map_imperatively(domain.MilestoneReport, milestone_reports)
+    _mapper_registry.map_imperatively(Project, projects)
+    _mapper_registry.map_imperatively(Application, applications)
+    _mapper_registry.map_imperatively(Milestone, milestones)
+    _mapper_registry.map_imperatively(MilestoneReport, milestone_reports)
     _mapper_registry.map_imperatively(
-        domain.Contract,
+        Contract,
         contracts,
         properties={
             "milestones": relationship(
-                domain.Milestone,
+                Milestone,
                 order_by=milestones.c.seq,
                 cascade="all, delete-orphan",
                 lazy="selectin",

@@ -50,7 +50,9 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 
-from projects.domain import Application, Contract, Milestone, Project
+from projects.domain.application import Application
+from projects.domain.contract import Contract, Milestone
+from projects.domain.project import Project
 
 OCDS_VERSION = "1.1"
 CURRENCY = "CNY"

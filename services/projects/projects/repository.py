@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, contains_eager
 from kit.directory import organizations as directory
 from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
-from projects.domain import Application, Contract, Milestone, MilestoneReport, Project
+from projects.domain.application import Application
+from projects.domain.contract import Contract, Milestone, MilestoneReport
+from projects.domain.project import Project
 from projects.exceptions import ContractNotFound, ProjectNotFound
 from projects.models import (
     applications,

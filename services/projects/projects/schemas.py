@@ -8,13 +8,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from kit.fields import Id, Money, Text
-from kit.paging import MAX_LIMIT, sort_param, total_field
-from projects.domain import (
-    CATEGORIES,
-    CONTRACT_STATUSES,
-    MODELS,
-    PROJECT_STATUSES,
-)
+from kit.paging import MAX_LIMIT, page_schema, sort_param, total_field
+from projects.domain.contract import CONTRACT_STATUSES
+from projects.domain.project import CATEGORIES, MODELS, PROJECT_STATUSES
 from projects.repository import CONTRACT_ORDER, PROJECT_ORDER
 
 
@@ -223,10 +219,7 @@ class ProjectOut(Schema):
         return round(project.volunteer_minutes / 60, 2)
 
 
-class ProjectPage(Schema):
-    items = fields.List(fields.Nested(ProjectOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+ProjectPage = page_schema(ProjectOut)
 
 
 class ApplicationOut(Schema):
@@ -288,10 +281,7 @@ class ContractOut(Schema):
     milestones = fields.List(fields.Nested(MilestoneOut))
 
 
-class ContractPage(Schema):
-    items = fields.List(fields.Nested(ContractOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+ContractPage = page_schema(ContractOut)
 
 
 class ReportOut(Schema):

@@ -12,25 +12,27 @@ from typing import Any
 from nameko.dependency_providers import Config
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from prometheus_client import Gauge
 
-from kit.actor import Actor
+from kit.actor import SYSTEM, Actor
 from kit.calls import SignedRpcClient
 from kit.changes import ChangeNotices
-from kit.clock import local_date, utcnow
 from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
-from kit.directory import DirectoryConsumer
+from kit.directory import Directory, DirectoryConsumer
 from kit.errors import Unavailable
-from kit.health import Health, health_response
-from kit.metrics import Metrics
+from kit.operations import Operations
 from kit.paging import MAX_LIMIT, sorted_page_request
 from kit.rpc import rpc
-from projects import domain, handlers, ocds, schemas
-from projects.handlers import Context
+from kit.usecase import SystemClock, UseCases
+from projects import commands, handlers, ocds, schemas
+from projects.context import Context
+from projects.domain.payments import Disbursement
+from projects.domain.project import Project
+from projects.domain.scope import readable_by_everyone
 from projects.repository import CONTRACT_ORDER, PROJECT_ORDER, ProjectRepository
+from projects.sources import FundingSources
 
 PROJECT = schemas.ProjectOut()
 PROJECT_PAGE = schemas.ProjectPage()
@@ -47,6 +49,7 @@ DELIVERY = schemas.DeliveryOut()
 
 #: seconds to wait for funding's answer about a source not heard of yet
 DEFAULT_FUNDING_RPC_TIMEOUT = 5.0
+CLOCK = SystemClock()
 
 MILESTONES_OVERDUE = Gauge(
     "jinguo_milestones_overdue", "Milestones of live contracts past their due date, not accepted"
@@ -89,70 +92,65 @@ class FundingSourceFacts(DependencyProvider):
         return ask
 
 
-class ProjectsService(DirectoryConsumer):
+class ProjectsService(UseCases[Context], Operations, DirectoryConsumer):
     name = "projects"
 
     db = Database()
-    health_report = Health()
     #: tells the gateway's read cache which published projects a commit changed
     changes = ChangeNotices(
-        project=(domain.Project, lambda project: domain.readable_by_everyone(project.published_at))
+        project=(Project, lambda project: readable_by_everyone(project.published_at))
     )
-    metrics = Metrics()
     config = Config()
     funding_sources = FundingSourceFacts()
 
-    def _write(self, actor: dict[str, Any], use_case: Any, *args: Any) -> Any:
-        """Run a use case that changes state in one unit of work and commit it."""
-        with self.db() as uow:
-            result = use_case(
-                Context(uow, Actor.from_dict(actor), ask_funding=self.funding_sources), *args
-            )
-            uow.commit()
-        return result
-
-    def _read(self, actor: dict[str, Any], use_case: Any, dump: Any, *args: Any) -> Any:
-        with self.db(readonly=True) as uow:
-            return dump(use_case(Context(uow, Actor.from_dict(actor)), *args))
+    def context(self, uow: Any, actor: dict[str, Any] | None) -> Context:
+        return Context(
+            uow=uow,
+            repo=ProjectRepository(uow.session),
+            sources=FundingSources(uow.session),
+            directory=Directory(uow),
+            actor=SYSTEM if actor is None else Actor.from_dict(actor),
+            clock=CLOCK,
+            ask_funding=self.funding_sources,
+        )
 
     # --- projects ---------------------------------------------------------------------------
 
     @rpc
     def draft_project(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        data = PROJECT_CREATE_IN.load(payload)
-        return PROJECT.dump(self._write(actor, handlers.draft_project, data, utcnow()))
+        command = commands.DraftProject(**PROJECT_CREATE_IN.load(payload))
+        return PROJECT.dump(self.execute(actor, handlers.draft_project, command))
 
     @rpc
     def edit_project(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        changes = PROJECT_UPDATE_IN.load(payload)
-        return PROJECT.dump(
-            self._write(actor, handlers.edit_project, project_id, changes, utcnow())
-        )
+        command = commands.EditProject(project_id, changes=PROJECT_UPDATE_IN.load(payload))
+        return PROJECT.dump(self.execute(actor, handlers.edit_project, command))
 
     @rpc
     def publish_project(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return PROJECT.dump(self._write(actor, handlers.publish_project, project_id, utcnow()))
+        command = commands.PublishProject(project_id)
+        return PROJECT.dump(self.execute(actor, handlers.publish_project, command))
 
     @rpc
     def cancel_project(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        reason = REASON_REQUEST_IN.load(payload or {})["reason"]
-        return PROJECT.dump(
-            self._write(actor, handlers.cancel_project, project_id, reason, utcnow())
-        )
+        command = commands.CancelProject(project_id, **REASON_REQUEST_IN.load(payload or {}))
+        return PROJECT.dump(self.execute(actor, handlers.cancel_project, command))
 
     @rpc
     def get_project(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(actor, handlers.get_project, PROJECT.dump, project_id)
+        command = commands.GetProject(project_id)
+        return self.query(actor, handlers.get_project, command, PROJECT.dump)
 
     @rpc
     def list_projects(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = PROJECT_FILTERS_IN.load(filters or {})
-        request = sorted_page_request(filters, PROJECT_ORDER)
-        return self._read(actor, handlers.list_projects, PROJECT_PAGE.dump, filters, request)
+        loaded = PROJECT_FILTERS_IN.load(filters or {})
+        page = sorted_page_request(loaded, PROJECT_ORDER)
+        command = commands.ListProjects(page=page, **loaded)
+        return self.query(actor, handlers.list_projects, command, PROJECT_PAGE.dump)
 
     # --- applications and the award ---------------------------------------------------------
 
@@ -160,105 +158,89 @@ class ProjectsService(DirectoryConsumer):
     def submit_application(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = APPLICATION_CREATE_IN.load(payload)
-        return APPLICATION.dump(
-            self._write(actor, handlers.submit_application, project_id, data, utcnow())
-        )
+        command = commands.SubmitApplication(project_id, **APPLICATION_CREATE_IN.load(payload))
+        return APPLICATION.dump(self.execute(actor, handlers.submit_application, command))
 
     @rpc
     def list_applications(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(
-            actor,
-            handlers.list_applications,
-            lambda items: APPLICATIONS.dump({"items": items, "total": len(items)}),
-            project_id,
-        )
+        command = commands.ListApplications(project_id)
+        return self.query(actor, handlers.list_applications, command, _listed(APPLICATIONS))
 
     @rpc
     def award_contract(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = AWARD_REQUEST_IN.load(payload)
-        return CONTRACT.dump(
-            self._write(actor, handlers.award_contract, project_id, data, utcnow())
-        )
+        command = commands.AwardContract(project_id, **AWARD_REQUEST_IN.load(payload))
+        return CONTRACT.dump(self.execute(actor, handlers.award_contract, command))
 
     # --- contracts and milestones ------------------------------------------------------------
 
     @rpc
     def get_contract(self, contract_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(actor, handlers.get_contract, CONTRACT.dump, contract_id)
+        command = commands.GetContract(contract_id)
+        return self.query(actor, handlers.get_contract, command, CONTRACT.dump)
 
     @rpc
     def list_contracts(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = CONTRACT_FILTERS_IN.load(filters or {})
-        request = sorted_page_request(filters, CONTRACT_ORDER)
-        return self._read(actor, handlers.list_contracts, CONTRACT_PAGE.dump, filters, request)
+        loaded = CONTRACT_FILTERS_IN.load(filters or {})
+        page = sorted_page_request(loaded, CONTRACT_ORDER)
+        command = commands.ListContracts(page=page, **loaded)
+        return self.query(actor, handlers.list_contracts, command, CONTRACT_PAGE.dump)
 
     @rpc
     def report_milestone(
         self, contract_id: str, milestone_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         data = REPORT_CREATE_IN.load(payload)
-        report = self._write(
-            actor, handlers.report_milestone, contract_id, milestone_id, data, utcnow()
-        )
-        return REPORT.dump(report)
+        command = commands.ReportMilestone(contract_id, milestone_id, **data)
+        return REPORT.dump(self.execute(actor, handlers.report_milestone, command))
 
     @rpc
     def accept_milestone(
         self, contract_id: str, milestone_id: str, actor: dict[str, Any]
     ) -> dict[str, Any]:
-        contract = self._write(
-            actor, handlers.decide_milestone, contract_id, milestone_id, True, None, utcnow()
-        )
-        return CONTRACT.dump(contract)
+        command = commands.AcceptMilestone(contract_id, milestone_id)
+        return CONTRACT.dump(self.execute(actor, handlers.accept_milestone, command))
 
     @rpc
     def reject_milestone(
         self, contract_id: str, milestone_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         reason = REASON_REQUEST_IN.load(payload or {})["reason"]
-        contract = self._write(
-            actor, handlers.decide_milestone, contract_id, milestone_id, False, reason, utcnow()
-        )
-        return CONTRACT.dump(contract)
+        command = commands.RejectMilestone(contract_id, milestone_id, reason)
+        return CONTRACT.dump(self.execute(actor, handlers.reject_milestone, command))
 
     @rpc
     def milestone_reports(
         self, contract_id: str, milestone_id: str, actor: dict[str, Any]
     ) -> dict[str, Any]:
-        return self._read(
-            actor,
-            handlers.milestone_reports,
-            lambda items: REPORTS.dump({"items": items, "total": len(items)}),
-            contract_id,
-            milestone_id,
-        )
+        command = commands.MilestoneReports(contract_id, milestone_id)
+        return self.query(actor, handlers.milestone_reports, command, _listed(REPORTS))
 
     @rpc
     def contract_briefs(self, contract_ids: list[str], actor: dict[str, Any]) -> dict[str, Any]:
         """For finance screens: per contract the actor reads, its project's title and each
         milestone's latest report; others are left out."""
-        ids = [str(c) for c in (contract_ids or [])][:MAX_BRIEFS]
-        return self._read(
+        ids = tuple(str(c) for c in (contract_ids or []))[:MAX_BRIEFS]
+        return self.query(
             actor,
             handlers.contract_briefs,
+            commands.ContractBriefs(ids),
             lambda items: CONTRACT_BRIEFS.dump({"items": items}),
-            ids,
         )
 
     # --- evidence files (the bytes are in the gateway's blob store) ----------------------------
 
     @rpc
     def register_file(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        data = FILE_REGISTER_IN.load(payload)
-        return FILE.dump(self._write(actor, handlers.register_file, data, utcnow()))
+        command = commands.RegisterFile(**FILE_REGISTER_IN.load(payload))
+        return FILE.dump(self.execute(actor, handlers.register_file, command))
 
     @rpc
     def readable_file(self, file_id: str, actor: dict[str, Any]) -> dict[str, Any]:
         """The file's metadata if the actor may download it (else FILE_NOT_FOUND)."""
-        return self._read(actor, handlers.readable_file, FILE.dump, str(file_id))
+        command = commands.ReadableFile(str(file_id))
+        return self.query(actor, handlers.readable_file, command, FILE.dump)
 
     # --- evaluation, close, reports ------------------------------------------------------------
 
@@ -266,18 +248,18 @@ class ProjectsService(DirectoryConsumer):
     def evaluate_project(
         self, project_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
-        data = EVALUATION_CREATE_IN.load(payload)
-        return PROJECT.dump(
-            self._write(actor, handlers.evaluate_project, project_id, data, utcnow())
-        )
+        command = commands.EvaluateProject(project_id, **EVALUATION_CREATE_IN.load(payload))
+        return PROJECT.dump(self.execute(actor, handlers.evaluate_project, command))
 
     @rpc
     def close_project(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return PROJECT.dump(self._write(actor, handlers.close_project, project_id, utcnow()))
+        command = commands.CloseProject(project_id)
+        return PROJECT.dump(self.execute(actor, handlers.close_project, command))
 
     @rpc
     def delivery_report(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(actor, handlers.delivery, DELIVERY.dump, project_id, local_date(utcnow()))
+        command = commands.DeliveryReport(project_id)
+        return self.query(actor, handlers.delivery_report, command, DELIVERY.dump)
 
     @rpc
     def ocds_release_package(
@@ -292,83 +274,122 @@ class ProjectsService(DirectoryConsumer):
                 parties,
                 ocid_prefix=self.config.get("OCDS_OCID_PREFIX") or "ocds-jinguo",
                 publisher_name=self.config.get("OCDS_PUBLISHER") or "Jinguo",
-                published_at=utcnow(),
+                published_at=CLOCK.now(),
                 uri=uri,
             )
 
-        return self._read(actor, handlers.contracting_process, export, project_id)
+        command = commands.ContractingProcess(project_id)
+        return self.query(actor, handlers.contracting_process, command, export)
 
-    @rpc
-    def health(self) -> dict[str, Any]:
-        return self.health_report()
-
-    @http("GET", "/healthz")
-    def serve_health(self, request: Any) -> Any:
-        """For readiness probes: the database answers, the outbox backlog, the queues consumed."""
-        return health_response(self.health_report())
-
-    @http("GET", "/metrics")
-    def serve_metrics(self, request: Any) -> Any:
-        def refresh() -> None:  # kept at their last value while the database is away
-            with self.db(readonly=True) as uow:
-                figures = ProjectRepository(uow.session).operational_figures(local_date(utcnow()))
-            MILESTONES_OVERDUE.set(figures["milestones_overdue"])
-            COMMITMENTS_REJECTED.set(figures["commitments_rejected"])
-            for status, count in figures["projects"].items():
-                PROJECTS.labels(status).set(count)
-
-        return self.metrics(refresh)
+    def refresh_metrics(self, uow: UnitOfWork) -> None:
+        figures = ProjectRepository(uow.session).operational_figures(CLOCK.today())  # type: ignore[arg-type]
+        MILESTONES_OVERDUE.set(figures["milestones_overdue"])
+        COMMITMENTS_REJECTED.set(figures["commitments_rejected"])
+        for status, count in figures["projects"].items():
+            PROJECTS.labels(status).set(count)
 
     # --- facts from other services ---------------------------------------------------------
 
     @on_event("registry", "organization_suspended")
     def contractor_suspended(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.contractor_standing(uow, event, True, utcnow())
+        fact = _standing(event, suspended=True)
+        self.react(uow, handlers.contractor_standing_changed, fact)
 
     @on_event("registry", "organization_reinstated")
     def contractor_reinstated(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.contractor_standing(uow, event, False, utcnow())
+        fact = _standing(event, suspended=False)
+        self.react(uow, handlers.contractor_standing_changed, fact)
 
     @on_event("registry", "organization_deregistered")
     def contractor_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.contractor_deregistered(uow, event, utcnow())
+        fact = commands.ContractorDeregistered(
+            str(event["organization_id"]), event["kind"], event["version"]
+        )
+        self.react(uow, handlers.contractor_deregistered, fact)
 
     @on_event("funding", "funding_source_created")
     def funding_source_created(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.funding_source_created(uow, event)
+        fact = commands.FundingSourceCreated(
+            str(event["funding_source_id"]), str(event["owner_id"]), int(event["version"])
+        )
+        self.react(uow, handlers.funding_source_created, fact)
 
     @on_event("funding", "commitment_made")
     def commitment_made(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.commitment(uow, event, True)
+        self.react(uow, handlers.commitment, _commitment(event, committed=True))
 
     @on_event("funding", "commitment_rejected")
     def commitment_rejected(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.commitment(uow, event, False)
+        self.react(uow, handlers.commitment, _commitment(event, committed=False))
 
     @on_event("funding", "disbursement_requested")
     def disbursement_requested(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payment(uow, "disbursement_requested", event)
+        self.react(uow, handlers.payment, _disbursement("disbursement_requested", event))
 
     @on_event("funding", "disbursement_approved")
     def disbursement_approved(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payment(uow, "disbursement_approved", event)
+        self.react(uow, handlers.payment, _disbursement("disbursement_approved", event))
 
     @on_event("funding", "disbursement_rejected")
     def disbursement_rejected(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payment(uow, "disbursement_rejected", event)
+        self.react(uow, handlers.payment, _disbursement("disbursement_rejected", event))
 
     @on_event("funding", "disbursement_held")
     def disbursement_held(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payment(uow, "disbursement_held", event)
+        self.react(uow, handlers.payment, _disbursement("disbursement_held", event))
 
     @on_event("funding", "disbursement_released")
     def disbursement_released(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payment(uow, "disbursement_released", event)
+        self.react(uow, handlers.payment, _disbursement("disbursement_released", event))
 
     @on_event("funding", "disbursement_paid")
     def disbursement_paid(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payment(uow, "disbursement_paid", event)
+        self.react(uow, handlers.payment, _disbursement("disbursement_paid", event))
 
     @on_event("volunteers", "service_hours_verified")
     def service_hours_verified(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.volunteer_hours(uow, event)
+        project_id = event.get("project_id")
+        fact = commands.ServiceHoursVerified(
+            str(project_id) if project_id else None, event["minutes"]
+        )
+        self.react(uow, handlers.volunteer_hours, fact)
+
+
+def _listed(schema: Any) -> Any:
+    """Dumps a whole list (no paging) as ``{items, total}``."""
+    return lambda items: schema.dump({"items": items, "total": len(items)})
+
+
+# --- facts: an event's validated body as the command its handler takes --------------------------
+
+
+def _standing(event: dict[str, Any], *, suspended: bool) -> commands.ContractorStandingChanged:
+    return commands.ContractorStandingChanged(
+        str(event["organization_id"]), event["version"], suspended
+    )
+
+
+def _commitment(event: dict[str, Any], *, committed: bool) -> commands.CommitmentDecided:
+    return commands.CommitmentDecided(
+        contract_id=str(event["contract_id"]),
+        committed=committed,
+        amount=event["amount"],
+        shortfall=event.get("shortfall"),
+        reason=event.get("reason"),
+    )
+
+
+def _disbursement(event_type: str, event: dict[str, Any]) -> commands.DisbursementReported:
+    disbursement_id = event.get("disbursement_id")
+    return commands.DisbursementReported(
+        event_type=event_type,
+        contract_id=str(event["contract_id"]),
+        milestone_id=str(event["milestone_id"]),
+        disbursement=Disbursement(
+            occurred_at=event["occurred_at"],
+            disbursement_id=None if disbursement_id is None else str(disbursement_id),
+            amount=event["amount"],
+            status=event.get("status"),
+            payment_reference=event.get("payment_reference"),
+        ),
+    )
