@@ -96,6 +96,7 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer):
     name = "projects"
 
     db = Database()
+    system_actor = SYSTEM.to_dict()
     #: tells the gateway's read cache which published projects a commit changed
     changes = ChangeNotices(
         project=(Project, lambda project: readable_by_everyone(project.published_at))
@@ -103,13 +104,13 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer):
     config = Config()
     funding_sources = FundingSourceFacts()
 
-    def context(self, uow: Any, actor: dict[str, Any] | None) -> Context:
+    def context(self, uow: Any, actor: dict[str, Any]) -> Context:
         return Context(
             uow=uow,
             repo=ProjectRepository(uow.session),
             sources=FundingSources(uow.session),
             directory=Directory(uow),
-            actor=SYSTEM if actor is None else Actor.from_dict(actor),
+            actor=Actor.from_dict(actor),
             clock=CLOCK,
             ask_funding=self.funding_sources,
         )
