@@ -12,10 +12,15 @@ import kombu
 import pytest
 import sqlalchemy as sa
 
-from funding import domain, handlers
+from funding.commands import ContractAwarded
+from funding.context import database_context
+from funding.domain import ledger
+from funding.handlers import commitments
 from funding.models import journal_entries, metadata
-from funding.service import FundingService
+from funding.repository import FundingRepository
+from funding.service import DEFAULT_DUAL_APPROVAL_THRESHOLD, FundingService
 from kit import deadletters
+from kit.actor import SYSTEM
 from kit.clock import utcnow
 from kit.db import connect
 from kit.migrate import downgrade, drift, upgrade
@@ -158,7 +163,7 @@ class Money:
 
     def refusal(self, contract_id):
         with connect(self.db_url) as db, db.unit_of_work(readonly=True) as uow:
-            return handlers._repo(uow).commitment_refusal(contract_id)
+            return FundingRepository(uow.session).commitment_refusal(contract_id)
 
     def commitment(self, contract_id):
         try:
@@ -191,13 +196,13 @@ def assert_books_balance(money, source_id):
         by_transaction[entry.transaction_id][0] += entry.debit
         by_transaction[entry.transaction_id][1] += entry.credit
     assert all(debit == credit for debit, credit in by_transaction.values())
-    balances = domain.balances([e for e in entries if e.source_id == source_id])
+    balances = ledger.balances([e for e in entries if e.source_id == source_id])
     source = money.svc.get_source(source_id, money.officer)
     contract_money = {
         k: v for k, v in balances.items() if k.split(":")[0] in ("committed", "approved", "paid")
     }
-    assert -balances.get(domain.income(source_id), 0) == source["amount"]
-    assert balances.get(domain.available(source_id), 0) == source["available"]
+    assert -balances.get(ledger.income(source_id), 0) == source["amount"]
+    assert balances.get(ledger.available(source_id), 0) == source["available"]
     assert sum(contract_money.values()) == source["committed"]
     assert (
         sum(v for k, v in contract_money.items() if k.split(":")[0] in ("approved", "paid"))
@@ -387,7 +392,7 @@ def test_migrations_match_the_models_and_take_earlier_refusals_from_the_outbox(d
     upgrade("funding", database_url)
     assert drift(database_url, metadata, directory=True) == []
     with connect(database_url) as db, db.unit_of_work(readonly=True) as uow:
-        remembered = handlers._repo(uow).commitment_refusal(contract_id)
+        remembered = FundingRepository(uow.session).commitment_refusal(contract_id)
     assert (remembered["shortfall"], remembered["reason"], remembered["cause"]) == (
         300_000,
         "the funding source lacks available money",
@@ -566,7 +571,10 @@ def test_fifty_commitments_racing_for_a_source_that_affords_ten(money):
             ):  # a deadlock or serialisation failure is retried, as the consumer would
                 try:
                     with db() as uow:
-                        handlers.contract_awarded(uow, event, utcnow())
+                        ctx = database_context(
+                            uow, SYSTEM, dual_approval_threshold=DEFAULT_DUAL_APPROVAL_THRESHOLD
+                        )
+                        commitments.contract_awarded(ctx, ContractAwarded.from_event(event))
                         written = uow.commit()
                     made = (
                         "commitment_id" in written[0]

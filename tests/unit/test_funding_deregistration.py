@@ -2,7 +2,7 @@
 
 import pytest
 
-from funding import domain
+from funding.domain.disbursements import deregistration_hold, request_disbursement
 from tests.unit.test_funding_domain import (
     FINANCE_B,
     LATER,
@@ -54,7 +54,7 @@ def test_a_paid_or_rejected_disbursement_is_left_alone():
 
 def test_a_disbursement_opened_after_the_deregistration_is_held_at_once():
     commitment, _ = new_commitment(new_source())
-    disbursement = domain.request_disbursement(
+    disbursement = request_disbursement(
         commitment,
         milestone_id="m-1",
         amount=1_000,
@@ -63,7 +63,7 @@ def test_a_disbursement_opened_after_the_deregistration_is_held_at_once():
         dual_approval_threshold=10_000_000,
         cause="event:milestone_accepted",
         at=LATER,
-        hold_reason=domain.deregistration_hold("service_provider"),
+        hold_reason=deregistration_hold("service_provider"),
     )
     assert held(disbursement) == ("held", "provider_deregistered")
-    assert domain.deregistration_hold("federation") == "payee_deregistered"
+    assert deregistration_hold("federation") == "payee_deregistered"

@@ -11,17 +11,23 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from funding import domain
-from funding.domain import (
-    FundingScope,
-    FundingSource,
+from funding.domain.adjustments import SourceAdjustment, needs_confirmation
+from funding.domain.approvals import CONFLICTS
+from funding.domain.commitments import commit, release
+from funding.domain.disbursements import request_disbursement
+from funding.domain.ledger import (
     Posting,
     approved,
     available,
+    balances,
     committed,
     income,
     paid,
+    transaction,
 )
+from funding.domain.roles import ensure_treasurer
+from funding.domain.scope import FundingScope
+from funding.domain.sources import FundingSource, source_available_to
 from funding.exceptions import (
     CommitmentNotFound,
     DisbursementNotFound,
@@ -87,7 +93,7 @@ def new_source(amount=SOURCE_AMOUNT):
 
 
 def new_commitment(source, amount=CONTRACT_AMOUNT, payee_id=PROVIDER_ID, contract_id=None):
-    commitment, entries = domain.commit(
+    commitment, entries = commit(
         source,
         contract_id=contract_id or str(uuid.uuid4()),
         project_id=PROJECT_ID,
@@ -100,7 +106,7 @@ def new_commitment(source, amount=CONTRACT_AMOUNT, payee_id=PROVIDER_ID, contrac
 
 
 def request(commitment, amount=SMALL, *, requested_by=STAFF.user_id, suspended=False):
-    return domain.request_disbursement(
+    return request_disbursement(
         commitment,
         milestone_id=str(uuid.uuid4()),
         amount=amount,
@@ -174,7 +180,7 @@ def postings(entries):
 def journal(postings_, **context):
     values = {"source_id": "s1", "actor_id": FINANCE_A.user_id, "cause": "test", "at": AT}
     values.update(context)
-    return domain.transaction("test", postings_, **values)
+    return transaction("test", postings_, **values)
 
 
 def test_a_balanced_transaction_is_written_as_numbered_lines_of_one_transaction():
@@ -264,8 +270,8 @@ def test_balances_sum_debit_minus_credit_per_account():
         *journal([Posting("c", debit=5), Posting("a", credit=5)]),
     ]
 
-    assert domain.balances(entries) == {"a": 65, "b": -70, "c": 5}
-    assert domain.balances([]) == {}
+    assert balances(entries) == {"a": 65, "b": -70, "c": 5}
+    assert balances([]) == {}
 
 
 # --- sources ----------------------------------------------------------------------------------
@@ -402,7 +408,7 @@ def test_a_commitment_journals_available_to_the_contracts_committed_account():
     assert {(e.kind, e.contract_id, e.source_id, e.actor_id) for e in entries} == {
         ("commitment", "contract-7", source.id, None)
     }
-    assert domain.balances(entries) == {
+    assert balances(entries) == {
         committed("contract-7"): 600_000,
         available(source.id): -600_000,
     }
@@ -466,7 +472,7 @@ def test_a_release_gives_back_everything_outstanding_when_nothing_is_claimed():
     source = new_source()
     commitment, _ = new_commitment(source, 600_000, contract_id="contract-7")
 
-    entries = domain.release(source, commitment, claimed=0, cause="event:ended", at=LATER)
+    entries = release(source, commitment, claimed=0, cause="event:ended", at=LATER)
 
     assert postings(entries) == [
         (available(source.id), 600_000, 0),
@@ -485,10 +491,10 @@ def test_a_release_keeps_what_open_disbursements_still_claim():
     approve_fully(source, commitment, disbursement)  # 200 000 disbursed
     request(commitment, SMALL)  # 50 000 claimed, still pending
 
-    entries = domain.release(source, commitment, claimed=SMALL, cause="event:ended", at=LATEST)
+    entries = release(source, commitment, claimed=SMALL, cause="event:ended", at=LATEST)
 
     remainder = CONTRACT_AMOUNT - LARGE - SMALL
-    assert domain.balances(entries) == {
+    assert balances(entries) == {
         available(source.id): remainder,
         committed(commitment.contract_id): -remainder,
     }
@@ -507,7 +513,7 @@ def test_a_release_with_nothing_remaining_moves_nothing_but_closes_the_commitmen
     commitment, _ = new_commitment(source)
     before = state(source)
 
-    entries = domain.release(source, commitment, claimed=claimed, cause="event:ended", at=LATER)
+    entries = release(source, commitment, claimed=claimed, cause="event:ended", at=LATER)
 
     assert entries == []
     assert state(source) == before
@@ -657,7 +663,7 @@ def test_nobody_approves_the_same_disbursement_twice():
     assert disbursement.status == "pending"
 
 
-@pytest.mark.parametrize("reason", domain.CONFLICTS)
+@pytest.mark.parametrize("reason", CONFLICTS)
 def test_nobody_approves_a_disbursement_of_a_contract_they_had_a_hand_in(reason):
     source, commitment, disbursement = books(SMALL)
     before = state(source, commitment, disbursement)
@@ -986,13 +992,13 @@ def test_a_reinstatement_of_a_payee_whose_disbursement_is_not_held_changes_nothi
 
 @pytest.mark.parametrize("actor", [FINANCE_A, ADMIN], ids=lambda actor: actor.role)
 def test_finance_officers_and_admins_manage_sources(actor):
-    domain.ensure_treasurer(actor)
+    ensure_treasurer(actor)
 
 
 @pytest.mark.parametrize("actor", [STAFF, CONTRACTOR, OPS], ids=lambda actor: actor.role)
 def test_nobody_else_manages_sources(actor):
     with pytest.raises(MakerChecker):
-        domain.ensure_treasurer(actor)
+        ensure_treasurer(actor)
 
 
 def scope(actor, path=None):
@@ -1068,7 +1074,7 @@ def test_staff_or_finance_without_a_federation_see_no_money(actor):
 def test_a_source_is_available_to_its_owner_and_the_federations_below(
     owner, purchaser_path, available
 ):
-    assert domain.source_available_to(owner, purchaser_path) is available
+    assert source_available_to(owner, purchaser_path) is available
 
 
 # --- top-ups and corrections at or above the threshold ---------------------------------------
@@ -1079,7 +1085,7 @@ def test_a_source_is_available_to_its_owner_and_the_federations_below(
     [(1, False), (THRESHOLD - 1, False), (THRESHOLD, True), (-THRESHOLD, True), (-1, False)],
 )
 def test_adjustments_at_or_above_the_threshold_wait_for_confirmation(amount, pending):
-    assert domain.needs_confirmation(amount, THRESHOLD) is pending
+    assert needs_confirmation(amount, THRESHOLD) is pending
 
 
 @pytest.mark.parametrize(("amount", "kind"), [(THRESHOLD, "receipt"), (-THRESHOLD, "correction")])
@@ -1087,7 +1093,7 @@ def test_a_pending_adjustment_enters_the_journal_only_when_another_officer_confi
     source = new_source()
     before = state(source)
 
-    adjustment = domain.SourceAdjustment(
+    adjustment = SourceAdjustment(
         source=source, amount=amount, reason="追加预算", actor=FINANCE_A, at=AT
     )
 
@@ -1116,7 +1122,7 @@ def test_a_pending_adjustment_enters_the_journal_only_when_another_officer_confi
 def test_a_refused_adjustment_moves_nothing_and_needs_a_reason():
     source = new_source()
     before = state(source)
-    adjustment = domain.SourceAdjustment(
+    adjustment = SourceAdjustment(
         source=source, amount=THRESHOLD, reason="追加预算", actor=ADMIN, at=AT
     )
 
@@ -1134,7 +1140,7 @@ def test_a_correction_beyond_what_is_available_is_refused_when_asked():
     source = new_source()
 
     with pytest.raises(InsufficientFunds):
-        domain.SourceAdjustment(
+        SourceAdjustment(
             source=source, amount=-(SOURCE_AMOUNT + 1), reason="更正", actor=FINANCE_A, at=AT
         )
 

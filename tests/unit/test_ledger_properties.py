@@ -28,8 +28,10 @@ from hypothesis.stateful import (
     rule,
 )
 
-from funding import domain
-from funding.domain import approved, available, committed, income, paid
+from funding.domain.commitments import commit, release
+from funding.domain.disbursements import DISBURSEMENT_STATUSES, request_disbursement
+from funding.domain.ledger import approved, available, balances, committed, income, paid
+from funding.domain.sources import FundingSource
 from funding.exceptions import (
     DuplicatePaymentReference,
     InsufficientFunds,
@@ -160,7 +162,7 @@ class Bank(RuleBasedStateMachine):
         self.new_source(amount)
 
     def new_source(self, amount):
-        source = domain.FundingSource(
+        source = FundingSource(
             name="专项资金",
             kind="fiscal_special_fund",
             owner_id="federation-0",
@@ -211,7 +213,7 @@ class Bank(RuleBasedStateMachine):
         contract_id = str(uuid.uuid4())
         result = self.attempt(
             expected,
-            lambda: domain.commit(
+            lambda: commit(
                 source,
                 contract_id=contract_id,
                 project_id="project-0",
@@ -235,7 +237,7 @@ class Bank(RuleBasedStateMachine):
         source = self.sources[commitment.source_id]
         claimed = self.open_claims(contract_id)
         outstanding = commitment.outstanding
-        entries = domain.release(source, commitment, claimed=claimed, cause="ended", at=self.now())
+        entries = release(source, commitment, claimed=claimed, cause="ended", at=self.now())
         self.write(entries)
         assert commitment.status == "released"
         assert commitment.outstanding == min(outstanding, claimed)
@@ -262,7 +264,7 @@ class Bank(RuleBasedStateMachine):
         suspended = self.registry[commitment.payee_id]["suspended"]
         disbursement = self.attempt(
             expected,
-            lambda: domain.request_disbursement(
+            lambda: request_disbursement(
                 commitment,
                 milestone_id=str(uuid.uuid4()),
                 amount=amount,
@@ -419,7 +421,7 @@ class Bank(RuleBasedStateMachine):
     @invariant()
     def cached_balances_agree_with_the_journal(self):
         for source in self.sources.values():
-            balance = domain.balances([e for e in self.journal if e.source_id == source.id])
+            balance = balances([e for e in self.journal if e.source_id == source.id])
             contracts = [
                 c.contract_id for c in self.commitments.values() if c.source_id == source.id
             ]
@@ -441,7 +443,7 @@ class Bank(RuleBasedStateMachine):
 
     @invariant()
     def commitments_add_up(self):
-        balance = domain.balances(self.journal)
+        balance = balances(self.journal)
         for contract, commitment in self.commitments.items():
             mine = [d for d in self.disbursements.values() if d.contract_id == contract]
             disbursed = sum(
@@ -474,7 +476,7 @@ class Bank(RuleBasedStateMachine):
             assert sum(e.debit for e in payments) in (0, disbursement.amount)
             if disbursement.status == "held":
                 assert disbursement.held_from in ("pending", "approved")
-            assert disbursement.status in domain.DISBURSEMENT_STATUSES
+            assert disbursement.status in DISBURSEMENT_STATUSES
         references = [
             d.payment_reference for d in self.disbursements.values() if d.payment_reference
         ]

@@ -9,10 +9,17 @@ DELETE (see the migration).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import registry, relationship
 
-from funding import domain
+from funding.domain.adjustments import SourceAdjustment
+from funding.domain.approvals import Approval
+from funding.domain.commitments import Commitment
+from funding.domain.disbursements import Disbursement
+from funding.domain.ledger import JournalEntry
+from funding.domain.sources import FundingSource
 from kit.db import NAMING_CONVENTION, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
@@ -210,22 +217,38 @@ _mapper_registry = registry(metadata=metadata)
 _mapped = False
 
 
+def _drawn_from_source() -> Any:
+    """A row that names its funding source: the relationship is never read (the domain keeps
+    ``source_id``), it tells the unit of work to insert a new source before the rows naming it.
+
+    Without it SQLAlchemy orders the INSERTs of unrelated mappers by their classes' module and
+    name, and a source created with a pending adjustment in one flush
+    (``funding.domain.adjustments`` sorts before ``funding.domain.sources``) would break the
+    foreign key."""
+    return relationship(FundingSource, lazy="raise")
+
+
 def start_mappers() -> None:
     global _mapped
     if _mapped:
         return
-    _mapper_registry.map_imperatively(domain.FundingSource, funding_sources)
-    _mapper_registry.map_imperatively(domain.Commitment, commitments)
-    _mapper_registry.map_imperatively(domain.JournalEntry, journal_entries)
-    _mapper_registry.map_imperatively(domain.Approval, approvals)
-    _mapper_registry.map_imperatively(domain.SourceAdjustment, source_adjustments)
+    _mapper_registry.map_imperatively(FundingSource, funding_sources)
     _mapper_registry.map_imperatively(
-        domain.Disbursement,
+        Commitment, commitments, properties={"funding_source": _drawn_from_source()}
+    )
+    _mapper_registry.map_imperatively(JournalEntry, journal_entries)
+    _mapper_registry.map_imperatively(Approval, approvals)
+    _mapper_registry.map_imperatively(
+        SourceAdjustment, source_adjustments, properties={"funding_source": _drawn_from_source()}
+    )
+    _mapper_registry.map_imperatively(
+        Disbursement,
         disbursements,
         properties={
             "approvals": relationship(
-                domain.Approval, order_by=approvals.c.at, cascade="all", lazy="selectin"
-            )
+                Approval, order_by=approvals.c.at, cascade="all", lazy="selectin"
+            ),
+            "funding_source": _drawn_from_source(),
         },
     )
     _mapped = True

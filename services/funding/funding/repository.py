@@ -8,13 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from funding.domain import (
-    Commitment,
-    Disbursement,
-    FundingSource,
-    JournalEntry,
-    SourceAdjustment,
-)
+from funding.domain.adjustments import SourceAdjustment
+from funding.domain.commitments import Commitment
+from funding.domain.disbursements import Disbursement
+from funding.domain.ledger import JournalEntry
+from funding.domain.sources import FundingSource
 from funding.exceptions import (
     AdjustmentNotFound,
     CommitmentNotFound,

@@ -6,11 +6,13 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from funding.domain import ADJUSTMENT_STATUSES, DISBURSEMENT_STATUSES, SOURCE_KINDS
+from funding.domain.adjustments import ADJUSTMENT_STATUSES
+from funding.domain.disbursements import DISBURSEMENT_STATUSES, queue_age_seconds
+from funding.domain.sources import SOURCE_KINDS
 from funding.repository import COMMITMENT_ORDER, DISBURSEMENT_ORDER, SOURCE_ORDER
 from kit.clock import utcnow
 from kit.fields import Id, Money, Text
-from kit.paging import MAX_LIMIT, sort_param, total_field
+from kit.paging import MAX_LIMIT, page_schema, sort_param
 
 
 class Strict(Schema):
@@ -140,10 +142,7 @@ class AdjustmentOut(Schema):
     version = fields.Integer()
 
 
-class AdjustmentPage(Schema):
-    items = fields.List(fields.Nested(AdjustmentOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+AdjustmentPage = page_schema(AdjustmentOut)
 
 
 class AdjustedSourceOut(SourceOut):
@@ -166,10 +165,7 @@ class RulesOut(Schema):
     )
 
 
-class SourcePage(Schema):
-    items = fields.List(fields.Nested(SourceOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+SourcePage = page_schema(SourceOut)
 
 
 class CommitmentOut(Schema):
@@ -220,13 +216,10 @@ class DisbursementOut(Schema):
     version = fields.Integer()
 
     def _age(self, disbursement: Any) -> int:
-        return max(0, int((utcnow() - disbursement.requested_at).total_seconds()))
+        return queue_age_seconds(disbursement, utcnow())
 
 
-class DisbursementPage(Schema):
-    items = fields.List(fields.Nested(DisbursementOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+DisbursementPage = page_schema(DisbursementOut)
 
 
 class DisbursementRowOut(DisbursementOut):
@@ -236,10 +229,7 @@ class DisbursementRowOut(DisbursementOut):
     source_name = fields.String(allow_none=True)
 
 
-class DisbursementRowPage(Schema):
-    items = fields.List(fields.Nested(DisbursementRowOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+DisbursementRowPage = page_schema(DisbursementRowOut)
 
 
 class CommitmentRowOut(CommitmentOut):
@@ -252,10 +242,7 @@ class CommitmentRowOut(CommitmentOut):
     source_name = fields.String(allow_none=True)
 
 
-class CommitmentRowPage(Schema):
-    items = fields.List(fields.Nested(CommitmentRowOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+CommitmentRowPage = page_schema(CommitmentRowOut)
 
 
 class JournalEntryOut(Schema):
@@ -273,10 +260,7 @@ class JournalEntryOut(Schema):
     at = fields.AwareDateTime()
 
 
-class JournalPage(Schema):
-    items = fields.List(fields.Nested(JournalEntryOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+JournalPage = page_schema(JournalEntryOut, "JournalPage")
 
 
 class MonthlyReport(Schema):

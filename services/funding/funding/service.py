@@ -1,4 +1,5 @@
-"""The funding service's nameko entrypoints: load, call a use case, commit, dump.
+"""The funding service's nameko entrypoints: load the payload, build the command, run the use
+case (``kit.usecase``), dump the answer.
 
 It also follows projects' facts (an award commits money; an accepted milestone opens a
 disbursement; a project that ends releases the rest) and the registry's (a suspended payee's
@@ -7,15 +8,39 @@ disbursements are held until it is reinstated).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from nameko.dependency_providers import Config
-from nameko.web.handlers import http
 from prometheus_client import Counter, Gauge
 
-from funding import handlers, schemas
-from funding.handlers import Reader
+from funding import schemas
+from funding.commands import (
+    AdjustSource,
+    ApproveDisbursement,
+    ConfirmAdjustment,
+    ContractAwarded,
+    CreateSource,
+    GetCommitment,
+    GetDisbursement,
+    GetSource,
+    ListAdjustments,
+    ListCommitments,
+    ListDisbursements,
+    ListSources,
+    MilestoneAccepted,
+    MonthlyReport,
+    PayDisbursement,
+    PayeeStatusChanged,
+    ProjectEnded,
+    ProviderVerified,
+    ReadJournal,
+    RefuseAdjustment,
+    RejectDisbursement,
+    SourceFacts,
+)
+from funding.context import Context, database_context
+from funding.handlers import adjustments, commitments, disbursements, journal, payees, sources
+from funding.handlers.sources import SourceChange
 from funding.repository import (
     ADJUSTMENT_ORDER,
     COMMITMENT_ORDER,
@@ -24,16 +49,16 @@ from funding.repository import (
     SOURCE_ORDER,
     FundingRepository,
 )
-from kit.actor import Actor
+from kit.actor import SYSTEM, Actor
 from kit.clock import utcnow
 from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
 from kit.directory import DirectoryConsumer
-from kit.health import Health, health_response
-from kit.metrics import Metrics
+from kit.operations import Operations
 from kit.paging import page_request, sorted_page_request
 from kit.rpc import rpc
+from kit.usecase import UseCases
 
 SOURCE = schemas.SourceOut()
 SOURCE_PAGE = schemas.SourcePage()
@@ -73,27 +98,32 @@ UNFUNDED_MILESTONES = Counter(
 )
 
 
-class FundingService(DirectoryConsumer):
+class FundingService(DirectoryConsumer, UseCases[Context], Operations):
     name = "funding"
 
     db = Database()
-    health_report = Health()
-    metrics = Metrics()
+    system_actor = SYSTEM.to_dict()
     config = Config()
 
     @property
     def dual_approval_threshold(self) -> int:
         return int(self.config.get("DUAL_APPROVAL_THRESHOLD") or DEFAULT_DUAL_APPROVAL_THRESHOLD)
 
-    def _write(self, use_case: Any, *args: Any) -> Any:
-        with self.db() as uow:
-            result = use_case(uow, *args)
-            uow.commit()
-        return result
+    def context(self, uow: Any, actor: dict[str, Any]) -> Context:
+        return database_context(
+            uow,
+            Actor.from_dict(actor),
+            dual_approval_threshold=self.dual_approval_threshold,
+        )
 
-    def _read(self, actor: dict[str, Any], read: Any, dump: Any, *args: Any) -> Any:
-        with self.db(readonly=True) as uow:
-            return dump(read(Reader(uow, Actor.from_dict(actor)), *args))
+    def refresh_metrics(self, uow: Any) -> None:
+        """The approval queue: how many wait, how much money, how long the oldest has waited."""
+        queue = FundingRepository(uow.session).approval_queue_figures()
+        PENDING.set(queue["count"])
+        PENDING_FEN.set(queue["fen"])
+        OLDEST_PENDING_AGE.set(
+            (utcnow() - queue["oldest"]).total_seconds() if queue["oldest"] is not None else 0
+        )
 
     # --- sources ----------------------------------------------------------------------------
 
@@ -101,19 +131,8 @@ class FundingService(DirectoryConsumer):
     def create_source(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """The source; with an initial amount at or above the threshold, ``pending_adjustment``
         (nothing entered the journal yet: a second finance officer confirms it)."""
-        data = SOURCE_CREATE_IN.load(payload)
-        source, pending = self._write(
-            handlers.create_source,
-            data,
-            Actor.from_dict(actor),
-            f"request:{uuid.uuid4()}",
-            utcnow(),
-            self.dual_approval_threshold,
-        )
-        return {
-            **SOURCE.dump(source),
-            "pending_adjustment": ADJUSTMENT.dump(pending) if pending is not None else None,
-        }
+        command = CreateSource(**SOURCE_CREATE_IN.load(payload))
+        return _adjusted(self.execute(actor, sources.create_source, command))
 
     @rpc
     def adjust_source(
@@ -121,20 +140,8 @@ class FundingService(DirectoryConsumer):
     ) -> dict[str, Any]:
         """The source; at or above the threshold with ``pending_adjustment`` (nothing entered
         the journal yet: a second finance officer confirms it)."""
-        data = SOURCE_ADJUSTMENT_IN.load(payload)
-        source, pending = self._write(
-            handlers.adjust_source,
-            source_id,
-            data,
-            Actor.from_dict(actor),
-            f"request:{uuid.uuid4()}",
-            utcnow(),
-            self.dual_approval_threshold,
-        )
-        return {
-            **SOURCE.dump(source),
-            "pending_adjustment": ADJUSTMENT.dump(pending) if pending is not None else None,
-        }
+        command = AdjustSource(source_id=str(source_id), **SOURCE_ADJUSTMENT_IN.load(payload))
+        return _adjusted(self.execute(actor, sources.adjust_source, command))
 
     @rpc
     def list_adjustments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
@@ -142,36 +149,21 @@ class FundingService(DirectoryConsumer):
         request = page_request(
             filters.pop("limit", None), filters.pop("cursor", None), ordering=ADJUSTMENT_ORDER
         )
-        return self._read(actor, Reader.adjustments, ADJUSTMENT_PAGE.dump, filters, request)
+        command = ListAdjustments(page=request, **filters)
+        return self.query(actor, adjustments.list_adjustments, command, ADJUSTMENT_PAGE.dump)
 
     @rpc
     def confirm_adjustment(self, adjustment_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return ADJUSTMENT.dump(
-            self._write(
-                handlers.decide_adjustment,
-                adjustment_id,
-                True,
-                None,
-                Actor.from_dict(actor),
-                utcnow(),
-            )
-        )
+        command = ConfirmAdjustment(adjustment_id=str(adjustment_id))
+        return ADJUSTMENT.dump(self.execute(actor, adjustments.confirm_adjustment, command))
 
     @rpc
     def refuse_adjustment(
         self, adjustment_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         reason = REJECT_IN.load(payload or {})["reason"]
-        return ADJUSTMENT.dump(
-            self._write(
-                handlers.decide_adjustment,
-                adjustment_id,
-                False,
-                reason,
-                Actor.from_dict(actor),
-                utcnow(),
-            )
-        )
+        command = RefuseAdjustment(adjustment_id=str(adjustment_id), reason=reason)
+        return ADJUSTMENT.dump(self.execute(actor, adjustments.refuse_adjustment, command))
 
     @rpc
     def rules(self, actor: dict[str, Any]) -> dict[str, Any]:
@@ -184,18 +176,19 @@ class FundingService(DirectoryConsumer):
     def source_facts(self, source_id: str) -> dict[str, Any] | None:
         """For the projects service, when it has not yet heard of a source a request names:
         its owner (``funding_source_created`` carries the same). None if there is none."""
-        with self.db(readonly=True) as uow:
-            return handlers.source_facts(uow, str(source_id))
+        command = SourceFacts(source_id=str(source_id))
+        return self.query(None, sources.source_facts, command, _as_is)
 
     @rpc
     def get_source(self, source_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(actor, Reader.source, SOURCE.dump, source_id)
+        command = GetSource(source_id=str(source_id))
+        return self.query(actor, sources.get_source, command, SOURCE.dump)
 
     @rpc
     def list_sources(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         filters = SOURCE_FILTERS_IN.load(filters or {})
-        request = sorted_page_request(filters, SOURCE_ORDER)
-        return self._read(actor, Reader.sources, SOURCE_PAGE.dump, filters, request)
+        command = ListSources(page=sorted_page_request(filters, SOURCE_ORDER), **filters)
+        return self.query(actor, sources.list_sources, command, SOURCE_PAGE.dump)
 
     @rpc
     def journal(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
@@ -203,132 +196,128 @@ class FundingService(DirectoryConsumer):
         request = page_request(
             filters.pop("limit", None), filters.pop("cursor", None), ordering=JOURNAL_ORDER
         )
-        return self._read(actor, _journal, JOURNAL_PAGE.dump, filters, request)
+        command = ReadJournal(page=request, **filters)
+        return self.query(actor, journal.read_journal, command, JOURNAL_PAGE.dump)
 
     @rpc
     def monthly_report(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = MONTHLY_FILTERS_IN.load(filters or {})
-        return self._read(actor, _monthly, lambda rows: MONTHLY.dump({"items": rows}), filters)
+        command = MonthlyReport(**MONTHLY_FILTERS_IN.load(filters or {}))
+        return self.query(
+            actor, journal.monthly_report, command, lambda rows: MONTHLY.dump({"items": rows})
+        )
 
     @rpc
     def list_commitments(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """Per contract: committed, released, disbursed, paid, remaining; payee and source named."""
         filters = COMMITMENT_FILTERS_IN.load(filters or {})
-        request = sorted_page_request(filters, COMMITMENT_ORDER)
-        return self._read(
-            actor, Reader.commitments, _rows(COMMITMENT.dump, remaining=True), filters, request
-        )
+        command = ListCommitments(page=sorted_page_request(filters, COMMITMENT_ORDER), **filters)
+        dump = _rows(COMMITMENT.dump, remaining=True)
+        return self.query(actor, commitments.list_commitments, command, dump)
 
     @rpc
     def get_commitment(self, contract_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(actor, Reader.commitment, COMMITMENT.dump, contract_id)
+        command = GetCommitment(contract_id=str(contract_id))
+        return self.query(actor, commitments.get_commitment, command, COMMITMENT.dump)
 
     # --- disbursements ----------------------------------------------------------------------
 
     @rpc
     def list_disbursements(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
-        filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = sorted_page_request(filters, DISBURSEMENT_ORDER)
-        return self._read(actor, Reader.disbursements, DISBURSEMENT_PAGE.dump, filters, request)
+        command = _list_disbursements(filters)
+        return self.query(actor, disbursements.list_disbursements, command, DISBURSEMENT_PAGE.dump)
 
     @rpc
     def disbursement_rows(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         """``list_disbursements`` with each payee's and source's name (the approval queue)."""
-        filters = DISBURSEMENT_FILTERS_IN.load(filters or {})
-        request = sorted_page_request(filters, DISBURSEMENT_ORDER)
-        return self._read(
-            actor, Reader.disbursement_rows, _rows(DISBURSEMENT.dump), filters, request
-        )
+        command = _list_disbursements(filters)
+        dump = _rows(DISBURSEMENT.dump)
+        return self.query(actor, disbursements.disbursement_rows, command, dump)
 
     @rpc
     def get_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return self._read(actor, Reader.disbursement, DISBURSEMENT.dump, disbursement_id)
+        command = GetDisbursement(disbursement_id=str(disbursement_id))
+        return self.query(actor, disbursements.get_disbursement, command, DISBURSEMENT.dump)
 
     @rpc
     def approve_disbursement(self, disbursement_id: str, actor: dict[str, Any]) -> dict[str, Any]:
-        return DISBURSEMENT.dump(
-            self._write(handlers.approve, disbursement_id, Actor.from_dict(actor), utcnow())
-        )
+        command = ApproveDisbursement(disbursement_id=str(disbursement_id))
+        return DISBURSEMENT.dump(self.execute(actor, disbursements.approve_disbursement, command))
 
     @rpc
     def reject_disbursement(
         self, disbursement_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         reason = REJECT_IN.load(payload or {})["reason"]
-        return DISBURSEMENT.dump(
-            self._write(handlers.reject, disbursement_id, reason, Actor.from_dict(actor), utcnow())
-        )
+        command = RejectDisbursement(disbursement_id=str(disbursement_id), reason=reason)
+        return DISBURSEMENT.dump(self.execute(actor, disbursements.reject_disbursement, command))
 
     @rpc
     def pay_disbursement(
         self, disbursement_id: str, payload: dict[str, Any], actor: dict[str, Any]
     ) -> dict[str, Any]:
         reference = PAY_IN.load(payload)["payment_reference"]
-        return DISBURSEMENT.dump(
-            self._write(handlers.pay, disbursement_id, reference, Actor.from_dict(actor), utcnow())
-        )
-
-    @rpc
-    def health(self) -> dict[str, Any]:
-        return self.health_report()
-
-    @http("GET", "/healthz")
-    def serve_health(self, request: Any) -> Any:
-        """For readiness probes: the database answers, the outbox backlog, the queues consumed."""
-        return health_response(self.health_report())
-
-    @http("GET", "/metrics")
-    def serve_metrics(self, request: Any) -> Any:
-        def refresh() -> None:  # kept at their last value while the database is away
-            with self.db(readonly=True) as uow:
-                queue = FundingRepository(uow.session).approval_queue_figures()
-            PENDING.set(queue["count"])
-            PENDING_FEN.set(queue["fen"])
-            OLDEST_PENDING_AGE.set(
-                (utcnow() - queue["oldest"]).total_seconds() if queue["oldest"] is not None else 0
-            )
-
-        return self.metrics(refresh)
+        command = PayDisbursement(disbursement_id=str(disbursement_id), payment_reference=reference)
+        return DISBURSEMENT.dump(self.execute(actor, disbursements.pay_disbursement, command))
 
     # --- facts from other services ---------------------------------------------------------
 
     @on_event("projects", "contract_awarded")
     def contract_awarded(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        if not handlers.contract_awarded(uow, event, utcnow()):
+        fact = ContractAwarded.from_event(event)
+        if not self.react(uow, commitments.contract_awarded, fact):
             COMMITMENTS_REJECTED.inc()
 
     @on_event("projects", "milestone_accepted")
     def milestone_accepted(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        if not handlers.milestone_accepted(uow, event, self.dual_approval_threshold, utcnow()):
+        fact = MilestoneAccepted.from_event(event)
+        if not self.react(uow, disbursements.milestone_accepted, fact):
             UNFUNDED_MILESTONES.inc()
 
     @on_event("projects", "project_closed")
     def project_closed(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.project_ended(uow, event, "closed", utcnow())
+        self.react(uow, commitments.project_ended, ProjectEnded.from_event(event, "closed"))
 
     @on_event("projects", "project_cancelled")
     def project_cancelled(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.project_ended(uow, event, "cancelled", utcnow())
+        self.react(uow, commitments.project_ended, ProjectEnded.from_event(event, "cancelled"))
 
     @on_event("registry", "organization_verified")
     def provider_verified(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.provider_verified(uow, event, utcnow())
+        self.react(uow, payees.provider_verified, ProviderVerified.from_event(event))
 
     @on_event("registry", "organization_suspended")
     def payee_suspended(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payee_standing(uow, event, True, utcnow())
+        self.react(uow, payees.payee_suspended, PayeeStatusChanged.from_event(event))
 
     @on_event("registry", "organization_reinstated")
     def payee_reinstated(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payee_standing(uow, event, False, utcnow())
+        self.react(uow, payees.payee_reinstated, PayeeStatusChanged.from_event(event))
 
     @on_event("registry", "organization_deregistered")
     def payee_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
-        handlers.payee_deregistered(uow, event, utcnow())
+        self.react(uow, payees.payee_deregistered, PayeeStatusChanged.from_event(event))
+
+
+def _as_is(found: Any) -> Any:
+    return found
+
+
+def _adjusted(change: SourceChange) -> dict[str, Any]:
+    """A source beside the adjustment that waits for a second finance officer (or None)."""
+    source, pending = change
+    return {
+        **SOURCE.dump(source),
+        "pending_adjustment": ADJUSTMENT.dump(pending) if pending is not None else None,
+    }
+
+
+def _list_disbursements(filters: dict[str, Any]) -> ListDisbursements:
+    loaded = DISBURSEMENT_FILTERS_IN.load(filters or {})
+    return ListDisbursements(page=sorted_page_request(loaded, DISBURSEMENT_ORDER), **loaded)
 
 
 def _rows(dump_one: Any, *, remaining: bool = False) -> Any:
-    """Dump a page of ``Reader.named`` rows flat: the object's fields and the two names."""
+    """Dump a page of ``Context.named`` rows flat: the object's fields and the two names."""
 
     def dump(found: dict[str, Any]) -> dict[str, Any]:
         items = []
@@ -342,30 +331,3 @@ def _rows(dump_one: Any, *, remaining: bool = False) -> Any:
         return {**found, "items": items}
 
     return dump
-
-
-def _journal(reader: Reader, filters: dict[str, Any], request: Any) -> dict[str, Any]:
-    _ensure_journal_scope(reader, filters)
-    return handlers.journal_page(reader.repo, filters, request)
-
-
-def _monthly(reader: Reader, filters: dict[str, Any]) -> list[dict[str, Any]]:
-    _ensure_journal_scope(reader, filters)
-    return handlers.monthly_report(reader.repo, filters)
-
-
-def _ensure_journal_scope(reader: Reader, filters: dict[str, Any]) -> None:
-    """Admins and ops read the whole journal; finance officers the lines of their federation's
-    subtree's sources (filtered; another's source is not there); staff those of one of their
-    sources at a time; contractors none."""
-    if reader.scope.sees_everything:
-        return
-    if filters.get("source_id"):
-        reader.source(filters["source_id"])
-        return
-    if reader.actor.role == "finance_officer":
-        filters["within_path"] = reader.within_path()
-        return
-    from funding.exceptions import OutOfScope
-
-    raise OutOfScope("read the journal of one of your federation's sources (give source_id)")
