@@ -19,7 +19,7 @@ two rates is the figure the issue sets a target for (at least 30%). Every row mu
 a sample is read back and opened with the keys to prove it is the row of the file.
 
 Where an import's time goes: the first ``BENCH_VOLUNTEERS_PROFILE_ROWS`` rows are imported again
-in this process (``handlers.import_batch`` on a fresh database, no gateway, RPC or broker), then
+in this process (``imports.import_batch`` on a fresh database, no gateway, RPC or broker), then
 as many more under cProfile, and the profiled time is split into validation, look-up hashes,
 encryption, duplicate checks, building the COPY and the COPY itself.
 
@@ -82,12 +82,34 @@ from tests.support import platform as platform_module
 from tests.support.infra import scratch_postgres_database
 from tests.support.platform import NAMEKO, Platform, Process, free_port, new_vhost, vhost_uri
 from tests.support.rpc import ClusterRpcProxy
-from volunteers import csvimport, domain, handlers
+from volunteers import csvimport
+from volunteers.commands import HoursReport, ImportBatch
+from volunteers.context import Context
 from volunteers.crypto import PersonalData, decode_key
+from volunteers.domain import identity, reports
+from volunteers.handlers import hours, imports
 
 BENCH_IMPORT = "volunteers.import"
 BENCH_REPORT = "volunteers.hours_report"
 ADMIN = Actor(user_id=data.ACTOR_ID, username="admin", role="admin")
+
+
+class _BenchClock:
+    """Now as it is, and the day the bench's data was made for (its consent dates are on or
+    before it)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def today(self) -> date:
+        return date(2026, 11, 30)
+
+
+def _no_projects(project_id: str) -> None:
+    """No projects service in process: the bench's activities name no project."""
+    return None
+
+
 TEAMS = 60
 COPY_TARGET = 0.30
 REPORT_TARGET_MS = 1000
@@ -359,17 +381,17 @@ def _check_sample(url: str, csv_path: Path, personal: PersonalData, sample: int 
     assert len(rows) == len(wanted), (len(rows), len(wanted))
     for volunteer_id, line, phone_cipher, phone_hash, id_cipher, skills, consented in rows:
         record = wanted[line]
-        phone = domain.normalise_phone(record[3])
+        phone = identity.normalise_phone(record[3])
         assert phone_hash == personal.digest("phone", phone)
         assert personal.open(phone_cipher, "phone", volunteer_id) == phone
         if record[4]:
-            id_number = domain.check_id_number(record[4], today)
+            id_number = identity.check_id_number(record[4], today)
             assert personal.open(id_cipher, "id_number", volunteer_id) == id_number
         else:
             assert id_cipher is None
         stored_skills = skills if isinstance(skills, list) else json.loads(skills)
-        assert stored_skills == domain.parse_skills(record[5] or None)
-        assert consented == domain.parse_consent_date(record[6], today)
+        assert stored_skills == identity.parse_skills(record[5] or None)
+        assert consented == identity.parse_consent_date(record[6], today)
     return len(rows)
 
 
@@ -498,12 +520,12 @@ def _tally(result: dict[str, Any]) -> str:
 
 #: where an import's time goes: label -> (module file suffix, function name)
 PROFILE_PARTS = {
-    "validation (check_registration)": ("volunteers/domain.py", "check_registration"),
-    "row shape (_cells)": ("volunteers/handlers.py", "_cells"),
+    "validation (check_registration)": ("volunteers/domain/identity.py", "check_registration"),
+    "row shape (row_cells)": ("volunteers/domain/importing.py", "row_cells"),
     "look-up hashes (HMAC)": ("volunteers/crypto.py", "digest"),
     "encryption (AES-GCM seal)": ("volunteers/crypto.py", "seal"),
     "search names (OpenCC)": ("kit/text.py", "search_keys"),
-    "teams resolved": ("volunteers/handlers.py", "_resolve_teams"),
+    "teams resolved": ("volunteers/handlers/imports.py", "resolve_teams"),
     "duplicate check (existing)": ("volunteers/repository.py", "existing"),
     "bulk insert, all": ("volunteers/repository.py", "bulk_insert"),
     "  building COPY's CSV": ("volunteers/repository.py", "_copy_rows"),
@@ -531,19 +553,16 @@ def _profile_import(admin_url: str, csv_path: Path, teams: list[str], rows: int)
                     if phase == "profiled":
                         profile.enable()
                     with db() as uow:
-                        handlers.import_batch(
-                            handlers.Context(uow, ADMIN, personal),
-                            import_id,
-                            batch,
-                            datetime.now(UTC),
-                            date(2026, 11, 30),
+                        imports.import_batch(
+                            Context.over(uow, ADMIN, personal, _no_projects, _BenchClock()),
+                            ImportBatch(import_id=import_id, rows=batch),
                         )
                         uow.commit()
                     profile.disable()
                     walls[phase] += time.perf_counter() - started
     wall = walls["profiled"]
     note(
-        f"{BENCH_IMPORT}.profile: in process (handlers.import_batch and commit, no gateway, "
+        f"{BENCH_IMPORT}.profile: in process (imports.import_batch and commit, no gateway, "
         f"RPC or broker), {rows} rows in {walls['plain']:.1f}s = "
         f"{rows / walls['plain']:,.0f} rows/s without the profiler"
     )
@@ -560,7 +579,7 @@ def _profile_import(admin_url: str, csv_path: Path, teams: list[str], rows: int)
     report(
         f"{BENCH_IMPORT}.profile",
         None,
-        f"{rows} rows imported in process (handlers.import_batch, no RPC) in {wall:.1f}s "
+        f"{rows} rows imported in process (imports.import_batch, no RPC) in {wall:.1f}s "
         f"under cProfile = {rows / wall:,.0f} rows/s; share of the time: " + "; ".join(parts),
         rows=rows,
         seconds=round(wall, 2),
@@ -614,7 +633,7 @@ def test_hours_report(postgres_admin_url, rabbit_manager, infra, tmp_path):
         results = []
         with service.rpc(timeout=120) as cluster:
             for period, (since, until) in PERIODS.items():
-                for group_by in domain.REPORT_GROUPS:
+                for group_by in reports.REPORT_GROUPS:
                     filters: dict[str, Any] = {"group_by": group_by}
                     if since:
                         filters.update(since=since.isoformat(), until=until.isoformat())
@@ -700,10 +719,9 @@ def _explain(url: str, group_by: str, since: date | None, until: date | None) ->
         sa.event.listen(db.engine, "before_cursor_execute", capture)
         try:
             with db(readonly=True) as uow:
-                handlers.report(
-                    handlers.Context(uow, ADMIN),
-                    {"group_by": group_by, "since": since, "until": until},
-                    paged=True,
+                hours.report(
+                    Context.over(uow, ADMIN, _personal_data(*_keys()), _no_projects),
+                    HoursReport(group_by=group_by, since=since, until=until),
                 )
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", capture)

@@ -21,7 +21,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from volunteers.domain import THEMES, id_check_character
+from volunteers.domain.identity import id_check_character
+from volunteers.domain.roster import THEMES
 
 HEADER = [
     "序号",

@@ -12,14 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from kit.actor import Actor
-from volunteers import domain
-from volunteers.domain import (
-    Activity,
-    Scope,
-    ServiceHours,
-    Team,
-    VolunteerDraft,
-)
+from volunteers.domain import activities, identity, reports, roster, scope
+from volunteers.domain import hours as hours_rules
+from volunteers.domain.activities import Activity
+from volunteers.domain.hours import ServiceHours
+from volunteers.domain.identity import VolunteerDraft
+from volunteers.domain.roster import Team
+from volunteers.domain.scope import Scope
 from volunteers.exceptions import (
     ActivityEnded,
     ActivityFull,
@@ -59,7 +58,7 @@ DIGIT_ID = "440524198001010013"
 
 
 def valid_id(first_seventeen):
-    return first_seventeen + domain.id_check_character(first_seventeen)
+    return first_seventeen + identity.id_check_character(first_seventeen)
 
 
 def broken(excinfo):
@@ -79,12 +78,12 @@ def broken(excinfo):
     ],
 )
 def test_the_check_character_is_mod_11_2_over_the_first_seventeen(first_seventeen, check):
-    assert domain.id_check_character(first_seventeen) == check
+    assert identity.id_check_character(first_seventeen) == check
 
 
 def test_the_check_character_can_be_every_one_of_its_eleven_values():
     """Varying the sequence number walks the weighted sum through every residue mod 11."""
-    seen = {domain.id_check_character(f"35010219900307{n:03d}") for n in range(200)}
+    seen = {identity.id_check_character(f"35010219900307{n:03d}") for n in range(200)}
     assert seen == set("10X98765432")
 
 
@@ -99,13 +98,13 @@ def test_the_check_character_can_be_every_one_of_its_eleven_values():
     ],
 )
 def test_a_valid_id_number_is_kept_upper_cased_without_spaces(given, stored):
-    assert domain.check_id_number(given, TODAY) == stored
+    assert identity.check_id_number(given, TODAY) == stored
 
 
 @pytest.mark.parametrize("given", ["", "1101051949123100", "11010519491231002XX", "1" * 15])
 def test_an_id_number_is_eighteen_characters(given):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.check_id_number(given, TODAY)
+        identity.check_id_number(given, TODAY)
     assert broken(excinfo) == ("id_number", "id_length")
     assert f"not {len(given)}" in excinfo.value.message
 
@@ -121,7 +120,7 @@ def test_an_id_number_is_eighteen_characters(given):
 )
 def test_an_id_number_is_seventeen_digits_and_a_digit_or_x(given):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.check_id_number(given, TODAY)
+        identity.check_id_number(given, TODAY)
     assert broken(excinfo) == ("id_number", "id_format")
 
 
@@ -137,12 +136,12 @@ def test_an_id_number_is_seventeen_digits_and_a_digit_or_x(given):
 def test_the_birth_date_in_an_id_number_is_a_real_past_date(first_seventeen):
     # a correct check character: only the date is wrong
     with pytest.raises(RuleBroken) as excinfo:
-        domain.check_id_number(valid_id(first_seventeen), TODAY)
+        identity.check_id_number(valid_id(first_seventeen), TODAY)
     assert broken(excinfo) == ("id_number", "id_birth_date")
 
 
 def test_a_leap_day_birth_date_is_real_in_a_leap_year():
-    assert domain.check_id_number(valid_id("11010520000229002"), TODAY)
+    assert identity.check_id_number(valid_id("11010520000229002"), TODAY)
 
 
 @pytest.mark.parametrize(
@@ -155,14 +154,14 @@ def test_a_leap_day_birth_date_is_real_in_a_leap_year():
 )
 def test_a_mistyped_id_number_fails_its_check_character(given):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.check_id_number(given, TODAY)
+        identity.check_id_number(given, TODAY)
     assert broken(excinfo) == ("id_number", "id_check_character")
 
 
 def test_no_error_about_an_id_number_repeats_the_number():
     for given in ("110105194912310021", "11010519491231002A", "1101051949123100"):
         with pytest.raises(RuleBroken) as excinfo:
-            domain.check_id_number(given, TODAY)
+            identity.check_id_number(given, TODAY)
         assert given not in str(excinfo.value.args) and given[:10] not in excinfo.value.message
 
 
@@ -184,7 +183,7 @@ def test_no_error_about_an_id_number_repeats_the_number():
     ],
 )
 def test_a_mainland_mobile_is_kept_as_eleven_digits(given):
-    assert domain.normalise_phone(given) == "13812341234"
+    assert identity.normalise_phone(given) == "13812341234"
 
 
 @pytest.mark.parametrize(
@@ -202,7 +201,7 @@ def test_a_mainland_mobile_is_kept_as_eleven_digits(given):
 )
 def test_anything_else_breaks_the_phone_format_rule(given):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.normalise_phone(given)
+        identity.normalise_phone(given)
     assert broken(excinfo) == ("phone", "phone_format")
     assert given not in excinfo.value.message
 
@@ -210,7 +209,7 @@ def test_anything_else_breaks_the_phone_format_rule(given):
 @pytest.mark.parametrize("given", [None, "", "   "])
 def test_a_phone_is_required(given):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.normalise_phone(given)
+        identity.normalise_phone(given)
     assert broken(excinfo) == ("phone", "required")
 
 
@@ -218,12 +217,12 @@ def test_a_phone_is_required(given):
 
 
 def test_a_phone_is_masked_to_its_prefix_and_last_four():
-    assert domain.mask_phone("13812341234") == "138****1234"
-    assert domain.mask_phone("19900001111") == "199****1111"
+    assert identity.mask_phone("13812341234") == "138****1234"
+    assert identity.mask_phone("19900001111") == "199****1111"
 
 
 def test_an_id_number_is_masked_to_its_region_and_last_four():
-    masked = domain.mask_id_number(SAMPLE_ID)
+    masked = identity.mask_id_number(SAMPLE_ID)
     assert masked == "1101**********002X"
     assert len(masked) == 18
     # the birth date (characters 7 to 14) is never shown
@@ -243,7 +242,7 @@ def register(**changes):
         "today": TODAY,
     }
     values.update(changes)
-    return domain.check_registration(**values)
+    return identity.check_registration(**values)
 
 
 def test_a_registration_is_checked_and_normalised():
@@ -329,7 +328,7 @@ def test_a_teams_search_key_fits_its_column_even_when_case_folding_lengthens_it(
     team = new_team()
     team.edit({"name": "ß" * 200}, AT)
     assert team.search_name == "s" * 200
-    assert domain.team_search_key("婦聯 YWCA") == "妇联 ywca"
+    assert roster.team_search_key("婦聯 YWCA") == "妇联 ywca"
 
 
 def test_a_team_is_managed_by_its_leader_staff_above_its_host_and_admins():
@@ -372,9 +371,9 @@ def test_a_volunteer_belongs_to_the_registering_staffs_federation_or_her_teams_h
 )
 def test_a_team_is_hosted_by_an_active_federation_or_host_unit(entry, rule):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.check_host(HOST_ID, entry)
+        roster.check_host(HOST_ID, entry)
     assert broken(excinfo) == ("host_id", rule)
-    domain.check_host(HOST_ID, {"kind": "host_unit", "status": "registered"})
+    roster.check_host(HOST_ID, {"kind": "host_unit", "status": "registered"})
 
 
 # --- activities: capacity and the waitlist ------------------------------------------------
@@ -576,7 +575,7 @@ def log(
     at=LOGGED,
     end_field="ended_at",
 ):
-    return domain.log_hours(
+    return hours_rules.log_hours(
         volunteer_id=VOLUNTEER_ID,
         activity=activity or new_activity(project_id=str(uuid.uuid4())),
         enrolment_status=status,
@@ -633,7 +632,7 @@ def test_hours_lie_within_the_activitys_window(started, ended, field):
 
 def test_hours_are_logged_only_for_time_already_served_give_or_take_the_clock_skew():
     now = STARTS + timedelta(hours=2)  # the activity is on
-    skew = domain.CLOCK_SKEW
+    skew = hours_rules.CLOCK_SKEW
     assert skew == timedelta(minutes=5)
     # ending now, or a clock's few minutes ahead of now, is time served
     assert log(ended=now, at=now).minutes == 120
@@ -675,9 +674,9 @@ def test_hours_have_a_positive_duration(started, ended, field, rule):
 
 def test_hours_over_a_day_are_refused():
     with pytest.raises(RuleBroken) as excinfo:
-        domain.duration_minutes(STARTS, STARTS + timedelta(hours=24, minutes=1))
+        hours_rules.duration_minutes(STARTS, STARTS + timedelta(hours=24, minutes=1))
     assert broken(excinfo) == ("ended_at", "max")
-    assert domain.duration_minutes(STARTS, STARTS + timedelta(hours=24)) == 1440
+    assert hours_rules.duration_minutes(STARTS, STARTS + timedelta(hours=24)) == 1440
 
 
 @pytest.mark.parametrize("status", [None, "waitlisted", "cancelled"])
@@ -728,21 +727,21 @@ def test_entries_that_only_touch_or_were_rejected_do_not_overlap():
     after = existing_entry(ENDS, ENDS + timedelta(hours=1))  # starts as this one ends
     rejected = existing_entry(STARTS, ENDS, "rejected")
     assert log(others=[before, after, rejected]).status == "pending"
-    assert domain.overlaps(STARTS, ENDS, ENDS, ENDS + timedelta(hours=1)) is False
-    assert domain.overlaps(STARTS, ENDS, ENDS - timedelta(seconds=1), ENDS) is True
+    assert hours_rules.overlaps(STARTS, ENDS, ENDS, ENDS + timedelta(hours=1)) is False
+    assert hours_rules.overlaps(STARTS, ENDS, ENDS - timedelta(seconds=1), ENDS) is True
 
 
 @pytest.mark.parametrize(
     ("given", "minutes"), [(1, 60), ("1.5", 90), (2.25, 135), ("0.05", 3), (24, 1440)]
 )
 def test_hours_given_as_numbers_come_to_whole_minutes(given, minutes):
-    assert domain.minutes_from_hours(given) == minutes
+    assert hours_rules.minutes_from_hours(given) == minutes
 
 
 @pytest.mark.parametrize(("given", "rule"), [("1.51", "whole_minutes"), ("x", "number")])
 def test_hours_that_are_not_whole_minutes_are_refused(given, rule):
     with pytest.raises(RuleBroken) as excinfo:
-        domain.minutes_from_hours(given)
+        hours_rules.minutes_from_hours(given)
     assert broken(excinfo) == ("hours", rule)
 
 
@@ -757,7 +756,7 @@ def pending_entry(project_id=None):
 
 def may_decide(entry, actor, *, volunteer_user_id=None, host_path=HOST_PATH, leader=LEADER):
     federation_path = CITY_PATH if actor.role == "federation_staff" else None
-    domain.ensure_may_decide(
+    hours_rules.ensure_may_decide(
         entry,
         actor=actor,
         scope=Scope(actor, federation_path),
@@ -876,17 +875,17 @@ def test_the_teams_leader_staff_above_its_host_and_admins_verify():
 
 
 def test_report_periods_run_forwards():
-    assert domain.report_period(date(2027, 1, 1), date(2027, 1, 1)) == (
+    assert reports.report_period(date(2027, 1, 1), date(2027, 1, 1)) == (
         date(2027, 1, 1),
         date(2027, 1, 1),
     )
     with pytest.raises(RuleBroken) as excinfo:
-        domain.report_period(date(2027, 2, 1), date(2027, 1, 31))
+        reports.report_period(date(2027, 2, 1), date(2027, 1, 31))
     assert broken(excinfo) == ("until", "after_since")
 
 
 def test_minutes_are_shown_as_hours_to_two_decimals():
-    assert [domain.hours(m) for m in (0, 1, 90, 100, 1441)] == [0.0, 0.02, 1.5, 1.67, 24.02]
+    assert [reports.hours(m) for m in (0, 1, 90, 100, 1441)] == [0.0, 0.02, 1.5, 1.67, 24.02]
 
 
 # --- issue 11, hole 5: an activity names a project of its line only ----------------------------
@@ -896,27 +895,27 @@ OTHER_CITY, OTHER_DISTRICT = "/o/", "/o/d/"
 
 
 def test_organizations_on_one_line_are_one_above_the_other():
-    assert domain.in_line(CITY, STREET) and domain.in_line(STREET, CITY)
-    assert domain.in_line(DISTRICT, DISTRICT)
-    assert not domain.in_line(DISTRICT, OTHER_DISTRICT)
-    assert not domain.in_line("/c/d/", "/c/e/")  # sibling districts
-    assert not domain.in_line("/c/d/", "/c/dd/")  # a prefix of the id is not the parent
-    assert not domain.in_line(None, CITY) and not domain.in_line(CITY, None)
+    assert scope.in_line(CITY, STREET) and scope.in_line(STREET, CITY)
+    assert scope.in_line(DISTRICT, DISTRICT)
+    assert not scope.in_line(DISTRICT, OTHER_DISTRICT)
+    assert not scope.in_line("/c/d/", "/c/e/")  # sibling districts
+    assert not scope.in_line("/c/d/", "/c/dd/")  # a prefix of the id is not the parent
+    assert not scope.in_line(None, CITY) and not scope.in_line(CITY, None)
 
 
 def test_a_path_names_the_organizations_it_runs_through_top_first():
-    assert domain.ids_on_path("/c/d/s/") == ["c", "d", "s"]
-    assert domain.ids_on_path(None) == []
+    assert scope.ids_on_path("/c/d/s/") == ["c", "d", "s"]
+    assert scope.ids_on_path(None) == []
 
 
 @pytest.mark.parametrize("purchaser", [CITY, DISTRICT, STREET])
 def test_a_project_purchased_in_the_line_is_available(purchaser):
-    domain.ensure_project_available("p", purchaser, [DISTRICT, None])
+    activities.ensure_project_available("p", purchaser, [DISTRICT, None])
 
 
 @pytest.mark.parametrize("purchaser", [OTHER_CITY, OTHER_DISTRICT, "/c/e/", None])
 def test_a_project_purchased_elsewhere_is_not(purchaser):
     with pytest.raises(RuleBroken) as refused:
-        domain.ensure_project_available("p", purchaser, [DISTRICT, None])
+        activities.ensure_project_available("p", purchaser, [DISTRICT, None])
     assert (refused.value.field, refused.value.rule) == ("project_id", "project_not_available")
     assert refused.value.code == "PROJECT_NOT_AVAILABLE"

@@ -11,7 +11,9 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
-from volunteers import domain, xlsximport
+from volunteers import xlsximport
+from volunteers.domain import identity
+from volunteers.exceptions import RuleBroken
 from volunteers.xlsximport import XlsxProblem, cell_text, read_rows, spool
 
 HEADER = ["序号", "姓名", "手机号码（必填）", "身份证号", "特长", "同意日期", "所属服务队", "备注"]
@@ -89,8 +91,8 @@ def test_numbers_and_dates_as_excel_stores_them():
         [4, "丙", "13800138002", "110105194912310021", None, "2024-03-07", None],
     ]
     for row in rows:  # what the service makes of them
-        assert domain.normalise_phone(row[2]).startswith("138")
-        assert domain.parse_consent_date(row[5], date(2026, 1, 1)).year == 2024
+        assert identity.normalise_phone(row[2]).startswith("138")
+        assert identity.parse_consent_date(row[5], date(2026, 1, 1)).year == 2024
 
 
 def test_an_id_number_typed_as_a_number_is_refused_saying_why():
@@ -103,8 +105,8 @@ def test_an_id_number_typed_as_a_number_is_refused_saying_why():
         )
     )
     assert rows[0][3] == "1.1010519491231E+17"
-    with pytest.raises(domain.RuleBroken) as caught:
-        domain.check_id_number(rows[0][3], date(2026, 1, 1))
+    with pytest.raises(RuleBroken) as caught:
+        identity.check_id_number(rows[0][3], date(2026, 1, 1))
     assert caught.value.rule == "id_format" and "文本" in caught.value.message
 
 

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
 from kit.db import NAMING_CONVENTION, UTCDateTime
-from volunteers import domain
+from volunteers.domain.activities import Activity, Enrolment
+from volunteers.domain.hours import ServiceHours
+from volunteers.domain.roster import Membership, Team, Volunteer
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 #: volunteers keeps a copy of the registry's organizations (kit.directory): team hosts, scope
@@ -200,10 +202,10 @@ def start_mappers() -> None:
     global _mapped
     if _mapped:
         return
-    _mapper_registry.map_imperatively(domain.Team, teams)
-    _mapper_registry.map_imperatively(domain.Volunteer, volunteers)
-    _mapper_registry.map_imperatively(domain.Membership, team_members)
-    _mapper_registry.map_imperatively(domain.Activity, activities)
-    _mapper_registry.map_imperatively(domain.Enrolment, enrolments)
-    _mapper_registry.map_imperatively(domain.ServiceHours, service_hours)
+    _mapper_registry.map_imperatively(Team, teams)
+    _mapper_registry.map_imperatively(Volunteer, volunteers)
+    _mapper_registry.map_imperatively(Membership, team_members)
+    _mapper_registry.map_imperatively(Activity, activities)
+    _mapper_registry.map_imperatively(Enrolment, enrolments)
+    _mapper_registry.map_imperatively(ServiceHours, service_hours)
     _mapped = True

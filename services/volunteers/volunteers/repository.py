@@ -20,7 +20,9 @@ from kit.clock import CHINA
 from kit.directory import organizations as directory
 from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
-from volunteers.domain import Activity, Enrolment, Membership, ServiceHours, Team, Volunteer
+from volunteers.domain.activities import Activity, Enrolment
+from volunteers.domain.hours import ServiceHours
+from volunteers.domain.roster import Membership, Team, Volunteer
 from volunteers.exceptions import (
     ActivityNotFound,
     EnrolmentNotFound,
@@ -72,6 +74,10 @@ class VolunteersRepository:
 
     def add(self, *entities: Any) -> None:
         self.session.add_all(entities)
+
+    def flush(self) -> None:
+        """Write what was added so far (a row that refers to it may follow)."""
+        self.session.flush()
 
     def _get(self, cls: type, key: str, missing: type, *, for_update: bool = False) -> Any:
         found = self.session.get(
@@ -331,6 +337,13 @@ class VolunteersRepository:
 
     # --- bulk inserts -----------------------------------------------------------------------
 
+    def add_imported(
+        self, volunteer_rows: list[dict[str, Any]], member_rows: list[dict[str, Any]]
+    ) -> None:
+        """An import's batch: its volunteers' rows, then their memberships, in bulk."""
+        self.bulk_insert(volunteers, volunteer_rows)
+        self.bulk_insert(team_members, member_rows)
+
     def bulk_insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Insert many rows at once: COPY on PostgreSQL, one executemany elsewhere."""
         if not rows:
@@ -529,47 +542,14 @@ class VolunteersRepository:
     ) -> tuple[list[Any], Any]:
         """Verified hours grouped by the database: rows of (key, label, entries, minutes) in
         key order (from ``after``, at most ``limit`` + 1), and the totals over every group."""
-        table = service_hours
-        conditions = [table.c.status == "verified"]
-        if since:
-            conditions.append(table.c.started_at >= _day_start(since))
-        if until:
-            conditions.append(table.c.started_at < _day_start(until) + _ONE_DAY)
-        if team_ids is not None:
-            conditions.append(table.c.team_id.in_(team_ids))
+        conditions = _report_conditions(since, until, team_ids)
         totals = self.session.execute(
             sa.select(
                 sa.func.count().label("entries"),
-                sa.func.coalesce(sa.func.sum(table.c.minutes), 0).label("minutes"),
+                sa.func.coalesce(sa.func.sum(service_hours.c.minutes), 0).label("minutes"),
             ).where(*conditions)
         ).one()
-        source: Any = table
-        if group_by == "theme":
-            source = table.join(teams, teams.c.id == table.c.team_id)
-        key = {
-            "volunteer": table.c.volunteer_id,
-            "team": table.c.team_id,
-            "project": table.c.project_id,
-            "month": table.c.service_month,
-            "theme": teams.c.theme,
-        }[group_by]
-        # a group without a key (hours of activities outside any project) sorts first, as ""
-        sort_key = sa.func.coalesce(key, "")
-        grouped = (
-            sa.select(
-                sort_key.label("key"),
-                sa.func.count().label("entries"),
-                sa.func.sum(table.c.minutes).label("minutes"),
-            )
-            .select_from(source)
-            .where(*conditions)
-        )
-        if after is not None:
-            grouped = grouped.where(sort_key > after)
-        grouped = grouped.group_by(sort_key).order_by(sort_key)
-        if limit is not None:
-            grouped = grouped.limit(limit + 1)
-        groups = grouped.subquery()
+        groups = _report_groups(group_by, conditions, limit, after).subquery()
         names = {"volunteer": volunteers, "team": teams}.get(group_by)
         if names is None:
             query = sa.select(
@@ -600,6 +580,53 @@ class VolunteersRepository:
         if actor_id:
             query = query.where(table.c.actor_id == str(actor_id))
         return fetch_page(self.session, query, page, scalars=False)
+
+
+def _report_conditions(since: date | None, until: date | None, team_ids: Any) -> list[Any]:
+    """The verified hours a report counts: started within its days (China time), of its
+    teams."""
+    table = service_hours
+    conditions = [table.c.status == "verified"]
+    if since:
+        conditions.append(table.c.started_at >= _day_start(since))
+    if until:
+        conditions.append(table.c.started_at < _day_start(until) + _ONE_DAY)
+    if team_ids is not None:
+        conditions.append(table.c.team_id.in_(team_ids))
+    return conditions
+
+
+def _report_groups(group_by: str, conditions: list[Any], limit: int | None, after: Any) -> Any:
+    """The groups of a report (key, entries, minutes) in key order, from ``after``, at most
+    ``limit`` + 1 of them."""
+    table = service_hours
+    source: Any = table
+    if group_by == "theme":
+        source = table.join(teams, teams.c.id == table.c.team_id)
+    key = {
+        "volunteer": table.c.volunteer_id,
+        "team": table.c.team_id,
+        "project": table.c.project_id,
+        "month": table.c.service_month,
+        "theme": teams.c.theme,
+    }[group_by]
+    # a group without a key (hours of activities outside any project) sorts first, as ""
+    sort_key = sa.func.coalesce(key, "")
+    grouped = (
+        sa.select(
+            sort_key.label("key"),
+            sa.func.count().label("entries"),
+            sa.func.sum(table.c.minutes).label("minutes"),
+        )
+        .select_from(source)
+        .where(*conditions)
+    )
+    if after is not None:
+        grouped = grouped.where(sort_key > after)
+    grouped = grouped.group_by(sort_key).order_by(sort_key)
+    if limit is not None:
+        grouped = grouped.limit(limit + 1)
+    return grouped
 
 
 def _in_subtree(path: str) -> Any:

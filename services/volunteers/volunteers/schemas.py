@@ -13,8 +13,11 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from kit.fields import Id, Text
-from kit.paging import MAX_LIMIT, sort_param, total_field
-from volunteers.domain import ENROLMENT_STATUSES, HOURS_STATUSES, REPORT_GROUPS, THEMES
+from kit.paging import MAX_LIMIT, page_schema, sort_param
+from volunteers.domain.activities import ENROLMENT_STATUSES
+from volunteers.domain.hours import HOURS_STATUSES
+from volunteers.domain.reports import REPORT_GROUPS
+from volunteers.domain.roster import THEMES
 from volunteers.repository import ACTIVITY_ORDER, TEAM_ORDER, VOLUNTEER_ORDER
 
 
@@ -243,10 +246,7 @@ class TeamOut(Schema):
     version = fields.Integer()
 
 
-class TeamPage(Schema):
-    items = fields.List(fields.Nested(TeamOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+TeamPage = page_schema(TeamOut)
 
 
 class MembershipOut(Schema):
@@ -272,10 +272,7 @@ class VolunteerOut(Schema):
     created_at = fields.AwareDateTime()
 
 
-class VolunteerPage(Schema):
-    items = fields.List(fields.Nested(VolunteerOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+VolunteerPage = page_schema(VolunteerOut)
 
 
 class AuditOut(Schema):
@@ -289,10 +286,7 @@ class AuditOut(Schema):
     read_at = fields.AwareDateTime()
 
 
-class AuditPage(Schema):
-    items = fields.List(fields.Nested(AuditOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+AuditPage = page_schema(AuditOut)
 
 
 class ImportRowError(Schema):
@@ -349,10 +343,7 @@ class ActivityOut(Schema):
     version = fields.Integer()
 
 
-class ActivityPage(Schema):
-    items = fields.List(fields.Nested(ActivityOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+ActivityPage = page_schema(ActivityOut)
 
 
 class EnrolmentOut(Schema):
@@ -371,10 +362,7 @@ class EnrolmentOut(Schema):
     cancelled_by = fields.String(allow_none=True)
 
 
-class EnrolmentPage(Schema):
-    items = fields.List(fields.Nested(EnrolmentOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+EnrolmentPage = page_schema(EnrolmentOut)
 
 
 class CancellationOut(Schema):
@@ -411,10 +399,7 @@ class HoursOut(Schema):
         return round(entry.minutes / 60, 2)
 
 
-class HoursPage(Schema):
-    items = fields.List(fields.Nested(HoursOut))
-    next_cursor = fields.String(allow_none=True)
-    total = total_field()
+HoursPage = page_schema(HoursOut)
 
 
 class StatementEntry(Schema):
