@@ -45,8 +45,8 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import QueueConsumer
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kit import deadletters, metrics, retry
 from kit import events as catalogue
+from kit import metrics, queues, retry
 from kit.amqp import close_pool, producer_pool
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
@@ -257,7 +257,8 @@ class BatchEventHandler(EventHandler):
     def setup(self) -> None:
         super().setup()
         # a quorum queue with a delivery limit: a message that keeps failing is dead-lettered
-        # into <queue>.dead (kit.deadletters) and the next ones go on
+        # into <queue>.dead (kit.queues; kit.deadletters shows and replays it) and the next
+        # ones go on
         name = self.queue.name
         # two bindings (kombu drops a Queue's own exchange once it has bindings): the event
         # type on its source's exchange, and the queue's own name on the service's return
@@ -265,7 +266,7 @@ class BatchEventHandler(EventHandler):
         self.queue = Queue(
             name,
             durable=True,
-            queue_arguments=deadletters.queue_arguments(name, self.container.config),
+            queue_arguments=queues.queue_arguments(name, self.container.config),
             bindings=[
                 binding(self.queue.exchange, routing_key=self.event_type),
                 binding(retry.return_exchange(self.container.service_name), routing_key=name),
@@ -285,7 +286,7 @@ class BatchEventHandler(EventHandler):
     def start(self) -> None:
         config = self.container.config
         with kombu.Connection(config["AMQP_URI"]) as connection:
-            deadletters.declare(connection, self.queue.name)
+            queues.declare_dead_letter_queue(connection, self.queue.name)
             retry.declare(connection, self.container.service_name, self.policy, config)
         # copies for the delay queues go out publisher-confirmed: the original is acknowledged
         # only once the broker holds the copy
@@ -365,7 +366,7 @@ class BatchEventHandler(EventHandler):
                 message.properties.get("message_id"),
                 reason,
                 self.policy.horizon,
-                deadletters.dead_letter_queue(self.queue.name),
+                queues.dead_letter_queue(self.queue.name),
             )
             metrics.EVENT_RETRIES_EXHAUSTED.labels(service, self.event_type, reason).inc()
             self._failing.pop(_message_key(message), None)
