@@ -10,6 +10,7 @@ import sqlalchemy.exc as sa_exc
 from kit import consumer, queues, retry
 from kit.errors import InvalidInput, RetryLater, Unavailable
 from kit.rpc import RemoteFailure, as_service_error
+from language import events
 
 
 class PgError(Exception):
@@ -158,6 +159,8 @@ def test_a_database_outage_reaches_an_rpc_caller_as_unavailable_naming_the_datab
 
 class FakeResource:
     """A database resource whose unit of work raises what a test tells it to."""
+
+    catalogue = events
 
     def __init__(self, fail):
         self.fail = fail

@@ -4,7 +4,8 @@
 handler of that event type, bound like nameko's ``@event_handler`` (queue
 ``evt-registry-organization_suspended--<service>.<method>`` on ``registry.events``).
 
-For each event it validates the body against the catalogue (tolerant reader), records
+For each event it validates the body against the event catalogue (``kit.catalogue``: the one
+the service's database was given, else the one registered; tolerant reader), records
 ``(handler, event_id)`` in the ``inbox`` table and runs the handler inside the same unit of
 work, so the effect and the inbox row commit together; a redelivered or republished event
 finds its inbox row and changes nothing, and two replicas racing on one event collide on the
@@ -45,9 +46,9 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import QueueConsumer
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kit import events as catalogue
 from kit import metrics, queues, retry
 from kit.amqp import close_pool, producer_pool
+from kit.catalogue import EventInvalid
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
 from kit.tables import inbox
@@ -125,10 +126,11 @@ def apply_batch(
     (applied now, or applied before), must be retried later (a transient failure) or failed."""
     done: list[Outcome] = [DONE] * len(bodies)
     events: list[tuple[int, dict[str, Any]]] = []
+    catalogue = resource.catalogue
     for index, body in enumerate(bodies):
         try:
             events.append((index, catalogue.incoming(source, event_type, body)))
-        except catalogue.EventInvalid as exc:
+        except EventInvalid as exc:
             log.error("%s: %s; the message is requeued", handler, exc)
             metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
             done[index] = FAILED

@@ -22,8 +22,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kit import events as catalogue
 from kit.aggregate import DomainEvent
+from kit.catalogue import Catalogue, registered
 from kit.clock import utcnow
 from kit.columns import ID_LENGTH, NAMING_CONVENTION, Id, UTCDateTime
 from kit.outbox import write_outbox_rows
@@ -203,9 +203,11 @@ class DatabaseResource:
         echo: bool = False,
         pre_ping: bool = False,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.url = url
         self.service_name = service_name
+        self._catalogue = catalogue
         self.engine = create_engine(
             url,
             pool_size=pool_size,
@@ -238,6 +240,12 @@ class DatabaseResource:
     @property
     def is_sqlite(self) -> bool:
         return self.write_lock is not None
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The event catalogue events written and read here are checked against: the one handed
+        to this resource, else the one registered in the process (``kit.catalogue``)."""
+        return self._catalogue if self._catalogue is not None else registered()
 
     def _on_error(self, context: Any) -> None:
         error = context.sqlalchemy_exception or context.original_exception
@@ -374,10 +382,12 @@ class UnitOfWork:
         ]
         self._staged = []
         pending.sort(key=lambda event: event.seq)
-        bodies = [
-            catalogue.outgoing(self.resource.service_name, event.name, event.data)
-            for event in pending
-        ]
+        if pending:
+            catalogue = self.resource.catalogue
+            source = self.resource.service_name
+            bodies = [catalogue.outgoing(source, event.name, event.data) for event in pending]
+        else:
+            bodies = []
         if bodies:
             write_outbox_rows(session, bodies, [event.name for event in pending])
         session.commit()

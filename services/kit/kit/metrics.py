@@ -131,7 +131,7 @@ def exposition(refresh: Callable[[], Any] | None = None, *, service: str = "") -
     return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
 
 
-# --- transitional (issue 14): removed by tools/move_language.py ---
+# --- transitional (issue 14): removed by tools/move_language.py
 def __getattr__(name: str) -> Any:
     """``Metrics`` moved to ``kit.operations``; services still importing it from here get it
     until the import move of issue 14 rewrites them."""
@@ -140,3 +140,6 @@ def __getattr__(name: str) -> Any:
 
         return Metrics
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- end transitional (issue 14)
