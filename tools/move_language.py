@@ -45,6 +45,7 @@ BLOCK = re.compile(
 AFTER = re.compile(r"^([ \t]*)# after issue 14: (.*)$", re.M)
 MENTION = re.compile(r"\bkit\.(events|directory|actor)\b")
 FROM_KIT = re.compile(r"^([ \t]*)from kit import ([^()\n]+?)[ \t]*$", re.M)
+FROM_KIT_PARENTHESIZED = re.compile(r"^([ \t]*)from kit import \(([^()]*)\)[ \t]*$", re.M)
 FROM_METRICS = re.compile(r"^([ \t]*)from kit\.metrics import ([^()\n]+?)[ \t]*$", re.M)
 TO_OPERATIONS = {"Metrics", "outcome_of", "entrypoint_kind"}
 SYSTEM_RPC = re.compile(r"(?<!class )\bSystemRpc\(")
@@ -70,8 +71,9 @@ def split_names(names: str) -> list[str]:
 
 
 def moved_from_kit(match: re.Match[str]) -> str:
-    """``from kit import events as catalogue, paging`` -> two statements, one per package."""
-    indent, names = match.group(1), split_names(match.group(2))
+    """``from kit import events as catalogue, paging`` -> two statements, one per package (ruff
+    wraps them again if they are long)."""
+    indent, names = match.group(1), split_names(" ".join(match.group(2).split()))
     if "#" in match.group(2):
         return match.group(0)  # a commented import: left for a person
     staying = [name for name in names if name.split(" as ")[0].strip() not in MOVED]
@@ -155,6 +157,7 @@ def rewrite(path: Path, text: str) -> str:
     if path.suffix == ".md":
         return MENTION.sub(r"language.\1", text)
     text = FROM_KIT.sub(moved_from_kit, text)
+    text = FROM_KIT_PARENTHESIZED.sub(moved_from_kit, text)
     text = MENTION.sub(r"language.\1", text)
     text = FROM_METRICS.sub(moved_from_metrics, text)
     text, named = name_the_actor(text) if KIT not in path.parents else (text, False)
