@@ -48,7 +48,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from kit import metrics, queues, retry
 from kit.amqp import close_pool, producer_pool
-from kit.catalogue import EventInvalid
+from kit.catalogue import EventInvalid, registered
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
 from kit.tables import inbox
@@ -258,6 +258,7 @@ class BatchEventHandler(EventHandler):
 
     def setup(self) -> None:
         super().setup()
+        self._check_catalogue()
         # a quorum queue with a delivery limit: a message that keeps failing is dead-lettered
         # into <queue>.dead (kit.queues; kit.deadletters shows and replays it) and the next
         # ones go on
@@ -284,6 +285,14 @@ class BatchEventHandler(EventHandler):
         metrics.EVENT_RETRY_OLDEST.labels(self.container.service_name, name).set_function(
             self.oldest_failing_age
         )
+
+    def _check_catalogue(self) -> None:
+        """A consumer that could validate no event refuses to start, rather than requeue every
+        event it is sent until the delivery limit parks it: its service hands a catalogue to a
+        ``Database(catalogue=...)`` or one is registered (``kit.catalogue``)."""
+        handed = (getattr(provider, "catalogue", None) for provider in self.container.dependencies)
+        if all(catalogue is None for catalogue in handed):
+            registered()
 
     def start(self) -> None:
         config = self.container.config
