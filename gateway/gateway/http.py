@@ -392,25 +392,37 @@ def serve_once(
         if isinstance(client, ServiceClient):
             # the wait ends before the key goes stale: no retry takes it over meanwhile
             client.patience = max(LATE_ANSWER_WAIT - timeout, 0.0)
-    keeper = service.idempotency
-
-    def run() -> Response:
-        response, error = respond(service, route, handler, call, request_id)
-        try:
-            keeper.complete(
-                *key,
-                response.status_code,
-                response.get_data(as_text=True),
-                ambiguous=isinstance(error, ServiceTimeout),
-            )
-        except Exception:
-            log.exception("could not keep the response for Idempotency-Key %s", key[1])
-        return response
-
-    worker = eventlet.spawn(run)
+    worker = eventlet.spawn(run_and_keep, service, route, handler, call, key, request_id)
     with eventlet.Timeout(timeout + ANSWER_MARGIN, False):
         return worker.wait()
     # the client hears of the timeout now; the worker keeps the outcome when it comes
+    return no_answer_yet(service, timeout, request_id)
+
+
+def run_and_keep(
+    service: Any,
+    route: Route,
+    handler: Callable,
+    call: Call,
+    key: tuple[str, str],
+    request_id: str,
+) -> Response:
+    """Run an idempotent request and keep its outcome for its key, however late it comes."""
+    response, error = respond(service, route, handler, call, request_id)
+    try:
+        service.idempotency.complete(
+            *key,
+            response.status_code,
+            response.get_data(as_text=True),
+            ambiguous=isinstance(error, ServiceTimeout),
+        )
+    except Exception:
+        log.exception("could not keep the response for Idempotency-Key %s", key[1])
+    return response
+
+
+def no_answer_yet(service: Any, timeout: float, request_id: str) -> Response:
+    """503 ``SERVICE_TIMEOUT`` for a request still running: its retry gets the outcome."""
     called = [c.called for c in vars(service).values() if isinstance(c, ServiceClient) and c.called]
     return error_response(
         HttpError(

@@ -70,35 +70,11 @@ def _operation(route: Route) -> dict[str, Any]:
         "operationId": route.name,
         "summary": route.summary,
         "tags": [route.tag],
-        "responses": {
-            str(route.status): {
-                "description": "OK",
-                **(
-                    {"content": {"application/json": {"schema": route.response}}}
-                    if route.response
-                    else {}
-                ),
-            }
-        },
+        "responses": _responses(route),
     }
     if route.description:
         operation["description"] = route.description
-    parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"\{(\w+)\}", route.path)
-    ]
-    if route.query is not None:
-        parameters.append({"in": "query", "schema": route.query})
-    if route.idempotent:
-        parameters.append(
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 200},
-                "description": "retrying with the same key returns the first response",
-            }
-        )
+    parameters = _parameters(route)
     if parameters:
         operation["parameters"] = parameters
     if route.stream is not None:
@@ -117,22 +93,52 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.roles is not None:
         operation["security"] = [{"bearer": []}]
         operation["x-roles"] = list(route.roles)
+    return operation
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    """The path's ids, the query schema, and ``Idempotency-Key`` where a retry is safe."""
+    parameters: list[dict[str, Any]] = [
+        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", route.path)
+    ]
+    if route.query is not None:
+        parameters.append({"in": "query", "schema": route.query})
+    if route.idempotent:
+        parameters.append(
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 200},
+                "description": "retrying with the same key returns the first response",
+            }
+        )
+    return parameters
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    """The route's success, its other statuses, and the errors every route may answer (401
+    and 403 only where a role is required)."""
+    json_body = lambda schema: {"content": {"application/json": {"schema": schema}}}  # noqa: E731
+    responses: dict[str, Any] = {
+        str(route.status): {
+            "description": "OK",
+            **(json_body(route.response) if route.response else {}),
+        }
+    }
     errors = {
         status: description
         for status, description in ERROR_STATUSES.items()
         if route.roles is not None or status not in (401, 403)
     }
     for status, description in sorted({**errors, **route.statuses}.items()):
-        operation["responses"][str(status)] = {"description": description}
+        responses[str(status)] = {"description": description}
         if status >= 400:
-            operation["responses"][str(status)]["content"] = {
-                "application/json": {"schema": "Error"}
-            }
+            responses[str(status)].update(json_body("Error"))
         elif 200 <= status < 300 and route.response:  # another success, the same body
-            operation["responses"][str(status)]["content"] = {
-                "application/json": {"schema": route.response}
-            }
-    return operation
+            responses[str(status)].update(json_body(route.response))
+    return responses
 
 
 DOCS_PAGE = """<!doctype html>

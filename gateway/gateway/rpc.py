@@ -197,7 +197,8 @@ class ServiceRpc(RpcProxy):
     restart), ``mandatory`` and with a publisher confirm, so a service that never started (no
     queue bound) is refused at once. Unlike nameko's proxy, which builds a publisher and looks
     up a pooled connection per call (~170 µs of CPU, measured), the producers and their
-    connections are made once per process; replies come back through nameko's reply listener.
+    connections are made once per process; replies come back through the process's own
+    ``ReplyListener`` (its own queue, read without acknowledgements), not nameko's.
     """
 
     rpc_reply_listener = ReplyListener()

@@ -28,7 +28,7 @@ from gateway.routes.volunteers import VolunteersRoutes
 from gateway.rpc import ServiceRpc
 from kit.clock import utcnow
 from kit.dependencies import Database
-from kit.metrics import Metrics
+from kit.operations import Metrics
 
 
 class GatewayDatabase(Database):

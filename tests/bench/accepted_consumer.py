@@ -23,6 +23,7 @@ from kit.consumer import on_event
 from kit.db import UnitOfWork, UTCDateTime
 from kit.dependencies import Database
 from kit.tables import metadata as kit_metadata
+from language import events
 
 metadata = sa.MetaData()
 handled = sa.Table(
@@ -50,7 +51,7 @@ def create_tables(url: str) -> None:
 
 class AcceptedConsumer:
     name = "bench_accepted"
-    db = Database(outbox=False)
+    db = Database(outbox=False, catalogue=events)
 
     @on_event("projects", "milestone_accepted")
     def on_milestone_accepted(self, event: dict[str, Any], uow: UnitOfWork) -> None:

@@ -17,6 +17,7 @@ from kit.dependencies import Database
 from kit.health import Health, health_response
 from kit.rpc import rpc
 from kit.tables import metadata as kit_metadata
+from language import events
 
 metadata = sa.MetaData()
 applied = sa.Table(
@@ -73,7 +74,7 @@ def _record(uow: Any, event: dict, event_type: str) -> None:
 
 class ProbeService:
     name = "probe"
-    db = Database(outbox=False)
+    db = Database(outbox=False, catalogue=events)
     health_report = Health(outbox=False)
 
     @http("GET", "/healthz")

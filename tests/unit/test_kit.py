@@ -24,7 +24,7 @@ from kit.errors import (
     Unavailable,
 )
 from kit.fields import Id, Money, Text
-from kit.metrics import outcome_of
+from kit.operations import outcome_of
 from kit.rpc import RemoteFailure, as_service_error, to_remote_failure
 
 

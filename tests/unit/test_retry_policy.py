@@ -7,9 +7,10 @@ import kombu.exceptions
 import pytest
 import sqlalchemy.exc as sa_exc
 
-from kit import consumer, deadletters, retry
+from kit import consumer, queues, retry
 from kit.errors import InvalidInput, RetryLater, Unavailable
 from kit.rpc import RemoteFailure, as_service_error
+from language import events
 
 
 class PgError(Exception):
@@ -130,7 +131,7 @@ def test_the_policy_is_configurable_and_defaults_to_a_fifteen_minute_horizon():
 
 def test_event_queues_and_delay_queues_dead_letter_at_least_once():
     queue = "evt-projects-milestone_accepted--funding.milestone_accepted"
-    arguments = deadletters.queue_arguments(queue, {})
+    arguments = queues.queue_arguments(queue, {})
     assert arguments["x-queue-type"] == "quorum"
     assert arguments["x-dead-letter-strategy"] == "at-least-once"
     assert arguments["x-overflow"] == "reject-publish"  # the broker requires it for at-least-once
@@ -142,7 +143,7 @@ def test_event_queues_and_delay_queues_dead_letter_at_least_once():
     assert delay["x-dead-letter-exchange"] == "funding.retry.back"
     assert delay["x-dead-letter-strategy"] == "at-least-once"
     # queues declared by an earlier version keep their arguments (the broker refuses others)
-    old = deadletters.queue_arguments(queue, {"EVENT_DEAD_LETTER_STRATEGY": "at-most-once"})
+    old = queues.queue_arguments(queue, {"EVENT_DEAD_LETTER_STRATEGY": "at-most-once"})
     assert "x-dead-letter-strategy" not in old and "x-overflow" not in old
 
 
@@ -158,6 +159,8 @@ def test_a_database_outage_reaches_an_rpc_caller_as_unavailable_naming_the_datab
 
 class FakeResource:
     """A database resource whose unit of work raises what a test tells it to."""
+
+    catalogue = events
 
     def __init__(self, fail):
         self.fail = fail

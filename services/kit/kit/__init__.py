@@ -1,8 +1,12 @@
 """Jinguo's shared service kit.
 
-Nothing in here knows about organizations, projects or money: it is the plumbing every
-service copies — config, the unit of work, the transactional outbox and its relay, idempotent
-consumers, the event catalogue (the platform's published language), metrics and error types.
+Nothing in here knows about organizations, projects, money, roles or events by name: it is the
+plumbing every service uses — config, the unit of work, the transactional outbox and its relay,
+idempotent consumers with retries and dead letters, signed RPC, metrics and error types. What
+the services say to each other (the event catalogue, the actor and its roles, the copy of the
+registry's organizations) is the platform's published language, in ``language``
+(``services/language``); the kit checks events against that catalogue without importing it
+(``kit.catalogue``).
 """
 
 import warnings

@@ -2,16 +2,17 @@
 
 Every request to a kit ``@rpc`` entrypoint must carry proof that it comes from the platform
 (``kit.trust``). The gateway signs its calls for the user it serves (``gateway.rpc``); a service
-that needs another service's answer for its own work — not on behalf of a user — calls as the
+that needs another service's answer for its own work — not on behalf of a user — calls as its
 system actor through ``SystemRpc``:
 
     class ProjectsService:
-        registry = SystemRpc("registry")
+        registry = SystemRpc("registry", actor=SYSTEM.to_dict())
 
         def ...(self):
             organization = self.registry.call("get_organization", organization_id)
 
-``SystemRpc`` passes ``actor=SYSTEM`` (``kit.actor``) unless the call names one, signs the
+``SystemRpc`` passes the ``actor`` it was given (``language.actor.SYSTEM``: the kit knows no
+roles) unless the call names one, signs the
 request with ``JINGUO_RPC_KEY`` and waits for the answer with a deadline (``RpcTimeout`` past
 it; a ``RemoteFailure`` is raised as the service reported it). Each call opens its own
 connection and reply queue (a few milliseconds): meant for rare calls — such as an organization
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import eventlet
@@ -33,7 +35,6 @@ from nameko.exceptions import RpcTimeout, UnknownService, deserialize
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TTL
 
-from kit.actor import SYSTEM
 from kit.rpc import DEADLINE_KEY
 from kit.trust import SignedRequest, rpc_keys, signed_request
 
@@ -170,26 +171,55 @@ class SignedRpcClient:
 
 
 class SystemClient:
-    def __init__(self, config: dict[str, Any], caller: str, service: str, timeout: float) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        caller: str,
+        service: str,
+        timeout: float,
+        actor: Mapping[str, Any],
+    ) -> None:
         self._config = config
         self._caller = caller
         self.service = service
         self.timeout = timeout
+        self.actor = actor
 
     def call(self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        kwargs.setdefault("actor", SYSTEM.to_dict())
+        kwargs.setdefault("actor", dict(self.actor))
         with SignedRpcClient(
             self._config, caller=self._caller, timeout=timeout or self.timeout
         ) as client:
             return client.call(self.service, method, *args, **kwargs)
 
 
-class SystemRpc(DependencyProvider):
-    """``registry = SystemRpc("registry")``: workers call ``self.registry.call("method", ...)``
-    as the system actor, signed with the service's ``JINGUO_RPC_KEY``."""
+# --- transitional (issue 14): removed by tools/move_language.py
+def _system() -> Mapping[str, Any]:
+    """The system actor, for services that do not name it yet."""
+    from kit.actor import SYSTEM
 
-    def __init__(self, target_service: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    return SYSTEM.to_dict()
+
+
+# --- end transitional (issue 14)
+
+
+class SystemRpc(DependencyProvider):
+    """``registry = SystemRpc("registry", actor=SYSTEM.to_dict())``: workers call
+    ``self.registry.call("method", ...)`` as ``actor`` (the service acting for itself), signed
+    with the service's ``JINGUO_RPC_KEY``."""
+
+    def __init__(
+        self,
+        target_service: str,
+        *,
+        actor: Mapping[str, Any] | None = None,  # transitional (issue 14)
+        # after issue 14: actor: Mapping[str, Any],
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         self.target_service = target_service
+        self.actor = actor if actor is not None else _system()  # transitional (issue 14)
+        # after issue 14: self.actor = actor
         self.timeout = timeout
 
     def setup(self) -> None:
@@ -197,5 +227,9 @@ class SystemRpc(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> SystemClient:
         return SystemClient(
-            self.container.config, self.container.service_name, self.target_service, self.timeout
+            self.container.config,
+            self.container.service_name,
+            self.target_service,
+            self.timeout,
+            self.actor,
         )

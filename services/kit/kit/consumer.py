@@ -4,7 +4,8 @@
 handler of that event type, bound like nameko's ``@event_handler`` (queue
 ``evt-registry-organization_suspended--<service>.<method>`` on ``registry.events``).
 
-For each event it validates the body against the catalogue (tolerant reader), records
+For each event it validates the body against the event catalogue (``kit.catalogue``: the one
+the service's database was given, else the one registered; tolerant reader), records
 ``(handler, event_id)`` in the ``inbox`` table and runs the handler inside the same unit of
 work, so the effect and the inbox row commit together; a redelivered or republished event
 finds its inbox row and changes nothing, and two replicas racing on one event collide on the
@@ -45,9 +46,9 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import QueueConsumer
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kit import deadletters, metrics, retry
-from kit import events as catalogue
+from kit import metrics, queues, retry
 from kit.amqp import close_pool, producer_pool
+from kit.catalogue import EventInvalid, registered
 from kit.clock import utcnow
 from kit.db import DatabaseResource, UnitOfWork
 from kit.tables import inbox
@@ -125,10 +126,11 @@ def apply_batch(
     (applied now, or applied before), must be retried later (a transient failure) or failed."""
     done: list[Outcome] = [DONE] * len(bodies)
     events: list[tuple[int, dict[str, Any]]] = []
+    catalogue = resource.catalogue
     for index, body in enumerate(bodies):
         try:
             events.append((index, catalogue.incoming(source, event_type, body)))
-        except catalogue.EventInvalid as exc:
+        except EventInvalid as exc:
             log.error("%s: %s; the message is requeued", handler, exc)
             metrics.EVENTS_CONSUMED.labels(service, event_type, "failed").inc()
             done[index] = FAILED
@@ -256,8 +258,10 @@ class BatchEventHandler(EventHandler):
 
     def setup(self) -> None:
         super().setup()
+        self._check_catalogue()
         # a quorum queue with a delivery limit: a message that keeps failing is dead-lettered
-        # into <queue>.dead (kit.deadletters) and the next ones go on
+        # into <queue>.dead (kit.queues; kit.deadletters shows and replays it) and the next
+        # ones go on
         name = self.queue.name
         # two bindings (kombu drops a Queue's own exchange once it has bindings): the event
         # type on its source's exchange, and the queue's own name on the service's return
@@ -265,7 +269,7 @@ class BatchEventHandler(EventHandler):
         self.queue = Queue(
             name,
             durable=True,
-            queue_arguments=deadletters.queue_arguments(name, self.container.config),
+            queue_arguments=queues.queue_arguments(name, self.container.config),
             bindings=[
                 binding(self.queue.exchange, routing_key=self.event_type),
                 binding(retry.return_exchange(self.container.service_name), routing_key=name),
@@ -282,10 +286,18 @@ class BatchEventHandler(EventHandler):
             self.oldest_failing_age
         )
 
+    def _check_catalogue(self) -> None:
+        """A consumer that could validate no event refuses to start, rather than requeue every
+        event it is sent until the delivery limit parks it: its service hands a catalogue to a
+        ``Database(catalogue=...)`` or one is registered (``kit.catalogue``)."""
+        handed = (getattr(provider, "catalogue", None) for provider in self.container.dependencies)
+        if all(catalogue is None for catalogue in handed):
+            registered()
+
     def start(self) -> None:
         config = self.container.config
         with kombu.Connection(config["AMQP_URI"]) as connection:
-            deadletters.declare(connection, self.queue.name)
+            queues.declare_dead_letter_queue(connection, self.queue.name)
             retry.declare(connection, self.container.service_name, self.policy, config)
         # copies for the delay queues go out publisher-confirmed: the original is acknowledged
         # only once the broker holds the copy
@@ -365,7 +377,7 @@ class BatchEventHandler(EventHandler):
                 message.properties.get("message_id"),
                 reason,
                 self.policy.horizon,
-                deadletters.dead_letter_queue(self.queue.name),
+                queues.dead_letter_queue(self.queue.name),
             )
             metrics.EVENT_RETRIES_EXHAUSTED.labels(service, self.event_type, reason).inc()
             self._failing.pop(_message_key(message), None)

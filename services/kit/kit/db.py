@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,51 +22,14 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kit import events as catalogue
 from kit.aggregate import DomainEvent
+from kit.catalogue import Catalogue, registered
 from kit.clock import utcnow
+from kit.columns import ID_LENGTH, NAMING_CONVENTION, Id, UTCDateTime
+from kit.outbox import write_outbox_rows
+from kit.retry import classify
 
 log = logging.getLogger(__name__)
-
-ID_LENGTH = 36
-
-#: constraint names Alembic can find again on every backend (SQLite batch moves need them)
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def Id(**kwargs: Any) -> sa.Column:  # noqa: N802 - reads like a column type
-    """A UUID kept as its canonical 36-character string: identical on SQLite and PostgreSQL."""
-    return sa.Column(sa.String(ID_LENGTH), **kwargs)
-
-
-class UTCDateTime(sa.types.TypeDecorator):
-    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
-
-    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is stored as
-    naive UTC and given its zone back on the way out.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: Jinguo keeps every moment in aware UTC")
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_sqlite(url: str) -> bool:
@@ -241,9 +203,11 @@ class DatabaseResource:
         echo: bool = False,
         pre_ping: bool = False,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.url = url
         self.service_name = service_name
+        self._catalogue = catalogue
         self.engine = create_engine(
             url,
             pool_size=pool_size,
@@ -277,9 +241,13 @@ class DatabaseResource:
     def is_sqlite(self) -> bool:
         return self.write_lock is not None
 
-    def _on_error(self, context: Any) -> None:
-        from kit.retry import classify
+    @property
+    def catalogue(self) -> Catalogue:
+        """The event catalogue events written and read here are checked against: the one handed
+        to this resource, else the one registered in the process (``kit.catalogue``)."""
+        return self._catalogue if self._catalogue is not None else registered()
 
+    def _on_error(self, context: Any) -> None:
         error = context.sqlalchemy_exception or context.original_exception
         if context.is_disconnect or classify(error) == "database_unreachable":
             if self.unreachable_since is None:
@@ -414,13 +382,13 @@ class UnitOfWork:
         ]
         self._staged = []
         pending.sort(key=lambda event: event.seq)
-        bodies = [
-            catalogue.outgoing(self.resource.service_name, event.name, event.data)
-            for event in pending
-        ]
+        if pending:
+            catalogue = self.resource.catalogue
+            source = self.resource.service_name
+            bodies = [catalogue.outgoing(source, event.name, event.data) for event in pending]
+        else:
+            bodies = []
         if bodies:
-            from kit.outbox import write_outbox_rows
-
             write_outbox_rows(session, bodies, [event.name for event in pending])
         session.commit()
         self.committed = True
@@ -450,6 +418,8 @@ def connect(url: str, *, service_name: str = "tool") -> Iterator[DatabaseResourc
 
 
 __all__ = [
+    "ID_LENGTH",
+    "NAMING_CONVENTION",
     "DatabaseResource",
     "Id",
     "UTCDateTime",

@@ -32,68 +32,9 @@ from typing import Any
 import kombu
 
 from kit.config import load_config
+from kit.consumer import BatchEventHandler
+from kit.queues import dead_letter_queue
 from kit.retry import RETRY_HEADERS
-
-DEAD_LETTER_EXCHANGE = "jinguo.dead-letters"
-DEFAULT_DELIVERY_LIMIT = 20
-
-
-def dead_letter_queue(queue_name: str) -> str:
-    return f"{queue_name}.dead"
-
-
-#: quorum queues dead-letter at most once unless told otherwise: a message dead-lettered while
-#: its target is unavailable would be dropped. ``at-least-once`` keeps it in the source queue
-#: until the target confirmed it; the broker requires ``reject-publish`` overflow for that.
-DEFAULT_DEAD_LETTER_STRATEGY = "at-least-once"
-
-
-def dead_lettering_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    """Queue type and dead-letter strategy shared by event queues and delay queues.
-
-    Config ``EVENT_QUEUE_TYPE`` (quorum, the default, or classic) and
-    ``EVENT_DEAD_LETTER_STRATEGY`` (at-least-once, the default, or at-most-once for queues
-    declared by an earlier version, which the broker would refuse to redeclare otherwise).
-    """
-    if str(config.get("EVENT_QUEUE_TYPE") or "quorum") != "quorum":
-        return {}
-    arguments: dict[str, Any] = {"x-queue-type": "quorum"}
-    strategy = str(config.get("EVENT_DEAD_LETTER_STRATEGY") or DEFAULT_DEAD_LETTER_STRATEGY)
-    if strategy == "at-least-once":
-        arguments["x-dead-letter-strategy"] = "at-least-once"
-        arguments["x-overflow"] = "reject-publish"
-    return arguments
-
-
-def queue_arguments(queue_name: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Arguments of an event queue: quorum, a delivery limit, dead-lettered by queue name
-    (at least once)."""
-    arguments: dict[str, Any] = {
-        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-        "x-dead-letter-routing-key": queue_name,
-        **dead_lettering_arguments(config),
-    }
-    if arguments.get("x-queue-type") == "quorum":
-        limit = config.get("EVENT_DELIVERY_LIMIT") or DEFAULT_DELIVERY_LIMIT
-        arguments["x-delivery-limit"] = int(limit)
-    return arguments
-
-
-def _exchange() -> kombu.Exchange:
-    return kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
-
-
-def declare(connection: kombu.Connection, queue_name: str) -> None:
-    """The dead-letter exchange and ``<queue>.dead`` bound to it (idempotent)."""
-    channel = connection.channel()
-    try:
-        exchange = _exchange()
-        exchange(channel).declare()
-        kombu.Queue(
-            dead_letter_queue(queue_name), exchange=exchange, routing_key=queue_name, durable=True
-        )(channel).declare()
-    finally:
-        channel.close()
 
 
 def depth(connection: kombu.Connection, queue_name: str) -> int:
@@ -111,8 +52,6 @@ def depth(connection: kombu.Connection, queue_name: str) -> int:
 
 def event_queues(service_class: type) -> list[str]:
     """The queues of a service class's ``@on_event`` handlers (nameko's naming)."""
-    from kit.consumer import BatchEventHandler
-
     names = []
     for method_name, member in inspect.getmembers(service_class):
         for entrypoint in getattr(member, "nameko_entrypoints", ()):

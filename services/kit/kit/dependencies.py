@@ -13,6 +13,7 @@ from typing import Any
 import eventlet
 from nameko.extensions import DependencyProvider
 
+from kit.catalogue import Catalogue
 from kit.db import DatabaseResource
 from kit.outbox import OutboxRelay
 
@@ -28,11 +29,22 @@ class Database(DependencyProvider):
     (seconds, default 2), ``AMQP_URI`` and ``OUTBOX``
     (relay tuning: ``batch_size``, ``poll_interval``, ``lease_ttl``, ``confirm_timeout``,
     ``retention_days``, and ``amqp_uri`` to publish through another broker address).
+
+    Events written and consumed are checked against ``catalogue``, or, when it is None, the
+    catalogue registered in the process (``kit.catalogue``; importing ``language`` registers
+    it); a service that publishes (``outbox=True``) refuses to start without one.
     """
 
-    def __init__(self, *, url_key: str = "DATABASE_URL", outbox: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        url_key: str = "DATABASE_URL",
+        outbox: bool = True,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self.url_key = url_key
         self.outbox = outbox
+        self.catalogue = catalogue
         self.resource: DatabaseResource | None = None
         self.relay: OutboxRelay | None = None
         self._relay_thread: Any = None
@@ -45,8 +57,10 @@ class Database(DependencyProvider):
             pool_size=int(config.get("DATABASE_POOL_SIZE") or 10),
             pre_ping=bool(config.get("DATABASE_PRE_PING")),
             connect_timeout=float(config.get("DATABASE_CONNECT_TIMEOUT") or 2.0),
+            catalogue=self.catalogue,
         )
         if self.outbox:
+            self.resource.catalogue  # noqa: B018 - no catalogue: fail at start, not at a commit
             options = dict(config.get("OUTBOX") or {})
             # the relay may publish through another address than the service's RPC traffic
             amqp_uri = options.pop("amqp_uri", None) or config["AMQP_URI"]

@@ -12,17 +12,9 @@ the error-ratio alerts need; this module is the small equivalent that does both.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from nameko.events import EventHandler
-from nameko.extensions import DependencyProvider
-from nameko.rpc import Rpc
-from nameko.timer import Timer
-from nameko.web.handlers import HttpRequestHandler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -124,36 +116,6 @@ OUTBOX_RELAY_LEADER = Gauge(
     "jinguo_outbox_relay_leader", "1 while this process's relay holds the outbox lease", ["service"]
 )
 
-_KINDS: tuple[tuple[type, str], ...] = (
-    (Rpc, "rpc"),
-    (EventHandler, "event"),
-    (HttpRequestHandler, "http"),
-    (Timer, "timer"),
-)
-
-
-def entrypoint_kind(entrypoint: Any) -> str:
-    for cls, kind in _KINDS:
-        if isinstance(entrypoint, cls):
-            return kind
-    return "other"
-
-
-def outcome_of(exc_info: Any) -> str:
-    """ok; rejected — the caller was told why (a ServiceError, possibly already converted for
-    the wire); or error — something unexpected, which is what error-ratio alerts watch."""
-    if exc_info is None:
-        return "ok"
-    from kit.rpc import RemoteFailure, as_service_error
-
-    exc = exc_info[1]
-    if isinstance(exc, RemoteFailure):
-        return "error" if exc.kind == "unavailable" else "rejected"
-    error = as_service_error(exc)
-    if error is None or error.kind == "unavailable":
-        return "error"
-    return "rejected"
-
 
 def exposition(refresh: Callable[[], Any] | None = None, *, service: str = "") -> Response:
     """The exposition, always 200. ``refresh`` sets the gauges read from the database first;
@@ -169,79 +131,15 @@ def exposition(refresh: Callable[[], Any] | None = None, *, service: str = "") -
     return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
 
 
-class Metrics(DependencyProvider):
-    """Times every entrypoint of the service and hands workers the exposition function.
+# --- transitional (issue 14): removed by tools/move_language.py
+def __getattr__(name: str) -> Any:
+    """``Metrics`` moved to ``kit.operations``; services still importing it from here get it
+    until the import move of issue 14 rewrites them."""
+    if name == "Metrics":
+        from kit.operations import Metrics
 
-    HTTP entrypoints are counted by route template and status code as well; a route that
-    returns a werkzeug ``Response`` (as the gateway's do) reports its real status. It also
-    watches the dead-letter queues of the service's event handlers (every
-    ``DEAD_LETTER_POLL_SECONDS``, default 15).
-    """
+        return Metrics
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __init__(self) -> None:
-        self._starts: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
-        self._watcher: Any = None
-        self._stopping = False
 
-    def start(self) -> None:
-        from kit.consumer import BatchEventHandler
-
-        queues = sorted(
-            entrypoint.queue.name
-            for entrypoint in self.container.entrypoints
-            if isinstance(entrypoint, BatchEventHandler)
-        )
-        if queues:
-            self._watcher = self.container.spawn_managed_thread(
-                lambda: self._watch_dead_letters(queues), identifier="dead-letter-watch"
-            )
-
-    def stop(self) -> None:
-        self._stopping = True
-        if self._watcher is not None:
-            self._watcher.kill()
-
-    kill = stop
-
-    def _watch_dead_letters(self, queues: list[str]) -> None:
-        import eventlet
-        import kombu
-
-        from kit import deadletters
-
-        interval = float(self.container.config.get("DEAD_LETTER_POLL_SECONDS") or 15)
-        service = self.container.service_name
-        uri = self.container.config["AMQP_URI"]
-        while not self._stopping:
-            try:
-                with kombu.Connection(uri, connect_timeout=5) as connection:
-                    for queue in queues:
-                        parked = deadletters.depth(connection, queue)
-                        DEAD_LETTERS.labels(service, queue).set(parked)
-            except Exception as exc:  # noqa: BLE001 - the broker may be down; retried next round
-                log.debug("could not count dead letters: %s", exc)
-            eventlet.sleep(interval)
-
-    def get_dependency(self, worker_ctx: Any) -> Any:
-        """``self.metrics(refresh)`` in a worker: the exposition (``exposition``)."""
-        return partial(exposition, service=self.container.service_name)
-
-    def worker_setup(self, worker_ctx: Any) -> None:
-        self._starts[worker_ctx] = time.perf_counter()
-
-    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
-        started = self._starts.pop(worker_ctx, None)
-        if started is None:
-            return
-        elapsed = time.perf_counter() - started
-        service = self.container.service_name
-        entrypoint = worker_ctx.entrypoint
-        kind = entrypoint_kind(entrypoint)
-        name = entrypoint.method_name
-        ENTRYPOINT_CALLS.labels(service, kind, name, outcome_of(exc_info)).inc()
-        ENTRYPOINT_DURATION.labels(service, kind, name).observe(elapsed)
-        if kind == "http":
-            status = getattr(result, "status_code", None) or (500 if exc_info else 200)
-            method = entrypoint.method
-            HTTP_REQUESTS.labels(service, method, entrypoint.url, str(status)).inc()
-            HTTP_DURATION.labels(service, method, entrypoint.url).observe(elapsed)
+# --- end transitional (issue 14)

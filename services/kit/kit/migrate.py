@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,23 +59,43 @@ def downgrade(package: str, url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(package, url), revision)
 
 
-def _targets(metadata: sa.MetaData, kit_tables: bool, directory: bool) -> list[sa.MetaData]:
-    from kit import directory as directory_tables
-
+def _targets(
+    metadata: sa.MetaData, kit_tables: bool, include: Sequence[sa.MetaData]
+) -> list[sa.MetaData]:
     targets = [metadata]
     if kit_tables:
         targets.append(tables.metadata)
-    if directory:
-        targets.append(directory_tables.metadata)
+    targets.extend(include)
     return targets
 
 
+# --- transitional (issue 14): removed by tools/move_language.py
+def _legacy(options: dict[str, Any]) -> list[sa.MetaData]:
+    """``directory=True``, as the services said it before the import move of issue 14."""
+    if set(options) - {"directory"}:
+        raise TypeError(f"unexpected arguments {sorted(options)}")
+    if not options.get("directory"):
+        return []
+    from kit.directory import metadata as directory_metadata
+
+    return [directory_metadata]
+
+
+# --- end transitional (issue 14)
+
+
 def drift(
-    url: str, metadata: sa.MetaData, *, kit_tables: bool = True, directory: bool = False
+    url: str,
+    metadata: sa.MetaData,
+    *,
+    kit_tables: bool = True,
+    include: Sequence[sa.MetaData] = (),
+    **legacy: Any,  # transitional (issue 14)
 ) -> list[Any]:
     """Differences between the migrated database and the models (empty when they agree)."""
+    include = [*include, *_legacy(legacy)]  # transitional (issue 14)
     engine = create_engine(url)
-    target = _targets(metadata, kit_tables, directory)
+    target = _targets(metadata, kit_tables, include)
     try:
         with engine.connect() as connection:
             migration = MigrationContext.configure(
@@ -85,16 +106,25 @@ def drift(
         engine.dispose()
 
 
-def run_env(metadata: sa.MetaData, *, kit_tables: bool = True, directory: bool = False) -> None:
+def run_env(
+    metadata: sa.MetaData,
+    *,
+    kit_tables: bool = True,
+    include: Sequence[sa.MetaData] = (),
+    **legacy: Any,  # transitional (issue 14)
+) -> None:
     """The body of every service's ``migrations/env.py``.
 
     ``kit_tables`` adds the outbox, lease and inbox tables (a service that publishes or
-    consumes events has them; the gateway does not); ``directory`` adds the copy of the
-    registry's organizations (``kit.directory``) for services that keep one.
+    consumes events has them; the gateway does not); ``include`` adds tables the service's
+    database holds for another package — the copy of the registry's organizations
+    (``language.directory.metadata``) for services that keep one. The service's models say
+    the same in ``INCLUDE_METADATA``, for ``jinguo-migrate --check``.
     """
+    include = [*include, *_legacy(legacy)]  # transitional (issue 14)
     config = context.config
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    target = _targets(metadata, kit_tables, directory)
+    target = _targets(metadata, kit_tables, include)
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target, literal_binds=True, compare_type=True)
         with context.begin_transaction():
@@ -132,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             url,
             models.metadata,
             kit_tables=getattr(models, "KIT_TABLES", True),
-            directory=getattr(models, "DIRECTORY", False),
+            include=getattr(models, "INCLUDE_METADATA", ()),
+            directory=getattr(models, "DIRECTORY", False),  # transitional (issue 14)
         )
         if differences:
             print(f"{package}: models and migrations differ: {differences}", file=sys.stderr)

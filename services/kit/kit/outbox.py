@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import amqp
 import kombu
@@ -42,8 +42,10 @@ from sqlalchemy.orm import Session
 
 from kit import metrics
 from kit.clock import utcnow
-from kit.db import DatabaseResource
 from kit.tables import outbox, outbox_lease
+
+if TYPE_CHECKING:  # the unit of work writes rows through this module: no import back at run time
+    from kit.db import DatabaseResource
 
 log = logging.getLogger(__name__)
 

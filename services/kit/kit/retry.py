@@ -43,6 +43,7 @@ import kombu
 from sqlalchemy import exc as sa_exc
 
 from kit.errors import RetryLater, ServiceError
+from kit.queues import dead_lettering_arguments
 
 log = logging.getLogger(__name__)
 
@@ -246,8 +247,6 @@ def delay_queue_arguments(tier: int, config: dict[str, Any], service: str) -> di
     """A delay queue: expired messages go back through the service's return exchange by their
     routing key (their work queue's name); quorum with at-least-once dead-lettering where
     configured."""
-    from kit.deadletters import dead_lettering_arguments
-
     return {
         "x-message-ttl": int(tier * 1000),
         "x-dead-letter-exchange": return_exchange_name(service),

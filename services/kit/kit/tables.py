@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kit.db import NAMING_CONVENTION, UTCDateTime
+from kit.columns import NAMING_CONVENTION, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
