@@ -14,10 +14,10 @@ from gateway.auth import hash_password, password_matches
 from gateway.errors import NotFound, TooManyAttempts, Unauthorized
 from gateway.identity import User, UserChange, UsernameTaken
 from gateway.store import ThrottleStore, UserStore
-from kit.actor import Actor
 from kit.clock import utcnow
 from kit.db import DatabaseResource
 from kit.errors import InvalidInput
+from language.actor import Actor
 
 log = logging.getLogger(__name__)
 

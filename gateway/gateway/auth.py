@@ -39,11 +39,11 @@ from gateway.errors import Unauthorized
 from gateway.identity import User
 from gateway.readcache import ReadCache, ReadCacheProvider
 from gateway.store import SessionState, session_state
-from kit.actor import Actor
 from kit.amqp import close_pool, producer_pool
 from kit.changes import publish_notice
 from kit.db import DatabaseResource
 from kit.dependencies import Database
+from language.actor import Actor
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from gateway.errors import (
 from gateway.idempotency import LATE_ANSWER_WAIT, fingerprint
 from gateway.rpc import DEFAULT_TIMEOUT as DEFAULT_RPC_TIMEOUT
 from gateway.rpc import ServiceClient
-from kit.actor import ROLES, Actor
+from language.actor import ROLES, Actor
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from kit.actor import ROLES, Actor
 from kit.errors import Conflict, InvalidInput
+from language.actor import ROLES, Actor
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}")
 MIN_PASSWORD_LENGTH = 10

@@ -5,9 +5,9 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from funding.schemas import CommitmentRowOut, DisbursementRowOut
-from kit.actor import ROLES
 from kit.fields import Id, Text
 from kit.paging import total_field
+from language.actor import ROLES
 
 
 class Strict(Schema):

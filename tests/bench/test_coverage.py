@@ -32,10 +32,10 @@ import psycopg2.extensions
 import pytest
 import sqlalchemy as sa
 
-from kit.actor import Actor
 from kit.config import load_config
 from kit.db import connect
 from kit.migrate import upgrade
+from language.actor import Actor
 from registry.domain.hierarchy import ancestor_ids
 from registry.domain.lifecycle import StatusChange
 from registry.domain.organization import Organization

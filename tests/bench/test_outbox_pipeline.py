@@ -41,11 +41,11 @@ from nameko.containers import ServiceContainer
 from nameko.events import event_handler
 from nameko.standalone.events import event_dispatcher
 
-from kit import events as catalogue
 from kit.db import DatabaseResource, connect
 from kit.migrate import upgrade
 from kit.outbox import OutboxRelay, outbox_status
 from kit.tables import inbox, outbox
+from language import events as catalogue
 from tests.bench.common import (
     CpuMeter,
     Stopwatch,

@@ -39,8 +39,8 @@ from nameko.testing.services import worker_factory
 
 from kit.clock import utcnow
 from kit.db import DatabaseResource
-from kit.directory import apply_details
 from kit.migrate import upgrade
+from language.directory import apply_details
 from projects.service import ProjectsService
 from projects.sources import FundingSources
 from tests.bench.common import note, report, scaled

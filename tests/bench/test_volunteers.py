@@ -63,9 +63,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from kit.actor import Actor
 from kit.db import connect
 from kit.migrate import upgrade
+from language.actor import Actor
 from tests.bench import volunteers_data as data
 from tests.bench.common import (
     ROOT,

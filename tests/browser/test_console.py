@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from gateway.auth import Tokens
-from kit.actor import Actor
+from language.actor import Actor
 from tests.browser.conftest import PASSWORD, ROOT, fc_match_chinese
 
 AXE = ROOT / "gateway" / "console" / "node_modules" / "axe-core" / "axe.min.js"

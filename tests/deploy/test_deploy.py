@@ -174,7 +174,7 @@ def test_the_compose_file_builds_every_service_and_wires_monitoring():
 # --- the broker's users: one per service, publishing only to what is its own ----------------
 
 DEFINITIONS = DEPLOY / "rabbitmq/definitions.json"
-#: the event sources each service consumes (its ``@on_event`` handlers and kit.directory)
+#: the event sources each service consumes (its ``@on_event`` handlers and language.directory)
 CONSUMES = {
     "registry": set(),
     "projects": {"registry", "funding", "volunteers"},

@@ -17,7 +17,7 @@ import requests
 
 import gateway.service  # noqa: F401 - declares every route
 from gateway.http import ROUTES
-from kit.actor import ROLES
+from language.actor import ROLES
 from tests.support import matrix
 
 DUMMY_ID = str(uuid.UUID(int=0x1234))

@@ -17,9 +17,9 @@ import requests
 import sqlalchemy as sa
 
 from kit import deadletters
-from kit import events as catalogue
 from kit.db import connect
 from kit.tables import inbox, outbox
+from language import events as catalogue
 from tests.faults.audit import CONSUMED, audit
 from tests.faults.conftest import record
 from tests.faults.saga import run_sagas

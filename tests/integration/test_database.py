@@ -54,10 +54,10 @@ def test_events_of_an_aggregate_nobody_holds_any_more_still_reach_the_outbox(tmp
     survive (this once lost milestone_reported events)."""
     import gc
 
-    from kit.actor import Actor
     from kit.migrate import upgrade
     from kit.tables import outbox
     from kit.usecase import SystemClock
+    from language.actor import Actor
     from registry import handlers
     from registry.commands import ChangeStatus, RegisterOrganization
     from registry.context import Context

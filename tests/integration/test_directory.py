@@ -1,4 +1,4 @@
-"""A service's copy of the registry (kit.directory) gets every fact right in any order."""
+"""A service's copy of the registry (language.directory) gets every fact right in any order."""
 
 import itertools
 import uuid
@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from kit.db import connect
-from kit.directory import apply_details, apply_status, organizations
 from kit.migrate import upgrade
+from language.directory import apply_details, apply_status, organizations
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_facts_applied_at_once_by_many_workers_keep_the_newest(db, database_url)
 
 
 def test_a_miss_asks_once_records_the_unknown_ancestors_and_answers_from_the_copy_after(db):
-    from kit.directory import Directory
+    from language.directory import Directory
 
     city, street, unit = (str(uuid.uuid4()) for _ in range(3))
     registry = {

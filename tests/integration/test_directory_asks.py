@@ -18,9 +18,9 @@ import sqlalchemy as sa
 
 from kit.config import load_config
 from kit.db import connect
-from kit.directory import organizations as directory
 from kit.migrate import upgrade
 from kit.tables import outbox
+from language.directory import organizations as directory
 from projects.models import funding_sources
 from projects.service import ProjectsService
 from registry.service import RegistryService

@@ -20,12 +20,13 @@ from funding.models import journal_entries, metadata
 from funding.repository import FundingRepository
 from funding.service import DEFAULT_DUAL_APPROVAL_THRESHOLD, FundingService
 from kit import deadletters
-from kit.actor import SYSTEM
 from kit.clock import utcnow
 from kit.db import connect
 from kit.migrate import downgrade, drift, upgrade
 from kit.rpc import RemoteFailure
 from kit.tables import outbox
+from language.actor import SYSTEM
+from language.directory import metadata as directory_metadata
 from tests.support.events import publish_event
 from tests.support.paging import walk
 from tests.support.registry_events import FakeRegistry
@@ -390,7 +391,7 @@ def test_migrations_match_the_models_and_take_earlier_refusals_from_the_outbox(d
             )
         )
     upgrade("funding", database_url)
-    assert drift(database_url, metadata, directory=True) == []
+    assert drift(database_url, metadata, include=[directory_metadata]) == []
     with connect(database_url) as db, db.unit_of_work(readonly=True) as uow:
         remembered = FundingRepository(uow.session).commitment_refusal(contract_id)
     assert (remembered["shortfall"], remembered["reason"], remembered["cause"]) == (
@@ -400,7 +401,7 @@ def test_migrations_match_the_models_and_take_earlier_refusals_from_the_outbox(d
     )
     downgrade("funding", database_url, "base")
     upgrade("funding", database_url)
-    assert drift(database_url, metadata, directory=True) == []
+    assert drift(database_url, metadata, include=[directory_metadata]) == []
 
 
 def test_a_suspended_payee_is_held_and_released(money):

@@ -10,10 +10,10 @@ from gateway.errors import TooManyAttempts, Unauthorized
 from gateway.identity import LastActiveAdmin, UserChange
 from gateway.models import metadata
 from gateway.store import UserStore, session_state
-from kit.actor import Actor
 from kit.clock import utcnow
 from kit.db import connect
 from kit.migrate import downgrade, drift, upgrade
+from language.actor import Actor
 
 ADMIN = Actor(user_id="boot", username="admin", role="admin")
 PASSWORD = "a fine password 1"

@@ -14,8 +14,8 @@ PostgreSQL.
 import eventlet
 import pytest
 
-from kit import events as catalogue
 from kit.rpc import RemoteFailure
+from language import events as catalogue
 from projects import ocds
 from tests.integration import test_projects_service as base
 from tests.integration.test_projects_service import MILESTONES, awarded_project, project_payload

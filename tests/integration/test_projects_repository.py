@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 import eventlet
 import pytest
 
-from kit.actor import SYSTEM
 from kit.db import DatabaseResource
+from language.actor import SYSTEM
 from projects.domain.award import award
 from projects.domain.project import Project
 from projects.repository import ProjectRepository

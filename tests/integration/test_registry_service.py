@@ -4,12 +4,12 @@ import eventlet
 import pytest
 import sqlalchemy as sa
 
-from kit import events as catalogue
 from kit.db import connect
 from kit.migrate import downgrade, drift, upgrade
 from kit.outbox import outbox_status, requeue_unrouted
 from kit.rpc import RemoteFailure
 from kit.tables import outbox
+from language import events as catalogue
 from registry.models import metadata, organizations, status_changes
 from registry.service import RegistryService
 from tests.support.paging import walk

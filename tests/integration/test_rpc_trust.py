@@ -23,6 +23,7 @@ from kit.calls import SystemRpc
 from kit.db import connect
 from kit.metrics import RPC_REFUSED
 from kit.rpc import RemoteFailure, rpc
+from language.actor import SYSTEM
 from registry.models import organizations
 from registry.service import RegistryService
 from tests.support.rpc import ServiceRpcProxy
@@ -187,7 +188,7 @@ class Asker:
     """A service that asks the registry for itself, as the system actor."""
 
     name = "asker"
-    registry = SystemRpc("registry")
+    registry = SystemRpc("registry", actor=SYSTEM.to_dict())
 
     @rpc
     def organization_name(self, organization_id, actor):

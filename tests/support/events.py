@@ -9,7 +9,7 @@ from typing import Any
 
 import kombu
 
-from kit import events as catalogue
+from language import events as catalogue
 
 
 def publish_event(amqp_uri: str, source: str, event_type: str, data: dict[str, Any]) -> dict:

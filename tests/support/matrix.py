@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kit.actor import ROLES
+from language.actor import ROLES
 
 TABLE = Path(__file__).resolve().parents[1] / "authorization_matrix.md"
 CELLS = ("allow", "deny", "public")

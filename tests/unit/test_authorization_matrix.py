@@ -12,7 +12,7 @@ import pytest
 import gateway.service  # noqa: F401 - declares every route
 from gateway import openapi
 from gateway.http import ROUTES, api
-from kit.actor import ROLES
+from language.actor import ROLES
 from tests.support import matrix
 
 HOW_TO_ADD = (

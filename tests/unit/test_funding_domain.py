@@ -38,7 +38,7 @@ from funding.exceptions import (
     RuleBroken,
     SourceNotFound,
 )
-from kit.actor import Actor
+from language.actor import Actor
 
 AT = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 LATER = AT + timedelta(hours=1)

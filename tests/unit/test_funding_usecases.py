@@ -63,8 +63,8 @@ from funding.repository import (
     JOURNAL_ORDER,
     SOURCE_ORDER,
 )
-from kit.actor import Actor
 from kit.paging import PageRequest, page_request
+from language.actor import Actor
 from tests.unit.fakes.funding import FakeFunding
 
 THRESHOLD = 10_000_000

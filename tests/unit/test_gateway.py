@@ -37,9 +37,9 @@ from gateway.errors import (
 from gateway.errors import NotFound as HttpNotFound
 from gateway.http import error_response, parse_json_object, read_body
 from gateway.idempotency import fingerprint
-from kit.actor import Actor
 from kit.errors import InvalidInput, InvalidTransition, NotFound
 from kit.rpc import RemoteFailure
+from language.actor import Actor
 
 # --- identity -----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.healthcache import CachedReport
 from gateway.http import Route, serve
-from kit.actor import Actor
+from language.actor import Actor
 
 # --- Cache-Control --------------------------------------------------------------------------
 

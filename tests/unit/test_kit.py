@@ -12,8 +12,7 @@ from nameko.exceptions import deserialize, serialize
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from kit import config as kit_config
-from kit import events, paging
-from kit.actor import Actor
+from kit import paging
 from kit.aggregate import Aggregate, DomainEvent
 from kit.errors import (
     Conflict,
@@ -26,6 +25,8 @@ from kit.errors import (
 from kit.fields import Id, Money, Text
 from kit.operations import outcome_of
 from kit.rpc import RemoteFailure, as_service_error, to_remote_failure
+from language import events
+from language.actor import Actor
 
 
 def invalid(callable_, *args, **kwargs):

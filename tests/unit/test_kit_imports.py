@@ -22,19 +22,6 @@ PACKAGES = {
 }
 #: what the kit must never import: the platform's published language and the services
 NOT_FOR_THE_KIT = ("language", "registry", "projects", "funding", "volunteers", "gateway")
-# --- transitional (issue 14): the kit's bridges to the old names, deleted with them by
-# tools/move_language.py
-#: modules that only forward to ``language``
-BRIDGES = {"kit.events", "kit.directory", "kit.actor"}
-
-
-def forget_the_bridges(edges: dict[str, set[str]]) -> None:
-    """``kit.metrics.Metrics`` forwards to ``kit.operations`` until the services import it
-    from there."""
-    edges["kit.metrics"].discard("kit.operations")
-
-
-# --- end transitional (issue 14)
 
 
 def modules(package: str) -> dict[str, Path]:
@@ -79,7 +66,6 @@ def graph() -> dict[str, set[str]]:
         name: {other for other in imported(path) if other in everything and other != name}
         for name, path in everything.items()
     }
-    forget_the_bridges(edges)  # transitional (issue 14)
     return edges
 
 
@@ -125,8 +111,6 @@ def test_the_cycle_check_sees_a_cycle_through_a_lazy_import():
 
 @pytest.mark.parametrize("name", sorted(modules("kit")))
 def test_the_kit_imports_nothing_domain_specific(name):
-    if name in BRIDGES:  # transitional (issue 14)
-        pytest.skip("forwards to language until the import move")  # transitional (issue 14)
     wrong = {
         other for other in imported(modules("kit")[name]) if other.split(".")[0] in NOT_FOR_THE_KIT
     }

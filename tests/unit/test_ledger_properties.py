@@ -39,8 +39,8 @@ from funding.exceptions import (
     MakerChecker,
     RuleBroken,
 )
-from kit.actor import Actor
 from kit.errors import ServiceError
+from language.actor import Actor
 
 START = datetime(2027, 1, 1, tzinfo=UTC)
 THRESHOLD = 100_000  # at or above: two approvals

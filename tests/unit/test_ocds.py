@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kit.actor import Actor
+from language.actor import Actor
 from projects import ocds
 from projects.domain.application import apply_for
 from projects.domain.award import award

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kit.actor import Actor
+from language.actor import Actor
 from projects.domain.application import Application, apply_for
 from projects.domain.award import award, plan_milestones
 from projects.domain.contract import Milestone

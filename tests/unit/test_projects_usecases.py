@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from kit.actor import SYSTEM, Actor
 from kit.paging import page_request
 from kit.usecase import FixedClock
+from language.actor import SYSTEM, Actor
 from projects import commands as c
 from projects import handlers
 from projects.context import Context

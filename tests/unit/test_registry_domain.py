@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from kit import events
-from kit.actor import Actor
+from language import events
+from language.actor import Actor
 from registry.domain import coverage, hierarchy, scope
 from registry.domain.lifecycle import StatusChange
 from registry.domain.organization import Organization, register

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from kit.actor import Actor
 from kit.errors import InvalidTransition
 from kit.paging import PageRequest, page_request
 from kit.usecase import FixedClock
+from language.actor import Actor
 from registry import handlers, uscc
 from registry.commands import (
     ChangeStatus,

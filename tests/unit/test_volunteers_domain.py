@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from kit.actor import Actor
+from language.actor import Actor
 from volunteers.domain import activities, identity, reports, roster, scope
 from volunteers.domain import hours as hours_rules
 from volunteers.domain.activities import Activity

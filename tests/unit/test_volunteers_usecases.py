@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from kit.actor import SYSTEM, Actor
 from kit.errors import InvalidInput
 from kit.paging import page_request
+from language.actor import SYSTEM, Actor
 from tests.unit.fakes.volunteers import VolunteersWorld
 from volunteers import commands as c
 from volunteers.crypto import PersonalData

@@ -18,9 +18,9 @@ from funding.domain.disbursements import Disbursement
 from funding.domain.scope import SCOPED_TO_FEDERATION, FundingScope
 from funding.domain.sources import FundingSource
 from funding.repository import FundingRepository
-from kit.actor import Actor
-from kit.directory import Directory, apply_status
 from kit.usecase import Clock, SystemClock
+from language.actor import Actor
+from language.directory import Directory, apply_status
 
 
 class DirectoryCopy(Protocol):
@@ -36,7 +36,7 @@ class DirectoryCopy(Protocol):
 
 
 class KeptDirectory(Directory):
-    """The directory copy in the service's database (``kit.directory``)."""
+    """The directory copy in the service's database (``language.directory``)."""
 
     def record_status(
         self, organization_id: str, kind: str | None, status: str, version: int

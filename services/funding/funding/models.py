@@ -21,10 +21,11 @@ from funding.domain.disbursements import Disbursement
 from funding.domain.ledger import JournalEntry
 from funding.domain.sources import FundingSource
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from language.directory import metadata as directory_metadata
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 #: funding keeps a copy of the registry's organizations (owners, payees' standing)
-DIRECTORY = True
+INCLUDE_METADATA = (directory_metadata,)
 
 Money = sa.BigInteger
 

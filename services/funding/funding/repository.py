@@ -30,8 +30,8 @@ from funding.models import (
     source_adjustments,
     start_mappers,
 )
-from kit.directory import organizations as directory
 from kit.paging import Fetched, PageRequest, fetch_page, ordering
+from language.directory import organizations as directory
 
 #: the orders a person may list sources and disbursements in (``sort=amount``, ``sort=-amount``);
 #: adjustments and the journal keep theirs (the oldest first)

@@ -49,16 +49,16 @@ from funding.repository import (
     SOURCE_ORDER,
     FundingRepository,
 )
-from kit.actor import SYSTEM, Actor
 from kit.clock import utcnow
 from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
-from kit.directory import DirectoryConsumer
 from kit.operations import Operations
 from kit.paging import page_request, sorted_page_request
 from kit.rpc import rpc
 from kit.usecase import UseCases
+from language.actor import SYSTEM, Actor
+from language.directory import DirectoryConsumer
 
 SOURCE = schemas.SourceOut()
 SOURCE_PAGE = schemas.SourcePage()

@@ -193,17 +193,6 @@ class SystemClient:
             return client.call(self.service, method, *args, **kwargs)
 
 
-# --- transitional (issue 14): removed by tools/move_language.py
-def _system() -> Mapping[str, Any]:
-    """The system actor, for services that do not name it yet."""
-    from kit.actor import SYSTEM
-
-    return SYSTEM.to_dict()
-
-
-# --- end transitional (issue 14)
-
-
 class SystemRpc(DependencyProvider):
     """``registry = SystemRpc("registry", actor=SYSTEM.to_dict())``: workers call
     ``self.registry.call("method", ...)`` as ``actor`` (the service acting for itself), signed
@@ -213,13 +202,11 @@ class SystemRpc(DependencyProvider):
         self,
         target_service: str,
         *,
-        actor: Mapping[str, Any] | None = None,  # transitional (issue 14)
-        # after issue 14: actor: Mapping[str, Any],
+        actor: Mapping[str, Any],
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.target_service = target_service
-        self.actor = actor if actor is not None else _system()  # transitional (issue 14)
-        # after issue 14: self.actor = actor
+        self.actor = actor
         self.timeout = timeout
 
     def setup(self) -> None:

@@ -129,17 +129,3 @@ def exposition(refresh: Callable[[], Any] | None = None, *, service: str = "") -
             GAUGE_REFRESH_FAILURES.labels(service).inc()
             log.warning("%s: could not refresh the database gauges: %s", service, exc)
     return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
-
-
-# --- transitional (issue 14): removed by tools/move_language.py
-def __getattr__(name: str) -> Any:
-    """``Metrics`` moved to ``kit.operations``; services still importing it from here get it
-    until the import move of issue 14 rewrites them."""
-    if name == "Metrics":
-        from kit.operations import Metrics
-
-        return Metrics
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# --- end transitional (issue 14)

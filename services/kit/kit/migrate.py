@@ -69,31 +69,14 @@ def _targets(
     return targets
 
 
-# --- transitional (issue 14): removed by tools/move_language.py
-def _legacy(options: dict[str, Any]) -> list[sa.MetaData]:
-    """``directory=True``, as the services said it before the import move of issue 14."""
-    if set(options) - {"directory"}:
-        raise TypeError(f"unexpected arguments {sorted(options)}")
-    if not options.get("directory"):
-        return []
-    from kit.directory import metadata as directory_metadata
-
-    return [directory_metadata]
-
-
-# --- end transitional (issue 14)
-
-
 def drift(
     url: str,
     metadata: sa.MetaData,
     *,
     kit_tables: bool = True,
     include: Sequence[sa.MetaData] = (),
-    **legacy: Any,  # transitional (issue 14)
 ) -> list[Any]:
     """Differences between the migrated database and the models (empty when they agree)."""
-    include = [*include, *_legacy(legacy)]  # transitional (issue 14)
     engine = create_engine(url)
     target = _targets(metadata, kit_tables, include)
     try:
@@ -111,7 +94,6 @@ def run_env(
     *,
     kit_tables: bool = True,
     include: Sequence[sa.MetaData] = (),
-    **legacy: Any,  # transitional (issue 14)
 ) -> None:
     """The body of every service's ``migrations/env.py``.
 
@@ -121,7 +103,6 @@ def run_env(
     (``language.directory.metadata``) for services that keep one. The service's models say
     the same in ``INCLUDE_METADATA``, for ``jinguo-migrate --check``.
     """
-    include = [*include, *_legacy(legacy)]  # transitional (issue 14)
     config = context.config
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     target = _targets(metadata, kit_tables, include)
@@ -163,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
             models.metadata,
             kit_tables=getattr(models, "KIT_TABLES", True),
             include=getattr(models, "INCLUDE_METADATA", ()),
-            directory=getattr(models, "DIRECTORY", False),  # transitional (issue 14)
         )
         if differences:
             print(f"{package}: models and migrations differ: {differences}", file=sys.stderr)

@@ -19,7 +19,7 @@ Guarantees, and how:
 * **In order per entity.** Only the relay that holds the lease row in ``outbox_lease`` publishes,
   so with N replicas of a service one relay publishes and order is the commit order of each
   entity's changes. Events about an entity also carry its ``version`` for consumers that
-  keep a copy (see ``kit.events``).
+  keep a copy (see ``language.events``).
 """
 
 from __future__ import annotations

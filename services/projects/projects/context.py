@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.actor import Actor
 from kit.usecase import Clock
+from language.actor import Actor
 from projects.domain.application import Application
 from projects.domain.contract import Contract, Milestone
 from projects.domain.project import Project, ensure_source_available
@@ -34,7 +34,7 @@ class Context:
     uow: Any
     repo: ProjectRepository
     sources: FundingSources
-    #: the organization directory copy (``kit.directory.Directory``): ``get`` and ``many``
+    #: the organization directory copy (``language.directory.Directory``): ``get`` and ``many``
     directory: Any
     actor: Actor
     clock: Clock

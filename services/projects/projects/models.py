@@ -6,13 +6,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry, relationship
 
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from language.directory import metadata as directory_metadata
 from projects.domain.application import Application
 from projects.domain.contract import Contract, Milestone, MilestoneReport
 from projects.domain.project import Project
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-#: projects keeps a copy of the registry's organizations (kit.directory)
-DIRECTORY = True
+#: projects keeps a copy of the registry's organizations (language.directory)
+INCLUDE_METADATA = (directory_metadata,)
 
 
 def _money() -> sa.BigInteger:

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, contains_eager
 
-from kit.directory import organizations as directory
 from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
+from language.directory import organizations as directory
 from projects.domain.application import Application
 from projects.domain.contract import Contract, Milestone, MilestoneReport
 from projects.domain.project import Project

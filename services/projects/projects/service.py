@@ -14,18 +14,18 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.extensions import DependencyProvider
 from prometheus_client import Gauge
 
-from kit.actor import SYSTEM, Actor
 from kit.calls import SignedRpcClient
 from kit.changes import ChangeNotices
 from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
-from kit.directory import Directory, DirectoryConsumer
 from kit.errors import Unavailable
 from kit.operations import Operations
 from kit.paging import MAX_LIMIT, sorted_page_request
 from kit.rpc import rpc
 from kit.usecase import SystemClock, UseCases
+from language.actor import SYSTEM, Actor
+from language.directory import Directory, DirectoryConsumer
 from projects import commands, handlers, ocds, schemas
 from projects.context import Context
 from projects.domain.payments import Disbursement

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kit.actor import Actor
 from kit.usecase import Clock
+from language.actor import Actor
 from registry.domain import scope
 from registry.domain.organization import Organization
 from registry.exceptions import InvalidParent

@@ -8,12 +8,12 @@ from typing import Any
 from marshmallow import validate
 from prometheus_client import Gauge
 
-from kit.actor import Actor
 from kit.dependencies import Database
 from kit.operations import Operations
 from kit.paging import page_request, sorted_page_request
 from kit.rpc import rpc
 from kit.usecase import SystemClock, UseCases
+from language.actor import Actor
 from registry import commands, handlers, schemas
 from registry.context import Context
 from registry.domain.lifecycle import TRANSITIONS

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kit.actor import Actor
-from kit.directory import Directory
 from kit.usecase import Clock, SystemClock
+from language.actor import Actor
+from language.directory import Directory
 from volunteers.domain.activities import Activity
 from volunteers.domain.roster import Team, Volunteer
 from volunteers.domain.scope import Scope, ids_on_path
@@ -42,7 +42,7 @@ class PersonalDataKeys(Protocol):
 
 
 class DirectoryCopy(Protocol):
-    """The service's copy of the registry's organizations (``kit.directory.Directory``)."""
+    """The service's copy of the registry's organizations (``language.directory.Directory``)."""
 
     def get(self, organization_id: str) -> dict[str, Any] | None: ...
 

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from language.directory import metadata as directory_metadata
 from volunteers.domain.activities import Activity, Enrolment
 from volunteers.domain.hours import ServiceHours
 from volunteers.domain.roster import Membership, Team, Volunteer
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-#: volunteers keeps a copy of the registry's organizations (kit.directory): team hosts, scope
-DIRECTORY = True
+#: volunteers keeps a copy of the registry's organizations (language.directory): team hosts, scope
+INCLUDE_METADATA = (directory_metadata,)
 
 ENVELOPE = 255
 HASH = 64

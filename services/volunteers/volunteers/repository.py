@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kit.clock import CHINA
-from kit.directory import organizations as directory
 from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
+from language.directory import organizations as directory
 from volunteers.domain.activities import Activity, Enrolment
 from volunteers.domain.hours import ServiceHours
 from volunteers.domain.roster import Membership, Team, Volunteer

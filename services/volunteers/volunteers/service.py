@@ -17,17 +17,17 @@ from typing import Any
 from nameko.dependency_providers import Config
 from nameko.exceptions import RpcTimeout, UnknownService
 
-from kit.actor import SYSTEM, Actor
 from kit.calls import SystemRpc
 from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
-from kit.directory import DirectoryConsumer
 from kit.errors import Unavailable
 from kit.operations import Operations
 from kit.paging import decode_cursor, sorted_page_request
 from kit.rpc import RemoteFailure, rpc
 from kit.usecase import UseCases
+from language.actor import SYSTEM, Actor
+from language.directory import DirectoryConsumer
 from volunteers import commands as c
 from volunteers import schemas
 from volunteers.context import Context
@@ -87,7 +87,7 @@ class VolunteersService(DirectoryConsumer, Operations, UseCases[Context]):
     system_actor = SYSTEM.to_dict()
     config = Config()
     personal_data = PersonalDataKeys()
-    projects = SystemRpc("projects", timeout=PROJECT_LOOKUP_TIMEOUT)
+    projects = SystemRpc("projects", actor=SYSTEM.to_dict(), timeout=PROJECT_LOOKUP_TIMEOUT)
 
     def context(self, uow: Any, actor: dict[str, Any]) -> Context:
         """The one place a use case's context is built."""

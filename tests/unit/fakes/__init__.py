@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit import events as catalogue
 from kit.aggregate import Aggregate, DomainEvent
-from kit.directory import path_of
+from language import events as catalogue
+from language.directory import path_of
 
 
 class FakeUnitOfWork:

@@ -32,10 +32,10 @@ from funding.exceptions import (
     DisbursementNotFound,
     SourceNotFound,
 )
-from kit.actor import SYSTEM, Actor
-from kit.directory import path_of
 from kit.paging import Fetched, PageRequest
 from kit.usecase import FixedClock
+from language.actor import SYSTEM, Actor
+from language.directory import path_of
 from tests.unit.fakes import FakeDirectory, FakeUnitOfWork
 
 CHINA = ZoneInfo("Asia/Shanghai")

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from kit.actor import Actor
 from kit.clock import CHINA
 from kit.paging import Fetched, PageRequest
 from kit.text import search_key
 from kit.usecase import FixedClock
+from language.actor import Actor
 from tests.unit.fakes import FakeDirectory, FakeUnitOfWork
 from volunteers.context import Context
 from volunteers.crypto import PersonalData

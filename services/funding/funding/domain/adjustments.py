@@ -11,7 +11,7 @@ from funding.domain.ledger import JournalEntry
 from funding.domain.roles import APPROVER_ROLE
 from funding.domain.sources import FundingSource, adjust
 from funding.exceptions import InsufficientFunds, InvalidTransition, MakerChecker, RuleBroken
-from kit.actor import Actor
+from language.actor import Actor
 
 ADJUSTMENT_STATUSES = ("pending", "confirmed", "refused")
 

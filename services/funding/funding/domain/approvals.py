@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from funding.exceptions import MakerChecker
-from kit.actor import Actor
+from language.actor import Actor
 
 if TYPE_CHECKING:
     from funding.domain.disbursements import Disbursement

@@ -21,8 +21,8 @@ from funding.domain.ledger import (
 from funding.domain.roles import ensure_finance
 from funding.domain.sources import FundingSource
 from funding.exceptions import InsufficientFunds, InvalidTransition, MakerChecker, RuleBroken
-from kit.actor import Actor
 from kit.aggregate import Aggregate
+from language.actor import Actor
 
 DISBURSEMENT_STATUSES = ("pending", "approved", "paid", "rejected", "held")
 #: why a disbursement is held for good: its payee was deregistered (final in the registry)

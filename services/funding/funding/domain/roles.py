@@ -5,7 +5,7 @@ one who approves never pays, nor approves twice); admins and ops see every feder
 from __future__ import annotations
 
 from funding.exceptions import MakerChecker
-from kit.actor import Actor
+from language.actor import Actor
 
 #: who approves, rejects and pays disbursements and confirms large adjustments
 APPROVER_ROLE = "finance_officer"

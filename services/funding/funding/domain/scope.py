@@ -18,7 +18,7 @@ from funding.exceptions import (
     OutOfScope,
     SourceNotFound,
 )
-from kit.actor import Actor
+from language.actor import Actor
 
 #: roles whose view of money is their federation's subtree
 SCOPED_TO_FEDERATION = ("federation_staff", "finance_officer")

@@ -10,8 +10,8 @@ from typing import Any
 
 from funding.domain.ledger import JournalEntry, available, ensure_positive_fen, income, move
 from funding.exceptions import InsufficientFunds, RuleBroken
-from kit.actor import Actor
 from kit.aggregate import Aggregate
+from language.actor import Actor
 
 SOURCE_KINDS = ("fiscal_special_fund", "donation", "interest_subsidy", "other")
 

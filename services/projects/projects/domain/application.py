@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from kit.actor import Actor
+from language.actor import Actor
 from projects.domain.project import Project
 from projects.exceptions import OutOfScope, ProviderNotEligible, RuleBroken
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kit.actor import Actor
+from language.actor import Actor
 from projects.domain.application import Application, ensure_provider_eligible
 from projects.domain.contract import Contract, Milestone
 from projects.domain.project import Project

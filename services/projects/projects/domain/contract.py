@@ -7,9 +7,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from kit.actor import Actor
 from kit.aggregate import Aggregate
 from kit.clock import local_date
+from language.actor import Actor
 from projects.domain.project import Project, add_indicator_values
 from projects.exceptions import InvalidTransition, RuleBroken, SelfAcceptance
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from kit.actor import Actor
+from language.actor import Actor
 from projects.exceptions import RuleBroken
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from kit.actor import Actor
 from kit.aggregate import Aggregate
 from kit.text import search_key
+from language.actor import Actor
 from projects.domain.evaluation import assess
 from projects.exceptions import InvalidTransition, RuleBroken
 

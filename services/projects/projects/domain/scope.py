@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from kit.actor import Actor
+from language.actor import Actor
 from projects.exceptions import OutOfScope
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kit.directory import ACTIVE_STATUSES
 from kit.paging import fetched_page
+from language.directory import ACTIVE_STATUSES
 from projects.commands import (
     CancelProject,
     CloseProject,

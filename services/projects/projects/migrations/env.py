@@ -1,4 +1,5 @@
 from kit.migrate import run_env
+from language.directory import metadata as directory_metadata
 from projects.models import metadata
 
-run_env(metadata, directory=True)
+run_env(metadata, include=[directory_metadata])

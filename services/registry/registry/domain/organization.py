@@ -9,9 +9,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from kit.actor import Actor
 from kit.aggregate import Aggregate
 from kit.text import search_key
+from language.actor import Actor
 from registry import uscc as uscc_rules
 from registry.domain.hierarchy import PATH_SEPARATOR, check_placement, path_of
 from registry.domain.lifecycle import ACTIVE_STATUSES, TRANSITIONS, StatusChange

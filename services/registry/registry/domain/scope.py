@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kit.actor import Actor
+from language.actor import Actor
 from registry.domain.organization import Organization
 from registry.exceptions import OrganizationNotFound, OutOfScope
 

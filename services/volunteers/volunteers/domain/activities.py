@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from kit.actor import Actor
 from kit.aggregate import Aggregate
 from kit.text import search_key
+from language.actor import Actor
 from volunteers.domain.roster import MAX_TITLE
 from volunteers.domain.scope import in_line
 from volunteers.exceptions import ActivityEnded, ActivityFull, InvalidTransition, RuleBroken

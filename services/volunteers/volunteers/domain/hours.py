@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kit.actor import Actor
 from kit.aggregate import Aggregate
 from kit.clock import local_date
+from language.actor import Actor
 from volunteers.domain.activities import Activity
 from volunteers.domain.roster import Team
 from volunteers.domain.scope import Scope

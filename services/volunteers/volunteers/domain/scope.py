@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kit.actor import Actor
+from language.actor import Actor
 from volunteers.exceptions import OutOfScope
 
 if TYPE_CHECKING:

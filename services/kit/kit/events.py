@@ -1,9 +1,0 @@
-"""Moved to ``language.events`` (issue 14); this name stays until the import move rewrites its
-users, and is deleted with it (``tools/move_language.py``)."""
-
-import sys
-
-from language import events as _moved
-from language.events import *  # noqa: F403 - the names, for type checkers
-
-sys.modules[__name__] = _moved
