@@ -20,6 +20,7 @@ from funding.domain.commitments import Commitment
 from funding.domain.disbursements import Disbursement
 from funding.domain.ledger import JournalEntry
 from funding.domain.sources import FundingSource
+from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
 from language.directory import metadata as directory_metadata
 
@@ -214,9 +215,6 @@ provider_verifications = sa.Table(
     sa.Column("at", UTCDateTime(), nullable=False),
 )
 
-_mapper_registry = registry(metadata=metadata)
-_mapped = False
-
 
 def _drawn_from_source() -> Any:
     """A row that names its funding source: the relationship is never read (the domain keeps
@@ -229,20 +227,18 @@ def _drawn_from_source() -> Any:
     return relationship(FundingSource, lazy="raise")
 
 
-def start_mappers() -> None:
-    global _mapped
-    if _mapped:
-        return
-    _mapper_registry.map_imperatively(FundingSource, funding_sources)
-    _mapper_registry.map_imperatively(
+def _map(mapper: registry) -> None:
+    """Map the domain classes onto the tables."""
+    mapper.map_imperatively(FundingSource, funding_sources)
+    mapper.map_imperatively(
         Commitment, commitments, properties={"funding_source": _drawn_from_source()}
     )
-    _mapper_registry.map_imperatively(JournalEntry, journal_entries)
-    _mapper_registry.map_imperatively(Approval, approvals)
-    _mapper_registry.map_imperatively(
+    mapper.map_imperatively(JournalEntry, journal_entries)
+    mapper.map_imperatively(Approval, approvals)
+    mapper.map_imperatively(
         SourceAdjustment, source_adjustments, properties={"funding_source": _drawn_from_source()}
     )
-    _mapper_registry.map_imperatively(
+    mapper.map_imperatively(
         Disbursement,
         disbursements,
         properties={
@@ -252,4 +248,6 @@ def start_mappers() -> None:
             "funding_source": _drawn_from_source(),
         },
     )
-    _mapped = True
+
+
+start_mappers = mapping_once(metadata, _map)

@@ -7,10 +7,12 @@ where services and their migrations have always found them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 
 ID_LENGTH = 36
 
@@ -51,3 +53,18 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def mapping_once(metadata: sa.MetaData, map_all: Callable[[registry], None]) -> Callable[[], None]:
+    """A service's ``start_mappers``: ``map_all`` maps the domain classes onto ``metadata``'s
+    tables (classical mapping keeps the domain free of SQLAlchemy), once per process however
+    often it is called."""
+    mapper_registry = registry(metadata=metadata)
+    done: list[bool] = []
+
+    def start_mappers() -> None:
+        if not done:
+            map_all(mapper_registry)
+            done.append(True)
+
+    return start_mappers

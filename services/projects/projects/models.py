@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry, relationship
 
+from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
 from language.directory import metadata as directory_metadata
 from projects.domain.application import Application
@@ -180,19 +181,14 @@ report_files = sa.Table(
     sa.Index("ix_report_files_file_id", "file_id"),
 )
 
-_mapper_registry = registry(metadata=metadata)
-_mapped = False
 
-
-def start_mappers() -> None:
-    global _mapped
-    if _mapped:
-        return
-    _mapper_registry.map_imperatively(Project, projects)
-    _mapper_registry.map_imperatively(Application, applications)
-    _mapper_registry.map_imperatively(Milestone, milestones)
-    _mapper_registry.map_imperatively(MilestoneReport, milestone_reports)
-    _mapper_registry.map_imperatively(
+def _map(mapper: registry) -> None:
+    """Map the domain classes onto the tables."""
+    mapper.map_imperatively(Project, projects)
+    mapper.map_imperatively(Application, applications)
+    mapper.map_imperatively(Milestone, milestones)
+    mapper.map_imperatively(MilestoneReport, milestone_reports)
+    mapper.map_imperatively(
         Contract,
         contracts,
         properties={
@@ -204,4 +200,6 @@ def start_mappers() -> None:
             )
         },
     )
-    _mapped = True
+
+
+start_mappers = mapping_once(metadata, _map)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry, relationship
 
+from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
 from registry.domain.lifecycle import StatusChange
 from registry.domain.organization import Organization
@@ -68,20 +69,16 @@ status_changes = sa.Table(
     sa.Index("ix_organization_status_changes_organization_id_at", "organization_id", "at"),
 )
 
-_mapper_registry = registry(metadata=metadata)
-_mapped = False
 
-
-def start_mappers() -> None:
+def _map(mapper: registry) -> None:
     """Map the domain classes onto the tables (once per process)."""
-    global _mapped
-    if _mapped:
-        return
-    _mapper_registry.map_imperatively(Organization, organizations)
+    mapper.map_imperatively(Organization, organizations)
     # the relationship tells the flush that an organization is inserted before its status
     # changes (without one, mappers flush in the order of their classes' qualified names);
     # use cases set ``organization_id`` and never this attribute
-    _mapper_registry.map_imperatively(
+    mapper.map_imperatively(
         StatusChange, status_changes, properties={"organization": relationship(Organization)}
     )
-    _mapped = True
+
+
+start_mappers = mapping_once(metadata, _map)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 
+from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
 from language.directory import metadata as directory_metadata
 from volunteers.domain.activities import Activity, Enrolment
@@ -195,18 +196,15 @@ personal_data_reads = sa.Table(
     sa.Index("ix_personal_data_reads_volunteer_id", "volunteer_id"),
 )
 
-_mapper_registry = registry(metadata=metadata)
-_mapped = False
+
+def _map(mapper: registry) -> None:
+    """Map the domain classes onto the tables."""
+    mapper.map_imperatively(Team, teams)
+    mapper.map_imperatively(Volunteer, volunteers)
+    mapper.map_imperatively(Membership, team_members)
+    mapper.map_imperatively(Activity, activities)
+    mapper.map_imperatively(Enrolment, enrolments)
+    mapper.map_imperatively(ServiceHours, service_hours)
 
 
-def start_mappers() -> None:
-    global _mapped
-    if _mapped:
-        return
-    _mapper_registry.map_imperatively(Team, teams)
-    _mapper_registry.map_imperatively(Volunteer, volunteers)
-    _mapper_registry.map_imperatively(Membership, team_members)
-    _mapper_registry.map_imperatively(Activity, activities)
-    _mapper_registry.map_imperatively(Enrolment, enrolments)
-    _mapper_registry.map_imperatively(ServiceHours, service_hours)
-    _mapped = True
+start_mappers = mapping_once(metadata, _map)
