@@ -1487,3 +1487,37 @@ def test_volunteers_and_activities_count_and_sort_on_the_server(roster):
     with pytest.raises(RemoteFailure) as failure:
         roster.svc.list_volunteers({"sort": "phone"}, roster.admin)
     assert failure.value.details == {"field": "sort", "rule": "one_of"}
+
+
+def test_a_statement_shows_each_federation_only_the_hours_served_in_its_own_teams(roster):
+    """A volunteer serving in a team of each of two cities: each city's staff read her
+    statement with only the hours of their own teams; an admin reads all of them."""
+    ours, theirs = roster.team(), roster.other_team()
+    volunteer = roster.volunteer(PHONE, team_id=ours["id"])
+    roster.svc.add_member(theirs["id"], {"volunteer_id": volunteer["id"]}, roster.admin)
+    served = {}
+    later = (datetime.fromisoformat(STARTS) + timedelta(hours=3)).isoformat()
+    for team, leader, started in (
+        (ours, roster.leader, STARTS),
+        (theirs, roster.other_leader, later),
+    ):
+        activity = roster.activity(team, actor=leader)
+        roster.svc.enrol(activity["id"], {"volunteer_id": volunteer["id"]}, leader)
+        entry = roster.svc.log_hours(
+            {
+                "volunteer_id": volunteer["id"],
+                "activity_id": activity["id"],
+                "started_at": started,
+                "hours": 2,
+            },
+            leader,
+        )
+        served[team["id"]] = roster.svc.verify_hours(entry["id"], roster.admin)["id"]
+
+    def shown(actor):
+        statement = roster.svc.volunteer_hours(volunteer["id"], actor)
+        return sorted(entry["id"] for entry in statement["entries"]), statement["total_minutes"]
+
+    assert shown(roster.staff) == ([served[ours["id"]]], 120)
+    assert shown(roster.other_staff) == ([served[theirs["id"]]], 120)
+    assert shown(roster.admin) == (sorted(served.values()), 240)

@@ -842,6 +842,28 @@ def test_a_volunteers_statement_counts_her_verified_hours(world):
         world.query(OTHER_STAFF, hours.statement, c.GetStatement(volunteer["id"]))
 
 
+def test_a_statement_shows_staff_only_the_hours_served_in_teams_they_see(world):
+    """She serves in a team of each of two federations: each federation's staff see her
+    hours in their own teams, she sees all of hers."""
+    _, volunteer, activity = enrolled(world)
+    theirs = make_team(world, "外市服务队", by=OTHER_STAFF, host=Place.other_community, leader=None)
+    world.execute(ADMIN, teams.add_member, c.AddMember(theirs["id"], volunteer["id"]))
+    elsewhere = make_activity(world, theirs["id"], by=OTHER_STAFF)
+    world.execute(OTHER_STAFF, activities.enrol, c.Enrol(elsewhere.id, volunteer["id"]))
+    here = log(world, volunteer["id"], activity.id, hour=1)
+    there = log(world, volunteer["id"], elsewhere.id, by=OTHER_STAFF, hour=4)
+    world.execute(LEADER, hours.verify_hours, c.VerifyHours(here.id))
+    world.execute(ADMIN, hours.verify_hours, c.VerifyHours(there.id))
+
+    def shown(actor):
+        statement = world.query(actor, hours.statement, c.GetStatement(volunteer["id"]))
+        return [entry["id"] for entry in statement["entries"]], statement["total_minutes"]
+
+    assert shown(STAFF) == ([here.id], 120)
+    assert shown(OTHER_STAFF) == ([there.id], 120)
+    assert shown(ADMIN) == ([here.id, there.id], 240)
+
+
 def test_the_hours_report_groups_verified_hours_for_whom_may_read_it(world):
     team, volunteer, activity = enrolled(world)
     other = register(world, team_id=team["id"], name="李四")

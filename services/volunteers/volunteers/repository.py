@@ -500,8 +500,9 @@ class VolunteersRepository:
             query = query.where(table.c.team_id.in_(team_ids))
         return fetch_page(self.session, query, page)
 
-    def statement(self, volunteer_id: str) -> list[Any]:
-        """A volunteer's verified hours, oldest first, with the activity's title."""
+    def statement(self, volunteer_id: str, team_ids: Any = None) -> list[Any]:
+        """A volunteer's verified hours, oldest first, with the activity's title; with
+        ``team_ids`` (a ``team_scope``), only those served in these teams."""
         query = (
             sa.select(
                 service_hours.c.id,
@@ -520,6 +521,8 @@ class VolunteersRepository:
             .where(service_hours.c.status == "verified")
             .order_by(service_hours.c.started_at, service_hours.c.id)
         )
+        if team_ids is not None:
+            query = query.where(service_hours.c.team_id.in_(team_ids))
         return list(self.session.execute(query))
 
     def team_scope(self, within_path: str | None, leader_user_id: str | None) -> Any:

@@ -439,11 +439,13 @@ class FakeVolunteersRepository:
         ]
         return fetch(found, page)
 
-    def statement(self, volunteer_id: str) -> list[Any]:
+    def statement(self, volunteer_id: str, team_ids: TeamCondition | None = None) -> list[Any]:
         verified = [
             e
             for e in self.entries.values()
-            if e.volunteer_id == str(volunteer_id) and e.status == "verified"
+            if e.volunteer_id == str(volunteer_id)
+            and e.status == "verified"
+            and (team_ids is None or team_ids(e.team_id))
         ]
         return [
             Row(

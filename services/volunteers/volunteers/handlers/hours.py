@@ -135,9 +135,12 @@ def list_hours(ctx: Context, command: ListHours) -> dict[str, Any]:
 
 
 def statement(ctx: Context, command: GetStatement) -> dict[str, Any]:
-    """A volunteer's own statement of verified hours: every entry and the total."""
+    """A volunteer's statement of verified hours: every entry and the total. She sees all of
+    hers; staff and leaders see only what she served in the teams they see (her hours in
+    another federation's teams are that federation's to show)."""
     volunteer = visible_volunteer(ctx, command.volunteer_id)
-    entries = ctx.repo.statement(volunteer.id)
+    own = volunteer.user_id is not None and volunteer.user_id == ctx.actor.user_id
+    entries = ctx.repo.statement(volunteer.id, None if own else ctx.team_scope())
     total = sum(entry.minutes for entry in entries)
     return {
         "volunteer_id": volunteer.id,
