@@ -276,3 +276,18 @@ def _user(resource: DatabaseResource, user_id: str) -> User:
     if user is None:
         raise NotFound(f"no user {user_id}", code="USER_NOT_FOUND")
     return user
+
+
+def ensure_team_leader(resource: DatabaseResource, user_id: str) -> User:
+    """The account a team is handed to: it exists, is enabled and is a ``team_leader`` (an
+    admin's or a contractor's account cannot be made a team's leader). A 422 on
+    ``leader_user_id`` otherwise, the same for an unknown account as for a wrong one."""
+    with resource(readonly=True) as uow:
+        user = UserStore(uow.session).get(str(user_id))
+    if user is None or user.disabled or user.role != "team_leader":
+        raise InvalidInput(
+            "the team's leader is an enabled team_leader account",
+            field="leader_user_id",
+            rule="team_leader",
+        )
+    return user

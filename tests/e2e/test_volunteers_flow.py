@@ -137,6 +137,24 @@ def test_teams_and_the_roster(cast, team):
         0,
     )
     expect(leader.post("/teams", {**team, "name": "x"}), 403, "ROLE_NOT_ALLOWED")
+    # a team is handed only to an enabled team_leader account: not to staff, not to nobody
+    for wrong in (cast["ids"]["staff"], cast["ids"]["ops"], "00000000-0000-0000-0000-00000000abcd"):
+        refused = expect(
+            staff.post(
+                "/teams",
+                {
+                    "name": "无队长",
+                    "theme": "legal_aid",
+                    "host_id": cast["host"]["id"],
+                    "leader_user_id": wrong,
+                },
+            ),
+            422,
+            "VALIDATION_FAILED",
+        )
+        assert refused["error"]["details"]["field"] == "leader_user_id", refused
+        assert refused["error"]["details"]["rule"] == "team_leader", refused
+        expect(staff.patch(f"/teams/{team['id']}", {"leader_user_id": wrong}), 422)
     expect(
         staff.post(
             "/teams",

@@ -17,7 +17,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
-from gateway import exports
+from gateway import accounts, exports
 from gateway.errors import HttpError, ServiceTimeout, ValidationFailed, describe
 from gateway.http import EVERYONE, Call, StreamedBody, api
 from gateway.routes import MANAGERS
@@ -173,8 +173,13 @@ class VolunteersRoutes:
     )
     def create_team(self, call: Call) -> Any:
         """Under a federation or host unit of your subtree, with a theme and, optionally, its
-        leader (a team_leader user)."""
+        leader (an enabled team_leader account; any other is a 422 on `leader_user_id`)."""
+        self._check_leader(call.body)
         return 201, self.volunteers.call("create_team", call.body, call.actor.to_dict())
+
+    def _check_leader(self, body: dict[str, Any]) -> None:
+        if body.get("leader_user_id"):
+            accounts.ensure_team_leader(self.db, body["leader_user_id"])
 
     @api(
         "GET",
@@ -205,7 +210,9 @@ class VolunteersRoutes:
         response=S.TeamOut,
     )
     def edit_team(self, call: Call) -> Any:
-        """Name, theme, leader, description: by the federations above the team's host."""
+        """Name, theme, leader, description: by the federations above the team's host. A new
+        leader is an enabled team_leader account."""
+        self._check_leader(call.body)
         return self.volunteers.call(
             "edit_team", call.path["team_id"], call.body, call.actor.to_dict()
         )

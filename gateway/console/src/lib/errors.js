@@ -8,6 +8,7 @@ import { formatDateTime } from "./dates.js";
 export const RULES = {
   required: "必填",
   exists: "所选记录不存在或无权使用",
+  team_leader: "须选择启用中的志愿服务队队长账号",
   one_of: "不是允许的选项",
   not_in_future: "不能晚于当前时间",
   max_length: "内容过长",
