@@ -177,7 +177,7 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations):
         """For the projects service, when it has not yet heard of a source a request names:
         its owner (``funding_source_created`` carries the same). None if there is none."""
         command = SourceFacts(source_id=str(source_id))
-        return self.query(None, sources.source_facts, command, _as_is)
+        return self.query(self.system_actor, sources.source_facts, command, _as_is)
 
     @rpc
     def get_source(self, source_id: str, actor: dict[str, Any]) -> dict[str, Any]:
