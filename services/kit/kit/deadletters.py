@@ -27,14 +27,22 @@ import importlib
 import inspect
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import kombu
+import kombu.exceptions
+from nameko.extensions import DependencyProvider
 
 from kit.config import load_config
 from kit.consumer import BatchEventHandler
+from kit.errors import Conflict, InvalidInput, Unavailable
 from kit.queues import dead_letter_queue
 from kit.retry import RETRY_HEADERS
+
+#: the most parked messages one look shows, and one replay moves
+PEEK_LIMIT = 50
+REPLAY_LIMIT = 10_000
 
 
 def depth(connection: kombu.Connection, queue_name: str) -> int:
@@ -82,6 +90,7 @@ def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict
                     "event_type": message.delivery_info.get("routing_key"),
                     "reason": deaths[0].get("reason"),
                     "deaths": deaths[0].get("count"),
+                    "parked_at": _iso(deaths[0].get("time")),
                     "body": _text(message.body)[:500],
                 }
             )
@@ -90,6 +99,16 @@ def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict
             message.requeue()
         channel.close()
     return shown
+
+
+def _iso(moment: Any) -> str | None:
+    """The broker's ``x-death`` time (an AMQP timestamp: whole seconds, UTC) as ISO-8601."""
+    if isinstance(moment, datetime):
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(moment, int | float):
+        return datetime.fromtimestamp(moment, UTC).isoformat()
+    return None
 
 
 def _text(body: bytes | str) -> str:
@@ -129,6 +148,86 @@ def replay(connection: kombu.Connection, queue_name: str, limit: int | None = No
     finally:
         channel.close()
     return moved
+
+
+class DeadLetterDesk(DependencyProvider):
+    """``self.dead_letter_desk`` in a worker: what ``jinguo-dlq`` does, for this service's own
+    event queues, over its own broker connection (the broker lets a service, and only it, read
+    its ``.dead`` queues). ``kit.operations`` serves it over RPC to the gateway's ops pages."""
+
+    def get_dependency(self, worker_ctx: Any) -> Desk:
+        queues = sorted(
+            entrypoint.queue.name
+            for entrypoint in self.container.entrypoints
+            if isinstance(entrypoint, BatchEventHandler)
+        )
+        return Desk(self.container.config["AMQP_URI"], queues)
+
+
+class Desk:
+    """The dead letters of a list of event queues: counted, looked at, replayed. A queue not
+    in the list is refused on ``queue``; the broker away is ``BROKER_UNAVAILABLE``."""
+
+    def __init__(self, amqp_uri: str, queues: list[str]) -> None:
+        self.amqp_uri = amqp_uri
+        self.queues = queues
+
+    @contextlib.contextmanager
+    def _connection(self) -> Any:
+        try:
+            with kombu.Connection(self.amqp_uri, connect_timeout=5) as connection:
+                connection.ensure_connection(max_retries=1, timeout=5)
+                yield connection
+        except (OSError, kombu.exceptions.KombuError) as exc:
+            error = Unavailable(
+                f"the broker did not answer ({type(exc).__name__})", dependency="rabbitmq"
+            )
+            error.code = "BROKER_UNAVAILABLE"
+            raise error from None
+
+    def counts(self) -> list[dict[str, Any]]:
+        """Every event queue with how many messages are parked behind it."""
+        if not self.queues:
+            return []
+        with self._connection() as connection:
+            return [{"queue": queue, "parked": depth(connection, queue)} for queue in self.queues]
+
+    def _known(self, queue: Any) -> str:
+        if not isinstance(queue, str) or queue not in self.queues:
+            raise InvalidInput(
+                "not an event queue of this service", field="queue", rule="one_of", queue=queue
+            )
+        return queue
+
+    def look(self, queue: Any, limit: Any = None) -> dict[str, Any]:
+        """The first ``limit`` parked messages of ``queue``, left parked, and how many there are."""
+        name = self._known(queue)
+        count = _limit(limit, PEEK_LIMIT, default=20)
+        with self._connection() as connection:
+            parked = depth(connection, name)
+            shown = peek(connection, name, count or 0) if parked else []
+            return {"queue": name, "parked": parked, "messages": shown}
+
+    def replay(self, queue: Any, limit: Any = None) -> dict[str, Any]:
+        """``replay`` (at most ``limit`` messages; all when None); nothing parked is a 409."""
+        name = self._known(queue)
+        count = _limit(limit, REPLAY_LIMIT, default=None)
+        with self._connection() as connection:
+            if depth(connection, name) == 0:
+                error = Conflict("nothing is parked in this queue", queue=name, parked=0)
+                error.code = "NOTHING_PARKED"
+                raise error
+            return {"queue": name, "replayed": replay(connection, name, count)}
+
+
+def _limit(value: Any, most: int, *, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("a whole number", field="limit", rule="number")
+    if not 1 <= value <= most:
+        raise InvalidInput(f"from 1 to {most}", field="limit", rule="range", min=1, max=most)
+    return value
 
 
 def _service_class(config: dict[str, Any]) -> type:
