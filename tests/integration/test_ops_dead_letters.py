@@ -48,6 +48,7 @@ def test_the_desk_counts_looks_without_consuming_and_replays_at_most_what_was_co
     first = look["messages"][0]
     assert first["message_id"] == bodies[0]["event_id"]
     assert (first["reason"], first["deaths"]) == ("delivery_limit", 20)
+    assert first["event_type"] == "organization_registered"
     assert first["parked_at"] == T0.isoformat()
     assert json.loads(first["body"]) == bodies[0]
     assert desk.look(QUEUE)["parked"] == 3  # looking leaves them parked

@@ -87,7 +87,7 @@ def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict
                 {
                     "queue": queue_name,
                     "message_id": message.properties.get("message_id"),
-                    "event_type": message.delivery_info.get("routing_key"),
+                    "event_type": _event_type(message, deaths[0]),
                     "reason": deaths[0].get("reason"),
                     "deaths": deaths[0].get("count"),
                     "parked_at": _iso(deaths[0].get("time")),
@@ -99,6 +99,13 @@ def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict
             message.requeue()
         channel.close()
     return shown
+
+
+def _event_type(message: Any, death: dict[str, Any]) -> str | None:
+    """The event's type: the routing key it was first published with (``x-death`` keeps it;
+    the dead-letter exchange routes by queue name)."""
+    keys = death.get("routing-keys") or []
+    return str(keys[0]) if keys else message.delivery_info.get("routing_key")
 
 
 def _iso(moment: Any) -> str | None:
