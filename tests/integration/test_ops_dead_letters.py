@@ -10,15 +10,22 @@ from datetime import UTC, datetime, timedelta
 
 import kombu
 import pytest
+import sqlalchemy as sa
 
+from funding.service import FundingService
 from gateway import ops
 from kit.db import connect
 from kit.deadletters import Desk
 from kit.errors import Conflict
 from kit.migrate import downgrade, upgrade
 from kit.paging import page_request
+from kit.rpc import RemoteFailure
+from kit.tables import inbox
 from language.actor import Actor
-from tests.support.deadletters import park
+from tests.integration.test_broker_permissions import BrokerUsers, service_config
+from tests.support.deadletters import FUNDING_DIRECTORY_QUEUE, organization_registered, park
+from tests.support.rpc import ServiceRpcProxy
+from tests.support.waiting import wait_until
 
 QUEUE = "evt-registry-organization_registered--ledger.on_registered"
 OTHER = "evt-registry-organization_verified--ledger.on_verified"
@@ -101,3 +108,50 @@ def test_the_audit_table_rolls_back_with_its_migration(database_url):
     upgrade("gateway", database_url)
     downgrade("gateway", database_url, "0002")
     upgrade("gateway", database_url)
+
+
+@pytest.fixture
+def users(infra, rabbit_config):
+    """The deployment's broker users (``deploy/rabbitmq/definitions.json``) in this vhost."""
+    broker_users = BrokerUsers(
+        infra.rabbit_api_uri, rabbit_config["AMQP_URI"], rabbit_config["vhost"]
+    )
+    yield broker_users
+    broker_users.remove()
+
+
+def test_a_service_under_its_own_broker_user_counts_shows_and_replays_its_dead_letters(
+    users, container_factory, rabbit_config, tmp_path
+):
+    """The ops pages' path in production: the RPCs run in the service, as its broker user,
+    which may read its ``.dead`` queues and publish through its return exchange but neither
+    into the default exchange nor into another's queues."""
+    config = service_config("funding", users.uri("funding"), tmp_path)
+    container_factory(FundingService, config).start()
+    event = organization_registered("兴安盟巾帼家政服务中心")
+    park(rabbit_config["AMQP_URI"], FUNDING_DIRECTORY_QUEUE, [event])
+    ops_actor = OPS.to_dict()
+    with ServiceRpcProxy("funding", rabbit_config) as funding:
+        counts = {q["queue"]: q["parked"] for q in funding.dead_letters(ops_actor)["queues"]}
+        assert counts[FUNDING_DIRECTORY_QUEUE] == 1 and sum(counts.values()) == 1
+        look = funding.peek_dead_letters({"queue": FUNDING_DIRECTORY_QUEUE}, ops_actor)
+        assert look["messages"][0]["message_id"] == event["event_id"]
+        with pytest.raises(RemoteFailure) as refused:
+            funding.replay_dead_letters(
+                {"queue": FUNDING_DIRECTORY_QUEUE}, {**ops_actor, "role": "finance_officer"}
+            )
+        assert refused.value.code == "ROLE_NOT_ALLOWED"
+
+        moved = funding.replay_dead_letters({"queue": FUNDING_DIRECTORY_QUEUE}, ops_actor)
+
+        assert moved == {"queue": FUNDING_DIRECTORY_QUEUE, "replayed": 1}
+        wait_until(lambda: applied(config["DATABASE_URL"], event["event_id"]) == 1, timeout=20)
+        counts = {q["queue"]: q["parked"] for q in funding.dead_letters(ops_actor)["queues"]}
+        assert counts[FUNDING_DIRECTORY_QUEUE] == 0
+
+
+def applied(url: str, event_id: str) -> int:
+    with connect(url, service_name="funding") as db, db.begin(write=False) as connection:
+        return connection.execute(
+            sa.select(sa.func.count()).select_from(inbox).where(inbox.c.event_id == event_id)
+        ).scalar_one()

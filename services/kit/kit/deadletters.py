@@ -38,7 +38,7 @@ from kit.config import load_config
 from kit.consumer import BatchEventHandler
 from kit.errors import Conflict, InvalidInput, Unavailable
 from kit.queues import dead_letter_queue
-from kit.retry import RETRY_HEADERS
+from kit.retry import RETRY_HEADERS, return_exchange_name
 
 #: the most parked messages one look shows, and one replay moves
 PEEK_LIMIT = 50
@@ -122,11 +122,20 @@ def _text(body: bytes | str) -> str:
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
 
 
-def replay(connection: kombu.Connection, queue_name: str, limit: int | None = None) -> int:
-    """Move parked messages back onto ``queue_name``; return how many were moved."""
+def replay(
+    connection: kombu.Connection, queue_name: str, limit: int | None = None, *, exchange: str = ""
+) -> int:
+    """Move parked messages back onto ``queue_name``; return how many were moved.
+
+    Through the default exchange (``jinguo-dlq``, with the broker administrator's URI), or
+    through ``exchange``: the service's return exchange (``kit.retry``), which its own broker
+    user may write to and which its event queues are bound to by name (the binding is made
+    sure of first, so nothing taken off the dead-letter queue can go unrouted)."""
     channel = connection.channel()
     moved = 0
     try:
+        if exchange:
+            channel.queue_bind(queue=queue_name, exchange=exchange, routing_key=queue_name)
         producer = kombu.Producer(channel)
         queue = kombu.Queue(dead_letter_queue(queue_name))(channel)
         while limit is None or moved < limit:
@@ -141,7 +150,7 @@ def replay(connection: kombu.Connection, queue_name: str, limit: int | None = No
             }
             producer.publish(
                 message.body,
-                exchange="",
+                exchange=exchange,
                 routing_key=queue_name,
                 headers={**headers, "jinguo.replayed": True},
                 content_type=message.content_type,
@@ -168,16 +177,22 @@ class DeadLetterDesk(DependencyProvider):
             for entrypoint in self.container.entrypoints
             if isinstance(entrypoint, BatchEventHandler)
         )
-        return Desk(self.container.config["AMQP_URI"], queues)
+        return Desk(
+            self.container.config["AMQP_URI"],
+            queues,
+            exchange=return_exchange_name(self.container.service_name),
+        )
 
 
 class Desk:
     """The dead letters of a list of event queues: counted, looked at, replayed. A queue not
     in the list is refused on ``queue``; the broker away is ``BROKER_UNAVAILABLE``."""
 
-    def __init__(self, amqp_uri: str, queues: list[str]) -> None:
+    def __init__(self, amqp_uri: str, queues: list[str], *, exchange: str = "") -> None:
         self.amqp_uri = amqp_uri
         self.queues = queues
+        #: where replayed messages are published (see ``replay``)
+        self.exchange = exchange
 
     @contextlib.contextmanager
     def _connection(self) -> Any:
@@ -224,7 +239,8 @@ class Desk:
                 error = Conflict("nothing is parked in this queue", queue=name, parked=0)
                 error.code = "NOTHING_PARKED"
                 raise error
-            return {"queue": name, "replayed": replay(connection, name, count)}
+            moved = replay(connection, name, count, exchange=self.exchange)
+            return {"queue": name, "replayed": moved}
 
 
 def _limit(value: Any, most: int, *, default: int | None) -> int | None:
