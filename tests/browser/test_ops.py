@@ -55,7 +55,9 @@ def test_ops_land_on_the_status_page_see_a_parked_message_and_replay_it(platform
     expect(page.get_by_test_id("outbox-funding")).to_be_visible()
     parked = page.get_by_test_id(f"parked-{QUEUE}")
     expect(parked).to_have_text("1 条滞留")
-    expect(page.get_by_test_id("dead-letters")).to_contain_text("来自组织登记服务的「组织登记」事件")
+    expect(page.get_by_test_id("dead-letters")).to_contain_text(
+        "来自组织登记服务的「组织登记」事件"
+    )
     # not configured on this platform: no links to follow
     expect(page.get_by_test_id("grafana")).to_have_count(0)
     assert run_axe(page) == []
@@ -67,9 +69,7 @@ def test_ops_land_on_the_status_page_see_a_parked_message_and_replay_it(platform
     expect(dialog).to_contain_text("共 1 条滞留")
     expect(dialog).to_contain_text("多次处理失败（达到投递次数上限）")
     dialog.locator(".el-table__expand-icon").first.click()
-    expect(dialog.get_by_test_id("message-body")).to_contain_text(
-        duty["event"]["organization_id"]
-    )
+    expect(dialog.get_by_test_id("message-body")).to_contain_text(duty["event"]["organization_id"])
     ops.shot("ops-peek")
 
     # the replay says how many go back and wants a reason
