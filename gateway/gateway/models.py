@@ -52,3 +52,26 @@ login_throttle = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_login_throttle_expires_at", "expires_at"),
 )
+
+#: every replay of dead letters from the ops pages (``gateway.ops``): who, when, which queue,
+#: why, and how many messages went back; written before the replay starts, completed after
+dead_letter_replays = sa.Table(
+    "dead_letter_replays",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("service", sa.String(32), nullable=False),
+    sa.Column("queue", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    #: what the person confirmed: at most this many messages (null: all parked)
+    sa.Column("requested", sa.Integer(), nullable=True),
+    #: how many went back (null until the service answered)
+    sa.Column("replayed", sa.Integer(), nullable=True),
+    #: started, done, failed (the service refused or failed), unknown (no answer in time)
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error", sa.String(64), nullable=True),
+    sa.Column("actor_id", sa.String(36), nullable=False),
+    sa.Column("actor_username", sa.String(64), nullable=False),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("finished_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_dead_letter_replays_requested_at", "requested_at", "id"),
+)

@@ -22,6 +22,7 @@ from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.operations import OperationsRoutes
+from gateway.routes.ops import OpsRoutes
 from gateway.routes.projects import ProjectsRoutes
 from gateway.routes.registry import RegistryRoutes
 from gateway.routes.volunteers import VolunteersRoutes
@@ -53,6 +54,7 @@ class GatewayService(
     VolunteersRoutes,
     FilesRoutes,
     OperationsRoutes,
+    OpsRoutes,
 ):
     name = "gateway"
 

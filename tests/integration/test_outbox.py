@@ -247,6 +247,7 @@ def test_a_poison_event_is_dead_lettered_and_the_next_hundred_go_on(
         wait_until(lambda: deadletters.depth(connection, QUEUE) == 1)
         (parked,) = deadletters.peek(connection, QUEUE, 10)
         assert parked["reason"] == "delivery_limit" and POISON_ID in parked["body"]
+        assert parked["event_type"] == "organization_verified"  # not the dead-letter key
         assert deadletters.depth(connection, QUEUE) == 1  # peeking leaves it parked
 
 

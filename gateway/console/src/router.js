@@ -12,9 +12,10 @@ import contracts from "./areas/contracts/routes.js";
 import contractor from "./areas/contractor/routes.js";
 import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
+import ops from "./areas/ops/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers];
+export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...ops];
 
 const HOME_BY_ROLE = {
   federation_staff: "/projects",
@@ -22,6 +23,7 @@ const HOME_BY_ROLE = {
   contractor: "/market",
   finance_officer: "/funding-sources",
   team_leader: "/activities",
+  ops: "/ops",
 };
 
 export function homeFor(user) {

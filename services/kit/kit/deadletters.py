@@ -27,14 +27,22 @@ import importlib
 import inspect
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import kombu
+import kombu.exceptions
+from nameko.extensions import DependencyProvider
 
 from kit.config import load_config
 from kit.consumer import BatchEventHandler
+from kit.errors import Conflict, InvalidInput, Unavailable
 from kit.queues import dead_letter_queue
-from kit.retry import RETRY_HEADERS
+from kit.retry import RETRY_HEADERS, return_exchange_name
+
+#: the most parked messages one look shows, and one replay moves
+PEEK_LIMIT = 50
+REPLAY_LIMIT = 10_000
 
 
 def depth(connection: kombu.Connection, queue_name: str) -> int:
@@ -79,9 +87,10 @@ def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict
                 {
                     "queue": queue_name,
                     "message_id": message.properties.get("message_id"),
-                    "event_type": message.delivery_info.get("routing_key"),
+                    "event_type": _event_type(message, deaths[0]),
                     "reason": deaths[0].get("reason"),
                     "deaths": deaths[0].get("count"),
+                    "parked_at": _iso(deaths[0].get("time")),
                     "body": _text(message.body)[:500],
                 }
             )
@@ -92,15 +101,41 @@ def peek(connection: kombu.Connection, queue_name: str, limit: int) -> list[dict
     return shown
 
 
+def _event_type(message: Any, death: dict[str, Any]) -> str | None:
+    """The event's type: the routing key it was first published with (``x-death`` keeps it;
+    the dead-letter exchange routes by queue name)."""
+    keys = death.get("routing-keys") or []
+    return str(keys[0]) if keys else message.delivery_info.get("routing_key")
+
+
+def _iso(moment: Any) -> str | None:
+    """The broker's ``x-death`` time (an AMQP timestamp: whole seconds, UTC) as ISO-8601."""
+    if isinstance(moment, datetime):
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(moment, int | float):
+        return datetime.fromtimestamp(moment, UTC).isoformat()
+    return None
+
+
 def _text(body: bytes | str) -> str:
     return body.decode("utf-8", "replace") if isinstance(body, bytes) else body
 
 
-def replay(connection: kombu.Connection, queue_name: str, limit: int | None = None) -> int:
-    """Move parked messages back onto ``queue_name``; return how many were moved."""
+def replay(
+    connection: kombu.Connection, queue_name: str, limit: int | None = None, *, exchange: str = ""
+) -> int:
+    """Move parked messages back onto ``queue_name``; return how many were moved.
+
+    Through the default exchange (``jinguo-dlq``, with the broker administrator's URI), or
+    through ``exchange``: the service's return exchange (``kit.retry``), which its own broker
+    user may write to and which its event queues are bound to by name (the binding is made
+    sure of first, so nothing taken off the dead-letter queue can go unrouted)."""
     channel = connection.channel()
     moved = 0
     try:
+        if exchange:
+            channel.queue_bind(queue=queue_name, exchange=exchange, routing_key=queue_name)
         producer = kombu.Producer(channel)
         queue = kombu.Queue(dead_letter_queue(queue_name))(channel)
         while limit is None or moved < limit:
@@ -115,7 +150,7 @@ def replay(connection: kombu.Connection, queue_name: str, limit: int | None = No
             }
             producer.publish(
                 message.body,
-                exchange="",
+                exchange=exchange,
                 routing_key=queue_name,
                 headers={**headers, "jinguo.replayed": True},
                 content_type=message.content_type,
@@ -129,6 +164,93 @@ def replay(connection: kombu.Connection, queue_name: str, limit: int | None = No
     finally:
         channel.close()
     return moved
+
+
+class DeadLetterDesk(DependencyProvider):
+    """``self.dead_letter_desk`` in a worker: what ``jinguo-dlq`` does, for this service's own
+    event queues, over its own broker connection (the broker lets a service, and only it, read
+    its ``.dead`` queues). ``kit.operations`` serves it over RPC to the gateway's ops pages."""
+
+    def get_dependency(self, worker_ctx: Any) -> Desk:
+        queues = sorted(
+            entrypoint.queue.name
+            for entrypoint in self.container.entrypoints
+            if isinstance(entrypoint, BatchEventHandler)
+        )
+        return Desk(
+            self.container.config["AMQP_URI"],
+            queues,
+            exchange=return_exchange_name(self.container.service_name),
+        )
+
+
+class Desk:
+    """The dead letters of a list of event queues: counted, looked at, replayed. A queue not
+    in the list is refused on ``queue``; the broker away is ``BROKER_UNAVAILABLE``."""
+
+    def __init__(self, amqp_uri: str, queues: list[str], *, exchange: str = "") -> None:
+        self.amqp_uri = amqp_uri
+        self.queues = queues
+        #: where replayed messages are published (see ``replay``)
+        self.exchange = exchange
+
+    @contextlib.contextmanager
+    def _connection(self) -> Any:
+        try:
+            with kombu.Connection(self.amqp_uri, connect_timeout=5) as connection:
+                connection.ensure_connection(max_retries=1, timeout=5)
+                yield connection
+        except (OSError, kombu.exceptions.KombuError) as exc:
+            error = Unavailable(
+                f"the broker did not answer ({type(exc).__name__})", dependency="rabbitmq"
+            )
+            error.code = "BROKER_UNAVAILABLE"
+            raise error from None
+
+    def counts(self) -> list[dict[str, Any]]:
+        """Every event queue with how many messages are parked behind it."""
+        if not self.queues:
+            return []
+        with self._connection() as connection:
+            return [{"queue": queue, "parked": depth(connection, queue)} for queue in self.queues]
+
+    def _known(self, queue: Any) -> str:
+        if not isinstance(queue, str) or queue not in self.queues:
+            raise InvalidInput(
+                "not an event queue of this service", field="queue", rule="one_of", queue=queue
+            )
+        return queue
+
+    def look(self, queue: Any, limit: Any = None) -> dict[str, Any]:
+        """The first ``limit`` parked messages of ``queue``, left parked, and how many there are."""
+        name = self._known(queue)
+        count = _limit(limit, PEEK_LIMIT, default=20)
+        with self._connection() as connection:
+            parked = depth(connection, name)
+            shown = peek(connection, name, count or 0) if parked else []
+            return {"queue": name, "parked": parked, "messages": shown}
+
+    def replay(self, queue: Any, limit: Any = None) -> dict[str, Any]:
+        """``replay`` (at most ``limit`` messages; all when None); nothing parked is a 409."""
+        name = self._known(queue)
+        count = _limit(limit, REPLAY_LIMIT, default=None)
+        with self._connection() as connection:
+            if depth(connection, name) == 0:
+                error = Conflict("nothing is parked in this queue", queue=name, parked=0)
+                error.code = "NOTHING_PARKED"
+                raise error
+            moved = replay(connection, name, count, exchange=self.exchange)
+            return {"queue": name, "replayed": moved}
+
+
+def _limit(value: Any, most: int, *, default: int | None) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("a whole number", field="limit", rule="number")
+    if not 1 <= value <= most:
+        raise InvalidInput(f"from 1 to {most}", field="limit", rule="range", min=1, max=most)
+    return value
 
 
 def _service_class(config: dict[str, Any]) -> type:

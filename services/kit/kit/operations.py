@@ -27,6 +27,7 @@ from nameko.web.handlers import HttpRequestHandler, http
 
 from kit import deadletters, metrics
 from kit.consumer import BatchEventHandler
+from kit.errors import Forbidden
 from kit.health import Health, health_response
 from kit.rpc import RemoteFailure, as_service_error, rpc
 
@@ -132,10 +133,24 @@ class Metrics(DependencyProvider):
             metrics.HTTP_DURATION.labels(service, method, entrypoint.url).observe(elapsed)
 
 
+#: who may look at and replay dead letters over RPC (the gateway's ops pages; the gateway
+#: checks the role first, the service again since these RPCs move messages)
+OPS_ROLES = ("ops", "admin")
+
+
+def ops_only(actor: Any) -> None:
+    role = actor.get("role") if isinstance(actor, dict) else None
+    if role not in OPS_ROLES:
+        error = Forbidden("only ops and admins handle dead letters", role=role)
+        error.code = "ROLE_NOT_ALLOWED"
+        raise error
+
+
 class Operations:
     db: Any
     health_report = Health()
     metrics = Metrics()
+    dead_letter_desk = deadletters.DeadLetterDesk()
 
     def refresh_metrics(self, uow: Any) -> None:
         """Set the service's own gauges from the database (none by default)."""
@@ -143,6 +158,24 @@ class Operations:
     @rpc
     def health(self) -> dict[str, Any]:
         return self.health_report()
+
+    @rpc
+    def dead_letters(self, actor: dict[str, Any]) -> dict[str, Any]:
+        """Each event queue of this service with how many messages are parked behind it."""
+        ops_only(actor)
+        return {"queues": self.dead_letter_desk.counts()}
+
+    @rpc
+    def peek_dead_letters(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """``{queue, limit?}``: the first parked messages of a queue, left parked."""
+        ops_only(actor)
+        return self.dead_letter_desk.look(payload.get("queue"), payload.get("limit"))
+
+    @rpc
+    def replay_dead_letters(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        """``{queue, limit?}``: ``jinguo-dlq replay`` for one queue; how many went back."""
+        ops_only(actor)
+        return self.dead_letter_desk.replay(payload.get("queue"), payload.get("limit"))
 
     @http("GET", "/healthz")
     def serve_health(self, request: Any) -> Any:

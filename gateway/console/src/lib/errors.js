@@ -103,6 +103,7 @@ const MESSAGES = [
   [/^Not a valid URL/, "网址格式不正确"],
   [/^Not a valid UUID/, "编号格式不正确"],
   [/^Unknown field/, "不允许的字段"],
+  [/^Must not be blank/, "不能为空"],
   [/administrative division code/, "行政区划代码应为 6、9 或 12 位数字"],
   [/^Name at least one field/, "请至少修改一项"],
   [/sha256, its url/, "请上传文件"],
@@ -170,6 +171,7 @@ const CODES = {
   OUT_OF_SCOPE: "无权进行此操作",
   CSV_INVALID: "文件无法读取：请使用 UTF-8 编码的 CSV，第 1 行为列名",
   XLSX_INVALID: "Excel 文件无法读取：请上传 .xlsx 格式，第一个工作表第 1 行为列名",
+  NOTHING_PARKED: "该队列中已没有滞留消息，无需重放",
 };
 
 /** Why this person may not approve, pay or confirm (MAKER_CHECKER's details.reason). */
