@@ -25,6 +25,7 @@ from gateway.routes.operations import OperationsRoutes
 from gateway.routes.projects import ProjectsRoutes
 from gateway.routes.registry import RegistryRoutes
 from gateway.routes.volunteers import VolunteersRoutes
+from gateway.routes.workbench import WorkbenchRoutes
 from gateway.rpc import ServiceRpc
 from kit.clock import utcnow
 from kit.dependencies import Database
@@ -53,6 +54,7 @@ class GatewayService(
     VolunteersRoutes,
     FilesRoutes,
     OperationsRoutes,
+    WorkbenchRoutes,
 ):
     name = "gateway"
 
