@@ -50,7 +50,7 @@ class SourceFilters(Strict):
     owner_id = Id()
     fiscal_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
     kind = fields.String(validate=validate.OneOf(SOURCE_KINDS))
-    available_below = Money(
+    available_below = fields.Integer(
         validate=validate.Range(min=1),
         metadata={"description": "fen: only sources with less available than this"},
     )
@@ -280,7 +280,7 @@ class MonthlyReport(Schema):
 
 
 class WorkbenchQuery(Strict):
-    low_below = Money(
+    low_below = fields.Integer(
         load_default=LOW_AVAILABLE_BELOW,
         validate=validate.Range(min=1),
         metadata={
