@@ -4,7 +4,7 @@ actor's scope, and every figure equals the ``total`` of the list its ``filters``
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -45,7 +45,9 @@ def milestones_total(world: proj.World, actor: Any, filters: dict[str, str]) -> 
 
 
 def projects_total(world: proj.World, actor: Any, filters: dict[str, str]) -> int:
-    command = _list_command(projects_schemas.ProjectFilters, PROJECT_ORDER, pc.ListProjects, filters)
+    command = _list_command(
+        projects_schemas.ProjectFilters, PROJECT_ORDER, pc.ListProjects, filters
+    )
     return world.query(actor, ph.list_projects, command)["total"]
 
 
@@ -326,9 +328,7 @@ def test_a_leader_sees_hours_to_verify_upcoming_activities_and_this_months_hours
     assert hours_total(world, vol.LEADER, pending["filters"]) == 1
     upcoming = figures["upcoming_activities"]
     assert upcoming["count"] == 1  # the one that began yesterday is not upcoming
-    assert [(a.id, a.capacity, a.enrolled_count) for a in upcoming["items"]] == [
-        (later.id, 3, 0)
-    ]
+    assert [(a.id, a.capacity, a.enrolled_count) for a in upcoming["items"]] == [(later.id, 3, 0)]
     assert activities_total(world, vol.LEADER, upcoming["filters"]) == 1
     month = figures["hours_this_month"]
     assert (month["count"], month["minutes"]) == (1, 120)
@@ -362,7 +362,9 @@ def test_the_coverage_card_is_the_staffs_subtree_and_the_admins_whole_installati
     registry = reg.Registry()
     tree = reg.tree.__wrapped__(registry)
     other = tree["other"]
-    unit = registry.register(name="外市单位", kind="host_unit", sector="village", parent_id=other.id)
+    unit = registry.register(
+        name="外市单位", kind="host_unit", sector="village", parent_id=other.id
+    )
     assert unit.id
     staff = reg.person("federation_staff", tree["city"])
     card = registry.query(staff, rh.workbench_coverage, WorkbenchCoverage())

@@ -20,6 +20,7 @@ from funding.commands import (
     ConfirmAdjustment,
     ContractAwarded,
     CreateSource,
+    FundingWorkbench,
     GetCommitment,
     GetDisbursement,
     GetSource,
@@ -37,7 +38,6 @@ from funding.commands import (
     RefuseAdjustment,
     RejectDisbursement,
     SourceFacts,
-    FundingWorkbench,
 )
 from funding.context import Context, database_context
 from funding.handlers import (

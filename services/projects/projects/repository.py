@@ -412,9 +412,7 @@ class ProjectRepository:
     def list_milestones(self, page: PageRequest, filters: MilestoneFilters) -> Fetched:
         """Milestones with their contract's parties and state and the project's title, as
         dicts, in the request's order, with the total under the same filters."""
-        query = _milestones_where(
-            sa.select(*_MILESTONE_ROW).select_from(_MILESTONE_JOIN), filters
-        )
+        query = _milestones_where(sa.select(*_MILESTONE_ROW).select_from(_MILESTONE_JOIN), filters)
         fetched = fetch_page(self.session, query, page, scalars=False)
         return Fetched(rows=[dict(row._mapping) for row in fetched.rows], total=fetched.total)
 

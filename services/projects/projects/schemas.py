@@ -10,8 +10,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from kit.fields import Id, Money, Text
 from kit.paging import MAX_LIMIT, page_schema, sort_param, total_field
 from projects.domain.contract import CONTRACT_STATUSES
-from projects.domain.project import CATEGORIES, MODELS, PROJECT_STATUSES
 from projects.domain.payments import PAYMENT_STATUSES
+from projects.domain.project import CATEGORIES, MODELS, PROJECT_STATUSES
 from projects.domain.workbench import MILESTONE_LIST_STATUSES
 from projects.repository import CONTRACT_ORDER, MILESTONE_ORDER, PROJECT_ORDER
 
@@ -424,9 +424,7 @@ MilestoneCard = Schema.from_dict(
     ),
     name="MilestoneCard",
 )
-StatusCount = Schema.from_dict(
-    _card_fields(status=fields.String()), name="WorkbenchStatusCount"
-)
+StatusCount = Schema.from_dict(_card_fields(status=fields.String()), name="WorkbenchStatusCount")
 
 
 class ProjectsWorkbenchOut(Schema):

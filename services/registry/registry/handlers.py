@@ -14,12 +14,12 @@ from registry import uscc as uscc_rules
 from registry.commands import (
     ChangeStatus,
     GetCoverage,
-    WorkbenchCoverage,
     GetOrganization,
     ListOrganizations,
     ListStatusHistory,
     RegisterOrganization,
     UpdateOrganization,
+    WorkbenchCoverage,
 )
 from registry.context import Context
 from registry.domain import scope

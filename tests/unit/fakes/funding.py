@@ -26,13 +26,13 @@ from funding.domain.commitments import Commitment
 from funding.domain.disbursements import Disbursement
 from funding.domain.ledger import JournalEntry, balances
 from funding.domain.sources import FundingSource
-from funding.repository import SOURCE_SUMS
 from funding.exceptions import (
     AdjustmentNotFound,
     CommitmentNotFound,
     DisbursementNotFound,
     SourceNotFound,
 )
+from funding.repository import SOURCE_SUMS
 from kit.paging import Fetched, PageRequest
 from kit.usecase import FixedClock
 from language.actor import SYSTEM, Actor

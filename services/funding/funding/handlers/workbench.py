@@ -34,7 +34,10 @@ def funding_workbench(ctx: Context, command: FundingWorkbench) -> dict[str, Any]
     queue = ctx.repo.disbursement_figures(within_path=within, status="pending")
     first, following = month_of(today)
     paid = ctx.repo.disbursement_figures(
-        within_path=within, status="paid", paid_from=day_start(first), paid_before=day_start(following)
+        within_path=within,
+        status="paid",
+        paid_from=day_start(first),
+        paid_before=day_start(following),
     )
     low_below = command.low_below
     low = ctx.repo.list_sources(
