@@ -12,16 +12,19 @@ import contracts from "./areas/contracts/routes.js";
 import contractor from "./areas/contractor/routes.js";
 import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
+import workbench from "./areas/workbench/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers];
 
+// every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {
-  federation_staff: "/projects",
-  admin: "/organizations",
-  contractor: "/market",
-  finance_officer: "/funding-sources",
-  team_leader: "/activities",
+  federation_staff: "/workbench",
+  admin: "/workbench",
+  contractor: "/workbench",
+  finance_officer: "/workbench",
+  team_leader: "/workbench",
+  ops: "/ops",
 };
 
 export function homeFor(user) {
