@@ -1,10 +1,14 @@
-"""The workbench over HTTP: a federation with known numbers (``tests.support.workbench_world``),
-each role's cards checked against those numbers and, card by card, against the total (and the
-sums) of the list it links to under the card's own filters; the roles without a kind of card
-are refused it."""
+"""The workbench over HTTP, on SQLite and on PostgreSQL: a federation with known numbers
+(``tests.support.workbench_world``), each role's cards checked against those numbers and, card
+by card, against the total (and the sums) of the list it links to under the card's own
+filters; the roles without a kind of card are refused it."""
+
+from contextlib import ExitStack
 
 import pytest
 
+from tests.support.infra import scratch_postgres_database
+from tests.support.platform import SERVICES, Platform, new_vhost, vhost_uri
 from tests.support.workbench_world import (
     EXPECTED,
     WorkbenchWorld,
@@ -13,6 +17,35 @@ from tests.support.workbench_world import (
 )
 
 PASSWORD = "workbench-password-2026"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def platform(request, rabbit_manager, tmp_path_factory, infra):
+    """The aggregates run on both databases (SQLite's and PostgreSQL's dates, sums, MIN)."""
+    vhost = new_vhost(rabbit_manager)
+    workdir = tmp_path_factory.mktemp(f"workbench-{request.param}")
+    with ExitStack() as stack:
+        urls = {}
+        if request.param == "postgresql":
+            admin_url = infra.require_postgres()
+            for name in (*SERVICES, "gateway"):
+                urls[name] = stack.enter_context(
+                    scratch_postgres_database(admin_url, f"jinguo_wb_{name}")
+                )
+        platform = Platform(
+            amqp_uri=vhost_uri(infra.amqp_uri, vhost), workdir=workdir, database_urls=urls
+        )
+        try:
+            platform.start()
+            yield platform
+        finally:
+            platform.stop()
+            rabbit_manager.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="module")
+def admin(platform):
+    return platform.admin()
 
 
 @pytest.fixture(scope="module")
