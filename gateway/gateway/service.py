@@ -26,6 +26,7 @@ from gateway.routes.ops import OpsRoutes
 from gateway.routes.projects import ProjectsRoutes
 from gateway.routes.registry import RegistryRoutes
 from gateway.routes.volunteers import VolunteersRoutes
+from gateway.routes.workbench import WorkbenchRoutes
 from gateway.rpc import ServiceRpc
 from kit.clock import utcnow
 from kit.dependencies import Database
@@ -55,6 +56,7 @@ class GatewayService(
     FilesRoutes,
     OperationsRoutes,
     OpsRoutes,
+    WorkbenchRoutes,
 ):
     name = "gateway"
 

@@ -13,16 +13,18 @@ import contractor from "./areas/contractor/routes.js";
 import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
 import ops from "./areas/ops/routes.js";
+import workbench from "./areas/workbench/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...ops];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...ops];
 
+// every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {
-  federation_staff: "/projects",
-  admin: "/organizations",
-  contractor: "/market",
-  finance_officer: "/funding-sources",
-  team_leader: "/activities",
+  federation_staff: "/workbench",
+  admin: "/workbench",
+  contractor: "/workbench",
+  finance_officer: "/workbench",
+  team_leader: "/workbench",
   ops: "/ops",
 };
 

@@ -8,7 +8,7 @@ event's body (``ContractAwarded.from_event(event)``): the handlers never read a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kit.paging import PageRequest
@@ -64,6 +64,8 @@ class ListSources:
     owner_id: str | None = None
     fiscal_year: int | None = None
     kind: str | None = None
+    #: fen: only sources with less available than this
+    available_below: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,9 @@ class ListDisbursements:
     contract_id: str | None = None
     payee_id: str | None = None
     source_id: str | None = None
+    #: paid on or after this day, and before that one (China calendar)
+    paid_from: date | None = None
+    paid_before: date | None = None
 
 
 @dataclass(frozen=True)
@@ -238,3 +243,10 @@ class ProviderVerified:
             kind=event.get("kind"),
             actor_id=str(event["actor_id"]) if event.get("actor_id") else None,
         )
+
+
+@dataclass(frozen=True)
+class FundingWorkbench:
+    """The actor's money figures; ``low_below`` (fen) is where a source runs low."""
+
+    low_below: int

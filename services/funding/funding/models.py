@@ -118,6 +118,8 @@ disbursements = sa.Table(
     sa.Index("ix_disbursements_status_requested_at", "status", "requested_at"),
     sa.Index("ix_disbursements_payee_id_status", "payee_id", "status"),
     sa.Index("ix_disbursements_contract_id", "contract_id"),
+    #: the workbench's payments of a month (migration 0004)
+    sa.Index("ix_disbursements_status_paid_at", "status", "paid_at"),
 )
 
 approvals = sa.Table(

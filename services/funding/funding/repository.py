@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +54,40 @@ def _sources_within(path: str) -> Any:
     )
 
 
+#: what the workbench sums over a year's sources
+SOURCE_SUMS = ("amount", "committed", "paid", "available")
+
+
+def _disbursements_where(
+    query: Any,
+    *,
+    within_path: str | None = None,
+    status: str | None = None,
+    contract_id: str | None = None,
+    payee_id: str | None = None,
+    source_id: str | None = None,
+    paid_from: datetime | None = None,
+    paid_before: datetime | None = None,
+) -> Any:
+    """The WHERE of the disbursements list and of its figures (one rule for both)."""
+    table = disbursements
+    if within_path is not None:
+        query = query.where(table.c.source_id.in_(_sources_within(within_path)))
+    for column, value in (
+        (table.c.status, status),
+        (table.c.contract_id, contract_id),
+        (table.c.payee_id, payee_id),
+        (table.c.source_id, source_id),
+    ):
+        if value:
+            query = query.where(column == str(value))
+    if paid_from is not None:
+        query = query.where(table.c.paid_at >= paid_from)
+    if paid_before is not None:
+        query = query.where(table.c.paid_at < paid_before)
+    return query
+
+
 class FundingRepository:
     def __init__(self, session: Session) -> None:
         start_mappers()
@@ -86,9 +120,12 @@ class FundingRepository:
         fiscal_year: int | None = None,
         kind: str | None = None,
         within_path: str | None = None,
+        available_below: int | None = None,
     ) -> Fetched:
         table = funding_sources
         query = sa.select(FundingSource)
+        if available_below is not None:
+            query = query.where(table.c.available < available_below)
         if within_path is not None:
             query = query.where(table.c.owner_id.in_(_owned_within(within_path)))
         if owner_id:
@@ -98,6 +135,19 @@ class FundingRepository:
         if kind:
             query = query.where(table.c.kind == kind)
         return fetch_page(self.session, query, page)
+
+    def source_figures(self, *, within_path: str | None, fiscal_year: int) -> dict[str, int]:
+        """The money of a fiscal year's sources in a subtree (None: everywhere), summed by the
+        database: how many, put in, committed, paid, available."""
+        table = funding_sources
+        query = sa.select(
+            sa.func.count(),
+            *(sa.func.coalesce(sa.func.sum(table.c[name]), 0) for name in SOURCE_SUMS),
+        ).where(table.c.fiscal_year == fiscal_year)
+        if within_path is not None:
+            query = query.where(table.c.owner_id.in_(_owned_within(within_path)))
+        count, *sums = self.session.execute(query).one()
+        return {"count": int(count), **{n: int(v) for n, v in zip(SOURCE_SUMS, sums, strict=True)}}
 
     # --- commitments ------------------------------------------------------------------------
 
@@ -218,22 +268,38 @@ class FundingRepository:
         payee_id: str | None = None,
         source_id: str | None = None,
         within_path: str | None = None,
+        paid_from: datetime | None = None,
+        paid_before: datetime | None = None,
     ) -> Fetched:
         """Oldest first by default: the approval queue is worked from the longest-waiting
         request."""
-        table = disbursements
-        query = sa.select(Disbursement)
-        if within_path is not None:
-            query = query.where(table.c.source_id.in_(_sources_within(within_path)))
-        for column, value in (
-            (table.c.status, status),
-            (table.c.contract_id, contract_id),
-            (table.c.payee_id, payee_id),
-            (table.c.source_id, source_id),
-        ):
-            if value:
-                query = query.where(column == str(value))
+        query = _disbursements_where(
+            sa.select(Disbursement),
+            within_path=within_path,
+            status=status,
+            contract_id=contract_id,
+            payee_id=payee_id,
+            source_id=source_id,
+            paid_from=paid_from,
+            paid_before=paid_before,
+        )
         return fetch_page(self.session, query, page)
+
+    def disbursement_figures(self, **filters: Any) -> dict[str, Any]:
+        """How many disbursements the list's filters keep, their amount and the oldest
+        request among them: one aggregate over the list's own WHERE."""
+        query = _disbursements_where(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(disbursements.c.amount), 0),
+                sa.func.min(disbursements.c.requested_at),
+            ),
+            **filters,
+        )
+        count, amount, oldest = self.session.execute(query).one()
+        if isinstance(oldest, datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return {"count": int(count), "amount": int(amount), "oldest_requested_at": oldest}
 
     def approval_queue_figures(self) -> dict[str, Any]:
         count, fen, oldest = self.session.execute(

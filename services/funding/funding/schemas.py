@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from funding.domain.adjustments import ADJUSTMENT_STATUSES
 from funding.domain.disbursements import DISBURSEMENT_STATUSES, queue_age_seconds
 from funding.domain.sources import SOURCE_KINDS
+from funding.domain.workbench import LOW_AVAILABLE_BELOW
 from funding.repository import COMMITMENT_ORDER, DISBURSEMENT_ORDER, SOURCE_ORDER
 from kit.clock import utcnow
 from kit.fields import Id, Money, Text
@@ -49,6 +50,10 @@ class SourceFilters(Strict):
     owner_id = Id()
     fiscal_year = fields.Integer(validate=validate.Range(min=2000, max=2100))
     kind = fields.String(validate=validate.OneOf(SOURCE_KINDS))
+    available_below = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "fen: only sources with less available than this"},
+    )
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
     sort = sort_param(SOURCE_ORDER)
@@ -59,6 +64,8 @@ class DisbursementFilters(Strict):
     contract_id = Id()
     payee_id = Id()
     source_id = Id()
+    paid_from = fields.Date(metadata={"description": "paid on or after this day (China time)"})
+    paid_before = fields.Date(metadata={"description": "paid before this day (China time)"})
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
     sort = sort_param(DISBURSEMENT_ORDER)
@@ -267,3 +274,60 @@ class MonthlyReport(Schema):
     items = fields.List(
         fields.Dict(), metadata={"description": "per month (China time): fen moved by kind"}
     )
+
+
+# --- the workbench ---------------------------------------------------------------------------
+
+
+class WorkbenchQuery(Strict):
+    low_below = fields.Integer(
+        load_default=LOW_AVAILABLE_BELOW,
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "fen: a source with less available is running low "
+            f"(default {LOW_AVAILABLE_BELOW}, ¥50,000)"
+        },
+    )
+
+
+def _card_fields(**more: Any) -> dict[str, Any]:
+    return {
+        "count": fields.Integer(),
+        "filters": fields.Dict(
+            keys=fields.String(),
+            values=fields.String(),
+            metadata={"description": "the query of the list behind the figure"},
+        ),
+        **more,
+    }
+
+
+MoneyCard = Schema.from_dict(
+    _card_fields(
+        fiscal_year=fields.Integer(),
+        amount=fields.Integer(),
+        committed=fields.Integer(),
+        paid=fields.Integer(),
+        available=fields.Integer(),
+    ),
+    name="WorkbenchMoneyCard",
+)
+DisbursementCard = Schema.from_dict(
+    _card_fields(
+        amount=fields.Integer(), oldest_requested_at=fields.AwareDateTime(allow_none=True)
+    ),
+    name="WorkbenchDisbursementCard",
+)
+LowSourcesCard = Schema.from_dict(
+    _card_fields(threshold=fields.Integer(), items=fields.List(fields.Nested(SourceOut))),
+    name="WorkbenchLowSourcesCard",
+)
+
+
+class FundingWorkbenchOut(Schema):
+    view = fields.String(metadata={"description": "treasury, staff or none"})
+    today = fields.Date()
+    money_this_year = fields.Nested(MoneyCard, allow_none=True)
+    approval_queue = fields.Nested(DisbursementCard, allow_none=True)
+    payments_this_month = fields.Nested(DisbursementCard, allow_none=True)
+    sources_low = fields.Nested(LowSourcesCard, allow_none=True)

@@ -20,6 +20,7 @@ from funding.commands import (
     ConfirmAdjustment,
     ContractAwarded,
     CreateSource,
+    FundingWorkbench,
     GetCommitment,
     GetDisbursement,
     GetSource,
@@ -39,7 +40,15 @@ from funding.commands import (
     SourceFacts,
 )
 from funding.context import Context, database_context
-from funding.handlers import adjustments, commitments, disbursements, journal, payees, sources
+from funding.handlers import (
+    adjustments,
+    commitments,
+    disbursements,
+    journal,
+    payees,
+    sources,
+    workbench,
+)
 from funding.handlers.sources import SourceChange
 from funding.repository import (
     ADJUSTMENT_ORDER,
@@ -60,6 +69,8 @@ from kit.usecase import UseCases
 from language.actor import SYSTEM, Actor
 from language.directory import DirectoryConsumer
 
+WORKBENCH = schemas.FundingWorkbenchOut()
+WORKBENCH_QUERY_IN = schemas.WorkbenchQuery()
 SOURCE = schemas.SourceOut()
 SOURCE_PAGE = schemas.SourcePage()
 COMMITMENT = schemas.CommitmentOut()
@@ -225,6 +236,11 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations):
     def list_disbursements(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         command = _list_disbursements(filters)
         return self.query(actor, disbursements.list_disbursements, command, DISBURSEMENT_PAGE.dump)
+
+    @rpc
+    def workbench(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        command = FundingWorkbench(**WORKBENCH_QUERY_IN.load(filters or {}))
+        return self.query(actor, workbench.funding_workbench, command, WORKBENCH.dump)
 
     @rpc
     def disbursement_rows(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,8 @@ class ListProjects:
     purchaser_id: str | None = None
     contractor_id: str | None = None
     q: str | None = None
+    #: only projects purchased in this organization's subtree
+    within: str | None = None
 
 
 # --- applications and the award -------------------------------------------------------------
@@ -244,3 +246,21 @@ class ServiceHoursVerified:
 
     project_id: str | None
     minutes: int
+
+
+# --- the workbench ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListMilestones:
+    page: PageRequest
+    status: str | None = None
+    due_before: date | None = None
+    running: bool | None = None
+    payment_status: str | None = None
+    contract_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectsWorkbench:
+    """The actor's figures: a federation's (staff, admin) or a contractor's."""

@@ -99,6 +99,8 @@ contracts = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.Index("ix_contracts_contractor_id_status", "contractor_id", "status"),
+    #: the workbench counts a subtree's contracts and milestones (migration 0005)
+    sa.Index("ix_contracts_purchaser_id_status", "purchaser_id", "status"),
 )
 
 milestones = sa.Table(
@@ -124,6 +126,8 @@ milestones = sa.Table(
     sa.Column("payment_reference", sa.String(100), nullable=True),
     sa.UniqueConstraint("contract_id", "seq"),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
+    #: the workbench's milestones by status and due date (migration 0005)
+    sa.Index("ix_milestones_status_due_on", "status", "due_on"),
 )
 
 milestone_reports = sa.Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -12,8 +13,9 @@ from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
 from language.directory import organizations as directory
 from projects.domain.application import Application
-from projects.domain.contract import Contract, Milestone, MilestoneReport
-from projects.domain.project import Project
+from projects.domain.contract import CONTRACT_STATUSES, Contract, Milestone, MilestoneReport
+from projects.domain.project import PROJECT_STATUSES, Project
+from projects.domain.workbench import RUNNING, MilestoneFilters
 from projects.exceptions import ContractNotFound, ProjectNotFound
 from projects.models import (
     applications,
@@ -29,6 +31,19 @@ from projects.models import (
 #: the orders a person may list projects and contracts in (``sort=budget``, ``sort=-budget``)
 PROJECT_ORDER = ordering(projects, "-created_at", "title", "budget", "created_at", "starts_on")
 CONTRACT_ORDER = ordering(contracts, "-awarded_at", "amount", "awarded_at")
+#: the milestone list: by due date (the next first) or by when it was reported (oldest first)
+MILESTONE_ORDER = ordering(
+    milestones, "due_on", "due_on", "reported_at", "paid_at", nullable=("reported_at", "paid_at")
+)
+#: a milestone row of the list: the milestone, its contract's parties and state, the title
+_MILESTONE_ROW = [
+    *milestones.c,
+    contracts.c.project_id,
+    contracts.c.purchaser_id,
+    contracts.c.contractor_id,
+    contracts.c.status.label("contract_status"),
+    projects.c.title.label("project_title"),
+]
 
 _PROJECT_BY_ID = sa.select(projects).where(projects.c.id == sa.bindparam("id"))
 #: a directory entry read alongside an aggregate (labelled: its names clash with the entity's)
@@ -127,6 +142,46 @@ def _pending_report() -> Any:
     )
 
 
+def _subtree(path: str) -> Any:
+    """The ids of the organizations in the subtree at ``path`` (the directory copy)."""
+    return sa.select(directory.c.id).where(directory.c.path.like(path + "%"))
+
+
+def _aware(moment: Any) -> Any:
+    """An aggregate's datetime (SQLite's MIN gives it without its zone): aware UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+_MILESTONE_JOIN = milestones.join(contracts, contracts.c.id == milestones.c.contract_id).join(
+    projects, projects.c.id == contracts.c.project_id
+)
+
+
+def _milestones_where(query: Any, filters: MilestoneFilters) -> Any:
+    """The WHERE of the milestone list and of its figures (one rule for both)."""
+    statuses = filters.statuses
+    if statuses is not None:
+        query = query.where(milestones.c.status.in_(statuses))
+    if filters.due_before is not None:
+        query = query.where(milestones.c.due_on < filters.due_before)
+    if filters.running is not None:
+        running = contracts.c.status.in_(RUNNING)
+        query = query.where(running if filters.running else ~running)
+    if filters.payment_status:
+        query = query.where(milestones.c.payment_status == filters.payment_status)
+    if filters.contract_id:
+        query = query.where(milestones.c.contract_id == str(filters.contract_id))
+    if filters.contractor_id is not None:
+        query = query.where(contracts.c.contractor_id == str(filters.contractor_id))
+    if filters.within_path is not None:
+        query = query.where(contracts.c.purchaser_id.in_(_subtree(filters.within_path)))
+    return query
+
+
 class ProjectRepository:
     def __init__(self, session: Session) -> None:
         start_mappers()
@@ -180,10 +235,12 @@ class ProjectRepository:
         q: str | None = None,
         within_path: str | None = None,
         visible_to_all_from: bool = False,
+        purchaser_within: str | None = None,
     ) -> Fetched:
         """In the request's order, with the total. ``within_path`` keeps projects whose
         purchaser is in that subtree; ``visible_to_all_from`` adds every project that has been
-        published."""
+        published; ``purchaser_within`` (a filter the reader chose) keeps only the projects
+        purchased in that subtree."""
         table = projects
         query = sa.select(Project)
         if status:
@@ -204,7 +261,22 @@ class ProjectRepository:
             visibility.append(table.c.published_at.is_not(None))
         if visibility:
             query = query.where(sa.or_(*visibility))
+        if purchaser_within is not None:
+            query = query.where(table.c.purchaser_id.in_(_subtree(purchaser_within)))
         return fetch_page(self.session, query, page)
+
+    def project_counts(
+        self, *, within_path: str | None = None, purchaser_within: str | None = None
+    ) -> dict[str, int]:
+        """Projects per status (every status, zeros included), purchased in ``within_path``'s
+        subtree (None: everywhere) — one GROUP BY."""
+        query = sa.select(projects.c.status, sa.func.count()).group_by(projects.c.status)
+        for path in (within_path, purchaser_within):
+            if path is not None:
+                query = query.where(projects.c.purchaser_id.in_(_subtree(path)))
+        counts = dict.fromkeys(PROJECT_STATUSES, 0)
+        counts.update({status: int(n) for status, n in self.session.execute(query)})
+        return counts
 
     def operational_figures(self, today: Any) -> dict[str, Any]:
         """What ops and managers watch: overdue milestones, rejected commitments, projects."""
@@ -321,6 +393,42 @@ class ProjectRepository:
             in_subtree = sa.select(directory.c.id).where(directory.c.path.like(within_path + "%"))
             query = query.where(table.c.purchaser_id.in_(in_subtree))
         return fetch_page(self.session, query, page)
+
+    def contract_counts(
+        self, *, contractor_id: str | None = None, within_path: str | None = None
+    ) -> dict[str, int]:
+        """Contracts per status (zeros included) of a contractor or purchased in a subtree."""
+        query = sa.select(contracts.c.status, sa.func.count()).group_by(contracts.c.status)
+        if contractor_id is not None:
+            query = query.where(contracts.c.contractor_id == str(contractor_id))
+        if within_path is not None:
+            query = query.where(contracts.c.purchaser_id.in_(_subtree(within_path)))
+        counts = dict.fromkeys(CONTRACT_STATUSES, 0)
+        counts.update({status: int(n) for status, n in self.session.execute(query)})
+        return counts
+
+    # --- milestones across contracts (the workbench's lists) --------------------------------
+
+    def list_milestones(self, page: PageRequest, filters: MilestoneFilters) -> Fetched:
+        """Milestones with their contract's parties and state and the project's title, as
+        dicts, in the request's order, with the total under the same filters."""
+        query = _milestones_where(sa.select(*_MILESTONE_ROW).select_from(_MILESTONE_JOIN), filters)
+        fetched = fetch_page(self.session, query, page, scalars=False)
+        return Fetched(rows=[dict(row._mapping) for row in fetched.rows], total=fetched.total)
+
+    def milestone_figures(self, filters: MilestoneFilters) -> dict[str, Any]:
+        """How many milestones the filters keep, the oldest report among them and the money
+        paid on them — one aggregate over the list's own WHERE."""
+        query = _milestones_where(
+            sa.select(
+                sa.func.count(),
+                sa.func.min(milestones.c.reported_at),
+                sa.func.coalesce(sa.func.sum(milestones.c.paid_amount), 0),
+            ).select_from(_MILESTONE_JOIN),
+            filters,
+        )
+        count, oldest, paid = self.session.execute(query).one()
+        return {"count": int(count), "oldest_reported_at": _aware(oldest), "paid": int(paid)}
 
     def milestone_by_id(self, milestone_id: str) -> Milestone | None:
         return self.session.get(Milestone, str(milestone_id))

@@ -10,8 +10,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from kit.fields import Id, Money, Text
 from kit.paging import MAX_LIMIT, page_schema, sort_param, total_field
 from projects.domain.contract import CONTRACT_STATUSES
+from projects.domain.payments import PAYMENT_STATUSES
 from projects.domain.project import CATEGORIES, MODELS, PROJECT_STATUSES
-from projects.repository import CONTRACT_ORDER, PROJECT_ORDER
+from projects.domain.workbench import MILESTONE_LIST_STATUSES
+from projects.repository import CONTRACT_ORDER, MILESTONE_ORDER, PROJECT_ORDER
 
 
 class Strict(Schema):
@@ -77,6 +79,9 @@ class ProjectFilters(Strict):
     q = Text(
         validate=validate.Length(min=1, max=100),
         metadata={"description": "title contains (简/繁 alike)"},
+    )
+    within = Id(
+        metadata={"description": "only projects purchased by this organization or one under it"}
     )
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
@@ -172,6 +177,22 @@ class ContractFilters(Strict):
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None)
     sort = sort_param(CONTRACT_ORDER)
+
+
+class MilestoneFilters(Strict):
+    status = fields.String(
+        validate=validate.OneOf(MILESTONE_LIST_STATUSES),
+        metadata={"description": "a milestone status, or `open`: not accepted yet"},
+    )
+    due_before = fields.Date(metadata={"description": "due before this day (not on it)"})
+    running = fields.Boolean(
+        metadata={"description": "true: the contract is active or suspended (still delivered)"}
+    )
+    payment_status = fields.String(validate=validate.OneOf(PAYMENT_STATUSES))
+    contract_id = Id()
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None)
+    sort = sort_param(MILESTONE_ORDER)
 
 
 # --- out ------------------------------------------------------------------------------------
@@ -366,3 +387,53 @@ class FileOut(Schema):
     size = fields.Integer()
     content_type = fields.String()
     name = fields.String()
+
+
+# --- the workbench ---------------------------------------------------------------------------
+
+
+class MilestoneRowOut(MilestoneOut):
+    contract_id = fields.String()
+    project_id = fields.String()
+    project_title = fields.String()
+    purchaser_id = fields.String()
+    contractor_id = fields.String()
+    contract_status = fields.String()
+
+
+MilestonePage = page_schema(MilestoneRowOut, "MilestonePage")
+
+
+def _card_fields(**more: Any) -> dict[str, Any]:
+    return {
+        "count": fields.Integer(),
+        "filters": fields.Dict(
+            keys=fields.String(),
+            values=fields.String(),
+            metadata={"description": "the query of the list behind the figure"},
+        ),
+        **more,
+    }
+
+
+MilestoneCard = Schema.from_dict(
+    _card_fields(
+        oldest_reported_at=fields.AwareDateTime(allow_none=True),
+        paid=fields.Integer(metadata={"description": "fen paid on these milestones"}),
+        items=fields.List(fields.Nested(MilestoneRowOut)),
+    ),
+    name="MilestoneCard",
+)
+StatusCount = Schema.from_dict(_card_fields(status=fields.String()), name="WorkbenchStatusCount")
+
+
+class ProjectsWorkbenchOut(Schema):
+    view = fields.String(metadata={"description": "staff, contractor or none"})
+    today = fields.Date()
+    projects_by_status = fields.List(fields.Nested(StatusCount), allow_none=True)
+    reports_awaiting_decision = fields.Nested(MilestoneCard, allow_none=True)
+    milestones_overdue = fields.Nested(MilestoneCard, allow_none=True)
+    contracts_by_status = fields.List(fields.Nested(StatusCount), allow_none=True)
+    milestones_due = fields.Nested(MilestoneCard, allow_none=True)
+    reports_rejected = fields.Nested(MilestoneCard, allow_none=True)
+    tranches_paid = fields.Nested(MilestoneCard, allow_none=True)

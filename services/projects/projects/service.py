@@ -31,7 +31,12 @@ from projects.context import Context
 from projects.domain.payments import Disbursement
 from projects.domain.project import Project
 from projects.domain.scope import readable_by_everyone
-from projects.repository import CONTRACT_ORDER, PROJECT_ORDER, ProjectRepository
+from projects.repository import (
+    CONTRACT_ORDER,
+    MILESTONE_ORDER,
+    PROJECT_ORDER,
+    ProjectRepository,
+)
 from projects.sources import FundingSources
 
 PROJECT = schemas.ProjectOut()
@@ -70,6 +75,9 @@ REPORT_CREATE_IN = schemas.ReportCreate()
 EVALUATION_CREATE_IN = schemas.EvaluationCreate()
 FILE_REGISTER_IN = schemas.FileRegister()
 FILE = schemas.FileOut()
+MILESTONE_FILTERS_IN = schemas.MilestoneFilters()
+MILESTONE_PAGE = schemas.MilestonePage()
+WORKBENCH = schemas.ProjectsWorkbenchOut()
 
 
 class FundingSourceFacts(DependencyProvider):
@@ -187,6 +195,18 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer):
         page = sorted_page_request(loaded, CONTRACT_ORDER)
         command = commands.ListContracts(page=page, **loaded)
         return self.query(actor, handlers.list_contracts, command, CONTRACT_PAGE.dump)
+
+    @rpc
+    def list_milestones(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        loaded = MILESTONE_FILTERS_IN.load(filters or {})
+        page = sorted_page_request(loaded, MILESTONE_ORDER)
+        command = commands.ListMilestones(page=page, **loaded)
+        return self.query(actor, handlers.list_milestones, command, MILESTONE_PAGE.dump)
+
+    @rpc
+    def workbench(self, actor: dict[str, Any]) -> dict[str, Any]:
+        command = commands.ProjectsWorkbench()
+        return self.query(actor, handlers.projects_workbench, command, WORKBENCH.dump)
 
     @rpc
     def report_milestone(

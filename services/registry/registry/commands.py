@@ -71,3 +71,9 @@ class ListStatusHistory:
 @dataclass(frozen=True)
 class GetCoverage:
     organization_id: str
+
+
+@dataclass(frozen=True)
+class WorkbenchCoverage:
+    """The coverage card of the workbench: the actor's federation's subtree (admin and ops:
+    the whole installation)."""

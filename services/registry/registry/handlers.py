@@ -19,6 +19,7 @@ from registry.commands import (
     ListStatusHistory,
     RegisterOrganization,
     UpdateOrganization,
+    WorkbenchCoverage,
 )
 from registry.context import Context
 from registry.domain import scope
@@ -141,3 +142,14 @@ def status_history(ctx: Context, command: ListStatusHistory) -> dict[str, Any]:
 def coverage(ctx: Context, command: GetCoverage) -> dict[str, Any]:
     organization = ctx.readable(command.organization_id)
     return coverage_report(organization, ctx.organizations.coverage_counts(organization.path))
+
+
+def workbench_coverage(ctx: Context, command: WorkbenchCoverage) -> dict[str, Any]:
+    """Coverage of the actor's own subtree (the same figures as her organization's coverage
+    report); admins and ops read the whole installation's. A role bound to one organization
+    reads that one's (a contractor has no host units under it)."""
+    if ctx.actor.role in ("admin", "ops"):
+        return coverage_report(None, ctx.organizations.coverage_counts(""))
+    if not ctx.actor.organization_id:
+        return coverage_report(None, {})
+    return coverage(ctx, GetCoverage(ctx.actor.organization_id))

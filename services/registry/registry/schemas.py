@@ -151,7 +151,7 @@ class SectorCoverage(CoverageLine):
 
 
 class CoverageOut(Schema):
-    organization_id = fields.String()
-    name = fields.String()
+    organization_id = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
     sectors = fields.List(fields.Nested(SectorCoverage))
     total = fields.Nested(CoverageLine)

@@ -105,3 +105,8 @@ class RegistryService(UseCases[Context], Operations):
     def coverage(self, organization_id: str, actor: dict[str, Any]) -> dict[str, Any]:
         command = commands.GetCoverage(organization_id)
         return self.query(actor, handlers.coverage, command, COVERAGE.dump)
+
+    @rpc
+    def workbench_coverage(self, actor: dict[str, Any]) -> dict[str, Any]:
+        command = commands.WorkbenchCoverage()
+        return self.query(actor, handlers.workbench_coverage, command, COVERAGE.dump)

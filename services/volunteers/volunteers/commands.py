@@ -236,3 +236,8 @@ class HoursReport:
     limit: int | None = None
     #: the key of the last group of the page before (from the cursor)
     after: str | None = None
+
+
+@dataclass(frozen=True)
+class VolunteersWorkbench:
+    """The actor's volunteer figures (the teams she runs)."""

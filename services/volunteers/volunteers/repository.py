@@ -564,6 +564,24 @@ class VolunteersRepository:
             ).select_from(groups.outerjoin(names, names.c.id == groups.c.key))
         return list(self.session.execute(query.order_by(groups.c.key))), totals
 
+    def hours_figures(
+        self,
+        *,
+        team_ids: Any,
+        status: str,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> dict[str, int]:
+        """How many entries of a status the teams have (started within the days, China time,
+        as the hours report counts them) and their minutes: one aggregate."""
+        conditions = _hours_conditions(status, since, until, team_ids)
+        entries, minutes = self.session.execute(
+            sa.select(
+                sa.func.count(), sa.func.coalesce(sa.func.sum(service_hours.c.minutes), 0)
+            ).where(*conditions)
+        ).one()
+        return {"entries": int(entries), "minutes": int(minutes)}
+
     # --- the audit of personal data read in clear --------------------------------------------
 
     def record_read(self, row: dict[str, Any]) -> None:
@@ -588,8 +606,15 @@ class VolunteersRepository:
 def _report_conditions(since: date | None, until: date | None, team_ids: Any) -> list[Any]:
     """The verified hours a report counts: started within its days (China time), of its
     teams."""
+    return _hours_conditions("verified", since, until, team_ids)
+
+
+def _hours_conditions(
+    status: str, since: date | None, until: date | None, team_ids: Any
+) -> list[Any]:
+    """Entries of a status, started within the days (China time), of the teams."""
     table = service_hours
-    conditions = [table.c.status == "verified"]
+    conditions = [table.c.status == status]
     if since:
         conditions.append(table.c.started_at >= _day_start(since))
     if until:

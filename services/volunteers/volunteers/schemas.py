@@ -444,3 +444,34 @@ class HoursReportOut(Schema):
     items = fields.List(fields.Nested(ReportRow))
     total = fields.Nested(ReportTotal)
     next_cursor = fields.String(allow_none=True)
+
+
+# --- the workbench ---------------------------------------------------------------------------
+
+
+def _card_fields(**more: Any) -> dict[str, Any]:
+    return {
+        "count": fields.Integer(),
+        "filters": fields.Dict(
+            keys=fields.String(),
+            values=fields.String(),
+            metadata={"description": "the query of the list behind the figure"},
+        ),
+        **more,
+    }
+
+
+HoursCard = Schema.from_dict(
+    _card_fields(minutes=fields.Integer(), hours=fields.Float()), name="WorkbenchHoursCard"
+)
+ActivitiesCard = Schema.from_dict(
+    _card_fields(items=fields.List(fields.Nested(ActivityOut))), name="WorkbenchActivitiesCard"
+)
+
+
+class VolunteersWorkbenchOut(Schema):
+    view = fields.String(metadata={"description": "leader, staff or none"})
+    today = fields.Date()
+    hours_pending = fields.Nested(HoursCard, allow_none=True)
+    upcoming_activities = fields.Nested(ActivitiesCard, allow_none=True)
+    hours_this_month = fields.Nested(HoursCard, allow_none=True)

@@ -32,7 +32,7 @@ from volunteers import commands as c
 from volunteers import schemas
 from volunteers.context import Context
 from volunteers.crypto import PersonalDataKeys
-from volunteers.handlers import activities, hours, imports, teams, volunteers, writes
+from volunteers.handlers import activities, hours, imports, teams, volunteers, workbench, writes
 from volunteers.repository import (
     ACTIVITY_ORDER,
     ENROLMENT_ORDER,
@@ -43,6 +43,7 @@ from volunteers.repository import (
 )
 
 TEAM = schemas.TeamOut()
+WORKBENCH = schemas.VolunteersWorkbenchOut()
 TEAM_PAGE = schemas.TeamPage()
 MEMBERSHIP = schemas.MembershipOut()
 VOLUNTEER = schemas.VolunteerOut()
@@ -306,6 +307,11 @@ class VolunteersService(DirectoryConsumer, Operations, UseCases[Context]):
     @rpc
     def hours_report(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
         return self.query(actor, hours.report, _report_command(filters), REPORT.dump)
+
+    @rpc
+    def workbench(self, actor: dict[str, Any]) -> dict[str, Any]:
+        command = c.VolunteersWorkbench()
+        return self.query(actor, workbench.volunteers_workbench, command, WORKBENCH.dump)
 
 
 def _report_command(filters: dict[str, Any] | None) -> c.HoursReport:

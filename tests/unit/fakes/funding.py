@@ -32,6 +32,7 @@ from funding.exceptions import (
     DisbursementNotFound,
     SourceNotFound,
 )
+from funding.repository import SOURCE_SUMS
 from kit.paging import Fetched, PageRequest
 from kit.usecase import FixedClock
 from language.actor import SYSTEM, Actor
@@ -184,6 +185,7 @@ class FakeFundingRepository:
         fiscal_year: int | None = None,
         kind: str | None = None,
         within_path: str | None = None,
+        available_below: int | None = None,
     ) -> Fetched:
         found = [
             s
@@ -192,8 +194,19 @@ class FakeFundingRepository:
             and (not owner_id or s.owner_id == owner_id)
             and (not fiscal_year or s.fiscal_year == fiscal_year)
             and (not kind or s.kind == kind)
+            and (available_below is None or s.available < available_below)
         ]
         return _fetch(map(self._seen, found), page)
+
+    def source_figures(self, *, within_path: str | None, fiscal_year: int) -> dict[str, int]:
+        found = [
+            s
+            for s in self.sources.values()
+            if s.fiscal_year == fiscal_year
+            and (within_path is None or self._owned_within(s.owner_id, within_path))
+        ]
+        sums = {name: sum(getattr(s, name) for s in found) for name in SOURCE_SUMS}
+        return {"count": len(found), **sums}
 
     # --- commitments ----------------------------------------------------------------------------
 
@@ -281,20 +294,54 @@ class FakeFundingRepository:
         payee_id: str | None = None,
         source_id: str | None = None,
         within_path: str | None = None,
+        paid_from: datetime | None = None,
+        paid_before: datetime | None = None,
     ) -> Fetched:
-        wanted = {
-            "status": status,
-            "contract_id": contract_id,
-            "payee_id": payee_id,
-            "source_id": source_id,
-        }
-        found = [
+        found = self._disbursements_kept(
+            status=status,
+            contract_id=contract_id,
+            payee_id=payee_id,
+            source_id=source_id,
+            within_path=within_path,
+            paid_from=paid_from,
+            paid_before=paid_before,
+        )
+        return _fetch(map(self._seen, found), page)
+
+    def _disbursements_kept(
+        self,
+        *,
+        within_path: str | None = None,
+        paid_from: datetime | None = None,
+        paid_before: datetime | None = None,
+        **wanted: str | None,
+    ) -> list[Disbursement]:
+        """The real WHERE of the disbursements list and its figures, in Python."""
+
+        def paid_within(d: Disbursement) -> bool:
+            if paid_from is None and paid_before is None:
+                return True
+            if d.paid_at is None:
+                return False
+            return (paid_from is None or d.paid_at >= paid_from) and (
+                paid_before is None or d.paid_at < paid_before
+            )
+
+        return [
             d
             for d in self.disbursements.values()
             if (within_path is None or self._source_within(d.source_id, within_path))
             and all(not v or getattr(d, k) == str(v) for k, v in wanted.items())
+            and paid_within(d)
         ]
-        return _fetch(map(self._seen, found), page)
+
+    def disbursement_figures(self, **filters: Any) -> dict[str, Any]:
+        found = self._disbursements_kept(**filters)
+        return {
+            "count": len(found),
+            "amount": sum(d.amount for d in found),
+            "oldest_requested_at": min((d.requested_at for d in found), default=None),
+        }
 
     def approval_queue_figures(self) -> dict[str, Any]:
         pending = [d for d in self.disbursements.values() if d.status == "pending"]

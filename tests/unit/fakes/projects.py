@@ -17,10 +17,14 @@ from typing import Any
 from kit.paging import Fetched, PageRequest
 from kit.text import search_key
 from projects.domain.application import Application
-from projects.domain.contract import Contract, Milestone, MilestoneReport
-from projects.domain.project import Project
+from projects.domain.contract import CONTRACT_STATUSES, Contract, Milestone, MilestoneReport
+from projects.domain.project import PROJECT_STATUSES, Project
+from projects.domain.workbench import RUNNING, MilestoneFilters
 from projects.exceptions import ContractNotFound, ProjectNotFound
+from projects.models import milestones as milestones_table
 from tests.unit.fakes import FakeDirectory, FakeUnitOfWork
+
+_MILESTONE_COLUMNS = [column.name for column in milestones_table.c]
 
 
 def fetch_in_memory(items: Iterable[Any], request: PageRequest) -> Fetched:
@@ -124,6 +128,7 @@ class FakeProjectRepository:
         q: str | None = None,
         within_path: str | None = None,
         visible_to_all_from: bool = False,
+        purchaser_within: str | None = None,
     ) -> Fetched:
         def kept(project: Project) -> bool:
             if status and project.status != status:
@@ -135,6 +140,10 @@ class FakeProjectRepository:
             if contractor_id and project.contractor_id != str(contractor_id):
                 return False
             if q and search_key(q) not in project.search_title:
+                return False
+            if purchaser_within is not None and not self._in_subtree(
+                project.purchaser_id, purchaser_within
+            ):
                 return False
             return _visible(project, within_path, visible_to_all_from, self._in_subtree)
 
@@ -157,6 +166,16 @@ class FakeProjectRepository:
             ),
             "projects": by_status,
         }
+
+    def project_counts(
+        self, *, within_path: str | None = None, purchaser_within: str | None = None
+    ) -> dict[str, int]:
+        counts = dict.fromkeys(PROJECT_STATUSES, 0)
+        for project in self.projects.values():
+            paths = [p for p in (within_path, purchaser_within) if p is not None]
+            if all(self._in_subtree(project.purchaser_id, path) for path in paths):
+                counts[project.status] += 1
+        return counts
 
     # --- applications -----------------------------------------------------------------------
 
@@ -224,6 +243,57 @@ class FakeProjectRepository:
             (self.uow.track(c) for c in self.contracts.values() if kept(c)), page
         )
 
+    def contract_counts(
+        self, *, contractor_id: str | None = None, within_path: str | None = None
+    ) -> dict[str, int]:
+        counts = dict.fromkeys(CONTRACT_STATUSES, 0)
+        for contract in self.contracts.values():
+            if contractor_id is not None and contract.contractor_id != str(contractor_id):
+                continue
+            if within_path is not None and not self._in_subtree(contract.purchaser_id, within_path):
+                continue
+            counts[contract.status] += 1
+        return counts
+
+    def _milestone_rows(self, filters: MilestoneFilters) -> list[dict[str, Any]]:
+        """The milestone list's rows the filters keep (the real WHERE, in Python)."""
+        rows = []
+        for contract in self.contracts.values():
+            if filters.running is not None and (contract.status in RUNNING) != filters.running:
+                continue
+            if filters.contract_id and contract.id != str(filters.contract_id):
+                continue
+            if filters.contractor_id is not None and contract.contractor_id != str(
+                filters.contractor_id
+            ):
+                continue
+            if filters.within_path is not None and not self._in_subtree(
+                contract.purchaser_id, filters.within_path
+            ):
+                continue
+            project = self.projects[contract.project_id]
+            for m in contract.milestones:
+                if filters.statuses is not None and m.status not in filters.statuses:
+                    continue
+                if filters.due_before is not None and not m.due_on < filters.due_before:
+                    continue
+                if filters.payment_status and m.payment_status != filters.payment_status:
+                    continue
+                rows.append(_milestone_row(m, contract, project))
+        return rows
+
+    def list_milestones(self, page: PageRequest, filters: MilestoneFilters) -> Fetched:
+        return fetch_in_memory(self._milestone_rows(filters), page)
+
+    def milestone_figures(self, filters: MilestoneFilters) -> dict[str, Any]:
+        rows = self._milestone_rows(filters)
+        reported = [r["reported_at"] for r in rows if r["reported_at"] is not None]
+        return {
+            "count": len(rows),
+            "oldest_reported_at": min(reported, default=None),
+            "paid": sum(r["paid_amount"] for r in rows),
+        }
+
     def milestone_by_id(self, milestone_id: str) -> Milestone | None:
         return next(
             (m for c in self.contracts.values() for m in c.milestones if m.id == str(milestone_id)),
@@ -256,6 +326,19 @@ class FakeProjectRepository:
 
     def contracts_referencing(self, file_id: str) -> list[str]:
         return sorted({contract_id for _, f, contract_id in self.references if f == str(file_id)})
+
+
+def _milestone_row(milestone: Milestone, contract: Contract, project: Project) -> dict[str, Any]:
+    """A row of the milestone list, as the real repository gives it."""
+    row = {column: getattr(milestone, column) for column in _MILESTONE_COLUMNS}
+    return {
+        **row,
+        "project_id": contract.project_id,
+        "purchaser_id": contract.purchaser_id,
+        "contractor_id": contract.contractor_id,
+        "contract_status": contract.status,
+        "project_title": project.title,
+    }
 
 
 def _visible(

@@ -472,6 +472,24 @@ class FakeVolunteersRepository:
             return lambda team_id: team_id in self.teams and self.teams[team_id].host_id in subtree
         return None
 
+    def hours_figures(
+        self,
+        *,
+        team_ids: TeamCondition | None,
+        status: str,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> dict[str, int]:
+        counted = [
+            e
+            for e in self.entries.values()
+            if e.status == status
+            and (not since or e.started_at >= _day_start(since))
+            and (not until or e.started_at < _day_start(until) + timedelta(days=1))
+            and (team_ids is None or team_ids(e.team_id))
+        ]
+        return {"entries": len(counted), "minutes": sum(e.minutes for e in counted)}
+
     def report(
         self,
         group_by: str,

@@ -23,6 +23,7 @@ from funding.domain.disbursements import (
     request_disbursement,
     unfunded_milestone,
 )
+from funding.domain.workbench import day_start
 from funding.exceptions import DuplicatePaymentReference, NotYetKnown
 from kit.paging import fetched_page
 
@@ -134,6 +135,8 @@ def list_disbursements(ctx: Context, command: ListDisbursements) -> dict[str, An
         contract_id=command.contract_id,
         payee_id=payee_id,
         source_id=command.source_id,
+        paid_from=day_start(command.paid_from) if command.paid_from else None,
+        paid_before=day_start(command.paid_before) if command.paid_before else None,
     )
     return fetched_page(fetched, command.page)
 

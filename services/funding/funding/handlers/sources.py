@@ -101,6 +101,7 @@ def list_sources(ctx: Context, command: ListSources) -> dict[str, Any]:
         owner_id=command.owner_id,
         fiscal_year=command.fiscal_year,
         kind=command.kind,
+        available_below=command.available_below,
     )
     return fetched_page(fetched, command.page)
 

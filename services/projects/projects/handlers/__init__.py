@@ -10,6 +10,7 @@ federation in the actor's subtree) are answered by the service's own directory c
 - ``contracts``: read and list contracts, report on milestones, accept or reject them, briefs;
 - ``files``: evidence files and who may read them;
 - ``reports``: the evaluation, the delivery report, the OCDS export's material;
+- ``workbench``: the workbench's figures and the milestone list behind them;
 - ``facts``: what the registry, funding and volunteers tell projects.
 """
 
@@ -42,6 +43,7 @@ from projects.handlers.projects import (
     publish_project,
 )
 from projects.handlers.reports import contracting_process, delivery_report, evaluate_project
+from projects.handlers.workbench import list_milestones, projects_workbench
 
 __all__ = [
     "accept_milestone",
@@ -62,9 +64,11 @@ __all__ = [
     "get_project",
     "list_applications",
     "list_contracts",
+    "list_milestones",
     "list_projects",
     "milestone_reports",
     "payment",
+    "projects_workbench",
     "publish_project",
     "readable_file",
     "register_file",

@@ -107,7 +107,8 @@ def get_project(ctx: Context, command: GetProject) -> Any:
 
 def list_projects(ctx: Context, command: ListProjects) -> dict[str, Any]:
     """Admin lists everything; everybody else what has been published, and staff and finance
-    also their own subtree's drafts (``Scope.can_read``)."""
+    also their own subtree's drafts (``Scope.can_read``). ``within`` narrows any of these to
+    the projects purchased in an organization's subtree (unknown: none)."""
     within_path = None
     published = False
     if not ctx.actor.is_admin:
@@ -123,5 +124,6 @@ def list_projects(ctx: Context, command: ListProjects) -> dict[str, Any]:
         q=command.q,
         within_path=within_path,
         visible_to_all_from=published,
+        purchaser_within=(ctx.path_of(command.within) or "-") if command.within else None,
     )
     return fetched_page(fetched, command.page)

@@ -18,9 +18,10 @@ def coverage_rate(covered: int, host_units: int) -> Decimal | None:
 
 
 def coverage_report(
-    organization: Organization, counts: dict[str, tuple[int, int]]
+    organization: Organization | None, counts: dict[str, tuple[int, int]]
 ) -> dict[str, Any]:
-    """Per sector ``{host_units, covered, rate}`` and a total, from counts the database made.
+    """Per sector ``{host_units, covered, rate}`` and a total, from counts the database made
+    (``organization`` None: over the whole installation, with no id or name).
 
     ``counts`` maps sector -> (host units in the subtree, of which covered). Every sector is
     listed, zeros included, so reports line up across nodes.
@@ -40,8 +41,8 @@ def coverage_report(
             }
         )
     return {
-        "organization_id": organization.id,
-        "name": organization.name,
+        "organization_id": organization.id if organization else None,
+        "name": organization.name if organization else None,
         "sectors": sectors,
         "total": {
             "host_units": total_units,
