@@ -12,6 +12,7 @@ import contracts from "./areas/contracts/routes.js";
 import contractor from "./areas/contractor/routes.js";
 import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
+import disclosure from "./areas/disclosure/routes.js";
 
 /** Every area's routes, in menu order. */
 export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers];
@@ -34,6 +35,7 @@ export const router = createRouter({
   history: createWebHistory(),
   routes: [
     { path: "/login", component: Login, meta: { public: true, title: "登录" } },
+    ...disclosure,
     {
       path: "/",
       component: Layout,
