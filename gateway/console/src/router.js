@@ -14,6 +14,7 @@ import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
 import ops from "./areas/ops/routes.js";
 import workbench from "./areas/workbench/routes.js";
+import disclosure from "./areas/disclosure/routes.js";
 
 /** Every area's routes, in menu order. */
 export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...ops];
@@ -38,6 +39,7 @@ export const router = createRouter({
   history: createWebHistory(),
   routes: [
     { path: "/login", component: Login, meta: { public: true, title: "登录" } },
+    ...disclosure,
     {
       path: "/",
       component: Layout,

@@ -264,3 +264,46 @@ class ListMilestones:
 @dataclass(frozen=True)
 class ProjectsWorkbench:
     """The actor's figures: a federation's (staff, admin) or a contractor's."""
+
+
+# --- public disclosure (no login: no actor) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListAnnouncements:
+    page: PageRequest
+    q: str | None = None
+    category: str | None = None
+    model: str | None = None
+    status: str | None = None
+    purchaser_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GetAnnouncement:
+    project_id: str
+
+
+@dataclass(frozen=True)
+class ListAwards:
+    page: PageRequest
+    q: str | None = None
+    category: str | None = None
+    purchaser_id: str | None = None
+    contractor_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicRelease:
+    """The OCDS release package of one published project, at ``uri``."""
+
+    project_id: str
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class PublicReleases:
+    """A page of the OCDS feed of every published project, at ``uri``."""
+
+    page: PageRequest
+    uri: str | None = None

@@ -19,6 +19,7 @@ from projects.domain.contract import Contract, Milestone
 from projects.domain.project import Project, ensure_source_available
 from projects.domain.scope import LINE_READERS, Scope
 from projects.exceptions import ContractNotFound, MilestoneNotFound, ProjectNotFound
+from projects.public_record import PublicRecord
 from projects.repository import ProjectRepository
 from projects.sources import AskFunding, FundingSources
 
@@ -138,3 +139,16 @@ def milestone_of(contract: Contract, milestone_id: str) -> Milestone:
     if milestone is None:
         raise MilestoneNotFound(contract.id, str(milestone_id))
     return milestone
+
+
+@dataclass
+class PublicContext:
+    """What a public (no login) use case is given: the public record, the clock and how the
+    OCDS export names its publisher — and no actor, no repository of the whole service, no
+    directory with contacts: a use case run with it can only read what ``PublicRecord``
+    selects, which is published projects' public fields."""
+
+    record: PublicRecord
+    clock: Clock
+    ocid_prefix: str = "ocds-jinguo"
+    publisher_name: str = "Jinguo"

@@ -125,6 +125,44 @@ def release_package(
     }
 
 
+def release(
+    project: Project,
+    contract: Contract | None,
+    applications: list[Application] | None,
+    parties: dict[str, dict],
+    *,
+    ocid_prefix: str,
+) -> dict[str, Any]:
+    """One release of ``project``'s contracting process (as in ``release_package``), for a
+    package of several (``package``)."""
+    return _release(project, contract, applications, parties, ocid_prefix)
+
+
+def package(
+    releases: list[dict[str, Any]],
+    *,
+    publisher_name: str,
+    uri: str | None = None,
+    published_at: datetime | None = None,
+) -> dict[str, Any]:
+    """A release package of several processes' releases. Its ``publishedDate`` is the latest
+    release's date (the same releases make the same package, so it can be cached and
+    compared), ``published_at`` when there is none; without ``uri`` a ``urn:uuid:`` derived
+    from the releases' ids."""
+    dates = [r["date"] for r in releases]
+    published = max(dates) if dates else _moment(published_at or datetime.now(UTC))
+    if uri is None:
+        name = ",".join(r["id"] for r in releases) or published
+        uri = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
+    return {
+        "uri": uri,
+        "version": OCDS_VERSION,
+        "publishedDate": published,
+        "publisher": {"name": publisher_name},
+        "releases": releases,
+    }
+
+
 # --- the release ------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from projects.context import Context
 from projects.domain.payments import Disbursement
 from projects.domain.project import Project
 from projects.domain.scope import readable_by_everyone
+from projects.public_service import PublicEntrypoints
 from projects.repository import (
     CONTRACT_ORDER,
     MILESTONE_ORDER,
@@ -100,7 +101,7 @@ class FundingSourceFacts(DependencyProvider):
         return ask
 
 
-class ProjectsService(UseCases[Context], Operations, DirectoryConsumer):
+class ProjectsService(UseCases[Context], Operations, DirectoryConsumer, PublicEntrypoints):
     name = "projects"
 
     db = Database()

@@ -160,6 +160,7 @@ const CODES = {
   IDEMPOTENCY_KEY_REUSED: "该表单已提交过，请刷新后重试",
   ACCOUNT_DISABLED: "该账号已停用，请联系管理员",
   RATE_LIMITED: "操作过于频繁，请稍后再试",
+  TOO_MANY_REQUESTS: "访问过于频繁，请稍后再试",
   DUPLICATE_VOLUNTEER: "该手机号或身份证号的志愿者已登记，不能重复登记",
   DUPLICATE_TEAM: "该单位下已有同名服务队",
   DUPLICATE_ENROLMENT: "该志愿者已报名（或已在候补名单中）",
