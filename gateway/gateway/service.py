@@ -18,6 +18,7 @@ from gateway.healthcache import HealthCache
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.readcache import ReadCacheProvider
+from gateway.routes.assessment import AssessmentRoutes
 from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
 from gateway.routes.identity import IdentityRoutes
@@ -53,6 +54,7 @@ class GatewayService(
     VolunteersRoutes,
     FilesRoutes,
     OperationsRoutes,
+    AssessmentRoutes,
 ):
     name = "gateway"
 

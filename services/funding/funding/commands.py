@@ -238,3 +238,11 @@ class ProviderVerified:
             kind=event.get("kind"),
             actor_id=str(event["actor_id"]) if event.get("actor_id") else None,
         )
+
+
+@dataclass(frozen=True)
+class GetAssessmentFigures:
+    """Funding's figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int

@@ -267,3 +267,25 @@ class MonthlyReport(Schema):
     items = fields.List(
         fields.Dict(), metadata={"description": "per month (China time): fen moved by kind"}
     )
+
+
+# --- the annual assessment (目标考核) ------------------------------------------------------------
+
+
+class ChildFundingFigures(Schema):
+    organization_id = fields.String()
+    money_committed = fields.Integer(
+        metadata={
+            "description": "fen committed to contracts in the year, from sources the "
+            "child's subtree owns"
+        }
+    )
+    money_paid = fields.Integer(
+        metadata={"description": "fen paid in the year, from sources the child's subtree owns"}
+    )
+
+
+class AssessmentFundingOut(Schema):
+    federation_id = fields.String()
+    year = fields.Integer()
+    children = fields.List(fields.Nested(ChildFundingFigures))

@@ -20,6 +20,7 @@ from funding.commands import (
     ConfirmAdjustment,
     ContractAwarded,
     CreateSource,
+    GetAssessmentFigures,
     GetCommitment,
     GetDisbursement,
     GetSource,
@@ -40,6 +41,7 @@ from funding.commands import (
 )
 from funding.context import Context, database_context
 from funding.handlers import adjustments, commitments, disbursements, journal, payees, sources
+from funding.handlers import assessment as assessment_handlers
 from funding.handlers.sources import SourceChange
 from funding.repository import (
     ADJUSTMENT_ORDER,
@@ -61,6 +63,7 @@ from language.actor import SYSTEM, Actor
 from language.directory import DirectoryConsumer
 
 SOURCE = schemas.SourceOut()
+ASSESSMENT = schemas.AssessmentFundingOut()
 SOURCE_PAGE = schemas.SourcePage()
 COMMITMENT = schemas.CommitmentOut()
 DISBURSEMENT = schemas.DisbursementOut()
@@ -296,6 +299,15 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations):
     @on_event("registry", "organization_deregistered")
     def payee_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         self.react(uow, payees.payee_deregistered, PayeeStatusChanged.from_event(event))
+
+    # --- the annual assessment (目标考核) --------------------------------------------------------
+
+    @rpc
+    def assessment_figures(
+        self, federation_id: str, year: int, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = GetAssessmentFigures(federation_id, year)
+        return self.query(actor, assessment_handlers.assessment_figures, command, ASSESSMENT.dump)
 
 
 def _as_is(found: Any) -> Any:

@@ -244,3 +244,11 @@ class ServiceHoursVerified:
 
     project_id: str | None
     minutes: int
+
+
+@dataclass(frozen=True)
+class GetAssessmentFigures:
+    """Projects' figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int

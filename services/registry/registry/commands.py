@@ -71,3 +71,27 @@ class ListStatusHistory:
 @dataclass(frozen=True)
 class GetCoverage:
     organization_id: str
+
+
+@dataclass(frozen=True)
+class GetAssessmentFigures:
+    """The registry's figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int
+
+
+@dataclass(frozen=True)
+class GetAssessmentWeights:
+    federation_id: str
+    year: int
+
+
+@dataclass(frozen=True)
+class ChangeAssessmentWeights:
+    """``weights`` names the indicators to change (the others keep theirs)."""
+
+    federation_id: str
+    year: int
+    weights: Mapping[str, Any]
+    reason: str | None = None

@@ -236,3 +236,11 @@ class HoursReport:
     limit: int | None = None
     #: the key of the last group of the page before (from the cursor)
     after: str | None = None
+
+
+@dataclass(frozen=True)
+class GetAssessmentFigures:
+    """Volunteers' figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int
