@@ -142,16 +142,16 @@ class Province:
         while len(self.orgs) < shape.organizations:
             parent = rng.choice(self.federations[1:])
             status = "deregistered" if rng.random() < 0.02 else "verified"
-            host = self._org(
-                "host_unit", parent, sector=rng.choice(SECTORS), status=status
-            )
+            host = self._org("host_unit", parent, sector=rng.choice(SECTORS), status=status)
             self.host_units.append(host.id)
             if rng.random() < 0.75 and len(self.orgs) < shape.organizations:
                 roll = rng.random()
-                women_status = "suspended" if roll < 0.05 else "deregistered" if roll < 0.08 \
-                    else "verified"
-                self._org("womens_organization", host.id, status=women_status,
-                          created_at=self.moment(0.4))
+                women_status = (
+                    "suspended" if roll < 0.05 else "deregistered" if roll < 0.08 else "verified"
+                )
+                self._org(
+                    "womens_organization", host.id, status=women_status, created_at=self.moment(0.4)
+                )
 
     def move(self, organization_id: str, new_parent_id: str) -> None:
         self.orgs[organization_id].parent_id = new_parent_id
@@ -317,9 +317,7 @@ class Province:
 
     def expected(self) -> dict[str, dict[str, Any]]:
         """Per child of the root: every figure of the assessment, counted here."""
-        figures: dict[str, dict[str, Any]] = {
-            child: defaultdict(int) for child in self.children
-        }
+        figures: dict[str, dict[str, Any]] = {child: defaultdict(int) for child in self.children}
 
         def add(child: str | None, name: str, amount: int = 1) -> None:
             if child is not None:
@@ -330,8 +328,11 @@ class Province:
         for project in self.projects:
             child = self.child_of(project["purchaser_id"])
             add(child, "projects_published", inside(project["published_at"]))
-            add(child, "projects_completed", project["status"] == "closed"
-                and inside(project["closed_at"]))
+            add(
+                child,
+                "projects_completed",
+                project["status"] == "closed" and inside(project["closed_at"]),
+            )
         last_day = min(date(self.year, 12, 31), self.now.astimezone(_china()).date())
         for milestone in self.milestones:
             if date(self.year, 1, 1) <= milestone["due_on"] <= last_day:
@@ -341,12 +342,18 @@ class Province:
         owners = {source["id"]: source["owner_id"] for source in self.sources}
         for commitment in self.commitments:
             if inside(commitment["created_at"]):
-                add(self.child_of(owners[commitment["source_id"]]), "money_committed",
-                    commitment["amount"])
+                add(
+                    self.child_of(owners[commitment["source_id"]]),
+                    "money_committed",
+                    commitment["amount"],
+                )
         for disbursement in self.disbursements:
             if disbursement["status"] == "paid" and inside(disbursement["paid_at"]):
-                add(self.child_of(owners[disbursement["source_id"]]), "money_paid",
-                    disbursement["amount"])
+                add(
+                    self.child_of(owners[disbursement["source_id"]]),
+                    "money_paid",
+                    disbursement["amount"],
+                )
         for volunteer in self.volunteers:
             if inside(volunteer["created_at"]):
                 add(self.child_of(volunteer["organization_id"]), "volunteers_registered")
@@ -689,8 +696,12 @@ def tables_of(metadata_list: Iterable[sa.MetaData]) -> dict[str, sa.Table]:
     return tables
 
 
-def load(url: str, tables: dict[str, sa.Table], rows: dict[str, Iterable[dict[str, Any]]],
-         chunk: int = 100_000) -> dict[str, int]:
+def load(
+    url: str,
+    tables: dict[str, sa.Table],
+    rows: dict[str, Iterable[dict[str, Any]]],
+    chunk: int = 100_000,
+) -> dict[str, int]:
     """Write every table's rows (COPY on PostgreSQL, batched INSERTs elsewhere); how many."""
     engine = sa.create_engine(
         url.replace("postgresql://", "postgresql+psycopg2://", 1)

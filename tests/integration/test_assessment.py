@@ -30,8 +30,14 @@ ADMIN = Actor("a0000000-0000-4000-8000-000000000001", "admin", "admin")
 YEAR = 2026
 NOW = datetime(2026, 9, 30, 4, 0, tzinfo=UTC)
 SHAPE = Shape(
-    children=3, townships=2, organizations=240, projects=60, teams=15, volunteers=80,
-    activities=40, hours=600,
+    children=3,
+    townships=2,
+    organizations=240,
+    projects=60,
+    teams=15,
+    volunteers=80,
+    activities=40,
+    hours=600,
 )
 
 
@@ -102,14 +108,20 @@ def _figure_set(name: str, urls: dict[str, str], federation_id: str, actor: Acto
     def context(uow: Any) -> Any:
         if name == "registry":
             return RegistryContext(
-                uow, OrganizationRepository(uow.session), actor, clock,
+                uow,
+                OrganizationRepository(uow.session),
+                actor,
+                clock,
                 RegistryAssessments(uow.session),
             )
         if name == "projects":
             return ProjectsContext(
-                uow=uow, repo=ProjectRepository(uow.session),
+                uow=uow,
+                repo=ProjectRepository(uow.session),
                 sources=FundingSources(uow.session),
-                directory=Directory(uow, lookup=lambda _: None), actor=actor, clock=clock,
+                directory=Directory(uow, lookup=lambda _: None),
+                actor=actor,
+                clock=clock,
                 assessments=ProjectsAssessments(uow.session),
             )
         if name == "funding":
@@ -153,9 +165,16 @@ def _cells(answers: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 FIGURES = (
-    "womens_organizations_founded", "projects_published", "projects_completed",
-    "milestones_due", "milestones_on_time", "money_committed", "money_paid",
-    "volunteers_registered", "verified_minutes", "activities_held",
+    "womens_organizations_founded",
+    "projects_published",
+    "projects_completed",
+    "milestones_due",
+    "milestones_on_time",
+    "money_committed",
+    "money_paid",
+    "volunteers_registered",
+    "verified_minutes",
+    "activities_held",
 )
 
 
@@ -166,8 +185,11 @@ def test_every_cell_matches_an_independent_count_after_a_move(urls):
     township = next(
         o.id for o in province.orgs.values() if o.parent_id == first and o.kind == "federation"
     )
-    hosts = [o.id for o in province.orgs.values() if o.parent_id == first
-             and o.kind == "host_unit" and o.status != "deregistered"]
+    hosts = [
+        o.id
+        for o in province.orgs.values()
+        if o.parent_id == first and o.kind == "host_unit" and o.status != "deregistered"
+    ]
     hosting = [t["host_id"] for t in province.teams if t["host_id"] in hosts]
     host = (hosting or hosts)[0]
     before = province.expected()
@@ -178,8 +200,10 @@ def test_every_cell_matches_an_independent_count_after_a_move(urls):
     assert expected[first] != before[first]
     assert (
         expected[first]["verified_minutes"] + expected[second]["verified_minutes"]
-        == before[first]["verified_minutes"] + before[second]["verified_minutes"]
-        + before[third]["verified_minutes"] - expected[third]["verified_minutes"]
+        == before[first]["verified_minutes"]
+        + before[second]["verified_minutes"]
+        + before[third]["verified_minutes"]
+        - expected[third]["verified_minutes"]
     )
 
     cells = _cells(_figures(urls, province.root))
@@ -191,8 +215,10 @@ def test_every_cell_matches_an_independent_count_after_a_move(urls):
             if want != got:
                 wrong.append(f"{province.orgs[child].name} {figure}: expected {want}, got {got}")
         if cells[child]["sectors"] != expected[child]["sectors"]:
-            wrong.append(f"{province.orgs[child].name} coverage: {cells[child]['sectors']} "
-                         f"!= {expected[child]['sectors']}")
+            wrong.append(
+                f"{province.orgs[child].name} coverage: {cells[child]['sectors']} "
+                f"!= {expected[child]['sectors']}"
+            )
     assert not wrong, "\n".join(wrong)
     # every figure has something to count, so no cell matches by being zero everywhere
     for figure in FIGURES:
@@ -205,12 +231,14 @@ def test_staff_of_the_federation_or_above_may_assess_others_are_refused(urls):
     province = Province(SHAPE, YEAR, NOW)
     seed(province, urls)
     first, second = province.children[:2]
-    township = next(o.id for o in province.orgs.values() if o.parent_id == first
-                    and o.kind == "federation")
+    township = next(
+        o.id for o in province.orgs.values() if o.parent_id == first and o.kind == "federation"
+    )
 
     def staff(organization_id: str) -> Actor:
-        return Actor("b0000000-0000-4000-8000-000000000002", "staff", "federation_staff",
-                     organization_id)
+        return Actor(
+            "b0000000-0000-4000-8000-000000000002", "staff", "federation_staff", organization_id
+        )
 
     # the province's staff assess the province and a city; a city's staff their own city
     assert _figures(urls, province.root, staff(province.root))["registry"]["children"]
@@ -225,8 +253,10 @@ def test_staff_of_the_federation_or_above_may_assess_others_are_refused(urls):
         (province.root, staff(first)),
         (second, staff(first)),
         (first, staff(township)),
-        (first, Actor("c0000000-0000-4000-8000-000000000003", "fin", "finance_officer",
-                      province.root)),
+        (
+            first,
+            Actor("c0000000-0000-4000-8000-000000000003", "fin", "finance_officer", province.root),
+        ),
     ]
     for federation_id, actor in refused:
         for name in SERVICES:  # each service refuses on its own
