@@ -12,9 +12,10 @@ import contracts from "./areas/contracts/routes.js";
 import contractor from "./areas/contractor/routes.js";
 import finance from "./areas/finance/routes.js";
 import volunteers from "./areas/volunteers/routes.js";
+import assessment from "./areas/assessment/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers];
+export const AREAS = [...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment];
 
 const HOME_BY_ROLE = {
   federation_staff: "/projects",
