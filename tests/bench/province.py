@@ -743,13 +743,19 @@ def _insert(engine: sa.Engine, table: sa.Table, rows: Iterable[dict[str, Any]], 
 
 
 def _copy(engine: sa.Engine, table: sa.Table, rows: Iterable[dict[str, Any]], size: int) -> int:
+    """COPY in CSV, with foreign keys' triggers off for the session (the generator keeps
+    them; checking a million rows' three references would take most of the load's time)."""
+    import psycopg2.extensions
+
     columns = [column.name for column in table.columns]
+    missing = {
+        column.name: None if column.nullable else _copy_value(_plain(column))
+        for column in table.columns
+    }
     statement = (
         f'COPY "{table.name}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) '
         "FROM STDIN WITH (FORMAT csv)"
     )
-    import psycopg2.extensions
-
     count = 0
     # psycogreen's wait callback (kit.db makes psycopg2 cooperative) refuses COPY
     green_wait = psycopg2.extensions.get_wait_callback()
@@ -757,14 +763,16 @@ def _copy(engine: sa.Engine, table: sa.Table, rows: Iterable[dict[str, Any]], si
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
+        cursor.execute("SET session_replication_role = replica")
         for batch in _batches(rows, size):
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             for row in batch:
-                filled = _filled(table, row)
-                writer.writerow(
-                    ["" if (v := _copy_value(filled[c])) is None else v for c in columns]
-                )
+                cells = []
+                for name in columns:
+                    value = _copy_value(row[name]) if name in row else missing[name]
+                    cells.append("" if value is None else value)
+                writer.writerow(cells)
             buffer.seek(0)
             cursor.copy_expert(statement, buffer)
             count += len(batch)
