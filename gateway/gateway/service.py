@@ -18,6 +18,7 @@ from gateway.healthcache import HealthCache
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.readcache import ReadCacheProvider
+from gateway.routes.assessment import AssessmentRoutes
 from gateway.routes.disclosure import DisclosureRoutes
 from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
@@ -59,6 +60,7 @@ class GatewayService(
     OpsRoutes,
     WorkbenchRoutes,
     DisclosureRoutes,
+    AssessmentRoutes,
 ):
     name = "gateway"
 

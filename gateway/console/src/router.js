@@ -15,9 +15,10 @@ import volunteers from "./areas/volunteers/routes.js";
 import ops from "./areas/ops/routes.js";
 import workbench from "./areas/workbench/routes.js";
 import disclosure from "./areas/disclosure/routes.js";
+import assessment from "./areas/assessment/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...ops];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment, ...ops];
 
 // every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {

@@ -250,3 +250,10 @@ class FundingWorkbench:
     """The actor's money figures; ``low_below`` (fen) is where a source runs low."""
 
     low_below: int
+
+
+class GetAssessmentFigures:
+    """Funding's figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int

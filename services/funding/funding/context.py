@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
+from funding.assessment_repository import AssessmentRepository
 from funding.domain.commitments import Commitment
 from funding.domain.disbursements import Disbursement
 from funding.domain.scope import SCOPED_TO_FEDERATION, FundingScope
@@ -62,6 +63,8 @@ class Context:
     #: fen: from this amount an adjustment waits for a second finance officer, and a
     #: contract's tranches need two approvers
     dual_approval_threshold: int
+    #: the annual assessment's figures (``funding.assessment_repository``)
+    assessments: Any = None
 
     @cached_property
     def scope(self) -> FundingScope:
@@ -124,4 +127,5 @@ def database_context(
         actor=actor,
         clock=clock or SystemClock(),
         dual_approval_threshold=dual_approval_threshold,
+        assessments=AssessmentRepository(uow.session),
     )

@@ -331,3 +331,25 @@ class FundingWorkbenchOut(Schema):
     approval_queue = fields.Nested(DisbursementCard, allow_none=True)
     payments_this_month = fields.Nested(DisbursementCard, allow_none=True)
     sources_low = fields.Nested(LowSourcesCard, allow_none=True)
+
+
+# --- the annual assessment (目标考核) ------------------------------------------------------------
+
+
+class ChildFundingFigures(Schema):
+    organization_id = fields.String()
+    money_committed = fields.Integer(
+        metadata={
+            "description": "fen committed to contracts in the year, from sources the "
+            "child's subtree owns"
+        }
+    )
+    money_paid = fields.Integer(
+        metadata={"description": "fen paid in the year, from sources the child's subtree owns"}
+    )
+
+
+class AssessmentFundingOut(Schema):
+    federation_id = fields.String()
+    year = fields.Integer()
+    children = fields.List(fields.Nested(ChildFundingFigures))

@@ -21,6 +21,7 @@ from funding.commands import (
     ContractAwarded,
     CreateSource,
     FundingWorkbench,
+    GetAssessmentFigures,
     GetCommitment,
     GetDisbursement,
     GetSource,
@@ -49,6 +50,7 @@ from funding.handlers import (
     sources,
     workbench,
 )
+from funding.handlers import assessment as assessment_handlers
 from funding.handlers.sources import SourceChange
 from funding.repository import (
     ADJUSTMENT_ORDER,
@@ -72,6 +74,7 @@ from language.directory import DirectoryConsumer
 WORKBENCH = schemas.FundingWorkbenchOut()
 WORKBENCH_QUERY_IN = schemas.WorkbenchQuery()
 SOURCE = schemas.SourceOut()
+ASSESSMENT = schemas.AssessmentFundingOut()
 SOURCE_PAGE = schemas.SourcePage()
 COMMITMENT = schemas.CommitmentOut()
 DISBURSEMENT = schemas.DisbursementOut()
@@ -312,6 +315,15 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations):
     @on_event("registry", "organization_deregistered")
     def payee_deregistered(self, event: dict[str, Any], uow: UnitOfWork) -> None:
         self.react(uow, payees.payee_deregistered, PayeeStatusChanged.from_event(event))
+
+    # --- the annual assessment (目标考核) --------------------------------------------------------
+
+    @rpc
+    def assessment_figures(
+        self, federation_id: str, year: int, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = GetAssessmentFigures(federation_id, year)
+        return self.query(actor, assessment_handlers.assessment_figures, command, ASSESSMENT.dump)
 
 
 def _as_is(found: Any) -> Any:

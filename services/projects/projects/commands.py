@@ -307,3 +307,11 @@ class PublicReleases:
 
     page: PageRequest
     uri: str | None = None
+
+
+@dataclass(frozen=True)
+class GetAssessmentFigures:
+    """Projects' figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int

@@ -41,6 +41,8 @@ class Context:
     clock: Clock
     #: asks funding about a source the copy has not heard of (None: nobody to ask)
     ask_funding: AskFunding | None = None
+    #: the annual assessment's figures (``projects.assessment_repository``)
+    assessments: Any = None
     _entries: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
     _scope: Scope | None = field(default=None, repr=False)
 

@@ -437,3 +437,28 @@ class ProjectsWorkbenchOut(Schema):
     milestones_due = fields.Nested(MilestoneCard, allow_none=True)
     reports_rejected = fields.Nested(MilestoneCard, allow_none=True)
     tranches_paid = fields.Nested(MilestoneCard, allow_none=True)
+
+
+# --- the annual assessment (目标考核) ------------------------------------------------------------
+
+
+class ChildProjectFigures(Schema):
+    organization_id = fields.String()
+    projects_published = fields.Integer(metadata={"description": "published in the year"})
+    projects_completed = fields.Integer(metadata={"description": "closed (结项) in the year"})
+    milestones_due = fields.Integer(
+        metadata={"description": "due in the year, up to today in the running year"}
+    )
+    milestones_on_time = fields.Integer(
+        metadata={"description": "of those, reported by the due date and accepted"}
+    )
+    on_time_share = fields.Float(
+        allow_none=True,
+        metadata={"description": "on time / due in percent, one decimal; null when none due"},
+    )
+
+
+class AssessmentProjectsOut(Schema):
+    federation_id = fields.String()
+    year = fields.Integer()
+    children = fields.List(fields.Nested(ChildProjectFigures))

@@ -27,10 +27,12 @@ from kit.usecase import SystemClock, UseCases
 from language.actor import SYSTEM, Actor
 from language.directory import Directory, DirectoryConsumer
 from projects import commands, handlers, ocds, schemas
+from projects.assessment_repository import AssessmentRepository
 from projects.context import Context
 from projects.domain.payments import Disbursement
 from projects.domain.project import Project
 from projects.domain.scope import readable_by_everyone
+from projects.handlers import assessment as assessment_handlers
 from projects.public_service import PublicEntrypoints
 from projects.repository import (
     CONTRACT_ORDER,
@@ -41,6 +43,7 @@ from projects.repository import (
 from projects.sources import FundingSources
 
 PROJECT = schemas.ProjectOut()
+ASSESSMENT = schemas.AssessmentProjectsOut()
 PROJECT_PAGE = schemas.ProjectPage()
 APPLICATION = schemas.ApplicationOut()
 APPLICATIONS = schemas.ApplicationList()
@@ -122,6 +125,7 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer, PublicEn
             actor=Actor.from_dict(actor),
             clock=CLOCK,
             ask_funding=self.funding_sources,
+            assessments=AssessmentRepository(uow.session),
         )
 
     # --- projects ---------------------------------------------------------------------------
@@ -375,6 +379,15 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer, PublicEn
             str(project_id) if project_id else None, event["minutes"]
         )
         self.react(uow, handlers.volunteer_hours, fact)
+
+    # --- the annual assessment (目标考核) --------------------------------------------------------
+
+    @rpc
+    def assessment_figures(
+        self, federation_id: str, year: int, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = commands.GetAssessmentFigures(federation_id, year)
+        return self.query(actor, assessment_handlers.assessment_figures, command, ASSESSMENT.dump)
 
 
 def _listed(schema: Any) -> Any:

@@ -77,3 +77,26 @@ class GetCoverage:
 class WorkbenchCoverage:
     """The coverage card of the workbench: the actor's federation's subtree (admin and ops:
     the whole installation)."""
+
+
+class GetAssessmentFigures:
+    """The registry's figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int
+
+
+@dataclass(frozen=True)
+class GetAssessmentWeights:
+    federation_id: str
+    year: int
+
+
+@dataclass(frozen=True)
+class ChangeAssessmentWeights:
+    """``weights`` names the indicators to change (the others keep theirs)."""
+
+    federation_id: str
+    year: int
+    weights: Mapping[str, Any]
+    reason: str | None = None

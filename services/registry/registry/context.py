@@ -21,6 +21,8 @@ class Context:
     organizations: OrganizationRepository
     actor: Actor
     clock: Clock
+    #: the annual assessment's figures and weights (``registry.assessment_repository``)
+    assessments: Any = None
 
     def readable(self, organization_id: str) -> Organization:
         """The organization, if the actor may read it (else not found, or out of scope)."""

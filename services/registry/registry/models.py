@@ -70,6 +70,36 @@ status_changes = sa.Table(
 )
 
 
+#: the weights a federation gives each indicator of its annual assessment (目标考核) of its
+#: child federations, per year (``language.assessment``); none kept: the default weights
+assessment_weights = sa.Table(
+    "assessment_weights",
+    metadata,
+    sa.Column("federation_id", sa.String(36), sa.ForeignKey("organizations.id"), primary_key=True),
+    sa.Column("year", sa.Integer(), primary_key=True),
+    sa.Column("weights", sa.JSON(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("updated_by", sa.String(36), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: every change of those weights: who, when, before and after, and why (optional)
+assessment_weight_changes = sa.Table(
+    "assessment_weight_changes",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("federation_id", sa.String(36), sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("year", sa.Integer(), nullable=False),
+    sa.Column("before", sa.JSON(), nullable=False),
+    sa.Column("after", sa.JSON(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("actor_id", sa.String(36), nullable=False),
+    sa.Column("actor_name", sa.String(150), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_assessment_weight_changes_federation_id_year_at", "federation_id", "year", "at"),
+)
+
+
 def _map(mapper: registry) -> None:
     """Map the domain classes onto the tables (once per process)."""
     mapper.map_imperatively(Organization, organizations)

@@ -155,3 +155,69 @@ class CoverageOut(Schema):
     name = fields.String(allow_none=True)
     sectors = fields.List(fields.Nested(SectorCoverage))
     total = fields.Nested(CoverageLine)
+
+
+# --- the annual assessment (目标考核) ------------------------------------------------------------
+
+WEIGHT_DESCRIPTION = (
+    "indicator -> weight, a whole number from 0 to 100 (language.assessment.INDICATORS)"
+)
+
+
+class ChildCoverage(Schema):
+    sectors = fields.List(fields.Nested(SectorCoverage))
+    total = fields.Nested(CoverageLine)
+
+
+class ChildRegistryFigures(Schema):
+    organization_id = fields.String()
+    name = fields.String()
+    coverage = fields.Nested(ChildCoverage)
+    womens_organizations_founded = fields.Integer(
+        metadata={"description": "registered in the year (China time), not deregistered"}
+    )
+
+
+class AssessmentRegistryOut(Schema):
+    federation_id = fields.String()
+    name = fields.String()
+    year = fields.Integer()
+    children = fields.List(fields.Nested(ChildRegistryFigures))
+
+
+class WeightsChangeOut(Schema):
+    id = fields.String()
+    before = fields.Dict(keys=fields.String(), values=fields.Integer())
+    after = fields.Dict(keys=fields.String(), values=fields.Integer())
+    reason = fields.String(allow_none=True)
+    actor_id = fields.String()
+    actor_name = fields.String()
+    at = fields.AwareDateTime()
+
+
+class AssessmentWeightsOut(Schema):
+    federation_id = fields.String()
+    year = fields.Integer()
+    weights = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": WEIGHT_DESCRIPTION}
+    )
+    source = fields.String(
+        metadata={
+            "description": "set: for this year; carried: from the latest earlier year that has "
+            "some; default: every indicator 10"
+        }
+    )
+    version = fields.Integer(metadata={"description": "0 while none are set for the year"})
+    history = fields.List(
+        fields.Nested(WeightsChangeOut), metadata={"description": "every change, newest first"}
+    )
+
+
+class AssessmentWeightsChange(Strict):
+    weights = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        required=True,
+        metadata={"description": WEIGHT_DESCRIPTION + "; indicators not named keep theirs"},
+    )
+    reason = Text(load_default=None, allow_none=True, validate=validate.Length(max=500))

@@ -14,7 +14,8 @@ from kit.paging import page_request, sorted_page_request
 from kit.rpc import rpc
 from kit.usecase import SystemClock, UseCases
 from language.actor import Actor
-from registry import commands, handlers, schemas
+from registry import assessment, commands, handlers, schemas
+from registry.assessment_repository import AssessmentRepository
 from registry.context import Context
 from registry.domain.lifecycle import TRANSITIONS
 from registry.repository import HISTORY_ORDER, ORGANIZATION_ORDER, OrganizationRepository
@@ -24,6 +25,9 @@ ORGANIZATION_PAGE = schemas.OrganizationPage()
 HISTORY_PAGE = schemas.StatusChangePage()
 COVERAGE = schemas.CoverageOut()
 IS_ACTION = validate.OneOf(TRANSITIONS)
+ASSESSMENT = schemas.AssessmentRegistryOut()
+WEIGHTS = schemas.AssessmentWeightsOut()
+WEIGHTS_CHANGE_IN = schemas.AssessmentWeightsChange()
 
 ORGANIZATIONS = Gauge(
     "jinguo_organizations", "Organizations in the registry by kind and status", ["kind", "status"]
@@ -47,6 +51,7 @@ class RegistryService(UseCases[Context], Operations):
             organizations=OrganizationRepository(uow.session),
             actor=Actor.from_dict(actor),
             clock=SystemClock(),
+            assessments=AssessmentRepository(uow.session),
         )
 
     def refresh_metrics(self, uow: Any) -> None:
@@ -110,3 +115,27 @@ class RegistryService(UseCases[Context], Operations):
     def workbench_coverage(self, actor: dict[str, Any]) -> dict[str, Any]:
         command = commands.WorkbenchCoverage()
         return self.query(actor, handlers.workbench_coverage, command, COVERAGE.dump)
+
+    # --- the annual assessment (目标考核) --------------------------------------------------------
+
+    @rpc
+    def assessment_figures(
+        self, federation_id: str, year: int, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = commands.GetAssessmentFigures(federation_id, year)
+        return self.query(actor, assessment.assessment_figures, command, ASSESSMENT.dump)
+
+    @rpc
+    def assessment_weights(
+        self, federation_id: str, year: int, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = commands.GetAssessmentWeights(federation_id, year)
+        return self.query(actor, assessment.assessment_weights, command, WEIGHTS.dump)
+
+    @rpc
+    def change_assessment_weights(
+        self, federation_id: str, year: int, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        change = WEIGHTS_CHANGE_IN.load(payload or {})
+        command = commands.ChangeAssessmentWeights(federation_id, year, **change)
+        return WEIGHTS.dump(self.execute(actor, assessment.change_assessment_weights, command))

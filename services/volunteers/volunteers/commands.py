@@ -241,3 +241,10 @@ class HoursReport:
 @dataclass(frozen=True)
 class VolunteersWorkbench:
     """The actor's volunteer figures (the teams she runs)."""
+
+
+class GetAssessmentFigures:
+    """Volunteers' figure set of a federation's annual assessment: per child federation."""
+
+    federation_id: str
+    year: int

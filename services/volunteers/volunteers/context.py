@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from kit.usecase import Clock, SystemClock
 from language.actor import Actor
 from language.directory import Directory
+from volunteers.assessment_repository import AssessmentRepository
 from volunteers.domain.activities import Activity
 from volunteers.domain.roster import Team, Volunteer
 from volunteers.domain.scope import Scope, ids_on_path
@@ -58,6 +59,8 @@ class Context:
     clock: Clock
     personal_data: PersonalDataKeys
     projects: ProjectLookup
+    #: the annual assessment's figures (``volunteers.assessment_repository``)
+    assessments: Any = None
     _entries: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
     _scope: Scope | None = field(default=None, repr=False)
 
@@ -79,6 +82,7 @@ class Context:
             clock=clock or SystemClock(),
             personal_data=personal_data,
             projects=projects,
+            assessments=AssessmentRepository(uow.session),
         )
 
     # --- the directory ----------------------------------------------------------------------

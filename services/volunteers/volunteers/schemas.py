@@ -475,3 +475,28 @@ class VolunteersWorkbenchOut(Schema):
     hours_pending = fields.Nested(HoursCard, allow_none=True)
     upcoming_activities = fields.Nested(ActivitiesCard, allow_none=True)
     hours_this_month = fields.Nested(HoursCard, allow_none=True)
+
+
+# --- the annual assessment (目标考核) ------------------------------------------------------------
+
+
+class ChildVolunteerFigures(Schema):
+    organization_id = fields.String()
+    volunteers_registered = fields.Integer(
+        metadata={"description": "registered in the year for an organization of the subtree"}
+    )
+    verified_minutes = fields.Integer(
+        metadata={"description": "verified service started in the year, teams of the subtree"}
+    )
+    verified_hours = fields.Float(metadata={"description": "the same in hours, two decimals"})
+    activities_held = fields.Integer(
+        metadata={
+            "description": "activities of the subtree's teams started in the year and ended by now"
+        }
+    )
+
+
+class AssessmentVolunteersOut(Schema):
+    federation_id = fields.String()
+    year = fields.Integer()
+    children = fields.List(fields.Nested(ChildVolunteerFigures))

@@ -33,6 +33,7 @@ from volunteers import schemas
 from volunteers.context import Context
 from volunteers.crypto import PersonalDataKeys
 from volunteers.handlers import activities, hours, imports, teams, volunteers, workbench, writes
+from volunteers.handlers import assessment as assessment_handlers
 from volunteers.repository import (
     ACTIVITY_ORDER,
     ENROLMENT_ORDER,
@@ -44,6 +45,7 @@ from volunteers.repository import (
 
 TEAM = schemas.TeamOut()
 WORKBENCH = schemas.VolunteersWorkbenchOut()
+ASSESSMENT = schemas.AssessmentVolunteersOut()
 TEAM_PAGE = schemas.TeamPage()
 MEMBERSHIP = schemas.MembershipOut()
 VOLUNTEER = schemas.VolunteerOut()
@@ -312,6 +314,15 @@ class VolunteersService(DirectoryConsumer, Operations, UseCases[Context]):
     def workbench(self, actor: dict[str, Any]) -> dict[str, Any]:
         command = c.VolunteersWorkbench()
         return self.query(actor, workbench.volunteers_workbench, command, WORKBENCH.dump)
+
+    # --- the annual assessment (目标考核) --------------------------------------------------------
+
+    @rpc
+    def assessment_figures(
+        self, federation_id: str, year: int, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = c.GetAssessmentFigures(federation_id, year)
+        return self.query(actor, assessment_handlers.assessment_figures, command, ASSESSMENT.dump)
 
 
 def _report_command(filters: dict[str, Any] | None) -> c.HoursReport:
