@@ -252,6 +252,7 @@ class FundingWorkbench:
     low_below: int
 
 
+@dataclass(frozen=True)
 class GetAssessmentFigures:
     """Funding's figure set of a federation's annual assessment: per child federation."""
 

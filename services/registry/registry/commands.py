@@ -79,6 +79,7 @@ class WorkbenchCoverage:
     the whole installation)."""
 
 
+@dataclass(frozen=True)
 class GetAssessmentFigures:
     """The registry's figure set of a federation's annual assessment: per child federation."""
 

@@ -243,6 +243,7 @@ class VolunteersWorkbench:
     """The actor's volunteer figures (the teams she runs)."""
 
 
+@dataclass(frozen=True)
 class GetAssessmentFigures:
     """Volunteers' figure set of a federation's annual assessment: per child federation."""
 
