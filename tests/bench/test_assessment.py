@@ -124,6 +124,31 @@ def _check_cells(province: Province, table: dict[str, Any]) -> int:
     return checked
 
 
+def _workbench_cards(
+    platform: Platform, admin: Any, staff: Any, root: str, runs: int
+) -> dict[str, list[float]]:
+    """Each workbench card of the province federation's staff and finance officer (issue 15's
+    other figure, target under 200 ms a card): every card is one request, computed over the
+    whole province's subtree — the largest scope a card has."""
+    created = admin.post(
+        "/users",
+        {
+            "username": "province.finance",
+            "password": PASSWORD,
+            "role": "finance_officer",
+            "organization_id": root,
+        },
+    )
+    assert created.status_code == 201, created.text
+    finance = platform.client(platform.token("province.finance", PASSWORD))
+    cards = {
+        f"staff {name}": _timed(staff, f"/workbench/{name}", runs)[0]
+        for name in ("projects", "funding", "volunteers", "coverage")
+    }
+    cards["finance funding"] = _timed(finance, "/workbench/funding", runs)[0]
+    return cards
+
+
 def test_the_assessment_of_a_province(postgres_admin_url, rabbit_manager, infra, tmp_path):
     runs = setting("BENCH_ASSESSMENT_RUNS", 5)
     now = utcnow()
@@ -192,6 +217,7 @@ def test_the_assessment_of_a_province(postgres_admin_url, rabbit_manager, infra,
         }
         xlsx_seconds, xlsx = _timed(staff, f"{base}/export.xlsx", max(1, runs // 2))
         assert xlsx.content[:2] == b"PK"
+        cards = _workbench_cards(platform, admin, staff, province.root, runs)
 
         assert len(table["rows"]) == shape.children
         clock = Stopwatch()
@@ -206,6 +232,7 @@ def test_the_assessment_of_a_province(postgres_admin_url, rabbit_manager, infra,
             f"full table ({shape.children} rows) {_figures(table_seconds)}",
             *(f"{name} {_figures(seconds)}" for name, seconds in sets.items()),
             f"export.xlsx {_figures(xlsx_seconds)}",
+            *(f"workbench card {name} {_figures(seconds)}" for name, seconds in cards.items()),
             f"reference GET /projects?limit=20 {_figures(reference)}",
         ]
         report(
@@ -215,6 +242,7 @@ def test_the_assessment_of_a_province(postgres_admin_url, rabbit_manager, infra,
             table_ms=round(median_table * 1000),
             sets_ms={name: round(statistics.median(s) * 1000) for name, s in sets.items()},
             xlsx_ms=round(statistics.median(xlsx_seconds) * 1000),
+            cards_ms={name: round(statistics.median(s) * 1000) for name, s in cards.items()},
             reference_ms=round(statistics.median(reference) * 1000),
             organizations=len(province.orgs),
             projects=len(province.projects),

@@ -180,7 +180,7 @@ def no_horizontal_overflow(page: Page) -> bool:
 def test_staff_and_contractor_do_their_whole_job(world, people, admin):
     staff = people("wang.fang")
     page = staff.login()
-    expect(page).to_have_url(re.compile(r"/projects$"))
+    expect(page).to_have_url(re.compile(r"/workbench$"))  # every role lands on its workbench
 
     # --- 组织架构: part of the hierarchy, a provider with a USCC checked on the field
     page.get_by_test_id("menu-organizations").click()
@@ -280,12 +280,16 @@ def test_staff_and_contractor_do_their_whole_job(world, people, admin):
     expect(page.get_by_test_id("project-table")).to_contain_text("2027年单亲母亲家庭关爱服务项目")
     expect(page.get_by_test_id("total")).to_have_text("共 1 条")
     page.get_by_role("button", name="重置").click()
-    expect(page.get_by_test_id("total")).to_have_text("共 2 条")
+    # her line's projects and every published one (other tests of the session publish too)
+    listed = world["staff"].get("/projects").json()["total"]
+    expect(page.get_by_test_id("total")).to_have_text(f"共 {listed} 条")
     staff.shot("staff-projects")
 
     # --- a contractor applies
     agency = people("yangguang.li")
     cpage = agency.login()
+    expect(cpage).to_have_url(re.compile(r"/workbench$"))
+    cpage.get_by_role("menuitem", name="可申报项目").click()
     expect(cpage).to_have_url(re.compile(r"/market$"))
     agency.shot("contractor-market")
     cpage.get_by_text("2027年单亲母亲家庭关爱服务项目").click()
@@ -454,6 +458,8 @@ def test_each_role_sees_its_own_menu(world, people):
     agency = people("chunhui.zhang").login()
     menu = lambda page: page.locator("nav[aria-label=主菜单] .el-menu-item").all_inner_texts()  # noqa: E731
     assert [t.strip() for t in menu(staff)] == [
+        "工作台",
+        "里程碑",
         "组织架构",
         "组建率",
         "项目管理",
@@ -468,8 +474,15 @@ def test_each_role_sees_its_own_menu(world, people):
         "志愿活动",
         "服务时长核验",
         "服务时长报表",
+        "目标考核",
     ]
-    assert [t.strip() for t in menu(agency)] == ["可申报项目", "我的申报", "我的合同"]
+    assert [t.strip() for t in menu(agency)] == [
+        "工作台",
+        "我的里程碑",
+        "可申报项目",
+        "我的申报",
+        "我的合同",
+    ]
     agency.goto("/organizations")
     expect(agency.get_by_text("不存在或无权查看")).to_be_visible()
 

@@ -175,6 +175,8 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
     # --- 资金来源: a large initial amount waits for a second officer ------------------------
     qian = people("qian.kuaiji")
     page = qian.login()
+    expect(page).to_have_url(re.compile(r"/workbench$"))  # every role lands on its workbench
+    open_menu(page, "funding-sources")
     expect(page).to_have_url(re.compile(r"/funding-sources$"))
     page.get_by_test_id("new-source").click()
     dialog = page.get_by_role("dialog", name="新增资金来源")
@@ -198,6 +200,7 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
 
     sun = people("sun.chuna")
     spage = sun.login()
+    open_menu(spage, "funding-sources")
     pending = spage.get_by_test_id("pending-adjustments")
     expect(pending).to_contain_text("qian.kuaiji")
     pending.get_by_role("button", name="确认入账").click()

@@ -28,7 +28,7 @@ def duty(platform, admin) -> dict[str, Any]:
     )
     for username, role, organization in (
         ("zhao.yunwei", "ops", None),
-        ("li.caiwu", "finance_officer", city["id"]),
+        ("ops.caiwu", "finance_officer", city["id"]),
     ):
         admin.create(
             "/users",
@@ -110,7 +110,7 @@ def test_admins_see_the_page_and_other_roles_are_turned_away(platform, duty, peo
     page.get_by_test_id("menu-ops").click()
     expect(page.get_by_test_id("overall")).to_be_visible()
 
-    finance = people("li.caiwu")
+    finance = people("ops.caiwu")
     fpage = finance.login()
     menu = fpage.locator("nav[aria-label=主菜单] .el-menu-item").all_inner_texts()
     assert "系统状态" not in [t.strip() for t in menu]

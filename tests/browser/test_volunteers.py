@@ -209,7 +209,7 @@ def test_a_leader_and_staff_do_volunteer_work_end_to_end(town, people, admin, pl
     # --- the leader imports a CSV: good, bad and duplicate rows, each refused one by line
     lead = people("bao.duizhang")
     page = lead.login()
-    expect(page).to_have_url(re.compile(r"/activities$"))
+    expect(page).to_have_url(re.compile(r"/workbench$"))  # every role lands on its workbench
     page.get_by_test_id("menu-volunteer-import").click()
     upload(page, "阿尔山名册.csv", "text/csv", csv_roster(TEAM))
     expect(page.get_by_test_id("imported-count")).to_have_text("3")
