@@ -48,8 +48,12 @@ PREFIX = "/api/v1"
 JSON_TYPE = "application/json; charset=utf-8"
 #: ``roles=PUBLIC``: the route answers without a token (log in, health, the API document)
 PUBLIC = None
-#: every role: the route is for anybody signed in (the service scopes what each one sees)
-EVERYONE = ROLES
+#: every role that works in the platform's workflows (the service scopes what each one sees);
+#: not the volunteer (her own record only) nor the auditor (the audit trail only), who get a
+#: route only where it names them
+WORKERS = ("admin", "federation_staff", "contractor", "finance_officer", "ops", "team_leader")
+#: anybody signed in, whatever the role: who am I, change my password
+SIGNED_IN = ROLES
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: an idempotent request is answered this long after the RPC deadline at the latest
 ANSWER_MARGIN = 0.5
@@ -251,8 +255,8 @@ def api(
     statuses: dict[int, str] | None = None,
 ) -> Callable:
     """Declare an API route. ``roles`` is required (deny by default): the roles that may call
-    it, ``EVERYONE`` for any signed-in user, or ``PUBLIC`` (no token needed); ``stream``
-    hands the handler the body as a byte stream (``call.stream``) instead of parsed JSON;
+    it, ``WORKERS`` for every workflow role, ``SIGNED_IN`` for anybody signed in, or ``PUBLIC``
+    (no token needed); ``stream`` hands the handler the body as a byte stream (``call.stream``) instead of parsed JSON;
     ``statuses`` documents what the route answers besides its success and the usual errors."""
 
     if roles is not None and (

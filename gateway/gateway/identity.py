@@ -38,6 +38,8 @@ ORGANIZATION_KIND_BY_ROLE: dict[str, str | None] = {
     "finance_officer": "federation",
     "ops": None,
     "team_leader": ANY_ORGANIZATION,
+    "volunteer": None,
+    "auditor": "federation",
 }
 assert set(ORGANIZATION_KIND_BY_ROLE) == set(ROLES)
 

@@ -659,7 +659,7 @@ def test_every_role_of_the_platform_is_known(role):
     assert actor.role == role and actor.is_admin == (role == "admin")
 
 
-@pytest.mark.parametrize("role", ["root", "Admin", "", "volunteer"])
+@pytest.mark.parametrize("role", ["root", "Admin", "", "Volunteer"])
 def test_an_unknown_role_is_refused(role):
     error = invalid(Actor.from_dict, {"user_id": "u", "username": "x", "role": role})
 

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Request
 
 from gateway import accounts
 from gateway.errors import NotFound, ValidationFailed
-from gateway.http import EVERYONE, PUBLIC, Call, api
+from gateway.http import PUBLIC, SIGNED_IN, Call, api
 from gateway.identity import UserChange
 from gateway.schemas import (
     PageQuery,
@@ -103,7 +103,7 @@ class IdentityRoutes:
         "/users/me/password",
         summary="Change your password",
         tag="Identity",
-        roles=EVERYONE,
+        roles=SIGNED_IN,
         body=PasswordChange,
         response=TokenOut,
         validate_body=True,
@@ -206,7 +206,7 @@ class IdentityRoutes:
             users, total = store.list(request.limit, request.after), store.count()
         return UserPage().dump(page(users, request, key_of=lambda u: (u.username,), total=total))
 
-    @api("GET", "/users/me", summary="Who am I", tag="Identity", roles=EVERYONE, response=UserOut)
+    @api("GET", "/users/me", summary="Who am I", tag="Identity", roles=SIGNED_IN, response=UserOut)
     def me(self, call: Call) -> Any:
         with self.db(readonly=True) as uow:
             user = UserStore(uow.session).get(call.actor.user_id)

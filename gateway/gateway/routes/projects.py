@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from gateway.http import EVERYONE, JSON_TYPE, PREFIX, Call, api, dumps
+from gateway.http import JSON_TYPE, PREFIX, WORKERS, Call, api, dumps
 from gateway.routes import MANAGERS
 from projects import schemas as projects_schemas
 from projects.domain import readable_by_everyone
@@ -40,7 +40,7 @@ class ProjectsRoutes:
         "/projects",
         summary="List projects",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         query=S.ProjectFilters,
         response=S.ProjectPage,
     )
@@ -54,7 +54,7 @@ class ProjectsRoutes:
         PROJECT_ID,
         summary="Read a project",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         response=S.ProjectOut,
         statuses={304: "Not modified: `If-None-Match` holds the project's current `ETag`"},
     )
@@ -167,7 +167,7 @@ class ProjectsRoutes:
         PROJECT_ID + "/applications",
         summary="A project's applications",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         response=S.ApplicationList,
     )
     def list_applications(self, call: Call) -> Any:
@@ -203,7 +203,7 @@ class ProjectsRoutes:
         "/contracts",
         summary="List contracts",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         query=S.ContractFilters,
         response=S.ContractPage,
     )
@@ -217,7 +217,7 @@ class ProjectsRoutes:
         "/contracts/{contract_id}",
         summary="Read a contract",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         response=S.ContractOut,
     )
     def get_contract(self, call: Call) -> Any:
@@ -255,7 +255,7 @@ class ProjectsRoutes:
         MILESTONE + "/reports",
         summary="A milestone's reports",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         response=S.ReportList,
     )
     def milestone_reports(self, call: Call) -> Any:
@@ -347,7 +347,7 @@ class ProjectsRoutes:
         PROJECT_ID + "/delivery",
         summary="Delivery report",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         response=S.DeliveryOut,
     )
     def delivery_report(self, call: Call) -> Any:
@@ -355,9 +355,7 @@ class ProjectsRoutes:
         committed/disbursed/paid, milestones on time or late."""
         return self.projects.call("delivery_report", call.path["project_id"], call.actor.to_dict())
 
-    @api(
-        "GET", PROJECT_ID + "/ocds", summary="OCDS release package", tag="Projects", roles=EVERYONE
-    )
+    @api("GET", PROJECT_ID + "/ocds", summary="OCDS release package", tag="Projects", roles=WORKERS)
     def ocds_release_package(self, call: Call) -> Any:
         """The contracting process as an OCDS 1.1.5 release package (amounts in yuan). Before
         the award the tenderers are named only to admin and the staff who manage the project."""

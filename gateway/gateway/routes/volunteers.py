@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from gateway import accounts, exports
 from gateway.errors import HttpError, ServiceTimeout, ValidationFailed, describe
-from gateway.http import EVERYONE, Call, StreamedBody, api
+from gateway.http import WORKERS, Call, StreamedBody, api
 from gateway.routes import MANAGERS
 from gateway.rpc import PendingCall
 from volunteers import csvimport, xlsximport
@@ -287,7 +287,7 @@ class VolunteersRoutes:
         VOLUNTEER,
         summary="Read a volunteer",
         tag="Volunteers",
-        roles=EVERYONE,
+        roles=WORKERS,
         query=S.VolunteerRead,
         response=S.VolunteerOut,
     )
@@ -303,7 +303,7 @@ class VolunteersRoutes:
         VOLUNTEER + "/hours",
         summary="A volunteer's statement of verified hours",
         tag="Volunteers",
-        roles=EVERYONE,
+        roles=WORKERS,
         response=S.StatementOut,
     )
     def volunteer_hours(self, call: Call) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from funding import schemas as funding_schemas
-from gateway.http import EVERYONE, Call, api
+from gateway.http import WORKERS, Call, api
 from projects import schemas as projects_schemas
 from registry import schemas as registry_schemas
 from volunteers import schemas as volunteers_schemas
@@ -45,7 +45,7 @@ class WorkbenchRoutes:
         "/milestones",
         summary="List milestones across contracts",
         tag="Projects",
-        roles=EVERYONE,
+        roles=WORKERS,
         query=projects_schemas.MilestoneFilters,
         response=projects_schemas.MilestonePage,
     )

@@ -11,7 +11,19 @@ from typing import Any
 
 from kit.errors import InvalidInput
 
-ROLES = ("admin", "federation_staff", "contractor", "finance_officer", "ops", "team_leader")
+#: ``volunteer``: a volunteer with an account, who sees only her own record, hours and certificates;
+#: ``auditor``: the audit administrator (三员分立), who reads the audit trail of her federation's
+#: subtree and nothing else
+ROLES = (
+    "admin",
+    "federation_staff",
+    "contractor",
+    "finance_officer",
+    "ops",
+    "team_leader",
+    "volunteer",
+    "auditor",
+)
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,38 @@ class MilestoneAccepted(MilestoneEvent):
 class MilestoneRejected(MilestoneEvent):
     reason = fields.String(required=True)
     rejected_by = fields.String(required=True)
+    #: the contractor who has to redo the report (who is told)
+    contractor_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class MilestoneReminder(MilestoneEvent):
+    """A time-driven notice about a milestone, from projects' daily checks: who delivers it
+    (``contractor_id``) and who bought it (``purchaser_id``, a federation)."""
+
+    contractor_id = fields.UUID(required=True)
+    purchaser_id = fields.UUID(required=True)
+    title = fields.String(required=True)
+    due_on = fields.Date(required=True)
+
+
+class MilestoneDue(MilestoneReminder):
+    """The milestone falls due in 7 days, or today; published once per milestone and notice."""
+
+    notice = fields.String(required=True, validate=validate.OneOf(("due_in_7_days", "due_today")))
+
+
+class MilestoneOverdue(MilestoneReminder):
+    """The milestone is past its due date by more than the grace period without an accepted
+    report: funding holds the contract's open disbursements (reason ``milestone_overdue``)."""
+
+    days_overdue = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ReportAwaitingDecision(MilestoneReminder):
+    """A milestone report has waited for the purchaser's decision for more than 3 days."""
+
+    report_id = fields.UUID(required=True)
+    submitted_at = fields.AwareDateTime(required=True, default_timezone=UTC)
 
 
 class ProjectEnded(EventSchema):
@@ -188,6 +220,8 @@ class DisbursementRequested(DisbursementEvent):
     payee_id = fields.UUID(required=True)
     funding_source_id = fields.UUID(required=True)
     requested_by = fields.String(required=True)
+    #: the federation that owns the funding source (whose finance staff approve)
+    owner_id = fields.UUID(load_default=None, allow_none=True)
 
 
 class DisbursementApproved(DisbursementEvent):
@@ -254,6 +288,16 @@ class ServiceHoursVerified(EventSchema):
     verified_by = fields.String(required=True)
 
 
+class HoursAwaitingVerification(EventSchema):
+    """A team has service-hours entries waiting for its leader's verification (volunteers'
+    daily check: one per team and day at most)."""
+
+    team_id = fields.UUID(required=True)
+    leader_user_id = fields.String(required=True)
+    entries = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    oldest_started_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+
+
 #: event type -> (source service, schema). Event types are unique across the platform.
 CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "organization_registered": ("registry", OrganizationRegistered),
@@ -267,6 +311,9 @@ CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "milestone_reported": ("projects", MilestoneReported),
     "milestone_accepted": ("projects", MilestoneAccepted),
     "milestone_rejected": ("projects", MilestoneRejected),
+    "milestone_due": ("projects", MilestoneDue),
+    "milestone_overdue": ("projects", MilestoneOverdue),
+    "report_awaiting_decision": ("projects", ReportAwaitingDecision),
     "project_closed": ("projects", ProjectEnded),
     "project_cancelled": ("projects", ProjectEnded),
     "funding_source_created": ("funding", FundingSourceCreated),
@@ -281,6 +328,7 @@ CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "volunteer_registered": ("volunteers", VolunteerRegistered),
     "volunteer_enrolled": ("volunteers", VolunteerEnrolled),
     "service_hours_verified": ("volunteers", ServiceHoursVerified),
+    "hours_awaiting_verification": ("volunteers", HoursAwaitingVerification),
 }
 
 
