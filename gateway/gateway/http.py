@@ -257,7 +257,8 @@ def api(
     """Declare an API route. ``roles`` is required (deny by default): the roles that may call
     it, ``WORKERS`` for every workflow role, ``SIGNED_IN`` for anybody signed in, or ``PUBLIC``
     (no token needed); ``stream`` hands the handler the body as a byte stream (``call.stream``)
-    instead of parsed JSON; ``statuses`` documents what the route answers besides its success and the usual errors."""
+    instead of parsed JSON; ``statuses`` documents what the route answers besides its success
+    and the usual errors."""
 
     if roles is not None and (
         not isinstance(roles, tuple) or not roles or not set(roles) <= set(ROLES)
