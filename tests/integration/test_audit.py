@@ -1,0 +1,206 @@
+"""The audit trail on both databases: a service's acts leave chained records in the act's
+transaction; ``verify`` names a tampered, deleted or reordered record; pruning keeps the chain
+verifiable; 50 concurrent writers on PostgreSQL leave one unbroken chain."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from kit import audit
+from kit.db import connect, create_engine
+from kit.migrate import upgrade
+from kit.rpc import RemoteFailure
+from registry.service import RegistryService
+from tests.support.rpc import ServiceRpcProxy
+
+KEY = b"integration-audit-key"
+ADMIN = {
+    "user_id": "a0000000-0000-4000-8000-000000000001",
+    "username": "admin",
+    "role": "admin",
+    "request": {"client_address": "203.0.113.9", "request_id": "req-audit-1"},
+}
+AT = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def registry(container_factory, registry_config):
+    container = container_factory(RegistryService, registry_config)
+    container.start()
+    with ServiceRpcProxy("registry", registry_config) as proxy:
+        yield proxy
+
+
+def records(url: str) -> list[dict]:
+    with connect(url) as db, db.begin(write=False) as connection:
+        rows = connection.execute(sa.select(audit.audit_records).order_by("seq")).mappings()
+        return [dict(row) for row in rows]
+
+
+def verify(url: str, key: bytes | None = KEY) -> audit.VerifyResult:
+    with connect(url) as db, db.begin(write=False) as connection:
+        return audit.verify(connection, key=key)
+
+
+def write(url: str, count: int, *, start: datetime = AT, days_apart: int = 0) -> None:
+    with connect(url) as db:
+        for number in range(count):
+            entry = audit.AuditEntry("act", "thing", f"t-{number}", scope_path="/x/")
+            with db.begin() as connection:
+                at = start + timedelta(days=number * days_apart, seconds=number)
+                audit.append(connection, ADMIN, entry, at)
+
+
+def tamper(url: str, *statements: str) -> None:
+    """As someone with the database password: the triggers dropped, then the SQL."""
+    with connect(url) as db, db.begin() as connection:
+        for statement in audit.unprotection_statements(connection.dialect.name):
+            connection.execute(sa.text(statement))
+        for statement in statements:
+            connection.execute(sa.text(statement))
+
+
+def test_an_act_leaves_one_record_with_who_where_what(registry, registry_db):
+    city = registry.register_organization(
+        {"name": "审计市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    registry.change_status(city["id"], "verify", {}, ADMIN)
+    written = records(registry_db)
+    assert [r["action"] for r in written] == ["register_organization", "change_status"]
+    first = written[0]
+    assert (first["object_type"], first["object_id"]) == ("organization", city["id"])
+    assert (first["user_id"], first["username"], first["role"]) == (
+        ADMIN["user_id"],
+        "admin",
+        "admin",
+    )
+    assert (first["client_address"], first["request_id"]) == ("203.0.113.9", "req-audit-1")
+    assert first["scope_path"] == f"/{city['id']}/"
+    assert {"field": "name", "before": None, "after": "审计市妇联"} in first["changes"]
+    status = [c for c in written[1]["changes"] if c["field"] == "status"]
+    assert status == [{"field": "status", "before": "registered", "after": "verified"}]
+    assert written[1]["prev_hash"] == first["hash"]
+    assert verify(registry_db).ok
+
+
+def test_a_refused_act_is_recorded_as_denied_and_its_changes_are_not(registry, registry_db):
+    with pytest.raises(RemoteFailure):
+        registry.change_status("00000000-0000-4000-8000-00000000dead", "verify", {}, ADMIN)
+    (denied,) = records(registry_db)
+    assert (denied["action"], denied["outcome"]) == ("change_status", "denied")
+    assert denied["object_id"] == "00000000-0000-4000-8000-00000000dead"
+
+
+def test_the_auditor_searches_and_verifies_the_log_and_nobody_else(registry, registry_db):
+    city = registry.register_organization(
+        {"name": "甲市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    other = registry.register_organization(
+        {"name": "乙市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    auditor = {"user_id": "u-aud", "username": "aud", "role": "auditor"}
+    local = {**auditor, "organization_id": city["id"]}
+    assert len(registry.audit_search(auditor, {})["items"]) == 2
+    mine = registry.audit_search(local, {})["items"]
+    assert [r["object_id"] for r in mine] == [city["id"]]
+    assert registry.audit_search(auditor, {"object_id": other["id"]})["items"][0]["seq"] == 2
+    page = registry.audit_search(auditor, {"limit": 1})
+    assert page["items"][0]["seq"] == 2 and page["next_cursor"] == "2"
+    assert registry.audit_search(auditor, {"cursor": "2"})["items"][0]["seq"] == 1
+    assert registry.audit_verify(auditor)["ok"] is True
+    with pytest.raises(RemoteFailure) as refused:
+        registry.audit_search(ADMIN, {})
+    assert refused.value.kind == "forbidden"
+
+
+def test_an_untouched_log_verifies(database_url):
+    upgrade("registry", database_url)
+    write(database_url, 20)
+    result = verify(database_url)
+    assert result.ok and result.records == 20 and result.head_seq == 20
+
+
+def test_the_triggers_refuse_update_and_delete(database_url):
+    upgrade("registry", database_url)
+    write(database_url, 3)
+    for statement in ("UPDATE audit_records SET action = 'x'", "DELETE FROM audit_records"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), connect(
+            database_url
+        ) as db, db.begin() as connection:
+            connection.execute(sa.text(statement))
+    assert len(records(database_url)) == 3
+
+
+@pytest.mark.parametrize(
+    ("statements", "broken", "words"),
+    [
+        (["UPDATE audit_records SET object_id = 'forged' WHERE seq = 7"], 7, "altered"),
+        (["DELETE FROM audit_records WHERE seq = 4"], 4, "missing"),
+        (
+            [
+                "UPDATE audit_records SET seq = -1 WHERE seq = 5",
+                "UPDATE audit_records SET seq = 5 WHERE seq = 6",
+                "UPDATE audit_records SET seq = 6 WHERE seq = -1",
+            ],
+            5,
+            "",
+        ),
+    ],
+    ids=["changed-field", "deleted-record", "swapped-records"],
+)
+def test_verify_names_the_first_broken_record(database_url, statements, broken, words):
+    upgrade("registry", database_url)
+    write(database_url, 10)
+    tamper(database_url, *statements)
+    result = verify(database_url)
+    assert not result.ok
+    assert result.first_broken_seq == broken
+    assert words in result.reason
+
+
+def test_pruning_keeps_the_chain_verifiable(database_url):
+    upgrade("registry", database_url)
+    write(database_url, 10, start=AT - timedelta(days=300), days_apart=30)
+    with connect(database_url) as db, db.begin() as connection:
+        checkpoint = audit.prune(connection, now=AT, key=KEY)
+    assert checkpoint is not None and checkpoint["seq"] == 4  # days -300..-210 < -180
+    assert [r["seq"] for r in records(database_url)][0] == 5
+    write(database_url, 2)
+    result = verify(database_url)
+    assert result.ok and result.start_seq == 4 and result.records == 8
+    # a forged checkpoint (signed with another key) does not pass
+    assert not verify(database_url, key=b"another key").ok
+
+
+def test_fifty_concurrent_writers_leave_one_unbroken_chain(postgres_admin_url):
+    from tests.support.infra import scratch_postgres_database
+
+    with scratch_postgres_database(postgres_admin_url) as url:
+        upgrade("registry", url)
+        engine = create_engine(url, pool_size=50)
+        start = threading.Barrier(50)
+        failures: list[BaseException] = []
+
+        def writer(number: int) -> None:
+            try:
+                start.wait()
+                for round_ in range(4):
+                    with engine.begin() as connection:
+                        entry = audit.AuditEntry("act", "thing", f"{number}-{round_}")
+                        audit.append(connection, ADMIN, entry, AT)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        engine.dispose()
+        assert failures == []
+        result = verify(url)
+        assert result.ok and result.records == 200 and result.head_seq == 200
