@@ -128,9 +128,11 @@ def test_the_triggers_refuse_update_and_delete(database_url):
     upgrade("registry", database_url)
     write(database_url, 3)
     for statement in ("UPDATE audit_records SET action = 'x'", "DELETE FROM audit_records"):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"), connect(
-            database_url
-        ) as db, db.begin() as connection:
+        with (
+            pytest.raises(sa.exc.DatabaseError, match="append-only"),
+            connect(database_url) as db,
+            db.begin() as connection,
+        ):
             connection.execute(sa.text(statement))
     assert len(records(database_url)) == 3
 
@@ -168,7 +170,7 @@ def test_pruning_keeps_the_chain_verifiable(database_url):
     with connect(database_url) as db, db.begin() as connection:
         checkpoint = audit.prune(connection, now=AT, key=KEY)
     assert checkpoint is not None and checkpoint["seq"] == 4  # days -300..-210 < -180
-    assert [r["seq"] for r in records(database_url)][0] == 5
+    assert min(r["seq"] for r in records(database_url)) == 5
     write(database_url, 2)
     result = verify(database_url)
     assert result.ok and result.start_seq == 4 and result.records == 8
@@ -204,3 +206,83 @@ def test_fifty_concurrent_writers_leave_one_unbroken_chain(postgres_admin_url):
         assert failures == []
         result = verify(url)
         assert result.ok and result.records == 200 and result.head_seq == 200
+
+
+# --- anchoring: each log's head written into the others -------------------------------------
+
+
+@pytest.fixture
+def two_logs(request, database_url, tmp_path):
+    """A database each for the registry and projects, of the kind the test runs on."""
+    if database_url.startswith("sqlite"):
+        yield {
+            name: f"sqlite:///{tmp_path / f'{name}.sqlite3'}" for name in ("registry", "projects")
+        }
+        return
+    from tests.support.infra import scratch_postgres_database
+
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    with (
+        scratch_postgres_database(admin_url) as registry_url,
+        scratch_postgres_database(admin_url) as projects_url,
+    ):
+        yield {"registry": registry_url, "projects": projects_url}
+
+
+def service_config(service: str, rabbit_config, url: str) -> dict:
+    from kit.config import load_config
+    from tests.conftest import free_port
+    from tests.integration.conftest import ROOT
+
+    upgrade(service, url)
+    return load_config(
+        ROOT / f"services/{service}/config.yaml",
+        AMQP_URI=rabbit_config["AMQP_URI"],
+        DATABASE_URL=url,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
+        JINGUO_ENV="test",
+        OUTBOX={"poll_interval": 0.2, "lease_ttl": 3, "confirm_timeout": 5},
+        AUDIT={"anchor_interval": 0.3, "prune_interval": 3600, "retention_days": 180},
+    )
+
+
+def test_a_rewritten_log_is_caught_by_the_anchor_another_log_holds(
+    container_factory, rabbit_config, two_logs
+):
+    from kit import anchoring
+    from projects.service import ProjectsService
+    from tests.support.waiting import wait_until
+
+    registry_config = service_config("registry", rabbit_config, two_logs["registry"])
+    projects_config = service_config("projects", rabbit_config, two_logs["projects"])
+    container_factory(ProjectsService, projects_config).start()
+    container_factory(RegistryService, registry_config).start()
+    with ServiceRpcProxy("registry", registry_config) as registry:
+        registry.register_organization(
+            {"name": "锚市妇联", "kind": "federation", "level": "city"}, ADMIN
+        )
+
+    def anchored() -> list[dict]:
+        held = [r for r in records(two_logs["projects"]) if r["action"] == "audit_anchor"]
+        return [r for r in held if r["object_id"] == "registry" and r["changes"][0]["after"] >= 1]
+
+    wait_until(anchored, timeout=20)
+    assert anchoring.verify_all(two_logs, key=None) == []
+
+    # someone with the registry database's password rewrites its whole log: a chain that is
+    # consistent in itself, with the first record's content changed
+    (original,) = [r for r in records(two_logs["registry"]) if r["seq"] == 1]
+    forged = audit.build_record(
+        {"user_id": "nobody", "username": "nobody", "role": "admin"},
+        audit.AuditEntry("register_organization", "organization", original["object_id"]),
+        original["at"],
+        seq=1,
+        prev_hash=audit.GENESIS,
+    )
+    tamper(two_logs["registry"], "DELETE FROM audit_records")
+    with connect(two_logs["registry"]) as db, db.begin() as connection:
+        connection.execute(audit.audit_records.insert(), forged)
+    assert verify(two_logs["registry"], key=None).ok  # the rewritten chain holds in itself
+    problems = anchoring.verify_all(two_logs, key=None)
+    assert problems and problems[0].startswith("registry: record 1 is not the one anchored")
+    assert "anchored in projects" in problems[0]

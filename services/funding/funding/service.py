@@ -60,6 +60,7 @@ from funding.repository import (
     SOURCE_ORDER,
     FundingRepository,
 )
+from kit.anchoring import AuditKeeper, anchors_from
 from kit.audit import AuditDesk
 from kit.clock import utcnow
 from kit.consumer import on_event
@@ -117,6 +118,11 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations, AuditDesk
     name = "funding"
 
     db = Database()
+    #: anchors this log's head in the others' and prunes it (``kit.anchoring``)
+    audit_keeper = AuditKeeper()
+    # the heads of the logs this service hears, written into its own
+    registry_audit_anchor = anchors_from("registry")
+    projects_audit_anchor = anchors_from("projects")
     system_actor = SYSTEM.to_dict()
     config = Config()
 

@@ -288,6 +288,16 @@ class ServiceHoursVerified(EventSchema):
     verified_by = fields.String(required=True)
 
 
+class AuditAnchor(EventSchema):
+    """The head of a service's audit log (``kit.audit``): its last record's seq and hash, for
+    the other services to write into their own logs, so that rewriting one whole log is caught
+    by the others. Every service publishes it, on its own exchange."""
+
+    service = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    hash = fields.String(required=True, validate=validate.Length(equal=64))
+
+
 class HoursAwaitingVerification(EventSchema):
     """A team has service-hours entries waiting for its leader's verification (volunteers'
     daily check: one per team and day at most)."""
@@ -298,8 +308,12 @@ class HoursAwaitingVerification(EventSchema):
     oldest_started_at = fields.AwareDateTime(required=True, default_timezone=UTC)
 
 
-#: event type -> (source service, schema). Event types are unique across the platform.
-CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
+#: the services that publish an event every one of them publishes (``audit_anchor``)
+EVERY_SERVICE = ("registry", "projects", "funding", "volunteers")
+
+#: event type -> (source service, schema). Event types are unique across the platform; the one
+#: every service publishes names them all.
+CATALOGUE: dict[str, tuple[str | tuple[str, ...], type[EventSchema]]] = {
     "organization_registered": ("registry", OrganizationRegistered),
     "organization_verified": ("registry", OrganizationStatusChanged),
     "organization_suspended": ("registry", OrganizationStatusChanged),
@@ -329,6 +343,7 @@ CATALOGUE: dict[str, tuple[str, type[EventSchema]]] = {
     "volunteer_enrolled": ("volunteers", VolunteerEnrolled),
     "service_hours_verified": ("volunteers", ServiceHoursVerified),
     "hours_awaiting_verification": ("volunteers", HoursAwaitingVerification),
+    "audit_anchor": (EVERY_SERVICE, AuditAnchor),
 }
 
 
@@ -354,7 +369,8 @@ def _lookup(event_type: str, source: str | None) -> type[EventSchema]:
         raise EventInvalid(
             f"{event_type!r} is not in the event catalogue", event_type=event_type
         ) from None
-    if source is not None and owner != source:
+    publishers = owner if isinstance(owner, tuple) else (owner,)
+    if source is not None and source not in publishers:
         raise EventInvalid(
             f"{event_type!r} is published by {owner}, not {source}",
             event_type=event_type,

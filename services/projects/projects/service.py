@@ -14,6 +14,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.extensions import DependencyProvider
 from prometheus_client import Gauge
 
+from kit.anchoring import AuditKeeper, anchors_from
 from kit.audit import AuditDesk
 from kit.calls import SignedRpcClient
 from kit.changes import ChangeNotices
@@ -111,6 +112,12 @@ class ProjectsService(
     name = "projects"
 
     db = Database()
+    #: anchors this log's head in the others' and prunes it (``kit.anchoring``)
+    audit_keeper = AuditKeeper()
+    # the heads of the logs this service hears, written into its own
+    registry_audit_anchor = anchors_from("registry")
+    funding_audit_anchor = anchors_from("funding")
+    volunteers_audit_anchor = anchors_from("volunteers")
     system_actor = SYSTEM.to_dict()
     #: tells the gateway's read cache which published projects a commit changed
     changes = ChangeNotices(

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import validate
 from prometheus_client import Gauge
 
+from kit.anchoring import AuditKeeper
 from kit.audit import AuditDesk
 from kit.dependencies import Database
 from kit.operations import Operations
@@ -44,6 +45,8 @@ class RegistryService(UseCases[Context], Operations, AuditDesk):
     name = "registry"
 
     db = Database()
+    #: anchors this log's head in the others' and prunes it (``kit.anchoring``)
+    audit_keeper = AuditKeeper()
     #: the auditor's subtree is read from the registry's own organizations
     audit_directory_table = "organizations"
 

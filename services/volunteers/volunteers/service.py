@@ -17,6 +17,7 @@ from typing import Any
 from nameko.dependency_providers import Config
 from nameko.exceptions import RpcTimeout, UnknownService
 
+from kit.anchoring import AuditKeeper, anchors_from
 from kit.audit import AuditDesk
 from kit.calls import SystemRpc
 from kit.consumer import on_event
@@ -89,6 +90,11 @@ class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Conte
     name = "volunteers"
 
     db = Database()
+    #: anchors this log's head in the others' and prunes it (``kit.anchoring``)
+    audit_keeper = AuditKeeper()
+    # the heads of the logs this service hears, written into its own
+    registry_audit_anchor = anchors_from("registry")
+    projects_audit_anchor = anchors_from("projects")
     system_actor = SYSTEM.to_dict()
     audit_personal = AUDIT_PERSONAL
     config = Config()
