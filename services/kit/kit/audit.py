@@ -546,25 +546,27 @@ def _short(value: Any) -> Any:
 
 
 def _object_changes(instance: Any, state: Any, kind: str) -> list[tuple[str, Any, Any]]:
-    """(field, before, after) of one flushed object's columns."""
-    out = []
-    for attribute in state.mapper.column_attrs:
-        key = attribute.key
-        if kind == "new":
-            value = state.dict.get(key)
+    """(field, before, after) of one flushed object's columns: all that are set of a new one,
+    those that changed of a changed one (only they have a committed state)."""
+    if kind == "deleted":
+        return [("deleted", False, True)]
+    columns = state.mapper.column_attrs
+    out: list[tuple[str, Any, Any]] = []
+    if kind == "new":
+        for attribute in columns:
+            value = state.dict.get(attribute.key)
             if value is not None:
-                out.append((key, None, value))
-            continue
+                out.append((attribute.key, None, value))
+        return out
+    for key in list(state.committed_state):
+        if key not in columns:
+            continue  # a relationship: its objects are tracked on their own
         history = state.attrs[key].history
-        if kind == "deleted":
-            continue
         if history.added or history.deleted:
             before = history.deleted[0] if history.deleted else None
             after = history.added[0] if history.added else None
             if before != after:
                 out.append((key, before, after))
-    if kind == "deleted":
-        out.append(("deleted", False, True))
     return out
 
 
