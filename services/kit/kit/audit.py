@@ -25,6 +25,7 @@ the audit key — so the chain verifies from it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -152,7 +153,8 @@ def change(
 def _stamp(at: datetime) -> str:
     if at.tzinfo is None:
         raise ValueError("naive datetime: audit records keep aware UTC")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is the C fast path; on a naive UTC moment it is "%Y-%m-%dT%H:%M:%S.%f"
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 _HASHED = (
@@ -174,12 +176,16 @@ _HASHED = (
 )
 
 
+#: one encoder for every record (``json.dumps`` with options builds one a call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The bytes a record's hash is taken over: every column but ``hash``, as sorted compact
     JSON, ``at`` to the microsecond in UTC."""
     body = {name: record[name] for name in _HASHED}
     body["at"] = _stamp(record["at"])
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(body).encode()
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -223,7 +229,23 @@ def lock_log(connection: sa.Connection) -> None:
     """Serialise appends to this database's log until the transaction ends (PostgreSQL; on
     SQLite the writer already holds the database)."""
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({APPEND_LOCK})")
+        connection.exec_driver_sql(_LOCK)
+
+
+_LOCK = f"SELECT pg_advisory_xact_lock({APPEND_LOCK})"
+#: on PostgreSQL the lock and the read of the head go in one round trip: two statements, the
+#: second with a snapshot taken after the first has the lock (READ COMMITTED)
+_LOCKED_HEAD = f"{_LOCK}; SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
+
+
+def locked_head(connection: sa.Connection) -> tuple[int, str]:
+    """Take the log's lock and read its head (``lock_log`` then ``head``)."""
+    if connection.dialect.name != "postgresql":
+        return head(connection)
+    row = connection.exec_driver_sql(_LOCKED_HEAD).first()
+    if row is None:
+        row = connection.execute(_LAST_CHECKPOINT).first()
+    return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
 
 def _who(actor: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -264,7 +286,9 @@ def build_record(
         "object_type": entry.object_type[:64],
         "object_id": _text(entry.object_id, 64),
         "outcome": entry.outcome,
-        "changes": [plain(dict(item)) for item in entry.changes],
+        "changes": list(entry.changes)
+        if isinstance(entry.changes, _Plain)
+        else [plain(dict(item)) for item in entry.changes],
         "scope_path": entry.scope_path,
         "prev_hash": prev_hash,
     }
@@ -287,8 +311,7 @@ def append(
     a write transaction; the record commits or rolls back with the act.
     """
     connection = _connection(connection_or_session)
-    lock_log(connection)
-    seq, prev_hash = head(connection)
+    seq, prev_hash = locked_head(connection)
     record = build_record(actor, entry, at, seq=seq + 1, prev_hash=prev_hash)
     connection.execute(_INSERT, record)
     return record
@@ -532,11 +555,18 @@ MAX_VALUE = 500
 OWNER_ATTRIBUTES = ("purchaser_id", "owner_id", "host_id", "organization_id", "federation_id")
 
 
+class _Plain(tuple):  # type: ignore[type-arg]
+    """Changes already in their recorded form (``_changes`` made them): not converted again."""
+
+
+@functools.lru_cache(maxsize=512)
 def snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
 
 
 def _short(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int):
+        return value
     value = plain(value)
     if isinstance(value, str) and len(value) > MAX_VALUE:
         return value[:MAX_VALUE] + "…"
@@ -650,8 +680,8 @@ def _changes(
                 after = MASKED if after not in (None, "") else after
             out.append({"field": prefix + name, "before": _short(before), "after": _short(after)})
             if len(out) >= MAX_CHANGES:
-                return tuple(out)
-    return tuple(out)
+                return _Plain(out)
+    return _Plain(out)
 
 
 def entry_for(
@@ -688,6 +718,10 @@ def entry_for(
 def _path_in(context: Any, organization_id: Any) -> str | None:
     if not organization_id:
         return None
+    remembered = getattr(context, "entry", None)  # a context that remembers directory rows
+    if callable(remembered):
+        entry = remembered(str(organization_id))
+        return entry.get("path") if entry else None
     directory = getattr(context, "directory", None)
     if directory is not None:
         entry = directory.get(str(organization_id))
