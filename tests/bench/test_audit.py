@@ -199,9 +199,8 @@ def test_verify_a_million_records(database):
         started = time.perf_counter()
         _insert(engine, count)
         built = time.perf_counter() - started
-        note(
-            f"{BENCH} verify {engine.dialect.name}: {count} records built and inserted in {built:.1f} s"
-        )
+        backend = engine.dialect.name
+        note(f"{BENCH} verify {backend}: {count} records built and inserted in {built:.1f} s")
         started = time.perf_counter()
         with engine.connect() as connection, connection.begin():
             result = audit.verify(connection)

@@ -235,7 +235,10 @@ def lock_log(connection: sa.Connection) -> None:
 _LOCK = f"SELECT pg_advisory_xact_lock({APPEND_LOCK})"
 #: on PostgreSQL the lock and the read of the head go in one round trip: two statements, the
 #: second with a snapshot taken after the first has the lock (READ COMMITTED)
-_LOCKED_HEAD = f"{_LOCK}; SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
+_LOCKED_HEAD = (
+    f"SELECT pg_advisory_xact_lock({APPEND_LOCK}); "  # noqa: S608 - a constant
+    "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1"
+)
 
 
 def locked_head(connection: sa.Connection) -> tuple[int, str]:
