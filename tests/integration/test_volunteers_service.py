@@ -1521,3 +1521,26 @@ def test_a_statement_shows_each_federation_only_the_hours_served_in_its_own_team
     assert shown(roster.staff) == ([served[ours["id"]]], 120)
     assert shown(roster.other_staff) == ([served[theirs["id"]]], 120)
     assert shown(roster.admin) == (sorted(served.values()), 240)
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+def test_audit_records_never_hold_personal_data_in_clear(roster, volunteers_db):
+    from kit import audit
+    from kit.db import connect
+
+    registered = roster.volunteer(PHONE, name="审计测试人", id_number=None)
+    roster.svc.get_volunteer(registered["id"], {"unmasked": True, "reason": "回访"}, roster.admin)
+    with connect(volunteers_db) as db, db.begin(write=False) as connection:
+        rows = connection.execute(sa.select(audit.audit_records).order_by("seq")).mappings()
+        written = [dict(row) for row in rows]
+    assert [r["action"] for r in written] == ["register_volunteer", "read_personal_data"]
+    created = {c["field"]: c["after"] for c in written[0]["changes"]}
+    assert created["name"] == audit.MASKED and created["phone_cipher"] == audit.MASKED
+    assert written[0]["object_id"] == registered["id"]
+    assert written[1]["changes"][0] == {"field": "fields", "before": None, "after": "phone"}
+    text = str(written)
+    assert PHONE not in text and "审计测试人" not in text
+    with connect(volunteers_db) as db, db.begin(write=False) as connection:
+        assert audit.verify(connection).ok

@@ -869,3 +869,18 @@ def test_verified_volunteer_hours_count_for_their_project(world):
     assert world.repo.projects[project.id].volunteer_minutes == 60
     assert not world.react(handlers.volunteer_hours, c.ServiceHoursVerified(None, 30))
     assert not world.react(handlers.volunteer_hours, c.ServiceHoursVerified(new_id(), 30))
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+def test_each_write_leaves_one_audit_record_in_the_purchasers_line(world):
+    project = world.published()
+    drafted, published = world.records
+    assert [r["action"] for r in world.records] == ["draft_project", "publish_project"]
+    assert (drafted["object_type"], drafted["object_id"]) == ("project", project.id)
+    assert drafted["scope_path"] == world.directory.get(world.city)["path"]
+    assert (published["user_id"], published["organization_id"]) == (
+        world.staff.user_id,
+        world.city,
+    )

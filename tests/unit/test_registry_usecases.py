@@ -575,3 +575,20 @@ def test_coverage_of_a_part_of_the_tree_and_who_may_read_it(registry, tree):
         coverage(registry, person("federation_staff", tree["district"]), tree["city"])
     with pytest.raises(OrganizationNotFound):
         coverage(registry, person("contractor", tree["provider"]), tree["city"])
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+def test_every_act_leaves_one_audit_record_of_its_object_and_line(registry):
+    city = registry.register(name="杭州市妇联", kind="federation", level="city")
+    registry.status(city, "verify")
+    first, second = registry.uow.records
+    assert (first["action"], first["object_type"], first["object_id"]) == (
+        "register_organization",
+        "organization",
+        city.id,
+    )
+    assert (first["user_id"], first["role"], first["at"]) == (ADMIN.user_id, "admin", AT)
+    assert first["scope_path"] == city.path
+    assert second["action"] == "change_status" and second["prev_hash"] == first["hash"]

@@ -902,3 +902,25 @@ def test_the_hours_report_groups_verified_hours_for_whom_may_read_it(world):
         world.query(CONTRACTOR, hours.report, c.HoursReport("team"))
     with pytest.raises(OutOfScope):  # names are personal data
         world.query(FINANCE, hours.report, c.HoursReport("volunteer"))
+
+
+# --- the audit trail -------------------------------------------------------------------------
+
+
+def test_a_read_in_clear_leaves_one_audit_record_naming_the_fields_not_their_values(world):
+    number = phone()
+    view = register(world, phone=number)
+    before = len(world.uow.records)
+    command = c.GetVolunteer(view["id"], unmasked=True, fields=("phone",), reason="回访")
+    world.execute(ADMIN, volunteers.get_volunteer, command)
+    (read,) = world.uow.records[before:]
+    assert (read["action"], read["object_type"], read["object_id"]) == (
+        "read_personal_data",
+        "volunteer",
+        view["id"],
+    )
+    assert read["changes"] == [
+        {"field": "fields", "before": None, "after": "phone"},
+        {"field": "reason", "before": None, "after": "回访"},
+    ]
+    assert number not in str(world.uow.records)
