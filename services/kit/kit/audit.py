@@ -188,6 +188,12 @@ def canonical(record: Mapping[str, Any]) -> bytes:
     return _CANONICAL.encode(body).encode()
 
 
+def _digest(body: dict[str, Any], at: datetime) -> str:
+    """``record_hash`` of a record's hashed columns as a fresh dict (``verify``'s loop)."""
+    body["at"] = _stamp(at)
+    return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
+
+
 def record_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(record)).hexdigest()
 
@@ -379,15 +385,21 @@ def verify(connection: Any, *, key: bytes | None = None, batch: int = 10_000) ->
     rows = connection.execution_options(stream_results=True, yield_per=batch).execute(
         sa.select(*_COLUMNS).order_by(audit_records.c.seq)
     )
-    for row in rows.mappings():
-        broken = _check(row, expected_seq, prev_hash)
-        if broken is not None:
-            rows.close()
-            return VerifyResult(
-                False, checked, broken[0], broken[1], expected_seq - 1, prev_hash, start_seq
-            )
+    hashed = len(_HASHED)
+    for row in rows:  # tuples in _COLUMNS' order: the hashed columns, at, hash
+        if (
+            row[0] != expected_seq
+            or row[hashed - 1] != prev_hash
+            or _digest(dict(zip(_HASHED, row)), row[hashed]) != row[hashed + 1]
+        ):
+            broken = _check(row._mapping, expected_seq, prev_hash)
+            if broken is not None:
+                rows.close()
+                return VerifyResult(
+                    False, checked, broken[0], broken[1], expected_seq - 1, prev_hash, start_seq
+                )
         checked += 1
-        prev_hash = row["hash"]
+        prev_hash = row[hashed + 1]
         expected_seq += 1
     return VerifyResult(
         True, checked, head_seq=expected_seq - 1, head_hash=prev_hash, start_seq=start_seq
