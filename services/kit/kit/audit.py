@@ -390,7 +390,7 @@ def verify(connection: Any, *, key: bytes | None = None, batch: int = 10_000) ->
         if (
             row[0] != expected_seq
             or row[hashed - 1] != prev_hash
-            or _digest(dict(zip(_HASHED, row)), row[hashed]) != row[hashed + 1]
+            or _digest(dict(zip(_HASHED, row, strict=False)), row[hashed]) != row[hashed + 1]
         ):
             broken = _check(row._mapping, expected_seq, prev_hash)
             if broken is not None:
