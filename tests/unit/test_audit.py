@@ -139,3 +139,80 @@ def test_pruning_never_removes_the_head(engine):
     assert checkpoint["seq"] == 1
     write(engine, 1)
     assert check(engine).ok
+
+
+# --- what the hook in UseCases.execute records --------------------------------------------------
+
+
+class Thing:
+    def __init__(self, id: str, title: str, phone: str | None, owner_id: str | None) -> None:
+        self.id, self.title, self.phone, self.owner_id = id, title, phone, owner_id
+
+
+@pytest.fixture
+def session(tmp_path):
+    from sqlalchemy.orm import registry
+
+    metadata = sa.MetaData()
+    things = sa.Table(
+        "things",
+        metadata,
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("title", sa.String(100)),
+        sa.Column("phone", sa.String(20)),
+        sa.Column("owner_id", sa.String(36)),
+    )
+    mapper = registry()
+    mapper.map_imperatively(Thing, things)
+    engine = create_engine(f"sqlite:///{tmp_path / 'things.sqlite3'}")
+    metadata.create_all(engine)
+    sessions = sa.orm.sessionmaker(engine, expire_on_commit=False)  # as the services have it
+    audit.track_changes(sessions)
+    with sessions() as session:
+        yield session
+    mapper.dispose()
+    engine.dispose()
+
+
+def tracked(session) -> dict:
+    session.flush()
+    return session.info.pop("audit_changes", {})
+
+
+def test_the_tracker_records_before_and_after_of_what_changed_and_masks_phones(session):
+    thing = Thing("t-1", "旧名", "13800000000", "org-1")
+    session.add(thing)
+    entry, subject = audit.entry_for(
+        "add_thing", None, thing, tracked(session), personal=frozenset({"thing.title"})
+    )
+    assert (entry.object_type, entry.object_id, subject) == ("thing", "t-1", thing)
+    assert {c["field"]: c["after"] for c in entry.changes} == {
+        "id": "t-1",
+        "title": audit.MASKED,
+        "phone": audit.MASKED,
+        "owner_id": "org-1",
+    }
+    session.commit()
+    thing.title = "新名"
+    entry, _ = audit.entry_for("rename_thing", None, None, tracked(session))
+    assert entry.object_id == "t-1"
+    assert list(entry.changes) == [{"field": "title", "before": "旧名", "after": "新名"}]
+
+
+def test_the_record_names_the_owners_line():
+    class Directory:
+        def get(self, organization_id):
+            return {"path": f"/root/{organization_id}/"}
+
+    class Context:
+        directory = Directory()
+
+    thing = Thing("t-1", "x", None, "org-1")
+    assert audit.scope_of(Context(), thing, {"organization_id": "org-2"}) == "/root/org-1/"
+    assert audit.scope_of(Context(), None, {"organization_id": "org-2"}) == "/root/org-2/"
+    assert audit.scope_of(Context(), None, {"organization_id": None}) is None
+
+
+def test_a_bulk_act_is_not_itemised_beyond_its_first_objects(session):
+    session.add_all(Thing(f"t-{n}", "x", None, None) for n in range(audit.MAX_TRACKED + 30))
+    assert len(tracked(session)) == audit.MAX_TRACKED

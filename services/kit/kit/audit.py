@@ -565,6 +565,8 @@ def record_changes(
 #: at most this many ``{field, before, after}`` per record, and this many characters a value
 MAX_CHANGES = 100
 MAX_VALUE = 500
+#: objects whose changes one record follows (an import of thousands is not itemised)
+MAX_TRACKED = 50
 #: attributes naming the organization an object belongs to, most telling first: its federation
 #: line is the record's ``scope_path``
 OWNER_ATTRIBUTES = ("purchaser_id", "owner_id", "host_id", "organization_id", "federation_id")
@@ -629,6 +631,8 @@ def track_changes(sessions: Any) -> None:
             ("deleted", session.deleted),
         ):
             for instance in instances:
+                if len(tracked) >= MAX_TRACKED and id(instance) not in tracked:
+                    return  # a bulk act: its first objects say what it was
                 state = inspect(instance)
                 found = _object_changes(instance, state, kind)
                 if not found:
