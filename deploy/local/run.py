@@ -97,6 +97,12 @@ def rpc_key() -> dict[str, str]:
     return {RPC_KEY: kept_secret(RPC_KEY, random_key)}
 
 
+def audit_key() -> dict[str, str]:
+    """JINGUO_AUDIT_KEY: the key audit checkpoints are signed with (kit.audit); kept, so the
+    checkpoints of earlier runs still verify."""
+    return {"JINGUO_AUDIT_KEY": kept_secret("JINGUO_AUDIT_KEY", random_key)}
+
+
 def random_key() -> str:
     """Base64 of 32 random bytes."""
     return base64.b64encode(secrets.token_bytes(32)).decode()
@@ -129,6 +135,7 @@ def main() -> int:
     env["JINGUO_ADMIN_PASSWORD"] = password = admin_password()
     env.update(volunteer_keys())
     env.update(rpc_key())
+    env.update(audit_key())
     env["JINGUO_JWT_SECRET"] = jwt_secret()
     VAR.mkdir(exist_ok=True)
     for config in CONFIGS:

@@ -187,3 +187,15 @@ def test_the_rpc_key_is_generated_once_kept_private_and_reused(tmp_path, monkeyp
     assert run.rpc_key()["JINGUO_RPC_KEY"] == first
     monkeypatch.setenv("JINGUO_RPC_KEY", "given-" * 8)
     assert run.rpc_key()["JINGUO_RPC_KEY"] == "given-" * 8
+
+
+def test_the_audit_key_is_generated_once_kept_private_and_reused(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("jinguo_run", ROOT / "deploy/local/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    monkeypatch.setattr(run, "VAR", tmp_path / "var")
+    monkeypatch.delenv("JINGUO_AUDIT_KEY", raising=False)
+    first = run.audit_key()["JINGUO_AUDIT_KEY"]
+    assert len(base64.b64decode(first)) == 32
+    assert (tmp_path / "var" / "jinguo-audit-key").stat().st_mode & 0o777 == 0o600
+    assert run.audit_key()["JINGUO_AUDIT_KEY"] == first

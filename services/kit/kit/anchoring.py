@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -264,6 +265,21 @@ DEFAULT_CONFIGS = (
 )
 
 
+def _cli_key(configs: Sequence[str]) -> bytes | None:
+    """The audit key: JINGUO_AUDIT_KEY (or the first config's AUDIT_KEY), else the one
+    ``make run`` keeps in var/, else the development key under JINGUO_ENV dev/test."""
+    first = configs[0] if configs else str(ROOT / DEFAULT_CONFIGS[0])
+    config = load_config(first) if Path(first).exists() else {}
+    if not (config.get("AUDIT_KEY") or os.environ.get("JINGUO_AUDIT_KEY")):
+        kept = ROOT / "var" / "jinguo-audit-key"
+        if kept.exists():
+            return kept.read_text().strip().encode()
+    try:
+        return audit.audit_key(config)
+    except RuntimeError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="jinguo-audit", description="Check Jinguo's audit logs: every chain and its anchors"
@@ -282,10 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         config = load_config(path)
         urls[str(config.get("SERVICE_PACKAGE") or Path(path).parent.name)] = config["DATABASE_URL"]
-    try:
-        key = audit.audit_key(load_config(next(iter(args.configs), str(ROOT / DEFAULT_CONFIGS[0]))))
-    except RuntimeError:
-        key = None
+    key = _cli_key(args.configs)
+    if key is None:
         print("JINGUO_AUDIT_KEY is not set: checkpoint signatures are not checked")
     problems = verify_all(urls, key)
     for problem in problems:
