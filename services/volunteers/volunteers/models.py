@@ -169,6 +169,17 @@ sa.Index(
     sqlite_where=service_hours.c.status == "verified",
 )
 
+#: the workbench's "hours awaiting verification" card counts and sums the pending entries of
+#: every team in the actor's subtree (migration 0005): read from this small partial index alone
+#: (the pending entries are the verification queue, not the history), not from the heap
+sa.Index(
+    "ix_service_hours_pending_team",
+    service_hours.c.team_id,
+    service_hours.c.minutes,
+    postgresql_where=service_hours.c.status == "pending",
+    sqlite_where=service_hours.c.status == "pending",
+)
+
 #: the projects an activity may name, kept from the projects service's ``project_published``
 #: events (and from its answers, when asked about a project the events have not brought yet):
 #: an activity names a project only if its purchaser is in the actor's or the team's line
