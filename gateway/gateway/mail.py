@@ -98,7 +98,7 @@ def message(settings: MailSettings, outgoing: noticestore.Outgoing) -> EmailMess
     mail["Message-ID"] = make_msgid(idstring=outgoing.notification_id.replace("-", ""))
     text = outgoing.body
     if outgoing.link:
-        text += f"\n\n查看详情：{settings.console_url}{outgoing.link}"
+        text += f"\n\n查看详情：{settings.console_url.rstrip('/')}{outgoing.link}"
     text += "\n\n（此邮件由巾帼平台自动发送，请勿回复。）"
     mail.set_content(text)
     return mail
