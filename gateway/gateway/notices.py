@@ -91,14 +91,15 @@ def _text(value: Any) -> str:
 
 
 def _day(value: Any) -> str:
+    """A date as the console writes it (``2026-03-28``)."""
     if isinstance(value, date):
-        return f"{value.year}年{value.month}月{value.day}日"
+        return value.isoformat()
     return _text(value)
 
 
 def yuan(fen: int) -> str:
-    """Integer fen as Chinese readers write the amount: ``12,345.67 元``."""
-    return f"{fen // 100:,}.{fen % 100:02d} 元"
+    """Integer fen as the console writes money: ``¥12,345.67``."""
+    return f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
 def _contract_link(event: dict[str, Any]) -> str:
@@ -117,10 +118,10 @@ def _milestone_due(event: dict[str, Any]) -> Draft:
     audiences, unresolved = _contractor(event)
     if event["notice"] == "due_today":
         heading = "里程碑今天到期"
-        body = f"里程碑「{title}」今天（{due_on}）到期，请尽快提交里程碑报告。"
+        body = f"里程碑「{title}」今天（{due_on}）到期，请尽快提交阶段报告。"
     else:
         heading = "里程碑 7 天后到期"
-        body = f"里程碑「{title}」将于{due_on}到期，还有 7 天，请按时提交里程碑报告。"
+        body = f"里程碑「{title}」将于{due_on}到期，还有 7 天，请按时提交阶段报告。"
     return Draft("milestone_due", heading, body, _contract_link(event), audiences, unresolved)
 
 
@@ -129,8 +130,8 @@ def _milestone_overdue(event: dict[str, Any]) -> Draft:
     contractor, unresolved = _contractor(event)
     staff = (Audience(role="federation_staff", organization_id=str(event["purchaser_id"])),)
     body = (
-        f"里程碑「{title}」应于{due_on}完成，已逾期 {event['days_overdue']} 天仍无通过验收的报告。"
-        "该合同待支付的拨款已暂停，报告验收通过后自动恢复。"
+        f"里程碑「{title}」应于{due_on}完成，已逾期 {event['days_overdue']} 天仍无验收通过的阶段报告。"
+        "该合同未支付的拨付已暂停拨付，阶段报告验收通过后自动恢复。"
     )
     return Draft(
         "milestone_overdue", "里程碑已逾期", body, _contract_link(event), staff + contractor,
@@ -144,16 +145,16 @@ def _report_awaiting_decision(event: dict[str, Any]) -> Draft:
     submitted, occurred = event.get("submitted_at"), event.get("occurred_at")
     if isinstance(submitted, datetime) and isinstance(occurred, datetime):
         waited = f"已等待 {max((occurred - submitted).days, 0)} 天，"
-    body = f"里程碑「{title}」的报告{waited}请尽快验收（通过或退回）。"
+    body = f"里程碑「{title}」的阶段报告{waited}请尽快验收（验收通过或退回）。"
     staff = (Audience(role="federation_staff", organization_id=str(event["purchaser_id"])),)
-    return Draft("report_awaiting_decision", "里程碑报告待验收", body, _contract_link(event), staff)
+    return Draft("report_awaiting_decision", "阶段报告待验收", body, _contract_link(event), staff)
 
 
 def _milestone_rejected(event: dict[str, Any]) -> Draft:
     audiences, unresolved = _contractor(event)
-    body = f"您提交的里程碑报告未通过验收，退回原因：{_text(event['reason'])}。请修改后重新提交。"
+    body = f"您提交的阶段报告被退回，原因：{_text(event['reason'])}。请修改后重新提交。"
     return Draft(
-        "milestone_rejected", "里程碑报告被退回", body, _contract_link(event), audiences,
+        "milestone_rejected", "阶段报告被退回", body, _contract_link(event), audiences,
         unresolved,
     )
 
@@ -166,8 +167,8 @@ def _disbursement_requested(event: dict[str, Any]) -> Draft:
         unresolved = ("owner_id",)
     else:
         audiences = (Audience(role="finance_officer", organization_id=str(owner)),)
-    body = f"一笔 {yuan(int(event['amount']))} 的拨款已申请，等待财务审批。"
-    return Draft("disbursement_requested", "拨款待审批", body, "/approvals", audiences, unresolved)
+    body = f"一笔 {yuan(int(event['amount']))} 的拨付已申请，等待审批。"
+    return Draft("disbursement_requested", "拨付待审批", body, "/approvals", audiences, unresolved)
 
 
 def _hours_awaiting_verification(event: dict[str, Any]) -> Draft:

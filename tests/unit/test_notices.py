@@ -64,7 +64,7 @@ def test_a_milestone_due_in_7_days_tells_the_contractors_active_users_only(store
     assert {n.event_id for n in made} == {str(due["event_id"])}
     notice = made[0]
     assert notice.title == "里程碑 7 天后到期"
-    assert "第一期：入户走访" in notice.body and "2027年3月8日" in notice.body
+    assert "第一期：入户走访" in notice.body and "2027-03-08" in notice.body
     assert notice.link == f"/contracts/{CONTRACT}"
     assert notice.created_at == NOW and notice.read_at is None
 
@@ -91,7 +91,7 @@ def test_a_report_waiting_for_a_decision_tells_the_purchasers_staff(store):
     )
     made = notices.record_notices(store, "report_awaiting_decision", waiting, NOW)
     assert store.told() == ["s1"]
-    assert made[0].title == "里程碑报告待验收" and "已等待 4 天" in made[0].body
+    assert made[0].title == "阶段报告待验收" and "已等待 4 天" in made[0].body
 
 
 def test_a_rejected_report_tells_the_contractor_with_the_reason(store):
@@ -120,7 +120,7 @@ def test_a_disbursement_request_tells_the_owners_finance_officers_with_the_amoun
     )
     made = notices.record_notices(store, "disbursement_requested", requested, NOW)
     assert store.told() == ["f1"]
-    assert "12,345.67 元" in made[0].body and made[0].link == "/approvals"
+    assert "¥12,345.67" in made[0].body and made[0].link == "/approvals"
 
 
 def test_hours_awaiting_verification_tell_the_leader_alone(store):
@@ -198,9 +198,9 @@ def test_every_consumed_event_type_is_in_the_catalogue_from_its_source():
 
 
 def test_money_is_written_in_yuan_from_fen():
-    assert notices.yuan(0) == "0.00 元"
-    assert notices.yuan(5) == "0.05 元"
-    assert notices.yuan(123_456_789) == "1,234,567.89 元"
+    assert notices.yuan(0) == "¥0.00"
+    assert notices.yuan(5) == "¥0.05"
+    assert notices.yuan(123_456_789) == "¥1,234,567.89"
 
 
 def test_mail_is_off_without_an_smtp_host_and_retries_back_off_until_the_last_attempt():
