@@ -130,11 +130,16 @@ def _milestone_overdue(event: dict[str, Any]) -> Draft:
     contractor, unresolved = _contractor(event)
     staff = (Audience(role="federation_staff", organization_id=str(event["purchaser_id"])),)
     body = (
-        f"里程碑「{title}」应于{due_on}完成，已逾期 {event['days_overdue']} 天仍无验收通过的阶段报告。"
+        f"里程碑「{title}」应于{due_on}完成，已逾期 {event['days_overdue']} 天，"
+        "仍无验收通过的阶段报告。"
         "该合同未支付的拨付已暂停拨付，阶段报告验收通过后自动恢复。"
     )
     return Draft(
-        "milestone_overdue", "里程碑已逾期", body, _contract_link(event), staff + contractor,
+        "milestone_overdue",
+        "里程碑已逾期",
+        body,
+        _contract_link(event),
+        staff + contractor,
         unresolved,
     )
 
@@ -154,7 +159,11 @@ def _milestone_rejected(event: dict[str, Any]) -> Draft:
     audiences, unresolved = _contractor(event)
     body = f"您提交的阶段报告被退回，原因：{_text(event['reason'])}。请修改后重新提交。"
     return Draft(
-        "milestone_rejected", "阶段报告被退回", body, _contract_link(event), audiences,
+        "milestone_rejected",
+        "阶段报告被退回",
+        body,
+        _contract_link(event),
+        audiences,
         unresolved,
     )
 
@@ -177,7 +186,11 @@ def _hours_awaiting_verification(event: dict[str, Any]) -> Draft:
     audiences = (Audience(user_id=leader),) if leader else ()
     unresolved = () if leader else ("leader_user_id",)
     return Draft(
-        "hours_awaiting_verification", "服务时长待核验", body, "/service-hours", audiences,
+        "hours_awaiting_verification",
+        "服务时长待核验",
+        body,
+        "/service-hours",
+        audiences,
         unresolved,
     )
 
@@ -231,8 +244,7 @@ def record_notices(
         log.info("%s %s: nobody to notify", event_type, event_id)
         return []
     notices = [
-        Notice(r.id, said.kind, said.title, said.body, said.link, event_id, now)
-        for r in recipients
+        Notice(r.id, said.kind, said.title, said.body, said.link, event_id, now) for r in recipients
     ]
     deliveries = [
         Delivery(notice.id, EMAIL, recipient.email, now)

@@ -119,9 +119,7 @@ class InboxOfUser:
         return int(self.session.execute(counted).scalar_one())
 
     def get(self, notice_id: str) -> Notice | None:
-        row = self.session.execute(
-            self._mine().where(notifications.c.id == notice_id)
-        ).first()
+        row = self.session.execute(self._mine().where(notifications.c.id == notice_id)).first()
         return None if row is None else _notice(row)
 
     def mark_read(self, notice_id: str, now: datetime) -> Notice | None:

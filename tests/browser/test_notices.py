@@ -1,6 +1,6 @@
-"""The bell (消息通知): a contractor whose milestones fall due in 7 days and today sees the badge with
-her unread count, opens the dropdown, follows the notice to her contract (which marks it
-read), and on the page 消息通知 marks the rest read. Screenshots of the badge, the dropdown
+"""The bell (消息通知): a contractor whose milestones fall due in 7 days and today sees the
+badge with her unread count, opens the dropdown, follows a notice to her contract (which marks
+it read), and on the page 消息通知 marks the rest read. Screenshots of the badge, the dropdown
 and the page."""
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def contract_world(platform, admin):
     suffix = uuid.uuid4().hex[:6]
     org = lambda **body: admin.create("/organizations", body)  # noqa: E731
     city = org(name=f"通知测试市妇女联合会{suffix}", kind="federation", level="city")
-    provider = org(name=f"春晖社会工作服务中心{suffix}", kind="service_provider",
-                   parent_id=city["id"])
+    provider = org(
+        name=f"春晖社会工作服务中心{suffix}", kind="service_provider", parent_id=city["id"]
+    )
     answered(admin.post(f"/organizations/{provider['id']}/verify"), 200)
     clients = {}
     for name, role, organization in (
@@ -34,45 +35,101 @@ def contract_world(platform, admin):
         ("contractor", "contractor", provider),
     ):
         username = f"tongzhi{suffix}.{name}"
-        admin.create("/users", {"username": username, "password": PASSWORD, "role": role,
-                                "organization_id": organization["id"]})
+        admin.create(
+            "/users",
+            {
+                "username": username,
+                "password": PASSWORD,
+                "role": role,
+                "organization_id": organization["id"],
+            },
+        )
         clients[name] = (username, platform.client(platform.token(username, PASSWORD)))
     staff, officer, contractor = (clients[n][1] for n in ("staff", "officer", "contractor"))
     today = datetime.now(UTC).date()
-    source = eventually(lambda: answered(officer.post("/funding-sources", {
-        "name": f"{today.year}年巾帼关爱专项资金", "kind": "fiscal_special_fund",
-        "owner_id": city["id"], "fiscal_year": today.year, "amount": 5_000_000}), 201))
-    project = eventually(lambda: answered(staff.post("/projects", {
-        "title": "困境儿童家庭探访服务", "category": "family_education", "model": "commissioned",
-        "funding_source_id": source["id"], "budget": 1_000_000,
-        "starts_on": (today - timedelta(days=30)).isoformat(),
-        "ends_on": (today + timedelta(days=200)).isoformat(), "target_beneficiaries": 50}), 201))
+    source = eventually(
+        lambda: answered(
+            officer.post(
+                "/funding-sources",
+                {
+                    "name": f"{today.year}年巾帼关爱专项资金",
+                    "kind": "fiscal_special_fund",
+                    "owner_id": city["id"],
+                    "fiscal_year": today.year,
+                    "amount": 5_000_000,
+                },
+            ),
+            201,
+        )
+    )
+    project = eventually(
+        lambda: answered(
+            staff.post(
+                "/projects",
+                {
+                    "title": "困境儿童家庭探访服务",
+                    "category": "family_education",
+                    "model": "commissioned",
+                    "funding_source_id": source["id"],
+                    "budget": 1_000_000,
+                    "starts_on": (today - timedelta(days=30)).isoformat(),
+                    "ends_on": (today + timedelta(days=200)).isoformat(),
+                    "target_beneficiaries": 50,
+                },
+            ),
+            201,
+        )
+    )
     answered(staff.post(f"/projects/{project['id']}/publish"), 200)
-    application = eventually(lambda: answered(contractor.post(
-        f"/projects/{project['id']}/applications",
-        {"provider_id": provider["id"], "amount": 1_000_000, "proposal": "入户探访方案"}), 201))
+    application = eventually(
+        lambda: answered(
+            contractor.post(
+                f"/projects/{project['id']}/applications",
+                {"provider_id": provider["id"], "amount": 1_000_000, "proposal": "入户探访方案"},
+            ),
+            201,
+        )
+    )
     due_on = (today + timedelta(days=7)).isoformat()
-    contract = answered(staff.post(f"/projects/{project['id']}/award", {
-        "application_id": application["id"],
-        "milestones": [
-            {"title": "首次入户探访", "due_on": due_on, "amount": 400_000},
-            {"title": "需求评估", "due_on": today.isoformat(), "amount": 600_000},
-        ]}), 201)
-    return {"city": city, "provider": provider, "contract": contract, "project": project,
-            "contractor": clients["contractor"], "due_on": due_on}
+    contract = answered(
+        staff.post(
+            f"/projects/{project['id']}/award",
+            {
+                "application_id": application["id"],
+                "milestones": [
+                    {"title": "首次入户探访", "due_on": due_on, "amount": 400_000},
+                    {"title": "需求评估", "due_on": today.isoformat(), "amount": 600_000},
+                ],
+            },
+        ),
+        201,
+    )
+    return {
+        "city": city,
+        "provider": provider,
+        "contract": contract,
+        "project": project,
+        "contractor": clients["contractor"],
+        "due_on": due_on,
+    }
 
 
 def remind(platform, world, milestone, notice):
-    publish_event(platform.amqp_uri, "projects", "milestone_due", {
-        "contract_id": world["contract"]["id"],
-        "milestone_id": milestone["id"],
-        "project_id": world["project"]["id"],
-        "contractor_id": world["provider"]["id"],
-        "purchaser_id": world["city"]["id"],
-        "title": milestone["title"],
-        "due_on": milestone["due_on"],
-        "notice": notice,
-    })
+    publish_event(
+        platform.amqp_uri,
+        "projects",
+        "milestone_due",
+        {
+            "contract_id": world["contract"]["id"],
+            "milestone_id": milestone["id"],
+            "project_id": world["project"]["id"],
+            "contractor_id": world["provider"]["id"],
+            "purchaser_id": world["city"]["id"],
+            "title": milestone["title"],
+            "due_on": milestone["due_on"],
+            "notice": notice,
+        },
+    )
 
 
 def test_a_contractor_sees_the_bell_for_a_due_date_reminder_and_marks_it_read(

@@ -111,27 +111,63 @@ def the_events():
     """(source, type, data) of every event that calls for a notice, with who must be told."""
     now = utcnow()
     return [
-        ("projects", "milestone_due", reminder(notice="due_in_7_days"),
-         {"contractor.a", "contractor.b"}),
-        ("projects", "milestone_overdue", reminder(days_overdue=31),
-         {"contractor.a", "contractor.b", "staff.city"}),
-        ("projects", "report_awaiting_decision",
-         reminder(report_id=str(uuid.uuid4()), submitted_at=now - timedelta(days=4)),
-         {"staff.city"}),
-        ("projects", "milestone_rejected",
-         {"contract_id": CONTRACT, "milestone_id": str(uuid.uuid4()),
-          "project_id": str(uuid.uuid4()), "reason": "签到表缺页", "rejected_by": "s",
-          "contractor_id": CONTRACTOR},
-         {"contractor.a", "contractor.b"}),
-        ("funding", "disbursement_requested",
-         {"disbursement_id": str(uuid.uuid4()), "contract_id": CONTRACT,
-          "milestone_id": str(uuid.uuid4()), "amount": 500_000, "payee_id": CONTRACTOR,
-          "funding_source_id": str(uuid.uuid4()), "requested_by": "system", "owner_id": CITY},
-         {"finance.city"}),
-        ("volunteers", "hours_awaiting_verification",
-         {"team_id": str(uuid.uuid4()), "leader_user_id": None, "entries": 2,
-          "oldest_started_at": now - timedelta(days=1)},
-         {"leader"}),
+        (
+            "projects",
+            "milestone_due",
+            reminder(notice="due_in_7_days"),
+            {"contractor.a", "contractor.b"},
+        ),
+        (
+            "projects",
+            "milestone_overdue",
+            reminder(days_overdue=31),
+            {"contractor.a", "contractor.b", "staff.city"},
+        ),
+        (
+            "projects",
+            "report_awaiting_decision",
+            reminder(report_id=str(uuid.uuid4()), submitted_at=now - timedelta(days=4)),
+            {"staff.city"},
+        ),
+        (
+            "projects",
+            "milestone_rejected",
+            {
+                "contract_id": CONTRACT,
+                "milestone_id": str(uuid.uuid4()),
+                "project_id": str(uuid.uuid4()),
+                "reason": "签到表缺页",
+                "rejected_by": "s",
+                "contractor_id": CONTRACTOR,
+            },
+            {"contractor.a", "contractor.b"},
+        ),
+        (
+            "funding",
+            "disbursement_requested",
+            {
+                "disbursement_id": str(uuid.uuid4()),
+                "contract_id": CONTRACT,
+                "milestone_id": str(uuid.uuid4()),
+                "amount": 500_000,
+                "payee_id": CONTRACTOR,
+                "funding_source_id": str(uuid.uuid4()),
+                "requested_by": "system",
+                "owner_id": CITY,
+            },
+            {"finance.city"},
+        ),
+        (
+            "volunteers",
+            "hours_awaiting_verification",
+            {
+                "team_id": str(uuid.uuid4()),
+                "leader_user_id": None,
+                "entries": 2,
+                "oldest_started_at": now - timedelta(days=1),
+            },
+            {"leader"},
+        ),
     ]
 
 
@@ -162,9 +198,12 @@ def test_each_event_tells_the_right_people_once_and_a_redelivery_adds_nothing(
 
     def all_told():
         with engine.connect() as connection:
-            return connection.execute(
-                sa.select(sa.func.count()).select_from(notifications)
-            ).scalar_one() >= total
+            return (
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(notifications)
+                ).scalar_one()
+                >= total
+            )
 
     wait_until(all_told, what="every notice written")
     # the duplicates were consumed too (their inbox claims found the first)
@@ -193,8 +232,13 @@ def test_an_event_without_its_optional_field_is_consumed_and_tells_nobody(
         rabbit_config["AMQP_URI"],
         "projects",
         "milestone_rejected",
-        {"contract_id": CONTRACT, "milestone_id": str(uuid.uuid4()),
-         "project_id": str(uuid.uuid4()), "reason": "x", "rejected_by": "s"},
+        {
+            "contract_id": CONTRACT,
+            "milestone_id": str(uuid.uuid4()),
+            "project_id": str(uuid.uuid4()),
+            "reason": "x",
+            "rejected_by": "s",
+        },
     )
     wait_until(lambda: _inbox_count(engine) == 1, what="the event consumed")
     assert told(engine, {}) == {}
@@ -236,7 +280,9 @@ def test_with_the_smtp_server_down_the_notice_is_there_and_the_mail_goes_later(
     config = service_config(rabbit_config, database_url, **smtp_settings(server))
     container_factory(NoticeService, config).start()
     publish_event(
-        rabbit_config["AMQP_URI"], "projects", "report_awaiting_decision",
+        rabbit_config["AMQP_URI"],
+        "projects",
+        "report_awaiting_decision",
         reminder(report_id=str(uuid.uuid4()), submitted_at=utcnow() - timedelta(days=5)),
     )
     wait_until(lambda: told(engine, ids).get("report_awaiting_decision"), what="the notice")

@@ -24,11 +24,17 @@ class SmtpServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> SmtpServer:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "aiosmtpd", "-n",
-                "-l", f"127.0.0.1:{self.port}",
-                "-c", "aiosmtpd.handlers.Mailbox", str(self.directory),
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{self.port}",
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                str(self.directory),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -207,12 +207,19 @@ def test_mail_is_off_without_an_smtp_host_and_retries_back_off_until_the_last_at
     assert MailSettings.from_config({}) is None
     assert MailSettings.from_config({"SMTP_HOST": "  "}) is None
     settings = MailSettings.from_config(
-        {"SMTP_HOST": "mail.local", "SMTP_PORT": "2525", "SMTP_RETRY_SECONDS": "10",
-         "SMTP_MAX_ATTEMPTS": "4", "SMTP_STARTTLS": "true"}
+        {
+            "SMTP_HOST": "mail.local",
+            "SMTP_PORT": "2525",
+            "SMTP_RETRY_SECONDS": "10",
+            "SMTP_MAX_ATTEMPTS": "4",
+            "SMTP_STARTTLS": "true",
+        }
     )
     assert settings is not None and settings.port == 2525 and settings.starttls
     assert [settings.retry_in(n) for n in (1, 2, 3)] == [
-        timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=40)
+        timedelta(seconds=10),
+        timedelta(seconds=20),
+        timedelta(seconds=40),
     ]
     assert settings.retry_in(4) is None
     capped = MailSettings(host="x", retry_seconds=3000, max_attempts=99)
@@ -220,12 +227,19 @@ def test_mail_is_off_without_an_smtp_host_and_retries_back_off_until_the_last_at
 
 
 def test_the_mail_carries_the_notice_and_the_link_in_chinese():
-    settings = MailSettings(host="x", sender="noreply@jinguo.test",
-                            console_url="https://jinguo.test/")
+    settings = MailSettings(
+        host="x", sender="noreply@jinguo.test", console_url="https://jinguo.test/"
+    )
     mail = message(
         settings,
-        Outgoing(str(uuid.uuid4()), "c1@example.org", 0, "里程碑今天到期", "请提交报告。",
-                 "/contracts/abc"),
+        Outgoing(
+            str(uuid.uuid4()),
+            "c1@example.org",
+            0,
+            "里程碑今天到期",
+            "请提交报告。",
+            "/contracts/abc",
+        ),
     )
     assert mail["Subject"] == "【巾帼】里程碑今天到期"
     assert mail["To"] == "c1@example.org" and mail["From"] == "noreply@jinguo.test"

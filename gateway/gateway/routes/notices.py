@@ -89,7 +89,9 @@ class NoticesRoutes(NoticeConsumers):
         try:
             query = NotificationQuery().load(call.query)
         except ValidationError as exc:
-            raise ValidationFailed("the query does not match the schema", fields=exc.messages)
+            raise ValidationFailed(
+                "the query does not match the schema", fields=exc.messages
+            ) from None
         request = page_request(query.get("limit"), query.get("cursor"), arity=2)
         assert call.actor is not None
         with self.db(readonly=True) as uow:  # type: ignore[attr-defined]
