@@ -4,18 +4,19 @@ reaches a real SMTP server — later, when that server was down, the notice in t
 there all along."""
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from gateway.mail import MailRelayProvider
+from gateway.mail import MailRelay, MailRelayProvider, MailSettings
 from gateway.models import notice_deliveries, notifications, users
 from gateway.routes.notices import NoticeConsumers
 from kit.clock import utcnow
 from kit.config import load_config
-from kit.db import create_engine
+from kit.db import DatabaseResource, create_engine
 from kit.dependencies import Database
 from kit.migrate import upgrade
 from tests.support.events import publish_event
@@ -303,3 +304,19 @@ def test_with_the_smtp_server_down_the_notice_is_there_and_the_mail_goes_later(
     finally:
         server.stop()
     assert mail["To"] == "staff@city.test" and "待验收" in mail["Subject"]
+
+
+def test_one_mail_relay_among_replicas_sends_and_another_takes_over_when_its_lease_lapses(
+    gateway_db, database_url
+):
+    resource = DatabaseResource(database_url, service_name="gateway", pool_size=2)
+    try:
+        settings = replace(MailSettings(host="127.0.0.1"), lease_ttl=0.5)
+        first, second = MailRelay(resource, settings), MailRelay(resource, settings)
+        assert first.hold_lease() and first.hold_lease()  # taken, then renewed
+        assert not second.hold_lease()  # while the first holds it, the second sends nothing
+        assert second.send_once() == 0
+        wait_until(second.hold_lease, timeout=5, what="the lapsed lease taken over")
+        assert not first.hold_lease()
+    finally:
+        resource.dispose()
