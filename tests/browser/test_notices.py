@@ -1,7 +1,7 @@
 """The bell (消息通知): a contractor whose milestones fall due in 7 days and today sees the
 badge with her unread count, opens the dropdown, follows a notice to her contract (which marks
-it read), and on the page 消息通知 marks the rest read. Screenshots of the badge, the dropdown
-and the page."""
+it read), and on the page 消息通知 marks the rest read and sets her e-mail address.
+Screenshots of the badge, the dropdown and the page."""
 
 from __future__ import annotations
 
@@ -182,4 +182,15 @@ def test_a_contractor_sees_the_bell_for_a_due_date_reminder_and_marks_it_read(
     expect(table).to_contain_text("暂无通知")
     person.shot("notices-page-all-read")
     assert api.get("/notifications/unread-count").json()["unread"] == 0
+
+    # her address for the same notices by e-mail: a wrong one is named under the field
+    page.get_by_label("邮件提醒邮箱").fill("不是邮箱")
+    page.get_by_test_id("notice-email-save").click()
+    expect(page.locator(".el-form-item__error")).to_have_text("邮箱格式不正确")
+    page.get_by_label("邮件提醒邮箱").fill("chunhui@example.org")
+    page.get_by_test_id("notice-email-save").click()
+    expect(page.locator(".el-form-item__error")).to_have_count(0)
+    expect(page.get_by_text("邮箱已保存")).to_be_visible()
+    person.shot("notices-page-email")
+    assert api.get("/users/me/email").json() == {"email": "chunhui@example.org"}
     assert person.errors == []

@@ -1,6 +1,6 @@
 // Notifications (消息通知): the bell's count, the latest few, marking read, and where a
 // notice leads in the console. The API keeps each user's own; the count is one small request.
-import { get, post } from "./api.js";
+import { api, get, post } from "./api.js";
 
 /** How often the bell asks for the unread count (ms): modest, one tiny answer a minute. */
 export const POLL_MS = 60_000;
@@ -32,6 +32,8 @@ export const unreadCount = async () => (await get("/notifications/unread-count")
 export const latest = (limit = 5) => get("/notifications", { limit });
 export const markRead = (id) => post(`/notifications/${id}/read`);
 export const markAllRead = () => post("/notifications/read-all");
+export const myEmail = async () => (await get("/users/me/email")).email;
+export const setMyEmail = (email) => api("PUT", "/users/me/email", { body: { email: email || null } });
 
 // the bell and the page share one count: marking read on the page updates the badge at once
 const listeners = new Set();
