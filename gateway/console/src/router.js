@@ -16,6 +16,7 @@ import ops from "./areas/ops/routes.js";
 import workbench from "./areas/workbench/routes.js";
 import disclosure from "./areas/disclosure/routes.js";
 import assessment from "./areas/assessment/routes.js";
+import notices from "./areas/notices/routes.js";
 
 /** Every area's routes, in menu order. */
 export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment, ...ops];
@@ -47,6 +48,7 @@ export const router = createRouter({
       children: [
         { path: "", redirect: () => homeFor(session.user) },
         ...AREAS,
+        ...notices,
         { path: "forbidden", component: NotFound, meta: { title: "无权查看" } },
         { path: ":rest(.*)*", component: NotFound, meta: { title: "页面不存在" } },
       ],
