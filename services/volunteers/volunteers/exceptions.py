@@ -14,6 +14,7 @@ __all__ = [
     "ActivityNotFound",
     "AlreadyEnrolled",
     "AlreadyMember",
+    "CertificateNotFound",
     "DuplicateTeam",
     "DuplicateVolunteer",
     "EnrolmentNotFound",
@@ -69,6 +70,13 @@ class EnrolmentNotFound(NotFound):
 
     def __init__(self, enrolment_id: str) -> None:
         super().__init__(f"no enrolment {enrolment_id}", enrolment_id=enrolment_id)
+
+
+class CertificateNotFound(NotFound):
+    code = "CERTIFICATE_NOT_FOUND"
+
+    def __init__(self, certificate_id: str) -> None:
+        super().__init__(f"no certificate {certificate_id}", certificate_id=certificate_id)
 
 
 class HoursNotFound(NotFound):
