@@ -25,6 +25,10 @@ users = sa.Table(
     sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_by", sa.String(36), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    #: a volunteer's account: the volunteer record she is (in the volunteers service, whose
+    #: record carries the account's id too); one account per volunteer
+    sa.Column("volunteer_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("volunteer_id"),
 )
 
 #: one row per (user, Idempotency-Key): the request's fingerprint and, once done, its response

@@ -19,6 +19,7 @@ from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
+from gateway.routes.certificates import CertificatesRoutes
 from gateway.routes.disclosure import DisclosureRoutes
 from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
@@ -55,6 +56,7 @@ class GatewayService(
     ProjectsRoutes,
     FundingRoutes,
     VolunteersRoutes,
+    CertificatesRoutes,
     FilesRoutes,
     OperationsRoutes,
     OpsRoutes,

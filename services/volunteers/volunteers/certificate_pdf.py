@@ -55,7 +55,7 @@ class FontMissing(RuntimeError):
 def font_path() -> tuple[str, int]:
     configured = os.environ.get("CERTIFICATE_FONT_PATH")
     candidates: Sequence[tuple[str, int]] = (
-        ((configured, 0),) + FONT_PATHS if configured else FONT_PATHS
+        ((configured, 0), *FONT_PATHS) if configured else FONT_PATHS
     )
     for path, index in candidates:
         if os.path.exists(path):
@@ -107,9 +107,18 @@ def render(content: dict[str, Any], code: str, verify_url: str, *, revoked: bool
     pdf = Canvas(buffer, pagesize=A4, pageCompression=1, initialFontName=font)
     pdf.setTitle(f"志愿服务证明 {content['number']}")
     pdf.setAuthor(content.get("issuer_name") or "")
-    width, height = A4
-    left, right = 25 * mm, width - 25 * mm
+    _heading(pdf, font, content)
+    _body(pdf, font, content)
+    _footer(pdf, font, content, code, verify_url)
+    if revoked:
+        _revoked_stamp(pdf, font)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
 
+
+def _heading(pdf: Canvas, font: str, content: dict[str, Any]) -> None:
+    width, height = A4
     pdf.setStrokeColor(RED)
     pdf.setLineWidth(2)
     pdf.rect(15 * mm, 15 * mm, width - 30 * mm, height - 30 * mm)
@@ -118,14 +127,18 @@ def render(content: dict[str, Any], code: str, verify_url: str, *, revoked: bool
     pdf.drawCentredString(width / 2, height - 50 * mm, "志愿服务证明")
     pdf.setFillColor(GREY)
     pdf.setFont(font, 10.5)
-    pdf.drawRightString(right, height - 62 * mm, f"证明编号：{content['number']}")
+    pdf.drawRightString(width - 25 * mm, height - 62 * mm, f"证明编号：{content['number']}")
 
+
+def _body(pdf: Canvas, font: str, content: dict[str, Any]) -> None:
+    left, height = 25 * mm, A4[1]
     pdf.setFillColorRGB(0, 0, 0)
     pdf.setFont(font, 13)
-    id_text = f"（身份证号 {content['masked_id_number']}）" if content.get("masked_id_number") else ""
+    masked = content.get("masked_id_number")
+    id_text = f"（身份证号 {masked}）" if masked else ""
     themes = "、".join(THEME_LABELS.get(t, t) for t in content.get("themes") or []) or "—"
     places = "、".join(content.get("places") or []) or "—"
-    body = [
+    lines = [
         f"兹证明 {content['volunteer_name']}{id_text}",
         f"于 {_date(content['period_from'])} 至 {_date(content['period_to'])} 期间参加志愿服务，",
         f"经核验的服务时长共计 {_hours(content['total_hours'])} 小时"
@@ -134,10 +147,9 @@ def render(content: dict[str, Any], code: str, verify_url: str, *, revoked: bool
         f"服务地点：{places}",
     ]
     y = height - 80 * mm
-    for line in body:
+    for line in lines:
         pdf.drawString(left, y, line)
         y -= 9 * mm
-
     pdf.setFont(font, 12)
     pdf.drawString(left, y, "服务活动：")
     y -= 7 * mm
@@ -146,28 +158,31 @@ def render(content: dict[str, Any], code: str, verify_url: str, *, revoked: bool
         pdf.drawString(left + 5 * mm, y, line)
         y -= 6 * mm
 
+
+def _footer(pdf: Canvas, font: str, content: dict[str, Any], code: str, url: str) -> None:
+    left, right = 25 * mm, A4[0] - 25 * mm
+    pdf.setFillColorRGB(0, 0, 0)
     pdf.setFont(font, 13)
     pdf.drawRightString(right, 82 * mm, f"出具单位：{content['issuer_name']}")
     pdf.drawRightString(right, 73 * mm, f"出具日期：{_date(content['issued_on'])}")
-
     size = 32 * mm
-    pdf.drawImage(_qr(verify_url), left, 30 * mm, size, size)
+    text_x = left + size + 5 * mm
+    pdf.drawImage(_qr(url), left, 30 * mm, size, size)
     pdf.setFont(font, 10)
-    pdf.drawString(left + size + 5 * mm, 54 * mm, f"验证码：{code}")
-    pdf.drawString(left + size + 5 * mm, 47 * mm, "扫描二维码，或在“证明查验”页输入编号与验证码，")
-    pdf.drawString(left + size + 5 * mm, 41 * mm, "核验本证明的真伪与是否有效。")
+    pdf.drawString(text_x, 54 * mm, f"验证码：{code}")
+    pdf.drawString(text_x, 47 * mm, "扫描二维码，或在“证明查验”页输入编号与验证码，")
+    pdf.drawString(text_x, 41 * mm, "核验本证明的真伪与是否有效。")
     pdf.setFillColor(GREY)
     pdf.setFont(font, 8)
-    pdf.drawString(left + size + 5 * mm, 34 * mm, verify_url[:90])
+    pdf.drawString(text_x, 34 * mm, url[:90])
 
-    if revoked:
-        pdf.saveState()
-        pdf.setFillColor(RED)
-        pdf.setFont(font, 60)
-        pdf.translate(width / 2, height / 2)
-        pdf.rotate(30)
-        pdf.drawCentredString(0, 0, "已撤销")
-        pdf.restoreState()
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+
+def _revoked_stamp(pdf: Canvas, font: str) -> None:
+    width, height = A4
+    pdf.saveState()
+    pdf.setFillColor(RED)
+    pdf.setFont(font, 60)
+    pdf.translate(width / 2, height / 2)
+    pdf.rotate(30)
+    pdf.drawCentredString(0, 0, "已撤销")
+    pdf.restoreState()

@@ -306,11 +306,3 @@ class LinkAccount:
 
     volunteer_id: str
     user_id: str
-
-
-@dataclass(frozen=True)
-class UnlinkAccount:
-    """The link undone (the account could not be made after all)."""
-
-    volunteer_id: str
-    user_id: str

@@ -388,13 +388,6 @@ class VolunteersService(DirectoryConsumer, Operations, UseCases[Context]):
         command = c.LinkAccount(volunteer_id=volunteer_id, user_id=user_id)
         return ACCOUNT_LINK.dump(self.execute(actor, certificates.link_account, command))
 
-    @rpc
-    def unlink_account(
-        self, volunteer_id: str, user_id: str, actor: dict[str, Any]
-    ) -> dict[str, Any]:
-        command = c.UnlinkAccount(volunteer_id=volunteer_id, user_id=user_id)
-        return ACCOUNT_LINK.dump(self.execute(actor, certificates.unlink_account, command))
-
     # --- the annual assessment (目标考核) --------------------------------------------------------
 
     @rpc

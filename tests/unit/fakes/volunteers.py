@@ -26,7 +26,6 @@ from language.actor import Actor
 from tests.unit.fakes import FakeDirectory, FakeUnitOfWork
 from volunteers.context import Context
 from volunteers.crypto import PersonalData
-from volunteers.signing import CertificateKey
 from volunteers.domain.activities import Activity, Enrolment
 from volunteers.domain.certificates import Certificate, ServedEntry
 from volunteers.domain.hours import ServiceHours
@@ -39,6 +38,7 @@ from volunteers.exceptions import (
     TeamNotFound,
     VolunteerNotFound,
 )
+from volunteers.signing import CertificateKey
 
 VolunteerCondition = Callable[[Volunteer], bool]
 TeamCondition = Callable[[str], bool]

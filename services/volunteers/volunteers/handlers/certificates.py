@@ -23,7 +23,6 @@ from volunteers.commands import (
     ListCertificates,
     PreviewCertificate,
     RevokeCertificate,
-    UnlinkAccount,
     VerifyCertificate,
 )
 from volunteers.context import Context
@@ -203,16 +202,6 @@ def link_account(ctx: Context, command: LinkAccount) -> dict[str, Any]:
         raise AccountLinked("the volunteer has an account already", volunteer_id=volunteer.id)
     volunteer.user_id = command.user_id
     return {"volunteer_id": volunteer.id, "user_id": command.user_id, "name": volunteer.name}
-
-
-def unlink_account(ctx: Context, command: UnlinkAccount) -> dict[str, Any]:
-    """The link undone when the account could not be made (only that account's link)."""
-    if ctx.actor.role not in ("admin", "federation_staff"):
-        raise OutOfScope("volunteer accounts are made by staff or an admin", role=ctx.actor.role)
-    volunteer = ctx.repo.volunteer(command.volunteer_id, for_update=True)
-    if volunteer.user_id == command.user_id:
-        volunteer.user_id = None
-    return {"volunteer_id": volunteer.id, "user_id": None, "name": volunteer.name}
 
 
 def certificate_view(certificate: Certificate) -> dict[str, Any]:
