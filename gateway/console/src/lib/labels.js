@@ -8,6 +8,7 @@ export const ROLES = {
   finance_officer: "财务人员",
   ops: "运维人员",
   team_leader: "志愿服务队队长",
+  volunteer: "志愿者",
 };
 
 export const PROJECT_STATUS = {
