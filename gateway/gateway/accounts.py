@@ -139,12 +139,6 @@ def create_user(
     """A new user; ``organization_kind(id)`` asks the registry what the organization is."""
     username, password, role = data["username"], data["password"], data["role"]
     organization_id = data.get("organization_id")
-    if role == "volunteer" and not data.get("volunteer_id"):
-        raise InvalidInput(
-            "a volunteer's account is made from her record (POST /volunteers/{id}/account)",
-            field="role",
-            rule="volunteer_account",
-        )
     identity.check_username(username)
     identity.check_password(username, password)
     kind = organization_kind(organization_id) if organization_id else None

@@ -237,12 +237,12 @@ def test_a_volunteer_reaches_her_own_and_nothing_else(platform, world):
     # the account made before the volunteers service refused to link it is gone again
     users = expect(admin.get("/users", params={"limit": 500}), 200)["items"]
     assert "qz.v.x" not in {u["username"] for u in users}
-    expect(
-        admin.post(
-            "/users", {"username": "qz.v.bad", "password": "a-good-password-1", "role": "volunteer"}
-        ),
-        422,
-    )
+    # an account an admin makes with the role alone is linked to nobody: it reaches nothing
+    unlinked = {"username": "qz.v.none", "password": "a-good-password-1", "role": "volunteer"}
+    assert expect(admin.post("/users", unlinked), 201)["volunteer_id"] is None
+    nobody = platform.client(platform.token("qz.v.none", "a-good-password-1"))
+    assert expect(nobody.get("/certificates"), 200)["items"] == []
+    expect(nobody.get(f"/volunteers/{her['id']}"), 404)
     account = expect(
         staff.post(
             f"/volunteers/{her['id']}/account",

@@ -79,7 +79,6 @@ export const RULES = {
   after_since: "结束日期须晚于开始日期",
   after_period_from: "结束日期不能早于开始日期",
   no_verified_hours: "该期间没有经核验的服务时长，不能出具证明",
-  volunteer_account: "志愿者账号须在志愿者页面开通",
   after_project_start: "须晚于项目开始日期",
   common: "密码过于常见，请换一个",
   too_common: "密码过于常见，请换一个",
