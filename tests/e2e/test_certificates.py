@@ -218,6 +218,24 @@ def test_issue_download_verify_and_revoke(platform, world):
         409,
         "INVALID_TRANSITION",
     )
+    revoked_pdf = SCREENSHOTS / "certificate-revoked.pdf"
+    revoked_pdf.write_bytes(expect(staff.get(f"/certificates/{issued['id']}/pdf"), 200).content)
+    text = subprocess.run(
+        ["pdftotext", str(revoked_pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "已撤销" in text and number in text
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "80",
+            "-singlefile",
+            str(revoked_pdf),
+            str(revoked_pdf.with_suffix("")),
+        ],
+        check=True,
+    )
     answer = expect(visitor.get(f"/public/certificates/{number}", params={"code": code}), 200)
     assert answer["result"] == "revoked"
 

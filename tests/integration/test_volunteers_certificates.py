@@ -4,12 +4,17 @@ verification, a revoked one says so, and hours corrected after issue leave it as
 
 import json
 
+import eventlet
+import pytest
 import sqlalchemy as sa
 
 from kit.db import connect
+from kit.rpc import RemoteFailure
 from tests.integration import test_volunteers_service as base
 from tests.integration.test_volunteers_service import PHONE, STARTS, refused
+from tests.support.rpc import ServiceRpcProxy
 from volunteers.models import certificates, service_hours
+from volunteers.service import VolunteersService
 
 # the volunteers service's fixtures: a container on each database, its world
 volunteers_db = base.volunteers_db
@@ -134,3 +139,35 @@ def test_numbers_run_on_within_the_year_and_no_hours_no_certificate(roster):
     assert (failure.code, failure.details["rule"]) == ("NO_VERIFIED_HOURS", "no_verified_hours")
     listed = roster.svc.list_certificates({"volunteer_id": volunteer["id"]}, roster.staff)
     assert listed["total"] == 2
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_certificates_issued_at_once_by_two_replicas_get_one_number_each(
+    roster, container_factory, volunteers_config
+):
+    container_factory(VolunteersService, volunteers_config).start()  # a second replica
+    volunteer, _, _ = served(roster, (STARTS, "2"))
+
+    def issue_one(n):
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            actor = roster.staff if n % 2 else roster.admin
+            payload = {"volunteer_id": volunteer["id"], **PERIOD, "issuer_id": roster.district}
+            return svc.issue_certificate(payload, actor)["number"]
+
+    numbers = list(eventlet.GreenPool(8).imap(issue_one, range(8)))
+    assert len(set(numbers)) == 8, numbers
+    assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 9))
+
+    certificate_id = roster.rows(certificates)[0].id
+
+    def revoke(n):
+        with ServiceRpcProxy("volunteers", volunteers_config) as svc:
+            try:
+                return svc.revoke_certificate(certificate_id, {"reason": f"第{n}次"}, roster.staff)[
+                    "status"
+                ]
+            except RemoteFailure as failure:
+                return failure.code
+
+    outcomes = list(eventlet.GreenPool(6).imap(revoke, range(6)))
+    assert sorted(outcomes) == ["INVALID_TRANSITION"] * 5 + ["revoked"], outcomes

@@ -181,6 +181,8 @@ def _revoked_stamp(pdf: Canvas, font: str) -> None:
     width, height = A4
     pdf.saveState()
     pdf.setFillColor(RED)
+    pdf.setFont(font, 12)
+    pdf.drawString(25 * mm, height - 62 * mm, "本证明已撤销，不再有效")
     pdf.setFont(font, 60)
     pdf.translate(width / 2, height / 2)
     pdf.rotate(30)

@@ -49,6 +49,8 @@ from volunteers.models import (
 #: COPY runs with the green wait callback unset, so while it waits the whole process waits
 COPY_LOCK_TIMEOUT = "5s"
 _ONE_DAY = timedelta(days=1)
+#: the advisory lock under which a year's certificate numbers are taken (plus the year)
+CERTIFICATE_NUMBER_LOCK = 0x4A47_0000
 
 
 #: the orders a person may list teams, volunteers and activities in (``sort=name``,
@@ -539,8 +541,12 @@ class VolunteersRepository:
         return self.session.execute(query).scalars().first()
 
     def next_certificate_sequence(self, year: int) -> int:
-        """The next number of the year (a collision with another process's issue fails on the
-        unique (year, sequence) and the issue is tried again)."""
+        """The next number of the year. On PostgreSQL the year's numbers are taken in turn (a
+        transaction-scoped advisory lock, held to the commit); on SQLite writers are serialised
+        anyway, and a collision on the unique (year, sequence) has the issue tried again."""
+        if self.dialect == "postgresql":
+            key = CERTIFICATE_NUMBER_LOCK + year
+            self.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         query = sa.select(sa.func.max(certificates.c.sequence)).where(certificates.c.year == year)
         return int(self.session.execute(query).scalar() or 0) + 1
 
