@@ -35,6 +35,7 @@ from volunteers.domain.certificates import (
     verification_code,
 )
 from volunteers.exceptions import (
+    AccountLinked,
     CertificateNotFound,
     InvalidTransition,
     OutOfScope,
@@ -42,7 +43,6 @@ from volunteers.exceptions import (
     VolunteerNotFound,
 )
 from volunteers.handlers import activities, certificates, hours, volunteers
-from volunteers.handlers.certificates import AccountLinked
 from volunteers.repository import CERTIFICATE_ORDER
 from volunteers.signing import CertificateKey
 

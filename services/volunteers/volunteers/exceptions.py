@@ -9,6 +9,7 @@ from __future__ import annotations
 from kit.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, OutOfScope
 
 __all__ = [
+    "AccountLinked",
     "ActivityEnded",
     "ActivityFull",
     "ActivityNotFound",
@@ -77,6 +78,12 @@ class CertificateNotFound(NotFound):
 
     def __init__(self, certificate_id: str) -> None:
         super().__init__(f"no certificate {certificate_id}", certificate_id=certificate_id)
+
+
+class AccountLinked(Conflict):
+    """The volunteer's record is linked to another account already (one per volunteer)."""
+
+    code = "VOLUNTEER_ACCOUNT_EXISTS"
 
 
 class HoursNotFound(NotFound):

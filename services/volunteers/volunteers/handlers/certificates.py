@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from kit.clock import local_date
-from kit.errors import Conflict
 from kit.paging import fetched_page
 from volunteers.commands import (
     GetCertificate,
@@ -30,16 +29,18 @@ from volunteers.domain import certificates as rules
 from volunteers.domain.certificates import Certificate
 from volunteers.domain.identity import mask_id_number
 from volunteers.domain.scope import ROSTER_ROLES
-from volunteers.exceptions import CertificateNotFound, OutOfScope, RuleBroken, VolunteerNotFound
+from volunteers.exceptions import (
+    AccountLinked,
+    CertificateNotFound,
+    OutOfScope,
+    RuleBroken,
+    VolunteerNotFound,
+)
 from volunteers.handlers.volunteers import visible_volunteer
 
 #: who issues certificates (the service narrows each to her line)
 ISSUERS = ("admin", "federation_staff", "team_leader")
 ISSUER_KINDS = ("federation", "host_unit")
-
-
-class AccountLinked(Conflict):
-    code = "VOLUNTEER_ACCOUNT_EXISTS"
 
 
 def _issuer(ctx: Context, issuer_id: str | None) -> tuple[dict[str, Any], Any]:
