@@ -34,6 +34,10 @@ users = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     #: where her notifications are also mailed (when an SMTP relay is configured); optional
     sa.Column("email", sa.String(254), nullable=True),
+    #: a volunteer's account: the volunteer record she is (in the volunteers service, whose
+    #: record carries the account's id too); one account per volunteer
+    sa.Column("volunteer_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("volunteer_id"),
 )
 
 #: one row per (user, Idempotency-Key): the request's fingerprint and, once done, its response

@@ -57,6 +57,9 @@ class UserOut(Schema):
     organization_id = fields.String(allow_none=True)
     disabled = fields.Boolean()
     created_at = fields.AwareDateTime()
+    volunteer_id = fields.String(
+        allow_none=True, metadata={"description": "a volunteer account's own record"}
+    )
 
 
 class UserPage(Schema):

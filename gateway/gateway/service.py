@@ -20,6 +20,7 @@ from gateway.idempotency import IdempotencyKeys
 from gateway.mail import MailRelayProvider
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
+from gateway.routes.certificates import CertificatesRoutes
 from gateway.routes.disclosure import DisclosureRoutes
 from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
@@ -58,6 +59,7 @@ class GatewayService(
     ProjectsRoutes,
     FundingRoutes,
     VolunteersRoutes,
+    CertificatesRoutes,
     FilesRoutes,
     OperationsRoutes,
     OpsRoutes,

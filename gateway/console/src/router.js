@@ -17,9 +17,10 @@ import workbench from "./areas/workbench/routes.js";
 import disclosure from "./areas/disclosure/routes.js";
 import assessment from "./areas/assessment/routes.js";
 import notices from "./areas/notices/routes.js";
+import certificates from "./areas/certificates/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment, ...ops];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...certificates, ...assessment, ...ops];
 
 // every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {
@@ -29,6 +30,7 @@ const HOME_BY_ROLE = {
   finance_officer: "/workbench",
   team_leader: "/workbench",
   ops: "/ops",
+  volunteer: "/my-service",
 };
 
 export function homeFor(user) {

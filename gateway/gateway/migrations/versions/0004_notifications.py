@@ -1,6 +1,6 @@
 """notifications and their e-mail deliveries, users' e-mail, the kit's inbox and lease
 
-Revision ID: 0004_notifications
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02 12:30:00.000000
 """
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import kit.db
 
 
-revision = '0004_notifications'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
