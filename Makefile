@@ -101,11 +101,15 @@ replay-dlq: venv
 	$(BIN)/jinguo-dlq services/$(SERVICE)/config.yaml replay $(if $(QUEUE),--queue $(QUEUE),)
 
 # what the tests need besides Python (Debian packages, apt as root or with sudo), each only if
-# missing: promtool (prometheus) for the alert rules, chromium and a CJK font for the console
+# missing: promtool (prometheus) for the alert rules, chromium and a CJK font for the console;
+# a TrueType CJK font the certificate PDF embeds (reportlab embeds TrueType, not the CFF of
+# Noto CJK: volunteers.certificate_pdf.FONT_PATHS) and poppler-utils (pdftotext, pdftoppm)
 TOOL_PACKAGES = $(if $(shell command -v promtool),,prometheus) \
 	$(if $(wildcard /usr/bin/chromium),,chromium) \
 	$(if $(shell command -v fc-list),,fontconfig) \
-	$(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-noto-cjk)
+	$(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-noto-cjk) \
+	$(if $(wildcard /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc),,fonts-wqy-zenhei) \
+	$(if $(shell command -v pdftoppm),,poppler-utils)
 tools:
 	@test -z "$(strip $(TOOL_PACKAGES))" || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -115,6 +119,8 @@ tools:
 	@promtool --version | head -1
 	@/usr/bin/chromium --version
 	@fc-match -f '%{family}\n' :lang=zh-cn
+	@ls /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+	@pdftoppm -v 2>&1 | head -1
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* $(CONSOLE)/node_modules $(CONSOLE)/dist

@@ -37,8 +37,9 @@ CONFIGS = [
     "services/volunteers/config.yaml",
     "gateway/config.yaml",
 ]
-#: the volunteers service's keys for personal data (base64 of 32 random bytes each)
-VOLUNTEER_KEYS = ("VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY")
+#: the volunteers service's keys for personal data and the certificates' signing key (base64
+#: of 32 random bytes each)
+VOLUNTEER_KEYS = ("VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY", "CERTIFICATE_SIGNING_KEY")
 #: the key RPC requests are signed with (base64 of 32 random bytes), shared by every process
 RPC_KEY = "JINGUO_RPC_KEY"
 #: where a generated secret is kept under var/ when not by its variable's name

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway import identity, throttle
 from gateway.auth import hash_password, password_matches
 from gateway.errors import NotFound, TooManyAttempts, Unauthorized
-from gateway.identity import User, UserChange, UsernameTaken
+from gateway.identity import User, UserChange, UsernameTaken, VolunteerAccountExists
 from gateway.store import ThrottleStore, UserStore
 from kit.clock import utcnow
 from kit.db import DatabaseResource
@@ -150,16 +150,48 @@ def create_user(
         organization_id=organization_id,
         created_by=actor.user_id,
         created_at=at,
+        volunteer_id=data.get("volunteer_id"),
     )
     try:
         with resource() as uow:
             store = UserStore(uow.session)
             if store.by_username(username) is not None:
                 raise UsernameTaken(username)
+            if user.volunteer_id and store.by_volunteer(user.volunteer_id) is not None:
+                raise VolunteerAccountExists(user.volunteer_id)
             store.add(user)
             uow.commit()
     except IntegrityError:
         raise UsernameTaken(username) from None
+    return user
+
+
+def create_volunteer_account(
+    resource: DatabaseResource,
+    volunteer_id: str,
+    data: dict,
+    actor: Actor,
+    at: datetime,
+    link: Callable[[str], object],
+) -> User:
+    """A ``volunteer`` account for her record: the user first (the username and the one
+    account per volunteer are checked here), then the volunteers service links her record to
+    it (and refuses a volunteer the actor may not see, 404); if the link fails the user is
+    removed again."""
+    user = create_user(
+        resource,
+        {**data, "role": "volunteer", "organization_id": None, "volunteer_id": volunteer_id},
+        actor,
+        at,
+        lambda organization_id: None,
+    )
+    try:
+        link(user.id)
+    except BaseException:
+        with resource() as uow:
+            UserStore(uow.session).delete(user.id)
+            uow.commit()
+        raise
     return user
 
 

@@ -51,6 +51,13 @@ class UsernameTaken(Conflict):
         super().__init__(f"the username {username!r} is taken", field="username")
 
 
+class VolunteerAccountExists(Conflict):
+    code = "VOLUNTEER_ACCOUNT_EXISTS"
+
+    def __init__(self, volunteer_id: str) -> None:
+        super().__init__("the volunteer has an account already", volunteer_id=volunteer_id)
+
+
 class LastActiveAdmin(Conflict):
     code = "LAST_ACTIVE_ADMIN"
 
@@ -73,6 +80,8 @@ class User:
     disabled: bool = False
     #: raised whenever the user's tokens must end (see ``end_sessions``)
     token_version: int = 0
+    #: a volunteer's account: her record in the volunteers service
+    volunteer_id: str | None = None
 
     @property
     def active_admin(self) -> bool:

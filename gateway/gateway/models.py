@@ -1,15 +1,22 @@
-"""The gateway's own tables: users, login throttling counters, and the responses kept for
-Idempotency-Key replays."""
+"""The gateway's own tables: users, login throttling counters, the responses kept for
+Idempotency-Key replays, and the users' notifications with their e-mail deliveries."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from kit import tables
 from kit.db import NAMING_CONVENTION, UTCDateTime
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-#: the gateway publishes and consumes no events: no outbox or inbox tables
+#: the gateway publishes no events (no outbox), but consumes the reminders' events for the
+#: notifications (the kit's ``inbox``) and runs one mail relay among its replicas (a lease
+#: row in ``outbox_lease``): those two kit tables only
 KIT_TABLES = False
+kit_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+tables.inbox.to_metadata(kit_metadata)
+tables.outbox_lease.to_metadata(kit_metadata)
+INCLUDE_METADATA = (kit_metadata,)
 
 users = sa.Table(
     "users",
@@ -25,6 +32,12 @@ users = sa.Table(
     sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_by", sa.String(36), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    #: where her notifications are also mailed (when an SMTP relay is configured); optional
+    sa.Column("email", sa.String(254), nullable=True),
+    #: a volunteer's account: the volunteer record she is (in the volunteers service, whose
+    #: record carries the account's id too); one account per volunteer
+    sa.Column("volunteer_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("volunteer_id"),
 )
 
 #: one row per (user, Idempotency-Key): the request's fingerprint and, once done, its response
@@ -74,4 +87,42 @@ dead_letter_replays = sa.Table(
     sa.Column("requested_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime(), nullable=True),
     sa.Index("ix_dead_letter_replays_requested_at", "requested_at", "id"),
+)
+
+#: one in-app notice for one user (``gateway.notices``), made from one event: once per
+#: (event, user), however often the event is delivered
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.String(36), nullable=False),
+    #: the event type it came from (milestone_due, ...)
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    #: the console's route of the object it is about (``/contracts/<id>``)
+    sa.Column("link", sa.String(500), nullable=True),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("read_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("event_id", "user_id"),
+    sa.Index("ix_notifications_user_id_created_at", "user_id", "created_at", "id"),
+)
+
+#: a notice to send through another channel (e-mail), written with the notice and sent
+#: after it committed by the mail relay (``gateway.mail``): pending until sent, retried
+#: with backoff, failed after the last attempt
+notice_deliveries = sa.Table(
+    "notice_deliveries",
+    metadata,
+    sa.Column("notification_id", sa.String(36), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("address", sa.String(254), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_notice_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
 )

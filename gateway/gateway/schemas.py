@@ -57,6 +57,9 @@ class UserOut(Schema):
     organization_id = fields.String(allow_none=True)
     disabled = fields.Boolean()
     created_at = fields.AwareDateTime()
+    volunteer_id = fields.String(
+        allow_none=True, metadata={"description": "a volunteer account's own record"}
+    )
 
 
 class UserPage(Schema):
@@ -152,3 +155,57 @@ class ContractMoneyPage(Schema):
     items = fields.List(fields.Nested(ContractMoneyOut))
     next_cursor = fields.String(allow_none=True)
     total = total_field()
+
+
+# --- notifications (gateway.notices) ---------------------------------------------------
+
+
+class NotificationQuery(PageQuery):
+    unread = fields.Boolean(
+        load_default=False, metadata={"description": "only the ones not read yet"}
+    )
+
+
+class NotificationOut(Schema):
+    id = fields.String()
+    kind = fields.String(
+        metadata={
+            "description": "what it is about: milestone_due, milestone_overdue, "
+            "report_awaiting_decision, milestone_rejected, disbursement_requested, "
+            "hours_awaiting_verification"
+        }
+    )
+    title = fields.String()
+    body = fields.String()
+    link = fields.String(
+        allow_none=True, metadata={"description": "the console's route of the object"}
+    )
+    created_at = fields.AwareDateTime()
+    read_at = fields.AwareDateTime(allow_none=True)
+
+
+class NotificationPage(Schema):
+    items = fields.List(fields.Nested(NotificationOut))
+    next_cursor = fields.String(allow_none=True)
+    total = total_field()
+
+
+class UnreadCountOut(Schema):
+    unread = fields.Integer()
+
+
+class MarkedReadOut(Schema):
+    marked = fields.Integer(metadata={"description": "how many were unread and are now read"})
+
+
+class EmailIn(Strict):
+    email = fields.Email(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=254),
+        metadata={"description": "where notifications are also mailed; null: none"},
+    )
+
+
+class EmailOut(Schema):
+    email = fields.String(allow_none=True)

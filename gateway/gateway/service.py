@@ -17,12 +17,15 @@ from gateway.blobstore import BlobStoreProvider
 from gateway.healthcache import HealthCache
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
+from gateway.mail import MailRelayProvider
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
+from gateway.routes.certificates import CertificatesRoutes
 from gateway.routes.disclosure import DisclosureRoutes
 from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
 from gateway.routes.identity import IdentityRoutes
+from gateway.routes.notices import NoticesRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.ops import OpsRoutes
 from gateway.routes.projects import ProjectsRoutes
@@ -36,7 +39,8 @@ from kit.operations import Metrics
 
 
 class GatewayDatabase(Database):
-    """The gateway's own database (users, idempotency keys); creates the admin at start."""
+    """The gateway's own database (users, idempotency keys, notifications; the inbox of the
+    events it consumes for them); creates the admin at start."""
 
     def __init__(self) -> None:
         super().__init__(outbox=False)
@@ -55,12 +59,14 @@ class GatewayService(
     ProjectsRoutes,
     FundingRoutes,
     VolunteersRoutes,
+    CertificatesRoutes,
     FilesRoutes,
     OperationsRoutes,
     OpsRoutes,
     WorkbenchRoutes,
     DisclosureRoutes,
     AssessmentRoutes,
+    NoticesRoutes,
 ):
     name = "gateway"
 
@@ -68,6 +74,8 @@ class GatewayService(
     auth = Auth()
     config = Config()
     metrics = Metrics()
+    #: e-mail for the notifications: the relay runs when SMTP_HOST is set (else None)
+    mail = MailRelayProvider()
     registry = ServiceRpc("registry")
     projects = ServiceRpc("projects")
     funding = ServiceRpc("funding")

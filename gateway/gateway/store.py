@@ -23,6 +23,12 @@ class UserStore:
         row = self.session.execute(sa.select(users).where(users.c.username == username)).first()
         return _user(row)
 
+    def by_volunteer(self, volunteer_id: str) -> User | None:
+        row = self.session.execute(
+            sa.select(users).where(users.c.volunteer_id == volunteer_id)
+        ).first()
+        return _user(row)
+
     def get(self, user_id: str, *, for_update: bool = False) -> User | None:
         query = sa.select(users).where(users.c.id == user_id)
         if for_update:
@@ -53,6 +59,9 @@ class UserStore:
             query = query.where(users.c.username > after[0])
         return [_user(row) for row in self.session.execute(query)]  # type: ignore[misc]
 
+    def delete(self, user_id: str) -> None:
+        self.session.execute(sa.delete(users).where(users.c.id == user_id))
+
     def count(self) -> int:
         return int(self.session.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
 
@@ -68,6 +77,7 @@ def _columns(user: User) -> dict[str, Any]:
         "token_version": user.token_version,
         "created_by": user.created_by,
         "created_at": user.created_at,
+        "volunteer_id": user.volunteer_id,
     }
 
 
@@ -84,6 +94,7 @@ def _user(row: Any) -> User | None:
         token_version=row.token_version,
         created_by=row.created_by,
         created_at=row.created_at,
+        volunteer_id=row.volunteer_id,
     )
 
 

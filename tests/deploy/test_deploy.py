@@ -309,6 +309,29 @@ def test_the_gateway_publishes_only_rpc_requests_and_its_users_change_notices():
     assert allows(granted["configure"], "rpc.reply-gateway-0b9f4c7e-1d2a-4c3b-9e8f-7a6b5c4d3e2f")
 
 
+def test_the_gateway_consumes_the_events_its_notifications_are_made_from():
+    """gateway.routes.notices binds to these sources: its broker user reads (and declares)
+    their exchanges, and owns its queues, their dead-letter queues and its retry exchanges."""
+    from kit.retry import RetryPolicy, delay_queue, exchange_name, return_exchange_name
+
+    assert consumed_sources("gateway") == {"projects", "funding", "volunteers"}
+    granted = permissions("gateway")
+    for source in ("projects", "funding", "volunteers"):
+        assert allows(granted["read"], f"{source}.events"), source
+        assert allows(granted["configure"], f"{source}.events"), source
+    assert not allows(granted["read"], "registry.events")
+    queue = "evt-projects-milestone_due--gateway.notify_milestone_due"
+    own = [queue, f"{queue}.dead", exchange_name("gateway"), return_exchange_name("gateway")]
+    own += [delay_queue("gateway", t) for t in RetryPolicy().tiers()]
+    for name in own:
+        for kind in ("configure", "write", "read"):
+            assert allows(granted[kind], name), (kind, name)
+    assert allows(granted["write"], "jinguo.dead-letters")
+    for service in SERVICES:
+        assert not allows(granted["write"], f"evt-projects-x--{service}.handler"), service
+        assert not allows(granted["write"], exchange_name(service)), service
+
+
 def test_kubernetes_loads_the_same_definitions_and_connects_each_process_as_itself():
     documents = [d for _, d in k8s_documents()]
     (config_map,) = [

@@ -164,7 +164,7 @@ def test_the_volunteer_keys_are_generated_once_kept_private_and_reused(tmp_path,
     for name in run.VOLUNTEER_KEYS:
         monkeypatch.delenv(name, raising=False)
     first = run.volunteer_keys()
-    assert set(first) == {"VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY"}
+    assert set(first) == {"VOLUNTEERS_DATA_KEY", "VOLUNTEERS_HASH_KEY", "CERTIFICATE_SIGNING_KEY"}
     assert all(len(base64.b64decode(key)) == 32 for key in first.values())
     assert first["VOLUNTEERS_DATA_KEY"] != first["VOLUNTEERS_HASH_KEY"]
     for path in (tmp_path / "var").iterdir():

@@ -186,6 +186,47 @@ def test_the_gateway_calls_and_follows_change_notices_under_its_own_user(
         follower.wait()
 
 
+def test_the_gateway_consumes_the_events_of_its_notifications_under_its_own_user(
+    users, container_factory, tmp_path
+):
+    """Its notification consumers' queues, dead-letter queues and retry exchanges are within
+    the gateway user's permissions, and a reminder published as projects reaches it."""
+    import sqlalchemy as sa
+
+    from gateway.models import notifications
+    from kit.db import create_engine
+    from tests.integration.test_notices import NoticeService, reminder
+    from tests.support.events import publish_event
+
+    url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
+    upgrade("gateway", url)
+    config = load_config(
+        ROOT / "gateway/config.yaml", AMQP_URI=users.uri("gateway"), DATABASE_URL=url
+    )
+    container_factory(NoticeService, config).start()  # a refused declaration stops it
+    engine = create_engine(url, pool_size=1)
+    contractor = reminder()["contractor_id"]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO users (id, username, password_hash, role, organization_id,"
+                " disabled, token_version, created_at) VALUES"
+                " ('u-1', 'c.one', 'x', 'contractor', :org, 0, 0, '2027-01-01 00:00:00')"
+            ),
+            {"org": contractor},
+        )
+    publish_event(users.uri("projects"), "projects", "milestone_due", reminder(notice="due_today"))
+
+    def told():
+        with engine.connect() as connection:
+            return connection.execute(sa.select(notifications.c.user_id)).scalars().all()
+
+    try:
+        assert wait_until(told, timeout=15, what="the reminder consumed as gateway") == ["u-1"]
+    finally:
+        engine.dispose()
+
+
 def test_a_service_cannot_publish_another_services_events(users, rabbit_config):
     # both exchanges exist (declared by the vhost's administrator), so only permissions decide
     with kombu.Connection(rabbit_config["AMQP_URI"]) as connection:

@@ -94,6 +94,7 @@ class Platform:
     #: the volunteers service's personal data keys, fresh for every platform
     volunteers_data_key: str = field(default_factory=lambda: _random_key())
     volunteers_hash_key: str = field(default_factory=lambda: _random_key())
+    certificate_signing_key: str = field(default_factory=lambda: _random_key())
     #: the key that signs RPC requests (kit.trust): the test run's, so tests.support.rpc's
     #: proxies can call the platform's services too
     rpc_key: str = field(
@@ -135,6 +136,7 @@ class Platform:
             "VOLUNTEERS_HTTP_ADDRESS": f"127.0.0.1:{self.volunteers_port}",
             "VOLUNTEERS_DATA_KEY": self.volunteers_data_key,
             "VOLUNTEERS_HASH_KEY": self.volunteers_hash_key,
+            "CERTIFICATE_SIGNING_KEY": self.certificate_signing_key,
             "GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{self.gateway_port}",
             "GATEWAY_RPC_TIMEOUT": str(self.rpc_timeout),
             # an hour: a test that sees a cached project change sees the change notice work,

@@ -16,9 +16,11 @@ import ops from "./areas/ops/routes.js";
 import workbench from "./areas/workbench/routes.js";
 import disclosure from "./areas/disclosure/routes.js";
 import assessment from "./areas/assessment/routes.js";
+import notices from "./areas/notices/routes.js";
+import certificates from "./areas/certificates/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment, ...ops];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...certificates, ...assessment, ...ops];
 
 // every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {
@@ -28,6 +30,7 @@ const HOME_BY_ROLE = {
   finance_officer: "/workbench",
   team_leader: "/workbench",
   ops: "/ops",
+  volunteer: "/my-service",
 };
 
 export function homeFor(user) {
@@ -47,6 +50,7 @@ export const router = createRouter({
       children: [
         { path: "", redirect: () => homeFor(session.user) },
         ...AREAS,
+        ...notices,
         { path: "forbidden", component: NotFound, meta: { title: "无权查看" } },
         { path: ":rest(.*)*", component: NotFound, meta: { title: "页面不存在" } },
       ],

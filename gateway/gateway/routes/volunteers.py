@@ -287,7 +287,7 @@ class VolunteersRoutes:
         VOLUNTEER,
         summary="Read a volunteer",
         tag="Volunteers",
-        roles=WORKERS,
+        roles=(*WORKERS, "volunteer"),
         query=S.VolunteerRead,
         response=S.VolunteerOut,
     )
@@ -303,7 +303,7 @@ class VolunteersRoutes:
         VOLUNTEER + "/hours",
         summary="A volunteer's statement of verified hours",
         tag="Volunteers",
-        roles=WORKERS,
+        roles=(*WORKERS, "volunteer"),
         response=S.StatementOut,
     )
     def volunteer_hours(self, call: Call) -> Any:

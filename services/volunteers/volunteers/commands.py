@@ -249,3 +249,60 @@ class GetAssessmentFigures:
 
     federation_id: str
     year: int
+
+
+# --- certificates (志愿服务证明) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewCertificate:
+    """The figures a certificate would carry (nothing is issued)."""
+
+    volunteer_id: str
+    period_from: date
+    period_to: date
+    issuer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueCertificate:
+    volunteer_id: str
+    period_from: date
+    period_to: date
+    #: the issuing organization: a federation of the staff member's subtree (her own by
+    #: default), or the host of the leader's team (the one host of her teams by default)
+    issuer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GetCertificate:
+    certificate_id: str
+
+
+@dataclass(frozen=True)
+class ListCertificates:
+    page: PageRequest
+    volunteer_id: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class RevokeCertificate:
+    certificate_id: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyCertificate:
+    """Anyone's question: is the certificate with this number and code genuine?"""
+
+    number: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkAccount:
+    """A volunteer account (role ``volunteer``) linked to her record."""
+
+    volunteer_id: str
+    user_id: str

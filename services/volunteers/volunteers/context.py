@@ -61,6 +61,8 @@ class Context:
     projects: ProjectLookup
     #: the annual assessment's figures (``volunteers.assessment_repository``)
     assessments: Any = None
+    #: the certificate key (``volunteers.signing.CertificateKey``): signs and verifies
+    signer: Any = None
     _entries: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
     _scope: Scope | None = field(default=None, repr=False)
 
@@ -72,6 +74,7 @@ class Context:
         personal_data: PersonalDataKeys,
         projects: ProjectLookup,
         clock: Clock | None = None,
+        signer: Any = None,
     ) -> Context:
         """The context over a real unit of work: its repository and directory copy."""
         return cls(
@@ -83,6 +86,7 @@ class Context:
             personal_data=personal_data,
             projects=projects,
             assessments=AssessmentRepository(uow.session),
+            signer=signer,
         )
 
     # --- the directory ----------------------------------------------------------------------

@@ -9,11 +9,13 @@ from __future__ import annotations
 from kit.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, NotFound, OutOfScope
 
 __all__ = [
+    "AccountLinked",
     "ActivityEnded",
     "ActivityFull",
     "ActivityNotFound",
     "AlreadyEnrolled",
     "AlreadyMember",
+    "CertificateNotFound",
     "DuplicateTeam",
     "DuplicateVolunteer",
     "EnrolmentNotFound",
@@ -69,6 +71,19 @@ class EnrolmentNotFound(NotFound):
 
     def __init__(self, enrolment_id: str) -> None:
         super().__init__(f"no enrolment {enrolment_id}", enrolment_id=enrolment_id)
+
+
+class CertificateNotFound(NotFound):
+    code = "CERTIFICATE_NOT_FOUND"
+
+    def __init__(self, certificate_id: str) -> None:
+        super().__init__(f"no certificate {certificate_id}", certificate_id=certificate_id)
+
+
+class AccountLinked(Conflict):
+    """The volunteer's record is linked to another account already (one per volunteer)."""
+
+    code = "VOLUNTEER_ACCOUNT_EXISTS"
 
 
 class HoursNotFound(NotFound):

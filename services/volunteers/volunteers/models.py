@@ -13,6 +13,7 @@ from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
 from language.directory import metadata as directory_metadata
 from volunteers.domain.activities import Activity, Enrolment
+from volunteers.domain.certificates import Certificate
 from volunteers.domain.hours import ServiceHours
 from volunteers.domain.roster import Membership, Team, Volunteer
 
@@ -169,6 +170,17 @@ sa.Index(
     sqlite_where=service_hours.c.status == "verified",
 )
 
+#: the workbench's "hours awaiting verification" card counts and sums the pending entries of
+#: every team in the actor's subtree (migration 0005): read from this small partial index alone
+#: (the pending entries are the verification queue, not the history), not from the heap
+sa.Index(
+    "ix_service_hours_pending_team",
+    service_hours.c.team_id,
+    service_hours.c.minutes,
+    postgresql_where=service_hours.c.status == "pending",
+    sqlite_where=service_hours.c.status == "pending",
+)
+
 #: the projects an activity may name, kept from the projects service's ``project_published``
 #: events (and from its answers, when asked about a project the events have not brought yet):
 #: an activity names a project only if its purchaser is in the actor's or the team's line
@@ -197,6 +209,38 @@ personal_data_reads = sa.Table(
 )
 
 
+#: volunteer service certificates: the content frozen at issue (JSON, signed with Ed25519 by
+#: ``signature`` under the key ``key_id``); the columns beside it are copies for lists and
+#: filters, checked against the signed content whenever a certificate is verified
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("number", sa.String(32), nullable=False),
+    sa.Column("year", sa.Integer(), nullable=False),
+    sa.Column("sequence", sa.Integer(), nullable=False),
+    sa.Column("volunteer_id", sa.String(36), sa.ForeignKey("volunteers.id"), nullable=False),
+    sa.Column("issuer_id", sa.String(36), nullable=False),
+    sa.Column("period_from", sa.Date(), nullable=False),
+    sa.Column("period_to", sa.Date(), nullable=False),
+    sa.Column("total_minutes", sa.Integer(), nullable=False),
+    sa.Column("content", sa.JSON(), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("issued_by", sa.String(36), nullable=False),
+    sa.Column("issued_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_by", sa.String(36), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("revoke_reason", sa.String(500), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("number"),
+    sa.UniqueConstraint("year", "sequence"),
+    sa.Index("ix_certificates_volunteer_id", "volunteer_id"),
+    sa.Index("ix_certificates_issued_at_id", "issued_at", "id"),
+)
+
+
 def _map(mapper: registry) -> None:
     """Map the domain classes onto the tables."""
     mapper.map_imperatively(Team, teams)
@@ -205,6 +249,7 @@ def _map(mapper: registry) -> None:
     mapper.map_imperatively(Activity, activities)
     mapper.map_imperatively(Enrolment, enrolments)
     mapper.map_imperatively(ServiceHours, service_hours)
+    mapper.map_imperatively(Certificate, certificates)
 
 
 start_mappers = mapping_once(metadata, _map)

@@ -21,10 +21,12 @@ from kit.paging import Fetched, PageRequest, fetch_page, ordering
 from kit.text import search_key
 from language.directory import organizations as directory
 from volunteers.domain.activities import Activity, Enrolment
+from volunteers.domain.certificates import Certificate, ServedEntry
 from volunteers.domain.hours import ServiceHours
 from volunteers.domain.roster import Membership, Team, Volunteer
 from volunteers.exceptions import (
     ActivityNotFound,
+    CertificateNotFound,
     EnrolmentNotFound,
     HoursNotFound,
     TeamNotFound,
@@ -32,6 +34,7 @@ from volunteers.exceptions import (
 )
 from volunteers.models import (
     activities,
+    certificates,
     enrolments,
     known_projects,
     personal_data_reads,
@@ -46,6 +49,8 @@ from volunteers.models import (
 #: COPY runs with the green wait callback unset, so while it waits the whole process waits
 COPY_LOCK_TIMEOUT = "5s"
 _ONE_DAY = timedelta(days=1)
+#: the advisory lock under which a year's certificate numbers are taken (plus the year)
+CERTIFICATE_NUMBER_LOCK = 0x4A47_0000
 
 
 #: the orders a person may list teams, volunteers and activities in (``sort=name``,
@@ -56,6 +61,7 @@ ACTIVITY_ORDER = ordering(activities, "-starts_at", "starts_at", "title", "creat
 ENROLMENT_ORDER = ordering(enrolments, "position", "position")
 HOURS_ORDER = ordering(service_hours, "-logged_at", "logged_at")
 READS_ORDER = ordering(personal_data_reads, "-read_at", "read_at")
+CERTIFICATE_ORDER = ordering(certificates, "-issued_at", "issued_at")
 
 
 def _day_start(day: date) -> datetime:
@@ -524,6 +530,91 @@ class VolunteersRepository:
         if team_ids is not None:
             query = query.where(service_hours.c.team_id.in_(team_ids))
         return list(self.session.execute(query))
+
+    # --- certificates -----------------------------------------------------------------------
+
+    def certificate(self, certificate_id: str, *, for_update: bool = False) -> Certificate:
+        return self._get(Certificate, certificate_id, CertificateNotFound, for_update=for_update)
+
+    def certificate_by_number(self, number: str) -> Certificate | None:
+        query = sa.select(Certificate).where(certificates.c.number == str(number))
+        return self.session.execute(query).scalars().first()
+
+    def next_certificate_sequence(self, year: int) -> int:
+        """The next number of the year. On PostgreSQL the year's numbers are taken in turn (a
+        transaction-scoped advisory lock, held to the commit); on SQLite writers are serialised
+        anyway, and a collision on the unique (year, sequence) has the issue tried again."""
+        if self.dialect == "postgresql":
+            key = CERTIFICATE_NUMBER_LOCK + year
+            self.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        query = sa.select(sa.func.max(certificates.c.sequence)).where(certificates.c.year == year)
+        return int(self.session.execute(query).scalar() or 0) + 1
+
+    def list_certificates(
+        self,
+        page: PageRequest,
+        *,
+        volunteer_id: str | None = None,
+        status: str | None = None,
+        visible: Any = None,
+    ) -> Fetched:
+        query = sa.select(Certificate)
+        if volunteer_id:
+            query = query.where(certificates.c.volunteer_id == str(volunteer_id))
+        if status:
+            query = query.where(certificates.c.status == str(status))
+        if visible is not None:
+            query = query.where(
+                certificates.c.volunteer_id.in_(sa.select(volunteers.c.id).where(visible))
+            )
+        return fetch_page(self.session, query, page)
+
+    @staticmethod
+    def own_record(user_id: str) -> Any:
+        """The condition a volunteer's own record meets (her account is linked to it)."""
+        return volunteers.c.user_id == str(user_id)
+
+    def issuer_teams(self, issuer_path: str, leader_user_id: str | None) -> Any:
+        """The teams an issuer certifies hours of: hosted in its subtree (and, for a leader,
+        led by her)."""
+        query = sa.select(teams.c.id).where(teams.c.host_id.in_(_in_subtree(issuer_path)))
+        if leader_user_id is not None:
+            query = query.where(teams.c.leader_user_id == str(leader_user_id))
+        return query
+
+    def served_entries(
+        self, volunteer_id: str, since: date, until: date, team_ids: Any
+    ) -> list[ServedEntry]:
+        """The volunteer's verified entries started within [since, until] (China days) in these
+        teams, with the activity's title and place and the team's theme."""
+        query = (
+            sa.select(
+                service_hours.c.activity_id,
+                activities.c.title,
+                teams.c.theme,
+                activities.c.place,
+                service_hours.c.minutes,
+                service_hours.c.started_at,
+            )
+            .join(activities, activities.c.id == service_hours.c.activity_id)
+            .join(teams, teams.c.id == service_hours.c.team_id)
+            .where(service_hours.c.volunteer_id == str(volunteer_id))
+            .where(service_hours.c.status == "verified")
+            .where(service_hours.c.started_at >= _day_start(since))
+            .where(service_hours.c.started_at < _day_start(until) + _ONE_DAY)
+            .where(service_hours.c.team_id.in_(team_ids))
+        )
+        return [
+            ServedEntry(
+                activity_id=row.activity_id,
+                activity_title=row.title,
+                theme=row.theme,
+                place=row.place,
+                minutes=int(row.minutes),
+                served_on=row.started_at.astimezone(CHINA).date(),
+            )
+            for row in self.session.execute(query)
+        ]
 
     def team_scope(self, within_path: str | None, leader_user_id: str | None) -> Any:
         """A subquery of team ids an actor may see (None: every team)."""

@@ -500,3 +500,119 @@ class AssessmentVolunteersOut(Schema):
     federation_id = fields.String()
     year = fields.Integer()
     children = fields.List(fields.Nested(ChildVolunteerFigures))
+
+
+# --- certificates (志愿服务证明) -----------------------------------------------------------------
+
+
+class CertificateRequest(Strict):
+    volunteer_id = Id(required=True)
+    period_from = fields.Date(required=True, metadata={"description": "first day (China time)"})
+    period_to = fields.Date(required=True, metadata={"description": "last day, inclusive"})
+    issuer_id = Id(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "the issuing federation (staff: of your subtree, your own by "
+            "default) or your team's host (a leader)"
+        },
+    )
+
+
+class CertificateFilters(Strict):
+    volunteer_id = Id()
+    status = fields.String(validate=validate.OneOf(("issued", "revoked")))
+    limit = _limit()
+    cursor = _cursor()
+
+
+class CertificateRevocation(Strict):
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class CertificateCheck(Strict):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "the verification code printed on the certificate"},
+    )
+
+
+class CertificateActivity(Schema):
+    title = fields.String()
+    theme = fields.String()
+    place = fields.String(allow_none=True)
+    entries = fields.Integer()
+    minutes = fields.Integer()
+    hours = fields.Float()
+    first_served_on = fields.String()
+
+
+class CertificateFigures(Schema):
+    volunteer_id = fields.String()
+    volunteer_name = fields.String()
+    period_from = fields.String()
+    period_to = fields.String()
+    issuer_id = fields.String()
+    issuer_name = fields.String()
+    activities = fields.List(fields.Nested(CertificateActivity))
+    themes = fields.List(fields.String())
+    places = fields.List(fields.String())
+    entries = fields.Integer()
+    total_minutes = fields.Integer()
+    total_hours = fields.Float()
+
+
+class CertificateContent(CertificateFigures):
+    """What the certificate says, frozen and signed at issue."""
+
+    number = fields.String()
+    masked_id_number = fields.String(allow_none=True)
+    issued_on = fields.String()
+    issued_by = fields.String()
+
+
+class CertificateOut(Schema):
+    id = fields.String()
+    number = fields.String(metadata={"description": "JG-<year>-<six digits>"})
+    verification_code = fields.String(metadata={"description": "printed on the certificate"})
+    volunteer_id = fields.String()
+    volunteer_name = fields.String()
+    issuer_id = fields.String()
+    issuer_name = fields.String()
+    period_from = fields.Date()
+    period_to = fields.Date()
+    total_minutes = fields.Integer()
+    total_hours = fields.Float()
+    status = fields.String(metadata={"description": "issued or revoked"})
+    issued_by = fields.String()
+    issued_at = fields.DateTime()
+    revoked_by = fields.String(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    revoke_reason = fields.String(allow_none=True)
+    genuine = fields.Boolean(metadata={"description": "its stored content matches its signature"})
+    content = fields.Nested(CertificateContent)
+
+
+CertificatePage = page_schema(CertificateOut)
+
+
+class CertificateVerification(Schema):
+    """The public answer: nothing but these (no phone, no ID number, no full name)."""
+
+    result = fields.String(metadata={"description": "genuine, revoked, invalid or not_found"})
+    number = fields.String()
+    masked_name = fields.String()
+    period_from = fields.String()
+    period_to = fields.String()
+    total_minutes = fields.Integer()
+    total_hours = fields.Float()
+    issuer_name = fields.String()
+    issued_on = fields.String()
+    revoked_on = fields.String(allow_none=True)
+
+
+class AccountLink(Schema):
+    volunteer_id = fields.String()
+    user_id = fields.String(allow_none=True)
+    name = fields.String()

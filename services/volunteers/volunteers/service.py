@@ -35,16 +35,27 @@ from volunteers import schemas
 from volunteers.context import Context
 from volunteers.crypto import PersonalDataKeys
 from volunteers.domain.identity import AUDIT_PERSONAL
-from volunteers.handlers import activities, hours, imports, teams, volunteers, workbench, writes
+from volunteers.handlers import (
+    activities,
+    certificates,
+    hours,
+    imports,
+    teams,
+    volunteers,
+    workbench,
+    writes,
+)
 from volunteers.handlers import assessment as assessment_handlers
 from volunteers.repository import (
     ACTIVITY_ORDER,
+    CERTIFICATE_ORDER,
     ENROLMENT_ORDER,
     HOURS_ORDER,
     READS_ORDER,
     TEAM_ORDER,
     VOLUNTEER_ORDER,
 )
+from volunteers.signing import CertificateKeys
 
 TEAM = schemas.TeamOut()
 WORKBENCH = schemas.VolunteersWorkbenchOut()
@@ -81,6 +92,14 @@ HOURS_CREATE_IN = schemas.HoursCreate()
 REASON_IN = schemas.HoursRejectionRequest()
 HOURS_FILTERS_IN = schemas.HoursFilters()
 REPORT_FILTERS_IN = schemas.ReportFilters()
+CERTIFICATE_IN = schemas.CertificateRequest()
+CERTIFICATE_FILTERS_IN = schemas.CertificateFilters()
+REVOCATION_IN = schemas.CertificateRevocation()
+CERTIFICATE = schemas.CertificateOut()
+CERTIFICATE_PAGE = schemas.CertificatePage()
+FIGURES = schemas.CertificateFigures()
+VERIFICATION = schemas.CertificateVerification()
+ACCOUNT_LINK = schemas.AccountLink()
 
 #: the longest the service waits for the projects service's answer about a project
 PROJECT_LOOKUP_TIMEOUT = 5.0
@@ -99,6 +118,7 @@ class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Conte
     audit_personal = AUDIT_PERSONAL
     config = Config()
     personal_data = PersonalDataKeys()
+    certificate_key = CertificateKeys()
     projects = SystemRpc("projects", actor=SYSTEM.to_dict(), timeout=PROJECT_LOOKUP_TIMEOUT)
 
     def context(self, uow: Any, actor: dict[str, Any]) -> Context:
@@ -108,6 +128,7 @@ class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Conte
             Actor.from_dict(actor),
             self.personal_data,
             lambda project_id: self._ask_projects(project_id, actor),
+            signer=self.certificate_key,
         )
 
     def _ask_projects(self, project_id: str, actor: dict[str, Any]) -> dict[str, Any] | None:
@@ -324,6 +345,58 @@ class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Conte
         command = c.VolunteersWorkbench()
         return self.query(actor, workbench.volunteers_workbench, command, WORKBENCH.dump)
 
+    # --- certificates (志愿服务证明) and volunteer accounts ---------------------------------------
+
+    @rpc
+    def preview_certificate(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        command = c.PreviewCertificate(**CERTIFICATE_IN.load(payload))
+        return self.query(actor, certificates.preview_certificate, command, FIGURES.dump)
+
+    @rpc
+    def issue_certificate(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        command = c.IssueCertificate(**CERTIFICATE_IN.load(payload))
+        # two issues at once may draw the same number: the loser is tried again
+        return CERTIFICATE.dump(
+            writes.in_turn(lambda: self.execute(actor, certificates.issue_certificate, command))
+        )
+
+    @rpc
+    def get_certificate(self, certificate_id: str, actor: dict[str, Any]) -> dict[str, Any]:
+        command = c.GetCertificate(certificate_id=certificate_id)
+        return self.query(actor, certificates.get_certificate, command, CERTIFICATE.dump)
+
+    @rpc
+    def list_certificates(self, filters: dict[str, Any], actor: dict[str, Any]) -> dict[str, Any]:
+        filters = CERTIFICATE_FILTERS_IN.load(filters or {})
+        page = sorted_page_request(filters, CERTIFICATE_ORDER)
+        command = c.ListCertificates(page=page, **filters)
+        return self.query(actor, certificates.list_certificates, command, CERTIFICATE_PAGE.dump)
+
+    @rpc
+    def revoke_certificate(
+        self, certificate_id: str, payload: dict[str, Any], actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = c.RevokeCertificate(certificate_id=certificate_id, **REVOCATION_IN.load(payload))
+        return CERTIFICATE.dump(self.execute(actor, certificates.revoke_certificate, command))
+
+    @rpc
+    def verify_certificate(self, number: str, code: str) -> dict[str, Any]:
+        """Public: takes no actor (the gateway's public route), answers only the public
+        fields (``domain.certificates.public_answer``)."""
+        command = c.VerifyCertificate(number=str(number)[:32], code=str(code or "")[:20])
+        with self.db(readonly=True) as uow:
+            ctx = Context.over(
+                uow, SYSTEM, self.personal_data, _no_projects, signer=self.certificate_key
+            )
+            return VERIFICATION.dump(certificates.verify_certificate(ctx, command))
+
+    @rpc
+    def link_account(
+        self, volunteer_id: str, user_id: str, actor: dict[str, Any]
+    ) -> dict[str, Any]:
+        command = c.LinkAccount(volunteer_id=volunteer_id, user_id=user_id)
+        return ACCOUNT_LINK.dump(self.execute(actor, certificates.link_account, command))
+
     # --- the annual assessment (目标考核) --------------------------------------------------------
 
     @rpc
@@ -332,6 +405,11 @@ class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Conte
     ) -> dict[str, Any]:
         command = c.GetAssessmentFigures(federation_id, year)
         return self.query(actor, assessment_handlers.assessment_figures, command, ASSESSMENT.dump)
+
+
+def _no_projects(project_id: str) -> None:
+    """The public check asks nobody about projects."""
+    return None
 
 
 def _report_command(filters: dict[str, Any] | None) -> c.HoursReport:

@@ -28,16 +28,19 @@ from tests.unit.fakes import FakeDirectory, FakeUnitOfWork
 from volunteers.context import Context
 from volunteers.crypto import PersonalData
 from volunteers.domain.activities import Activity, Enrolment
+from volunteers.domain.certificates import Certificate, ServedEntry
 from volunteers.domain.hours import ServiceHours
 from volunteers.domain.identity import AUDIT_PERSONAL
 from volunteers.domain.roster import Membership, Team, Volunteer
 from volunteers.exceptions import (
     ActivityNotFound,
+    CertificateNotFound,
     EnrolmentNotFound,
     HoursNotFound,
     TeamNotFound,
     VolunteerNotFound,
 )
+from volunteers.signing import CertificateKey
 
 VolunteerCondition = Callable[[Volunteer], bool]
 TeamCondition = Callable[[str], bool]
@@ -105,6 +108,7 @@ class FakeVolunteersRepository:
         self.entries: dict[str, ServiceHours] = {}
         self.known_projects: dict[str, tuple[str, Any]] = {}
         self.read_rows: list[dict[str, Any]] = []
+        self.certificates: dict[str, Certificate] = {}
         #: how many times the use cases asked to write what they added (``flush``)
         self.flushes = 0
 
@@ -125,6 +129,10 @@ class FakeVolunteersRepository:
                 self.enrolments[entity.id] = entity
             elif isinstance(entity, ServiceHours):
                 self.entries[entity.id] = entity
+            elif isinstance(entity, Certificate):
+                taken = {(c.year, c.sequence) for c in self.certificates.values()}
+                assert (entity.year, entity.sequence) not in taken, "unique (year, sequence)"
+                self.certificates[entity.id] = entity
             else:
                 raise TypeError(f"the repository does not keep {type(entity).__name__}")
             self._seen(entity)
@@ -465,6 +473,71 @@ class FakeVolunteersRepository:
             for e in sorted(verified, key=lambda e: (e.started_at, e.id))
         ]
 
+    # --- certificates -----------------------------------------------------------------------
+
+    def certificate(self, certificate_id: str, *, for_update: bool = False) -> Certificate:
+        found = self.certificates.get(str(certificate_id))
+        if found is None:
+            raise CertificateNotFound(str(certificate_id))
+        return self._seen(found)
+
+    def certificate_by_number(self, number: str) -> Certificate | None:
+        found = [c for c in self.certificates.values() if c.number == str(number)]
+        return self._seen(found[0]) if found else None
+
+    def next_certificate_sequence(self, year: int) -> int:
+        return (
+            max((c.sequence for c in self.certificates.values() if c.year == year), default=0) + 1
+        )
+
+    def list_certificates(
+        self,
+        page: PageRequest,
+        *,
+        volunteer_id: str | None = None,
+        status: str | None = None,
+        visible: VolunteerCondition | None = None,
+    ) -> Fetched:
+        found = [
+            c
+            for c in self.certificates.values()
+            if (not volunteer_id or c.volunteer_id == str(volunteer_id))
+            and (not status or c.status == status)
+            and (visible is None or visible(self.volunteers[c.volunteer_id]))
+        ]
+        return fetch(found, page)
+
+    @staticmethod
+    def own_record(user_id: str) -> VolunteerCondition:
+        return lambda v: v.user_id == str(user_id)
+
+    def issuer_teams(self, issuer_path: str, leader_user_id: str | None) -> TeamCondition:
+        subtree = self._subtree(issuer_path)
+        return lambda team_id: (
+            team_id in self.teams
+            and self.teams[team_id].host_id in subtree
+            and (leader_user_id is None or self.teams[team_id].leader_user_id == leader_user_id)
+        )
+
+    def served_entries(
+        self, volunteer_id: str, since: date, until: date, team_ids: TeamCondition
+    ) -> list[ServedEntry]:
+        return [
+            ServedEntry(
+                activity_id=e.activity_id,
+                activity_title=self.activities[e.activity_id].title,
+                theme=self.teams[e.team_id].theme,
+                place=self.activities[e.activity_id].place,
+                minutes=e.minutes,
+                served_on=e.started_at.astimezone(CHINA).date(),
+            )
+            for e in self.entries.values()
+            if e.volunteer_id == str(volunteer_id)
+            and e.status == "verified"
+            and _day_start(since) <= e.started_at < _day_start(until) + timedelta(days=1)
+            and team_ids(e.team_id)
+        ]
+
     def team_scope(self, within_path: str | None, leader_user_id: str | None) -> Any:
         """Which teams an actor may see, as a condition on a team's id (None: every team)."""
         if leader_user_id is not None:
@@ -571,6 +644,8 @@ class VolunteersWorld:
         self.data_key, self.hash_key = os.urandom(32), os.urandom(32)
         self.keys = PersonalData(self.data_key, self.hash_key)
         self.clock = FixedClock(at)
+        #: a fresh certificate key
+        self.signer = CertificateKey(os.urandom(32))
         self.projects: dict[str, dict[str, Any]] = {}
         #: the project ids the projects service was asked about
         self.asked: list[str] = []
@@ -588,6 +663,7 @@ class VolunteersWorld:
             clock=self.clock,
             personal_data=self.keys,
             projects=self._ask,
+            signer=self.signer,
         )
 
     def execute(self, actor: Actor, use_case: Callable[[Context, Any], Any], command: Any) -> Any:

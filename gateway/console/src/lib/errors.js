@@ -77,6 +77,8 @@ export const RULES = {
   after_starts_at: "结束时间须晚于开始时间",
   after_started_at: "结束时间须晚于开始时间",
   after_since: "结束日期须晚于开始日期",
+  after_period_from: "结束日期不能早于开始日期",
+  no_verified_hours: "该期间没有经核验的服务时长，不能出具证明",
   after_project_start: "须晚于项目开始日期",
   common: "密码过于常见，请换一个",
   too_common: "密码过于常见，请换一个",
@@ -145,6 +147,10 @@ export function fieldErrors(details) {
 }
 
 const CODES = {
+  NO_VERIFIED_HOURS: "该期间没有经核验的服务时长，不能出具证明",
+  VOLUNTEER_ACCOUNT_EXISTS: "该志愿者已开通账号",
+  USERNAME_TAKEN: "该用户名已被使用，请换一个",
+  CERTIFICATE_NOT_FOUND: "该证明不存在或无权查看",
   TOKEN_EXPIRED: "登录已过期，请重新登录",
   INVALID_TOKEN: "登录已过期，请重新登录",
   AUTHENTICATION_REQUIRED: "请先登录",

@@ -8,6 +8,7 @@ export const ROLES = {
   finance_officer: "财务人员",
   ops: "运维人员",
   team_leader: "志愿服务队队长",
+  volunteer: "志愿者",
 };
 
 export const PROJECT_STATUS = {
@@ -185,6 +186,11 @@ export const ENROLMENT_STATUS = {
   cancelled: ["已取消", "info"],
 };
 
+export const CERTIFICATE_STATUS = {
+  issued: ["有效", "success"],
+  revoked: ["已撤销", "danger"],
+};
+
 export const HOURS_STATUS = {
   pending: ["待核验", "warning"],
   verified: ["已核验", "success"],
@@ -222,6 +228,7 @@ const ENTITY = {
   adjustment: ["资金调整", ADJUSTMENT_STATUS],
   enrolment: ["报名", ENROLMENT_STATUS],
   "service hours entry": ["服务时长记录", HOURS_STATUS],
+  certificate: ["志愿服务证明", CERTIFICATE_STATUS],
 };
 
 /** "该项目当前为「已发布」" for a 409's details. */

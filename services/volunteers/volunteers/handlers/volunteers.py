@@ -90,6 +90,8 @@ def visible_volunteer(ctx: Context, volunteer_id: str) -> Volunteer:
     volunteer = ctx.repo.volunteer(volunteer_id)
     if volunteer.user_id is not None and volunteer.user_id == ctx.actor.user_id:
         return volunteer
+    if ctx.actor.role == "volunteer":  # another volunteer's record is not there for her
+        raise VolunteerNotFound(volunteer.id)
     ctx.scope.ensure_roster()
     if not ctx.repo.sees_volunteer(volunteer.id, ctx.roster_scope()):
         raise VolunteerNotFound(volunteer.id)

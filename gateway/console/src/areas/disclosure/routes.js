@@ -21,6 +21,11 @@ export default [
         meta: { public: true, title: "项目公开信息 · 信息公开", crumbs: [announcements, { title: "项目公开信息" }] },
       },
       {
+        path: "certificates/verify",
+        component: () => import("./VerifyCertificate.vue"),
+        meta: { public: true, title: "证明查验 · 信息公开", crumbs: [{ title: "志愿服务证明查验" }] },
+      },
+      {
         path: "awards",
         component: () => import("./AwardList.vue"),
         meta: { public: true, title: "立项签约公示 · 信息公开", crumbs: [{ title: "立项签约公示" }] },

@@ -1,7 +1,7 @@
 """the audit trail: hash-chained audit records, pruning checkpoints, append-only triggers
 
-Revision ID: 0005_audit
-Revises: 0004
+Revision ID: 0007_audit
+Revises: 0006
 Create Date: 2026-12-02 12:30:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 from kit import audit
 
 
-revision = "0005_audit"
-down_revision = "0004"
+revision = "0007_audit"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
