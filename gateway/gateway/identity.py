@@ -73,6 +73,8 @@ class User:
     disabled: bool = False
     #: raised whenever the user's tokens must end (see ``end_sessions``)
     token_version: int = 0
+    #: her organization's materialised path (the registry's), for the audit's scope
+    scope_path: str | None = None
 
     @property
     def active_admin(self) -> bool:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from kit.tables import audit_metadata
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-#: the gateway publishes and consumes no events: no outbox or inbox tables
+#: the gateway publishes and consumes no events: no outbox or inbox tables; it keeps its own
+#: audit log (``gateway.audit``: logins, users and roles, refused requests)
 KIT_TABLES = False
+INCLUDE_METADATA = (audit_metadata,)
 
 users = sa.Table(
     "users",
@@ -25,6 +28,9 @@ users = sa.Table(
     sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_by", sa.String(36), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    #: the materialised path of her organization as the registry told it when she was given
+    #: it: whose auditors read the audit records of her logins and changes (None: none)
+    sa.Column("scope_path", sa.String(1024), nullable=True),
 )
 
 #: one row per (user, Idempotency-Key): the request's fingerprint and, once done, its response

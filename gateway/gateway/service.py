@@ -19,6 +19,7 @@ from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
+from gateway.routes.audit import AuditRoutes
 from gateway.routes.disclosure import DisclosureRoutes
 from gateway.routes.files import FilesRoutes
 from gateway.routes.funding import FundingRoutes
@@ -61,6 +62,7 @@ class GatewayService(
     WorkbenchRoutes,
     DisclosureRoutes,
     AssessmentRoutes,
+    AuditRoutes,
 ):
     name = "gateway"
 

@@ -68,6 +68,7 @@ def _columns(user: User) -> dict[str, Any]:
         "token_version": user.token_version,
         "created_by": user.created_by,
         "created_at": user.created_at,
+        "scope_path": user.scope_path,
     }
 
 
@@ -84,6 +85,7 @@ def _user(row: Any) -> User | None:
         token_version=row.token_version,
         created_by=row.created_by,
         created_at=row.created_at,
+        scope_path=row.scope_path,
     )
 
 
