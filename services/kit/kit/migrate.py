@@ -65,6 +65,7 @@ def _targets(
     targets = [metadata]
     if kit_tables:
         targets.append(tables.metadata)
+        targets.append(tables.audit_metadata)
     targets.extend(include)
     return targets
 
