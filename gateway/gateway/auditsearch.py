@@ -40,6 +40,15 @@ DONE = 0
 Search = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
+class LogUnavailable(Exception):
+    """A log did not answer (its service down or not yet serving the audit): the page goes on
+    without it and says so; its position stays for the next page."""
+
+    def __init__(self, log: str) -> None:
+        super().__init__(f"the {log} audit log did not answer")
+        self.log = log
+
+
 def decode_cursor(cursor: str | None, logs: tuple[str, ...]) -> dict[str, int | None]:
     """Each log's position: None (from the newest), a seq to read below, or ``DONE``."""
     if not cursor:
@@ -65,6 +74,8 @@ def encode_cursor(positions: Mapping[str, int | None]) -> str:
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+    #: logs that did not answer (their records are missing from this page)
+    unavailable: tuple[str, ...] = ()
 
 
 def _newest_first(record: Mapping[str, Any]) -> tuple[str, str, int]:
@@ -83,6 +94,7 @@ def merged_page(
     positions = decode_cursor(cursor, logs)
     fetched: dict[str, dict[str, Any]] = {}
     candidates: list[dict[str, Any]] = []
+    unavailable = []
     for log in logs:
         position = positions[log]
         if position == DONE:
@@ -90,7 +102,11 @@ def merged_page(
         query = {**{k: v for k, v in filters.items() if k in LOG_FILTERS}, "limit": limit}
         if position is not None:
             query["cursor"] = position
-        fetched[log] = search(log, query)
+        try:
+            fetched[log] = search(log, query)
+        except LogUnavailable:
+            unavailable.append(log)
+            continue
         candidates += [{**item, "log": log} for item in fetched[log]["items"]]
     candidates.sort(key=_newest_first, reverse=True)
     kept = candidates[:limit]
@@ -101,7 +117,7 @@ def merged_page(
         elif mine:
             positions[log] = int(mine[-1]["seq"])
     more = any(position != DONE for position in positions.values())
-    return Page(kept, encode_cursor(positions) if more else None)
+    return Page(kept, encode_cursor(positions) if more else None, tuple(unavailable))
 
 
 def every_record(

@@ -16,9 +16,10 @@ import ops from "./areas/ops/routes.js";
 import workbench from "./areas/workbench/routes.js";
 import disclosure from "./areas/disclosure/routes.js";
 import assessment from "./areas/assessment/routes.js";
+import audit from "./areas/audit/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment, ...ops];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...assessment, ...ops, ...audit];
 
 // every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {
@@ -28,6 +29,8 @@ const HOME_BY_ROLE = {
   finance_officer: "/workbench",
   team_leader: "/workbench",
   ops: "/ops",
+  // the audit administrator reads the audit trail and nothing else (三员分立)
+  auditor: "/audit",
 };
 
 export function homeFor(user) {

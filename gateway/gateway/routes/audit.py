@@ -13,11 +13,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
+from nameko.exceptions import MethodNotFound
 from werkzeug.wrappers import Request
 
 from gateway import audit, exports
-from gateway.auditsearch import LOGS, every_record, merged_page, record_key
-from gateway.errors import Forbidden, NotFound
+from gateway.auditsearch import LOGS, LogUnavailable, every_record, merged_page, record_key
+from gateway.errors import (
+    BrokerUnavailable,
+    Forbidden,
+    NotFound,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
 from gateway.http import Call, api
 from gateway.schemas import Strict
 from gateway.store import UserStore
@@ -103,6 +110,10 @@ class AuditRecordOut(Schema):
 class AuditRecordPage(Schema):
     items = fields.List(fields.Nested(AuditRecordOut))
     next_cursor = fields.String(allow_none=True)
+    unavailable = fields.List(
+        fields.String(),
+        metadata={"description": "logs that did not answer: their records are missing"},
+    )
 
 
 class ChainOut(Schema):
@@ -164,7 +175,9 @@ class AuditRoutes:
         rows = rows[:limit]
         return {"items": rows, "next_cursor": str(rows[-1]["seq"]) if more else None}
 
-    def _searcher(self, call: Call) -> Any:
+    def _searcher(self, call: Call, *, tolerant: bool = False) -> Any:
+        """Asks one log; ``tolerant``: a service that does not answer is left out of the
+        page (and named), rather than failing the whole search."""
         actor = call.actor
         assert actor is not None
         mapping = actor.to_dict()
@@ -172,7 +185,17 @@ class AuditRoutes:
         def search(log: str, filters: dict[str, Any]) -> dict[str, Any]:
             if log == "gateway":
                 return self._search_gateway(actor, filters)
-            return getattr(self, log).call("audit_search", mapping, filters)
+            try:
+                return getattr(self, log).call("audit_search", mapping, filters)
+            except (ServiceUnavailable, ServiceTimeout, BrokerUnavailable):
+                if tolerant:
+                    raise LogUnavailable(log) from None
+                raise
+            except MethodNotFound:
+                # a service not serving the audit yet (an older version)
+                if tolerant:
+                    raise LogUnavailable(log) from None
+                raise
 
         return search
 
@@ -200,8 +223,11 @@ class AuditRoutes:
         filters, logs = self._filters(call, AuditQuery)
         limit = filters.pop("limit", 50)
         cursor = filters.pop("cursor", None)
-        page = merged_page(self._searcher(call), filters, limit=limit, cursor=cursor, logs=logs)
-        return AuditRecordPage().dump({"items": page.items, "next_cursor": page.next_cursor})
+        search = self._searcher(call, tolerant=True)
+        page = merged_page(search, filters, limit=limit, cursor=cursor, logs=logs)
+        return AuditRecordPage().dump(
+            {"items": page.items, "next_cursor": page.next_cursor, "unavailable": page.unavailable}
+        )
 
     @api(
         "GET",
