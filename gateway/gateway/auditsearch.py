@@ -105,7 +105,9 @@ def merged_page(
         try:
             fetched[log] = search(log, query)
         except LogUnavailable:
+            # left out of this search (the answer names it), not asked again on its pages
             unavailable.append(log)
+            positions[log] = DONE
             continue
         candidates += [{**item, "log": log} for item in fetched[log]["items"]]
     candidates.sort(key=_newest_first, reverse=True)

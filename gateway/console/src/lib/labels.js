@@ -333,3 +333,22 @@ export function auditAction(code) {
 export function auditObject(code) {
   return AUDIT_OBJECTS[code] || code || "—";
 }
+
+// the fields a record's changes name (a field not listed shows its code)
+export const AUDIT_FIELDS = {
+  role: "角色",
+  organization_id: "所属组织",
+  disabled: "已停用",
+  token_version: "会话版本（变更即结束其登录）",
+  password: "密码",
+  username: "用户名",
+  reason: "原因",
+  status: "HTTP 状态",
+  locked_seconds: "锁定时长（秒）",
+  name: "名称",
+  amount: "金额（分）",
+  log: "日志",
+};
+export function auditField(code) {
+  return AUDIT_FIELDS[code] ? `${AUDIT_FIELDS[code]}（${code}）` : code;
+}
