@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kit import audit
 from kit.paging import page_request
 from kit.usecase import FixedClock
 from language.actor import SYSTEM, Actor
@@ -56,6 +57,8 @@ class World:
     funding: FakeFunding = field(default_factory=FakeFunding)
     #: every event committed so far: (type, body)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: the audit record of every committed act, in order
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.repo = FakeProjectRepository(FakeUnitOfWork("projects"), self.directory)
@@ -104,7 +107,9 @@ class World:
     def execute(self, actor: Actor, use_case: Any, command: Any) -> Any:
         """As ``UseCases.execute``: one unit of work, committed when the use case returns."""
         uow = FakeUnitOfWork("projects")
-        result = use_case(self.context(uow, actor), command)
+        ctx = self.context(uow, actor)
+        result = use_case(ctx, command)
+        self.records += audit.record_act(uow, ctx, actor.to_dict(), use_case, command, result)
         uow.commit()
         self.events.extend(zip(uow.event_types, uow.events, strict=True))
         return result

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from kit import audit
 from kit.errors import InvalidTransition
 from kit.paging import PageRequest, page_request
 from kit.usecase import FixedClock
@@ -73,7 +74,9 @@ class Registry:
         return Context(self.uow, self.organizations, actor, self.clock)
 
     def execute(self, actor, use_case, command):
-        result = use_case(self.context(actor), command)
+        ctx = self.context(actor)
+        result = use_case(ctx, command)
+        audit.record_act(self.uow, ctx, actor.to_dict(), use_case, command, result)
         self.uow.commit()
         return result
 

@@ -60,6 +60,7 @@ from funding.repository import (
     SOURCE_ORDER,
     FundingRepository,
 )
+from kit.audit import AuditDesk
 from kit.clock import utcnow
 from kit.consumer import on_event
 from kit.db import UnitOfWork
@@ -112,7 +113,7 @@ UNFUNDED_MILESTONES = Counter(
 )
 
 
-class FundingService(DirectoryConsumer, UseCases[Context], Operations):
+class FundingService(DirectoryConsumer, UseCases[Context], Operations, AuditDesk):
     name = "funding"
 
     db = Database()

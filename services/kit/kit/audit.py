@@ -522,6 +522,263 @@ def record_changes(
     return tuple(out)
 
 
+# --- what a use case changed (the hook in ``kit.usecase.UseCases.execute``) ------------------
+
+#: at most this many ``{field, before, after}`` per record, and this many characters a value
+MAX_CHANGES = 100
+MAX_VALUE = 500
+#: attributes naming the organization an object belongs to, most telling first: its federation
+#: line is the record's ``scope_path``
+OWNER_ATTRIBUTES = ("purchaser_id", "owner_id", "host_id", "organization_id", "federation_id")
+
+
+def snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def _short(value: Any) -> Any:
+    value = plain(value)
+    if isinstance(value, str) and len(value) > MAX_VALUE:
+        return value[:MAX_VALUE] + "…"
+    if isinstance(value, list | dict) and len(json.dumps(value, ensure_ascii=False)) > MAX_VALUE:
+        return json.dumps(value, ensure_ascii=False)[:MAX_VALUE] + "…"
+    return value
+
+
+def _object_changes(instance: Any, state: Any, kind: str) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) of one flushed object's columns."""
+    out = []
+    for attribute in state.mapper.column_attrs:
+        key = attribute.key
+        if kind == "new":
+            value = state.dict.get(key)
+            if value is not None:
+                out.append((key, None, value))
+            continue
+        history = state.attrs[key].history
+        if kind == "deleted":
+            continue
+        if history.added or history.deleted:
+            before = history.deleted[0] if history.deleted else None
+            after = history.added[0] if history.added else None
+            if before != after:
+                out.append((key, before, after))
+    if kind == "deleted":
+        out.append(("deleted", False, True))
+    return out
+
+
+def track_changes(sessions: Any) -> None:
+    """Remember, before each flush of a session from ``sessions``, what every added, changed
+    or deleted object's columns were and became (``session.info["audit_changes"]``: object ->
+    {field: [before, after]}, the first before and the last after kept across flushes)."""
+    from sqlalchemy import event, inspect
+
+    def before_flush(session: Session, _context: Any, _instances: Any) -> None:
+        tracked = session.info.setdefault("audit_changes", {})
+        for kind, instances in (
+            ("new", session.new),
+            ("dirty", session.dirty),
+            ("deleted", session.deleted),
+        ):
+            for instance in instances:
+                state = inspect(instance)
+                found = _object_changes(instance, state, kind)
+                if not found:
+                    continue
+                slot = tracked.setdefault(id(instance), (instance, {}))[1]
+                for key, before, after in found:
+                    if key in slot:
+                        slot[key][1] = after
+                    else:
+                        slot[key] = [before, after]
+
+    event.listen(sessions, "before_flush", before_flush)
+
+
+def declare(uow: Any, entry: AuditEntry) -> None:
+    """Say what the act is instead of letting the hook guess it (a read of personal data in
+    clear, an export): the unit of work records these and nothing else."""
+    declared = getattr(uow, "audit_declared", None)
+    if declared is None:
+        declared = []
+        uow.audit_declared = declared
+    declared.append(entry)
+
+
+def _identity(value: Any) -> tuple[str | None, str | None]:
+    """(object_type, object_id) of a use case's answer, if it names one object."""
+    if isinstance(value, list | tuple) and value:
+        return _identity(value[0])
+    if isinstance(value, Mapping):
+        found = value.get("id")
+        return None, (str(found) if found is not None else None)
+    found = getattr(value, "id", None)
+    if found is None or isinstance(value, type):
+        return None, None
+    return snake(type(value).__name__), str(found)
+
+
+def _from_command(command: Any) -> tuple[str | None, str | None]:
+    fields = getattr(command, "__dataclass_fields__", {})
+    for name in fields:
+        if name.endswith("_id"):
+            value = getattr(command, name, None)
+            if value is not None:
+                return name[:-3], str(value)
+    return None, None
+
+
+def _masked(object_type: str, name: str, personal: frozenset[str]) -> bool:
+    return name in PERSONAL_FIELDS or name in personal or f"{object_type}.{name}" in personal
+
+
+def _changes(
+    tracked: Mapping[int, tuple[Any, dict[str, list[Any]]]],
+    main: Any,
+    personal: frozenset[str],
+) -> tuple[dict[str, Any], ...]:
+    out: list[dict[str, Any]] = []
+    for instance, fields in tracked.values():
+        kind = snake(type(instance).__name__)
+        prefix = "" if instance is main else f"{kind}:{getattr(instance, 'id', '?')}."
+        for name, (before, after) in fields.items():
+            if _masked(kind, name, personal):
+                before = MASKED if before not in (None, "") else before
+                after = MASKED if after not in (None, "") else after
+            out.append({"field": prefix + name, "before": _short(before), "after": _short(after)})
+            if len(out) >= MAX_CHANGES:
+                return tuple(out)
+    return tuple(out)
+
+
+def entry_for(
+    use_case: Any,
+    command: Any,
+    result: Any,
+    tracked: Mapping[int, tuple[Any, dict[str, list[Any]]]],
+    *,
+    personal: frozenset[str] = frozenset(),
+) -> tuple[AuditEntry, Any]:
+    """The record of a use case run (action: its name), and the object it names: the one it
+    answered with, else the first it wrote, else the one its command names by id."""
+    object_type, object_id = _identity(result)
+    main = None
+    for instance, _fields in tracked.values():
+        if object_id is None or str(getattr(instance, "id", "")) == object_id:
+            main = instance
+            break
+    if main is not None:
+        object_type = snake(type(main).__name__)
+        object_id = str(getattr(main, "id", None) or object_id or "") or None
+    if object_type is None:
+        object_type, fallback_id = _from_command(command)
+        object_id = object_id or fallback_id
+    entry = AuditEntry(
+        action=name_of(use_case),
+        object_type=object_type or "unknown",
+        object_id=object_id,
+        changes=_changes(tracked, main, personal),
+    )
+    return entry, main if main is not None else result
+
+
+def _path_in(context: Any, organization_id: Any) -> str | None:
+    if not organization_id:
+        return None
+    directory = getattr(context, "directory", None)
+    if directory is not None:
+        entry = directory.get(str(organization_id))
+        return entry.get("path") if entry else None
+    organizations = getattr(context, "organizations", None)  # the registry's own
+    if organizations is not None:
+        found = organizations.find(str(organization_id))
+        return getattr(found, "path", None)
+    return None
+
+
+def scope_of(context: Any, subject: Any, actor: Mapping[str, Any] | None) -> str | None:
+    """The federation line a record belongs to: the object's own path (an organization), else
+    that of the organization it belongs to, else that of the actor's organization; None is
+    platform-wide."""
+    candidates: list[Any] = [subject]
+    if isinstance(subject, list | tuple):
+        candidates = list(subject[:1])
+    for item in candidates:
+        path = item.get("path") if isinstance(item, Mapping) else getattr(item, "path", None)
+        if isinstance(path, str) and path.startswith("/"):
+            return path
+        for name in OWNER_ATTRIBUTES:
+            owner = item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+            if owner:
+                found = _path_in(context, owner)
+                if found:
+                    return found
+    return _path_in(context, (actor or {}).get("organization_id"))
+
+
+def record_act(
+    uow: Any,
+    context: Any,
+    actor: Mapping[str, Any] | None,
+    use_case: Any,
+    command: Any,
+    result: Any,
+    *,
+    personal: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Append the record(s) of a use case that ran in ``uow`` (before its commit): the entries
+    it declared, else one for the act as the session saw it. Nothing when the unit of work
+    says the trail is off (the benchmark's switch)."""
+    if not getattr(uow, "audit_enabled", True):
+        return []
+    at = context.clock.now()
+    declared = getattr(uow, "audit_declared", None)
+    if declared:
+        uow.audit_declared = []
+        return [uow.audit(actor, entry, at) for entry in declared]
+    tracked = uow.audit_changes()
+    entry, subject = entry_for(use_case, command, result, tracked, personal=personal)
+    entry = AuditEntry(
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        changes=entry.changes,
+        scope_path=scope_of(context, subject, actor),
+    )
+    return [uow.audit(actor, entry, at)]
+
+
+#: kinds of ``ServiceError`` recorded as a ``denied`` act
+DENIALS = ("not_found", "forbidden")
+
+
+def name_of(use_case: Any) -> str:
+    return str(getattr(use_case, "__name__", use_case))
+
+
+def record_denial(
+    uow: Any,
+    context: Any,
+    actor: Mapping[str, Any] | None,
+    use_case: Any,
+    command: Any,
+    exc: Any,
+) -> dict[str, Any]:
+    """The ``denied`` record of a use case refused with ``exc`` (in a unit of work of its own:
+    the act's was rolled back)."""
+    object_type, object_id = _from_command(command)
+    entry = AuditEntry(
+        action=name_of(use_case),
+        object_type=object_type or "unknown",
+        object_id=object_id,
+        outcome="denied",
+        changes=({"field": "refusal", "before": None, "after": str(getattr(exc, "code", exc))},),
+        scope_path=_path_in(context, (actor or {}).get("organization_id")),
+    )
+    return uow.audit(actor, entry, context.clock.now())
+
+
 # --- searching (the auditor's RPCs) ----------------------------------------------------------
 
 #: what ``audit_search`` filters on; ``since``/``until`` are ISO 8601 moments (until exclusive)
@@ -688,12 +945,15 @@ __all__ = [
     "canonical",
     "change",
     "create_tables",
+    "declare",
     "drop_tables",
     "head",
     "metadata",
     "prune",
+    "record_act",
     "record_changes",
     "record_hash",
     "search",
+    "track_changes",
     "verify",
 ]

@@ -22,6 +22,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from kit import audit
 from kit.aggregate import DomainEvent
 from kit.catalogue import Catalogue, registered
 from kit.clock import utcnow
@@ -204,8 +205,12 @@ class DatabaseResource:
         pre_ping: bool = False,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         catalogue: Catalogue | None = None,
+        audit_trail: bool = True,
     ) -> None:
         self.url = url
+        #: whether use cases leave audit records (``kit.audit``); off only in the benchmark
+        #: that measures what the trail costs
+        self.audit_trail = audit_trail
         self.service_name = service_name
         self._catalogue = catalogue
         self.engine = create_engine(
@@ -224,6 +229,7 @@ class DatabaseResource:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         _keep_aggregates(self.sessions)
         _keep_changes(self.sessions)
+        audit.track_changes(self.sessions)
         # PostgreSQL reads run in autocommit: at READ COMMITTED every statement takes its own
         # snapshot inside a transaction too, so BEGIN and ROLLBACK would buy nothing but two
         # round trips per read
@@ -329,6 +335,8 @@ class UnitOfWork:
         self._staged: list[DomainEvent] = []
         self._locked = False
         self.committed = False
+        #: entries a use case declared for the audit trail (``kit.audit.declare``)
+        self.audit_declared: list[audit.AuditEntry] = []
 
     def __enter__(self) -> UnitOfWork:
         if self.session is not None:
@@ -361,6 +369,26 @@ class UnitOfWork:
         if self._locked:
             self._locked = False
             self.resource.write_lock.release()  # type: ignore[union-attr]
+
+    @property
+    def audit_enabled(self) -> bool:
+        return self.resource.audit_trail
+
+    def audit_changes(self) -> dict[int, Any]:
+        """Flush, and hand over what the flushes of this unit of work changed, per object
+        (``kit.audit.track_changes``)."""
+        assert self.session is not None, "audit_changes() outside the with-block"
+        self.session.flush()
+        return self.session.info.pop("audit_changes", None) or {}
+
+    def audit(
+        self, actor: dict[str, Any] | None, entry: audit.AuditEntry, at: Any
+    ) -> dict[str, Any]:
+        """Append a record to this database's audit log, in this transaction."""
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot write the audit trail")
+        assert self.session is not None, "audit() outside the with-block"
+        return audit.append(self.session, actor, entry, at)
 
     def emit(self, event_type: str, **data: Any) -> None:
         """Stage an event to be written to the outbox when this unit of work commits."""

@@ -58,6 +58,8 @@ class Database(DependencyProvider):
             pre_ping=bool(config.get("DATABASE_PRE_PING")),
             connect_timeout=float(config.get("DATABASE_CONNECT_TIMEOUT") or 2.0),
             catalogue=self.catalogue,
+            # the audit trail is always on; only the benchmark that prices it turns it off
+            audit_trail=str(config.get("AUDIT_TRAIL", "on")).lower() not in ("off", "false", "0"),
         )
         if self.outbox:
             self.resource.catalogue  # noqa: B018 - no catalogue: fail at start, not at a commit

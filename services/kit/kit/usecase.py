@@ -23,12 +23,17 @@ from ``utcnow()`` inside a use case, so a test can say what time it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
+from kit import audit
 from kit.clock import local_date, utcnow
+from kit.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 ContextT = TypeVar("ContextT")
 CommandT = TypeVar("CommandT")
@@ -82,6 +87,9 @@ class UseCases(Generic[ContextT]):
     db: Any
     #: who the service is when it handles another service's fact (the platform's system actor)
     system_actor: dict[str, Any] | None = None
+    #: fields of the service's objects that are personal data beyond ``kit.audit``'s own list
+    #: (``"field"`` or ``"object_type.field"``): masked in audit records
+    audit_personal: frozenset[str] = frozenset()
 
     def context(self, uow: Any, actor: dict[str, Any]) -> ContextT:
         """The use cases' context over ``uow`` for ``actor``, the mapping the call names (a
@@ -94,11 +102,38 @@ class UseCases(Generic[ContextT]):
         use_case: Callable[[ContextT, CommandT], ResultT],
         command: CommandT,
     ) -> ResultT:
-        """Run a use case that changes state in one unit of work and commit it."""
-        with self.db() as uow:
-            result = use_case(self.context(uow, actor), command)
-            uow.commit()
+        """Run a use case that changes state in one unit of work and commit it, with its
+        audit record (``kit.audit.record_act``) in the same transaction. A refusal (another
+        federation's object is not found, a role may not) is recorded as ``denied`` in a
+        transaction of its own, after the act's rolled back."""
+        try:
+            with self.db() as uow:
+                context = self.context(uow, actor)
+                result = use_case(context, command)
+                audit.record_act(
+                    uow, context, actor, use_case, command, result, personal=self.audit_personal
+                )
+                uow.commit()
+        except ServiceError as exc:
+            if exc.kind in audit.DENIALS:
+                self.audit_denial(actor, use_case, command, exc)
+            raise
         return result
+
+    def audit_denial(
+        self, actor: dict[str, Any], use_case: Callable[..., Any], command: Any, exc: ServiceError
+    ) -> None:
+        """One ``denied`` record of a refused act (best effort: a failure to record it is
+        logged, and the caller still hears the refusal)."""
+        if not getattr(self.db, "audit_trail", True):
+            return
+        try:
+            with self.db() as uow:
+                context = self.context(uow, actor)
+                audit.record_denial(uow, context, actor, use_case, command, exc)
+                uow.commit()
+        except Exception:
+            log.exception("could not record the refusal of %s", audit.name_of(use_case))
 
     def query(
         self,
@@ -119,4 +154,9 @@ class UseCases(Generic[ContextT]):
         the service's ``system_actor``."""
         if self.system_actor is None:
             raise RuntimeError(f"{type(self).__name__} reacts to facts but names no system_actor")
-        return use_case(self.context(uow, self.system_actor), fact)
+        context = self.context(uow, self.system_actor)
+        result = use_case(context, fact)
+        audit.record_act(
+            uow, context, self.system_actor, use_case, fact, result, personal=self.audit_personal
+        )
+        return result

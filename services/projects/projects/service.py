@@ -14,6 +14,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.extensions import DependencyProvider
 from prometheus_client import Gauge
 
+from kit.audit import AuditDesk
 from kit.calls import SignedRpcClient
 from kit.changes import ChangeNotices
 from kit.consumer import on_event
@@ -104,7 +105,9 @@ class FundingSourceFacts(DependencyProvider):
         return ask
 
 
-class ProjectsService(UseCases[Context], Operations, DirectoryConsumer, PublicEntrypoints):
+class ProjectsService(
+    UseCases[Context], Operations, AuditDesk, DirectoryConsumer, PublicEntrypoints
+):
     name = "projects"
 
     db = Database()

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import validate
 from prometheus_client import Gauge
 
+from kit.audit import AuditDesk
 from kit.dependencies import Database
 from kit.operations import Operations
 from kit.paging import page_request, sorted_page_request
@@ -39,10 +40,12 @@ ORGANIZATION_FILTERS_IN = schemas.OrganizationFilters()
 PAGE_QUERY_IN = schemas.PageQuery()
 
 
-class RegistryService(UseCases[Context], Operations):
+class RegistryService(UseCases[Context], Operations, AuditDesk):
     name = "registry"
 
     db = Database()
+    #: the auditor's subtree is read from the registry's own organizations
+    audit_directory_table = "organizations"
 
     def context(self, uow: Any, actor: dict[str, Any]) -> Context:
         """Every call names its actor; one without is refused (``Actor.from_dict``)."""

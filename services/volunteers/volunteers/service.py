@@ -17,6 +17,7 @@ from typing import Any
 from nameko.dependency_providers import Config
 from nameko.exceptions import RpcTimeout, UnknownService
 
+from kit.audit import AuditDesk
 from kit.calls import SystemRpc
 from kit.consumer import on_event
 from kit.db import UnitOfWork
@@ -32,6 +33,7 @@ from volunteers import commands as c
 from volunteers import schemas
 from volunteers.context import Context
 from volunteers.crypto import PersonalDataKeys
+from volunteers.domain.identity import AUDIT_PERSONAL
 from volunteers.handlers import activities, hours, imports, teams, volunteers, workbench, writes
 from volunteers.handlers import assessment as assessment_handlers
 from volunteers.repository import (
@@ -83,11 +85,12 @@ REPORT_FILTERS_IN = schemas.ReportFilters()
 PROJECT_LOOKUP_TIMEOUT = 5.0
 
 
-class VolunteersService(DirectoryConsumer, Operations, UseCases[Context]):
+class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Context]):
     name = "volunteers"
 
     db = Database()
     system_actor = SYSTEM.to_dict()
+    audit_personal = AUDIT_PERSONAL
     config = Config()
     personal_data = PersonalDataKeys()
     projects = SystemRpc("projects", actor=SYSTEM.to_dict(), timeout=PROJECT_LOOKUP_TIMEOUT)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kit import audit
 from kit.aggregate import Aggregate, DomainEvent
 from language import events as catalogue
 from language.directory import path_of
@@ -31,6 +32,32 @@ class FakeUnitOfWork:
         self._staged: list[DomainEvent] = []
         #: aggregates the fake repositories hand out: their recorded events are pulled at commit
         self.seen: list[Aggregate] = []
+        #: the audit records this unit of work appended (chained as ``kit.audit`` chains them;
+        #: kept when it commits, as the real log keeps them with the act)
+        self.records: list[dict[str, Any]] = []
+        self.audit_declared: list[audit.AuditEntry] = []
+        self.audit_enabled = True
+        #: what the fake repositories say changed, per object (``kit.audit.track_changes``
+        #: shape); fakes have no flush, so most acts are recorded without field changes
+        self.tracked: dict[int, Any] = {}
+
+    def audit_changes(self) -> dict[int, Any]:
+        tracked, self.tracked = self.tracked, {}
+        return tracked
+
+    def audit(self, actor: Any, entry: audit.AuditEntry, at: Any) -> dict[str, Any]:
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot write the audit trail")
+        last = self.records[-1] if self.records else None
+        record = audit.build_record(
+            actor,
+            entry,
+            at,
+            seq=last["seq"] + 1 if last else 1,
+            prev_hash=last["hash"] if last else audit.GENESIS,
+        )
+        self.records.append(record)
+        return record
 
     def emit(self, event_type: str, **data: Any) -> None:
         if self.readonly:

@@ -33,6 +33,7 @@ from funding.exceptions import (
     SourceNotFound,
 )
 from funding.repository import SOURCE_SUMS
+from kit import audit
 from kit.paging import Fetched, PageRequest
 from kit.usecase import FixedClock
 from language.actor import SYSTEM, Actor
@@ -527,6 +528,8 @@ class FakeFunding:
         self.threshold = threshold
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.uow: FakeUnitOfWork | None = None
+        #: the audit records of every committed act, in order
+        self.records: list[dict[str, Any]] = []
 
     def context(self, actor: Actor | None, *, readonly: bool = False) -> Context:
         self.uow = FakeUnitOfWork("funding", readonly=readonly)
@@ -543,6 +546,8 @@ class FakeFunding:
     def execute(self, actor: Actor | None, use_case: Callable[..., Any], command: Any) -> Any:
         ctx = self.context(actor)
         result = use_case(ctx, command)
+        who = (actor or SYSTEM).to_dict()
+        self.records += audit.record_act(ctx.uow, ctx, who, use_case, command, result)
         self._commit(ctx.uow)
         return result
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from kit import audit
 from kit.clock import CHINA
 from kit.paging import Fetched, PageRequest
 from kit.text import search_key
@@ -28,6 +29,7 @@ from volunteers.context import Context
 from volunteers.crypto import PersonalData
 from volunteers.domain.activities import Activity, Enrolment
 from volunteers.domain.hours import ServiceHours
+from volunteers.domain.identity import AUDIT_PERSONAL
 from volunteers.domain.roster import Membership, Team, Volunteer
 from volunteers.exceptions import (
     ActivityNotFound,
@@ -591,7 +593,17 @@ class VolunteersWorld:
     def execute(self, actor: Actor, use_case: Callable[[Context, Any], Any], command: Any) -> Any:
         """As ``UseCases.execute``: the use case, then commit; nothing committed on an error."""
         try:
-            result = use_case(self.context(actor), command)
+            ctx = self.context(actor)
+            result = use_case(ctx, command)
+            audit.record_act(
+                self.uow,
+                ctx,
+                actor.to_dict(),
+                use_case,
+                command,
+                result,
+                personal=AUDIT_PERSONAL,
+            )
         except Exception:
             self.uow.rollback()
             for aggregate in self.uow.seen:

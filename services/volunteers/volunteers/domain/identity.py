@@ -16,6 +16,9 @@ from datetime import date
 from volunteers.exceptions import RuleBroken
 
 PERSONAL_FIELDS = ("phone", "id_number")
+#: what audit records mask beyond the kit's list (phones, ID numbers and their ciphers and
+#: hashes): a volunteer's name, which the service masks in its own answers too
+AUDIT_PERSONAL = frozenset({"volunteer.name", "volunteer.search_name"})
 MAX_NAME = 100
 MAX_SKILLS = 30
 MAX_SKILL = 50

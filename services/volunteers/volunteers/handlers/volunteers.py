@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from kit import audit
 from kit.errors import InvalidInput
 from kit.paging import fetched_page
 from volunteers.commands import (
@@ -121,7 +122,25 @@ def get_volunteer(ctx: Context, command: GetVolunteer) -> dict[str, Any]:
                 "read_at": ctx.clock.now(),
             }
         )
+        audit.declare(ctx.uow, personal_data_read(ctx, volunteer, revealed, command.reason))
     return volunteer_views(ctx, [volunteer], revealed=revealed)[0]
+
+
+def personal_data_read(
+    ctx: Context, volunteer: Volunteer, revealed: tuple[str, ...], reason: str | None
+) -> audit.AuditEntry:
+    """The audit record of one read of personal data in clear: which fields (never their
+    values) and why."""
+    return audit.AuditEntry(
+        action="read_personal_data",
+        object_type="volunteer",
+        object_id=volunteer.id,
+        changes=(
+            {"field": "fields", "before": None, "after": ",".join(revealed)},
+            {"field": "reason", "before": None, "after": reason},
+        ),
+        scope_path=audit.scope_of(ctx, volunteer, ctx.actor.to_dict()),
+    )
 
 
 def list_volunteers(ctx: Context, command: ListVolunteers) -> dict[str, Any]:
