@@ -214,7 +214,12 @@ class Sessions:
 
     def authenticate(self, authorization: str | None) -> Actor:
         claims = self.tokens.claims(bearer_token(authorization))
-        check_session(claims, self.state(str(claims["sub"])))
+        try:
+            check_session(claims, self.state(str(claims["sub"])))
+        except Unauthorized as exc:
+            # the token's signature is good: its claims say who was refused (for the audit)
+            exc.actor = actor_of(claims)  # type: ignore[attr-defined]
+            raise
         return actor_of(claims)
 
     def state(self, user_id: str) -> SessionState | None:

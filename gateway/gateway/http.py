@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 import eventlet
@@ -55,6 +55,8 @@ WORKERS = ("admin", "federation_staff", "contractor", "finance_officer", "ops", 
 #: anybody signed in, whatever the role: who am I, change my password
 SIGNED_IN = ROLES
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: a client's X-Request-Id is kept when it looks like one (else the gateway makes one)
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: an idempotent request is answered this long after the RPC deadline at the latest
 ANSWER_MARGIN = 0.5
 
@@ -130,6 +132,44 @@ class Route:
         return PREFIX + re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
 
+@dataclass(frozen=True)
+class RequestActor(Actor):
+    """The signed-in person of a request, with where the request came from: every RPC's actor
+    mapping carries ``request`` (client address, request id) so that a service's audit record
+    says where an act came from. Services read the usual fields and ignore the rest."""
+
+    client_address: str = "unknown"
+    request_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "request": {"client_address": self.client_address, "request_id": self.request_id},
+        }
+
+    @property
+    def plain(self) -> Actor:
+        return Actor(self.user_id, self.username, self.role, self.organization_id)
+
+
+def client_address(request: Request, trusted_proxies: int) -> str:
+    """The address that sent the request: the peer's, or with ``trusted_proxies`` proxies in
+    front, the one the nearest of them saw (``X-Forwarded-For`` read from the right, so a
+    client cannot name itself)."""
+    forwarded = [
+        part.strip()
+        for part in request.headers.get("X-Forwarded-For", "").split(",")
+        if part.strip()
+    ]
+    if trusted_proxies > 0 and len(forwarded) >= trusted_proxies:
+        return forwarded[-trusted_proxies]
+    return request.remote_addr or "unknown"
+
+
+def request_address(service: Any, request: Request) -> str:
+    return client_address(request, int(service.config.get("TRUSTED_PROXIES") or 0))
+
+
 @dataclass
 class Call:
     """What a route handler receives besides ``self``."""
@@ -141,6 +181,8 @@ class Call:
     path: dict[str, str]
     #: the body, for a route declared with ``stream=``: read it, nobody else has
     stream: BodyStream | None = None
+    #: the request's id (``X-Request-Id``), as audit records name it
+    request_id: str = ""
 
 
 ROUTES: list[Route] = []
@@ -299,11 +341,15 @@ def serve(
     service: Any, route: Route, handler: Callable, request: Request, path: dict[str, str]
 ) -> Response:
     """Authenticate, authorise, parse, call the handler, keep idempotent responses."""
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request_id = request_id_of(request)
+    actor = None
     try:
-        actor = None
         if not route.public:
-            actor = service.auth.authenticate(request.headers.get("Authorization"))
+            actor = RequestActor(
+                *astuple(service.auth.authenticate(request.headers.get("Authorization"))),
+                client_address=request_address(service, request),
+                request_id=request_id,
+            )
             if actor.role not in route.roles:
                 raise Forbidden(
                     f"a {actor.role} may not {route.summary[0].lower()}{route.summary[1:]}",
@@ -336,6 +382,7 @@ def serve(
             query=request.args.to_dict(),
             path=path,
             stream=stream,
+            request_id=request_id,
         )
         key = request.headers.get("Idempotency-Key")
         if route.idempotent and key is not None and actor is not None:
@@ -345,10 +392,37 @@ def serve(
         else:
             response, _ = respond(service, route, handler, call, request_id)
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
+        audit_refusal(service, request, actor, exc, request_id)
         response = error_response(exc, request_id)
     if "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = NO_STORE
     return response
+
+
+def request_id_of(request: Request) -> str:
+    """The client's ``X-Request-Id`` when it is a sane token (it goes into audit records and
+    logs), else a new one."""
+    given = request.headers.get("X-Request-Id") or ""
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def audit_refusal(
+    service: Any, request: Request, actor: Actor | None, exc: BaseException, request_id: str
+) -> None:
+    """A request refused with 401 or 403 leaves one record in the gateway's audit log (unless
+    the act that refused it recorded it already: a failed login). A record that cannot be
+    written is logged; the refusal stands."""
+    status, code, _message, _details = describe(exc)
+    if status not in (401, 403) or getattr(exc, "audited", False):
+        return
+    record = getattr(service, "record_refusal", None)
+    if record is None:
+        return
+    try:
+        record(request, actor or getattr(exc, "actor", None), status, code, request_id)
+    except Exception:
+        log.exception("could not record the refusal of %s %s", request.method, request.path)
+    exc.audited = True  # type: ignore[attr-defined]
 
 
 def respond(
@@ -358,6 +432,7 @@ def respond(
     try:
         result = handler(service, call)
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error body
+        audit_refusal(service, call.request, call.actor, exc, request_id)
         return error_response(exc, request_id), exc
     if isinstance(result, Response):  # a route that answers other than JSON (CSV)
         result.headers["X-Request-Id"] = request_id

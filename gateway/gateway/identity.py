@@ -82,6 +82,8 @@ class User:
     token_version: int = 0
     #: a volunteer's account: her record in the volunteers service
     volunteer_id: str | None = None
+    #: her organization's materialised path (the registry's), for the audit's scope
+    scope_path: str | None = None
 
     @property
     def active_admin(self) -> bool:

@@ -7,16 +7,18 @@ import sqlalchemy as sa
 
 from kit import tables
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from kit.tables import audit_metadata
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 #: the gateway publishes no events (no outbox), but consumes the reminders' events for the
-#: notifications (the kit's ``inbox``) and runs one mail relay among its replicas (a lease
-#: row in ``outbox_lease``): those two kit tables only
+#: notifications (the kit's ``inbox``), runs one mail relay among its replicas (a lease row in
+#: ``outbox_lease``) and keeps its own audit log (``gateway.audit``: logins, users and roles,
+#: refused requests): those kit tables only
 KIT_TABLES = False
 kit_metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 tables.inbox.to_metadata(kit_metadata)
 tables.outbox_lease.to_metadata(kit_metadata)
-INCLUDE_METADATA = (kit_metadata,)
+INCLUDE_METADATA = (kit_metadata, audit_metadata)
 
 users = sa.Table(
     "users",
@@ -38,6 +40,9 @@ users = sa.Table(
     #: record carries the account's id too); one account per volunteer
     sa.Column("volunteer_id", sa.String(36), nullable=True),
     sa.UniqueConstraint("volunteer_id"),
+    #: the materialised path of her organization as the registry told it when she was given
+    #: it: whose auditors read the audit records of her logins and changes (None: none)
+    sa.Column("scope_path", sa.String(1024), nullable=True),
 )
 
 #: one row per (user, Idempotency-Key): the request's fingerprint and, once done, its response

@@ -20,6 +20,7 @@ from gateway.idempotency import IdempotencyKeys
 from gateway.mail import MailRelayProvider
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
+from gateway.routes.audit import AuditRoutes
 from gateway.routes.certificates import CertificatesRoutes
 from gateway.routes.disclosure import DisclosureRoutes
 from gateway.routes.files import FilesRoutes
@@ -67,6 +68,7 @@ class GatewayService(
     DisclosureRoutes,
     AssessmentRoutes,
     NoticesRoutes,
+    AuditRoutes,
 ):
     name = "gateway"
 

@@ -78,6 +78,7 @@ def _columns(user: User) -> dict[str, Any]:
         "created_by": user.created_by,
         "created_at": user.created_at,
         "volunteer_id": user.volunteer_id,
+        "scope_path": user.scope_path,
     }
 
 
@@ -95,6 +96,7 @@ def _user(row: Any) -> User | None:
         created_by=row.created_by,
         created_at=row.created_at,
         volunteer_id=row.volunteer_id,
+        scope_path=row.scope_path,
     )
 
 

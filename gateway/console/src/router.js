@@ -18,9 +18,10 @@ import disclosure from "./areas/disclosure/routes.js";
 import assessment from "./areas/assessment/routes.js";
 import notices from "./areas/notices/routes.js";
 import certificates from "./areas/certificates/routes.js";
+import audit from "./areas/audit/routes.js";
 
 /** Every area's routes, in menu order. */
-export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...certificates, ...assessment, ...ops];
+export const AREAS = [...workbench, ...organizations, ...projects, ...contractor, ...contracts, ...finance, ...volunteers, ...certificates, ...assessment, ...ops, ...audit];
 
 // every role lands on its workbench; ops on the system status page
 const HOME_BY_ROLE = {
@@ -31,6 +32,8 @@ const HOME_BY_ROLE = {
   team_leader: "/workbench",
   ops: "/ops",
   volunteer: "/my-service",
+  // the audit administrator reads the audit trail and nothing else (三员分立)
+  auditor: "/audit",
 };
 
 export function homeFor(user) {

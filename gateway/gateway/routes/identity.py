@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from werkzeug.wrappers import Request
-
 from gateway import accounts
+from gateway.accounts import OrganizationFacts
+from gateway.audit import Origin
 from gateway.errors import NotFound, ValidationFailed
-from gateway.http import PUBLIC, SIGNED_IN, Call, api
+from gateway.http import PUBLIC, SIGNED_IN, Call, api, client_address
 from gateway.identity import UserChange
 from gateway.schemas import (
     PageQuery,
@@ -33,20 +33,6 @@ THROTTLED = (
 )
 
 
-def client_address(request: Request, trusted_proxies: int) -> str:
-    """The address that sent the request: the peer's, or with ``trusted_proxies`` proxies in
-    front, the one the nearest of them saw (``X-Forwarded-For`` read from the right, so a
-    client cannot name itself)."""
-    forwarded = [
-        part.strip()
-        for part in request.headers.get("X-Forwarded-For", "").split(",")
-        if part.strip()
-    ]
-    if trusted_proxies > 0 and len(forwarded) >= trusted_proxies:
-        return forwarded[-trusted_proxies]
-    return request.remote_addr or "unknown"
-
-
 class IdentityRoutes:
     @api(
         "POST",
@@ -66,7 +52,7 @@ class IdentityRoutes:
     def issue_token(self, call: Call) -> Any:
         """Exchange a username and password for a bearer token."""
         user = accounts.authenticate(
-            self.db, call.body["username"], call.body["password"], self._client_address(call)
+            self.db, call.body["username"], call.body["password"], self._origin(call)
         )
         return self._token(user)
 
@@ -77,13 +63,14 @@ class IdentityRoutes:
             "expires_in": self.auth.ttl_seconds,
         }
 
-    def _client_address(self, call: Call) -> str:
-        return client_address(call.request, int(self.config.get("TRUSTED_PROXIES") or 0))
+    def _origin(self, call: Call) -> Origin:
+        address = client_address(call.request, int(self.config.get("TRUSTED_PROXIES") or 0))
+        return Origin(address, call.request_id)
 
     def _organization_kind(self, call: Call) -> Any:
         """Asks the registry what an organization is (422 on ``organization_id`` if none)."""
 
-        def organization_kind(organization_id: str) -> str | None:
+        def organization_kind(organization_id: str) -> OrganizationFacts:
             try:
                 found = self.registry.call(
                     "get_organization", organization_id, call.actor.to_dict()
@@ -94,7 +81,8 @@ class IdentityRoutes:
                         f"no organization {organization_id}", field="organization_id", rule="exists"
                     ) from None
                 raise
-            return found["kind"]
+            line = [*(found.get("ancestors") or []), found["id"]]
+            return OrganizationFacts(found["kind"], "/" + "".join(f"{id_}/" for id_ in line))
 
         return organization_kind
 
@@ -118,7 +106,7 @@ class IdentityRoutes:
             call.actor,
             call.body["old_password"],
             call.body["new_password"],
-            self._client_address(call),
+            self._origin(call),
         )
         self.auth.ended(user.id)
         return self._token(user)
@@ -132,11 +120,16 @@ class IdentityRoutes:
         body=UserUpdate,
         response=UserOut,
         validate_body=True,
-        statuses={409: "The last active admin cannot be disabled or demoted (LAST_ACTIVE_ADMIN)"},
+        statuses={
+            403: "Your own account (OWN_ACCOUNT): another admin changes it",
+            409: "The last active admin cannot be disabled or demoted (LAST_ACTIVE_ADMIN)",
+        },
     )
     def update_user(self, call: Call) -> Any:
         """`disabled: true` stops her logging in; any change ends her tokens at once (401
-        `TOKEN_REVOKED`, or `ACCOUNT_DISABLED` while disabled)."""
+        `TOKEN_REVOKED`, or `ACCOUNT_DISABLED` while disabled). Nobody changes her own
+        account (403 `OWN_ACCOUNT`): an admin cannot make herself an auditor. Every change is
+        an audit record with each field's before and after."""
         body = call.body
         change = UserChange(
             role=body.get("role"),
@@ -145,7 +138,7 @@ class IdentityRoutes:
             disabled=body.get("disabled"),
         )
         user, ended = accounts.change_user(
-            self.db, call.path["user_id"], change, self._organization_kind(call)
+            self.db, call.path["user_id"], change, self._organization_kind(call), call.actor
         )
         if ended:
             self.auth.ended(user.id)
@@ -164,7 +157,9 @@ class IdentityRoutes:
     def reset_password(self, call: Call) -> Any:
         """Set a new password for a user who lost hers: her tokens end and a lock on her
         username after failed logins is lifted."""
-        user = accounts.reset_password(self.db, call.path["user_id"], call.body["new_password"])
+        user = accounts.reset_password(
+            self.db, call.path["user_id"], call.body["new_password"], call.actor
+        )
         self.auth.ended(user.id)
         return USER.dump(user)
 

@@ -9,6 +9,7 @@ export const ROLES = {
   ops: "运维人员",
   team_leader: "志愿服务队队长",
   volunteer: "志愿者",
+  auditor: "审计管理员",
 };
 
 export const PROJECT_STATUS = {
@@ -239,3 +240,121 @@ export function currentStateText(details) {
   return `该${noun === "该记录" ? "记录" : noun}当前状态为「${statusLabel(table, status)}」`;
 }
 
+
+// The audit trail (审计日志): its five logs, acts, object types and outcomes.
+export const AUDIT_LOGS = {
+  gateway: "网关（登录与账号）",
+  registry: "组织管理",
+  projects: "项目管理",
+  funding: "资金管理",
+  volunteers: "志愿服务",
+};
+
+export const AUDIT_OUTCOMES = {
+  ok: ["成功", "success"],
+  denied: ["拒绝", "danger"],
+  failed: ["失败", "warning"],
+};
+
+export const AUDIT_ACTIONS = {
+  login: "登录",
+  login_locked: "登录锁定",
+  password_changed: "修改密码",
+  password_change: "修改密码（原密码错误）",
+  password_reset: "重置密码",
+  user_created: "新增用户",
+  user_changed: "变更用户角色/组织/状态",
+  request_refused: "请求被拒绝",
+  audit_exported: "导出审计日志",
+  audit_anchor: "链头锚定",
+  register_organization: "登记组织",
+  update_organization: "修改组织",
+  change_status: "变更组织状态",
+  change_assessment_weights: "修改考核权重",
+  draft_project: "新建项目",
+  edit_project: "修改项目",
+  publish_project: "发布项目",
+  cancel_project: "撤销项目",
+  close_project: "项目结项",
+  evaluate_project: "绩效评估",
+  submit_application: "提交申报",
+  award_contract: "立项签约",
+  report_milestone: "提交阶段报告",
+  accept_milestone: "验收通过",
+  reject_milestone: "退回里程碑",
+  register_file: "上传佐证材料",
+  create_source: "新增资金来源",
+  adjust_source: "资金调整",
+  confirm_adjustment: "确认资金调整",
+  refuse_adjustment: "拒绝资金调整",
+  approve_disbursement: "审批拨付",
+  reject_disbursement: "驳回拨付",
+  pay_disbursement: "确认支付",
+  create_team: "新建志愿服务队",
+  edit_team: "修改志愿服务队",
+  add_member: "添加队员",
+  register_volunteer: "登记志愿者",
+  import_batch: "批量导入志愿者",
+  create_activity: "新建活动",
+  enrol: "活动报名",
+  cancel_enrolment: "取消报名",
+  log_hours: "登记服务时长",
+  verify_hours: "核验服务时长",
+  reject_hours: "退回服务时长",
+  read_personal_data: "查看个人信息（明文）",
+  export_personal_data: "导出个人信息",
+  reencrypt_personal_data: "个人信息重新加密",
+};
+
+export const AUDIT_OBJECTS = {
+  user: "用户",
+  username: "用户名",
+  client_address: "客户端地址",
+  request: "请求",
+  audit_records: "审计日志",
+  organization: "组织",
+  project: "项目",
+  application: "申报",
+  contract: "合同",
+  milestone: "里程碑",
+  file: "佐证材料",
+  funding_source: "资金来源",
+  source: "资金来源",
+  adjustment: "资金调整",
+  commitment: "资金占用",
+  disbursement: "拨付",
+  team: "志愿服务队",
+  volunteer: "志愿者",
+  activity: "活动",
+  enrolment: "报名",
+  hours: "服务时长",
+  service_hours: "服务时长",
+  assessment: "目标考核",
+};
+
+/** "登录" for a known act, else the code itself (a new act still shows). */
+export function auditAction(code) {
+  return AUDIT_ACTIONS[code] || code || "—";
+}
+export function auditObject(code) {
+  return AUDIT_OBJECTS[code] || code || "—";
+}
+
+// the fields a record's changes name (a field not listed shows its code)
+export const AUDIT_FIELDS = {
+  role: "角色",
+  organization_id: "所属组织",
+  disabled: "已停用",
+  token_version: "会话版本（变更即结束其登录）",
+  password: "密码",
+  username: "用户名",
+  reason: "原因",
+  status: "HTTP 状态",
+  locked_seconds: "锁定时长（秒）",
+  name: "名称",
+  amount: "金额（分）",
+  log: "日志",
+};
+export function auditField(code) {
+  return AUDIT_FIELDS[code] ? `${AUDIT_FIELDS[code]}（${code}）` : code;
+}
