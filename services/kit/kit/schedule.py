@@ -22,7 +22,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -31,7 +31,7 @@ from nameko.extensions import Entrypoint
 
 from kit.clock import isoformat, utcnow
 from kit.columns import UTCDateTime
-from kit.errors import Forbidden
+from kit.errors import Forbidden, InvalidInput
 from kit.tables import outbox_lease
 
 log = logging.getLogger(__name__)
@@ -238,3 +238,16 @@ def ensure_may_run_checks(role: str | None) -> None:
         error = Forbidden("only the system and admins run the scheduled checks", role=role)
         error.code = "ROLE_NOT_ALLOWED"
         raise error
+
+
+def moment_of(value: str) -> datetime:
+    """``as_of`` from a payload: an aware ISO-8601 moment, in UTC (a naive one is refused)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput(
+            "as_of is not an ISO-8601 moment", field="as_of", rule="datetime"
+        ) from exc
+    if moment.tzinfo is None:
+        raise InvalidInput("as_of needs a time zone", field="as_of", rule="aware")
+    return moment.astimezone(UTC)

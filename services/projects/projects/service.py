@@ -7,7 +7,7 @@ reinstated or deregistered, money committed or disbursed, volunteer hours verifi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
@@ -20,11 +20,11 @@ from kit.changes import ChangeNotices
 from kit.consumer import on_event
 from kit.db import UnitOfWork
 from kit.dependencies import Database
-from kit.errors import InvalidInput, Unavailable
+from kit.errors import Unavailable
 from kit.operations import Operations
 from kit.paging import MAX_LIMIT, sorted_page_request
 from kit.rpc import rpc
-from kit.schedule import SentNotices, scheduled
+from kit.schedule import SentNotices, moment_of, scheduled
 from kit.usecase import SystemClock, UseCases
 from language.actor import SYSTEM, Actor
 from language.directory import Directory, DirectoryConsumer
@@ -147,7 +147,7 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer, PublicEn
     @scheduled
     def scheduled_checks(self, as_of: str) -> dict[str, int]:
         """Run by the replica holding the schedule's lease, every SCHEDULE_INTERVAL_SECONDS."""
-        command = commands.RunChecks(_moment(as_of), self.grace_days)
+        command = commands.RunChecks(moment_of(as_of), self.grace_days)
         return self.execute(self.system_actor, handlers.run_checks, command)  # type: ignore[arg-type]
 
     @rpc
@@ -155,7 +155,7 @@ class ProjectsService(UseCases[Context], Operations, DirectoryConsumer, PublicEn
         """``{as_of?}``: the daily checks as of a moment (default now), for the system and
         admins — tests set the time, ops catch up by hand after an outage."""
         as_of = (payload or {}).get("as_of")
-        moment = _moment(as_of) if as_of else CLOCK.now()
+        moment = moment_of(as_of) if as_of else CLOCK.now()
         command = commands.RunChecks(moment, self.grace_days)
         return self.execute(actor, handlers.run_checks, command)
 
@@ -466,13 +466,3 @@ def _disbursement(event_type: str, event: dict[str, Any]) -> commands.Disburseme
         ),
     )
 
-
-def _moment(value: str) -> datetime:
-    """An aware ISO-8601 moment from a payload (a naive one is refused)."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidInput("as_of is not an ISO-8601 moment", field="as_of", rule="datetime") from exc
-    if moment.tzinfo is None:
-        raise InvalidInput("as_of needs a time zone", field="as_of", rule="aware")
-    return moment.astimezone(UTC)

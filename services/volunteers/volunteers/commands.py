@@ -249,3 +249,10 @@ class GetAssessmentFigures:
 
     federation_id: str
     year: int
+
+
+@dataclass(frozen=True)
+class RunChecks:
+    """The daily check as of a moment (the schedule's now, or a test's or ops' time)."""
+
+    as_of: datetime

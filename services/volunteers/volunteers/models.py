@@ -11,6 +11,7 @@ from sqlalchemy.orm import registry
 
 from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from kit.schedule import reminders_table
 from language.directory import metadata as directory_metadata
 from volunteers.domain.activities import Activity, Enrolment
 from volunteers.domain.hours import ServiceHours
@@ -195,6 +196,10 @@ personal_data_reads = sa.Table(
     sa.Index("ix_personal_data_reads_read_at_id", "read_at", "id"),
     sa.Index("ix_personal_data_reads_volunteer_id", "volunteer_id"),
 )
+
+
+#: the notices the daily check sent (``kit.schedule``): one per team and day (migration 0005)
+reminders_sent = reminders_table(metadata)
 
 
 def _map(mapper: registry) -> None:
