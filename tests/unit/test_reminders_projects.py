@@ -55,7 +55,7 @@ def test_nothing_is_owed_before_seven_days_ahead(world):
 
 
 def test_due_in_seven_days_goes_to_the_contractor_once(world):
-    project, contract = world.awarded()
+    _, contract = world.awarded()
     assert world.check(DUE - timedelta(days=7)) == {"due_in_7_days": 1}
     assert world.check(DUE - timedelta(days=6)) == {}
     [notice] = world.sent("milestone_due")

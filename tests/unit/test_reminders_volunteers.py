@@ -9,19 +9,31 @@ import pytest
 
 from kit.errors import Forbidden
 from language.actor import SYSTEM
-from tests.unit.test_volunteers_usecases import (  # noqa: F401 - world is a fixture
+from tests.unit.fakes.volunteers import VolunteersWorld
+from tests.unit.test_volunteers_usecases import (
     LEADER,
+    NOW,
     STAFF,
+    Place,
     enrolled,
     log,
     make_team,
-    world,
 )
 from volunteers import commands as c
 from volunteers.handlers import hours, reminders
 
 #: 09:00 on 2027-03-12 in China
 MORNING = datetime(2027, 3, 12, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def world() -> VolunteersWorld:
+    world = VolunteersWorld(NOW)
+    add = world.directory.add
+    add(Place.city, kind="federation")
+    add(Place.district, kind="federation", parent_id=Place.city)
+    add(Place.community, kind="host_unit", parent_id=Place.district)
+    return world
 
 
 def check(world, at: datetime = MORNING) -> dict[str, int]:

@@ -372,9 +372,7 @@ class FundingRepository:
     def overdue_hold_figures(self) -> dict[str, int]:
         """Disbursements held for an overdue milestone, and their money (fen)."""
         count, fen = self.session.execute(
-            sa.select(
-                sa.func.count(), sa.func.coalesce(sa.func.sum(disbursements.c.amount), 0)
-            )
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(disbursements.c.amount), 0))
             .where(disbursements.c.status == "held")
             .where(disbursements.c.hold_reasons.like("%milestone_overdue%"))
         ).one()

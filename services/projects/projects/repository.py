@@ -356,9 +356,7 @@ class ProjectRepository:
         return int(
             self.session.execute(
                 sa.select(sa.func.count())
-                .select_from(
-                    milestones.join(contracts, milestones.c.contract_id == contracts.c.id)
-                )
+                .select_from(milestones.join(contracts, milestones.c.contract_id == contracts.c.id))
                 .where(contracts.c.status.in_(("active", "suspended")))
                 .where(milestones.c.status != "accepted")
                 .where(milestones.c.due_on < due_before)

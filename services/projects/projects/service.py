@@ -34,9 +34,9 @@ from projects.context import Context
 from projects.domain.payments import Disbursement
 from projects.domain.project import Project
 from projects.domain.reminders import DEFAULT_GRACE_DAYS
-from projects.models import reminders_sent
 from projects.domain.scope import readable_by_everyone
 from projects.handlers import assessment as assessment_handlers
+from projects.models import reminders_sent
 from projects.public_service import PublicEntrypoints
 from projects.repository import (
     CONTRACT_ORDER,
@@ -465,4 +465,3 @@ def _disbursement(event_type: str, event: dict[str, Any]) -> commands.Disburseme
             payment_reference=event.get("payment_reference"),
         ),
     )
-

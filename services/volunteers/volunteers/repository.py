@@ -628,6 +628,7 @@ class VolunteersRepository:
             found.append({**row._mapping, "oldest_started_at": oldest})
         return found
 
+
 def _report_conditions(since: date | None, until: date | None, team_ids: Any) -> list[Any]:
     """The verified hours a report counts: started within its days (China time), of its
     teams."""

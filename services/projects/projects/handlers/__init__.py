@@ -75,8 +75,8 @@ __all__ = [
     "readable_file",
     "register_file",
     "reject_milestone",
-    "run_checks",
     "report_milestone",
+    "run_checks",
     "submit_application",
     "volunteer_hours",
 ]
