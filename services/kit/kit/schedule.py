@@ -163,6 +163,7 @@ class ScheduledChecks(Entrypoint):
         super().__init__(**kwargs)
         self.lease: Lease | None = None
         self.interval = DEFAULT_INTERVAL_SECONDS
+        self.ttl = DEFAULT_LEASE_TTL
         self.runs = 0
         self._stopped = threading.Event()
         self._thread: Any = None
@@ -170,13 +171,16 @@ class ScheduledChecks(Entrypoint):
     def setup(self) -> None:
         config = self.container.config
         self.interval = float(config.get("SCHEDULE_INTERVAL_SECONDS") or DEFAULT_INTERVAL_SECONDS)
-        ttl = float(config.get("SCHEDULE_LEASE_TTL") or DEFAULT_LEASE_TTL)
-        database = next(
-            d for d in self.container.dependencies if getattr(d, "resource", None) is not None
-        )
-        self.lease = Lease(database.resource, f"{self.container.service_name}.schedule", ttl)
+        self.ttl = float(config.get("SCHEDULE_LEASE_TTL") or DEFAULT_LEASE_TTL)
 
     def start(self) -> None:
+        # the service's database (``kit.dependencies.Database``), set up by now
+        resource = next(
+            d.resource
+            for d in self.container.dependencies
+            if getattr(d, "resource", None) is not None and hasattr(d.resource, "begin")
+        )
+        self.lease = Lease(resource, f"{self.container.service_name}.schedule", self.ttl)
         self._thread = self.container.spawn_managed_thread(
             self._run, identifier=f"{self.container.service_name}.schedule"
         )
