@@ -232,3 +232,10 @@ export function currentStateText(details) {
   return `该${noun === "该记录" ? "记录" : noun}当前状态为「${statusLabel(table, status)}」`;
 }
 
+/** Why a disbursement is held (``hold_reasons``): each hold is lifted on its own. */
+export const HOLD_REASONS = {
+  milestone_overdue: "里程碑逾期",
+  payee_suspended: "承接机构被暂停",
+  provider_deregistered: "承接机构已注销",
+  payee_deregistered: "收款单位已注销",
+};
