@@ -32,7 +32,13 @@ export function holdText(reason) {
 export function holdsText(disbursement) {
   const reasons = disbursement?.hold_reasons || [];
   if (!reasons.length) return holdText(disbursement?.hold_reason);
-  return `暂停付款：${reasons.map((r) => HOLD_REASONS[r] || "其他原因").join("、")}`;
+  // the registry's own words for a suspension, when they are the last hold's (not a code)
+  const said = disbursement.hold_reason;
+  const quoted = said && !HOLD_REASONS[said] && !HOLDS[said] ? said : null;
+  const words = reasons.map((r) =>
+    r === "payee_suspended" && quoted ? `${HOLD_REASONS[r]}（${quoted}）` : HOLD_REASONS[r] || "其他原因",
+  );
+  return `暂停付款：${words.join("、")}`;
 }
 
 /** Whether a milestone is past its due date (China date ``today``) and not accepted. */

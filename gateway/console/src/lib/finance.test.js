@@ -19,8 +19,12 @@ test("hold reasons are Chinese, the registry's own reason quoted", () => {
 test("every hold of a disbursement is named in Chinese, each on its own", () => {
   assert.equal(holdsText({ hold_reasons: ["milestone_overdue"] }), "暂停付款：里程碑逾期");
   assert.equal(
-    holdsText({ hold_reasons: ["payee_suspended", "milestone_overdue"], hold_reason: "年检" }),
+    holdsText({ hold_reasons: ["payee_suspended", "milestone_overdue"], hold_reason: "milestone_overdue" }),
     "暂停付款：承接机构被暂停、里程碑逾期",
+  );
+  assert.equal(
+    holdsText({ hold_reasons: ["payee_suspended"], hold_reason: "年检不合格" }),
+    "暂停付款：承接机构被暂停（年检不合格）",
   );
   assert.equal(holdsText({ hold_reasons: [], hold_reason: "provider_deregistered" }), "承接机构已注销，本笔拨付永久暂停");
 });
