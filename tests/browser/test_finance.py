@@ -357,7 +357,7 @@ def test_finance_officers_fund_approve_and_pay_and_the_books_add_up(books, peopl
 
     zpage.get_by_test_id("tab-held").click()
     expect(zpage.get_by_test_id(f"hold-{d_held['id']}")).to_have_text(
-        "承接机构已被暂停（年检不合格），恢复后方可审批和支付"
+        "暂停付款：承接机构被暂停（年检不合格）"
     )
     expect(payments).to_contain_text("家政育婴技能培训")
     zhou.shot("finance-payments-held")

@@ -413,3 +413,27 @@ def test_the_definitions_render_with_the_passwords_and_refuse_a_missing_one(tmp_
         check=False,
     )
     assert result.returncode != 0 and "RABBITMQ_FUNDING_PASSWORD" in result.stderr
+
+
+def test_the_business_row_and_the_alerts_watch_overdue_milestones_and_their_holds():
+    """Issue 16: overdue milestones (beyond the grace period) and the money held for them are
+    on the business row, below its heading, and each has an alert."""
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/jinguo.json").read_text())
+    panels = dashboard["panels"]
+    business_y = next(p["gridPos"]["y"] for p in panels if p["title"] == "Business")
+    exprs = {
+        target["expr"]
+        for panel in panels
+        if panel["type"] != "row" and panel["gridPos"]["y"] > business_y
+        for target in panel.get("targets", [])
+    }
+    for metric in (
+        "jinguo_milestones_overdue_beyond_grace",
+        "jinguo_disbursements_held_overdue",
+        "jinguo_disbursements_held_overdue_fen",
+    ):
+        assert any(metric in expr.split() or expr.startswith(metric) for expr in exprs), metric
+    rules = yaml.safe_load((DEPLOY / "prometheus/rules/jinguo.yml").read_text())
+    alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
+    assert "jinguo_milestones_overdue_beyond_grace" in alerts["JinguoMilestonesOverdue"]
+    assert "jinguo_disbursements_held_overdue" in alerts["JinguoMoneyHeldForOverdueReports"]

@@ -194,6 +194,24 @@ class MilestoneAccepted:
 
 
 @dataclass(frozen=True)
+class MilestoneOverdue:
+    """projects' ``milestone_overdue``: past its due date beyond the grace period, no
+    accepted report; the contract's open disbursements are held until it is accepted."""
+
+    contract_id: str
+    milestone_id: str
+    due_on: date
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> MilestoneOverdue:
+        return cls(
+            contract_id=str(event["contract_id"]),
+            milestone_id=str(event["milestone_id"]),
+            due_on=event["due_on"],
+        )
+
+
+@dataclass(frozen=True)
 class ProjectEnded:
     """``project_closed`` (``how="closed"``) or ``project_cancelled`` (``"cancelled"``)."""
 

@@ -105,6 +105,8 @@ disbursements = sa.Table(
     sa.Column("payment_reference", sa.String(100), nullable=True, unique=True),
     sa.Column("held_from", sa.String(16), nullable=True),
     sa.Column("hold_reason", sa.Text(), nullable=True),
+    #: why it is held, a set of reasons (comma-separated, migration 0006): each is lifted alone
+    sa.Column("hold_reasons", sa.String(200), nullable=True),
     sa.Column("payee_status_version", sa.Integer(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),
@@ -215,6 +217,18 @@ provider_verifications = sa.Table(
     sa.Column("organization_id", sa.String(36), primary_key=True),
     sa.Column("verified_by", sa.String(36), primary_key=True),
     sa.Column("at", UTCDateTime(), nullable=False),
+)
+
+#: milestones projects said are overdue beyond the grace period (``milestone_overdue``), until
+#: their report is accepted: while one of a contract's is here, its open disbursements are held
+overdue_milestones = sa.Table(
+    "overdue_milestones",
+    metadata,
+    sa.Column("milestone_id", sa.String(36), primary_key=True),
+    sa.Column("contract_id", sa.String(36), nullable=False),
+    sa.Column("due_on", sa.Date(), nullable=False),
+    sa.Column("since", UTCDateTime(), nullable=False),
+    sa.Index("ix_overdue_milestones_contract_id", "contract_id"),
 )
 
 

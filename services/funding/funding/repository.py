@@ -25,6 +25,7 @@ from funding.models import (
     ended_projects,
     funding_sources,
     journal_entries,
+    overdue_milestones,
     provider_verifications,
     refused_commitments,
     source_adjustments,
@@ -314,6 +315,68 @@ class FundingRepository:
 
             oldest = oldest.replace(tzinfo=UTC)
         return {"count": count, "fen": int(fen), "oldest": oldest}
+
+    # --- overdue milestones' holds ------------------------------------------------------
+
+    def disbursements_of_contract(self, contract_id: str) -> list[Disbursement]:
+        """The contract's disbursements a hold may still touch (pending, approved, held),
+        locked."""
+        return list(
+            self.session.execute(
+                sa.select(Disbursement)
+                .where(disbursements.c.contract_id == str(contract_id))
+                .where(disbursements.c.status.in_(("pending", "approved", "held")))
+                .order_by(disbursements.c.requested_at, disbursements.c.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
+
+    def mark_overdue(self, contract_id: str, milestone_id: str, due_on: Any, at: Any) -> bool:
+        """Remember the milestone as overdue; False if it was already."""
+        known = self.session.execute(
+            sa.select(overdue_milestones.c.milestone_id).where(
+                overdue_milestones.c.milestone_id == str(milestone_id)
+            )
+        ).first()
+        if known is not None:
+            return False
+        self.session.execute(
+            sa.insert(overdue_milestones).values(
+                milestone_id=str(milestone_id),
+                contract_id=str(contract_id),
+                due_on=due_on,
+                since=at,
+            )
+        )
+        return True
+
+    def clear_overdue(self, milestone_id: str) -> bool:
+        """Forget the milestone as overdue (its report was accepted); False if it was not."""
+        deleted = self.session.execute(
+            sa.delete(overdue_milestones).where(
+                overdue_milestones.c.milestone_id == str(milestone_id)
+            )
+        )
+        return bool(deleted.rowcount)  # type: ignore[attr-defined]
+
+    def overdue_count(self, contract_id: str) -> int:
+        return int(
+            self.session.execute(
+                sa.select(sa.func.count()).where(
+                    overdue_milestones.c.contract_id == str(contract_id)
+                )
+            ).scalar_one()
+        )
+
+    def overdue_hold_figures(self) -> dict[str, int]:
+        """Disbursements held for an overdue milestone, and their money (fen)."""
+        count, fen = self.session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(disbursements.c.amount), 0))
+            .where(disbursements.c.status == "held")
+            .where(disbursements.c.hold_reasons.like("%milestone_overdue%"))
+        ).one()
+        return {"count": int(count), "fen": int(fen)}
 
     def payment_reference_used(self, reference: str) -> str | None:
         return self.session.execute(

@@ -220,6 +220,13 @@ class DisbursementOut(Schema):
     paid_at = fields.AwareDateTime(allow_none=True)
     payment_reference = fields.String(allow_none=True)
     hold_reason = fields.String(allow_none=True)
+    hold_reasons = fields.Function(
+        lambda disbursement: disbursement.holds,
+        metadata={
+            "description": "why it is held: payee_suspended, milestone_overdue,"
+            " provider_deregistered, payee_deregistered (empty when it is not)"
+        },
+    )
     version = fields.Integer()
 
     def _age(self, disbursement: Any) -> int:

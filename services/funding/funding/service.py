@@ -30,6 +30,7 @@ from funding.commands import (
     ListDisbursements,
     ListSources,
     MilestoneAccepted,
+    MilestoneOverdue,
     MonthlyReport,
     PayDisbursement,
     PayeeStatusChanged,
@@ -104,6 +105,14 @@ OLDEST_PENDING_AGE = Gauge(
     "jinguo_disbursement_oldest_pending_age_seconds",
     "How long the oldest disbursement has waited for approval (0 when none waits)",
 )
+OVERDUE_HOLDS = Gauge(
+    "jinguo_disbursements_held_overdue",
+    "Disbursements held because a milestone of their contract is overdue",
+)
+OVERDUE_HOLDS_FEN = Gauge(
+    "jinguo_disbursements_held_overdue_fen",
+    "Money held because a milestone of its contract is overdue, in fen",
+)
 COMMITMENTS_REJECTED = Counter(
     "jinguo_commitments_rejected_total", "Awards whose money could not be committed"
 )
@@ -139,7 +148,11 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations, AuditDesk
 
     def refresh_metrics(self, uow: Any) -> None:
         """The approval queue: how many wait, how much money, how long the oldest has waited."""
-        queue = FundingRepository(uow.session).approval_queue_figures()
+        repository = FundingRepository(uow.session)
+        queue = repository.approval_queue_figures()
+        held = repository.overdue_hold_figures()
+        OVERDUE_HOLDS.set(held["count"])
+        OVERDUE_HOLDS_FEN.set(held["fen"])
         PENDING.set(queue["count"])
         PENDING_FEN.set(queue["fen"])
         OLDEST_PENDING_AGE.set(
@@ -298,6 +311,10 @@ class FundingService(DirectoryConsumer, UseCases[Context], Operations, AuditDesk
         fact = MilestoneAccepted.from_event(event)
         if not self.react(uow, disbursements.milestone_accepted, fact):
             UNFUNDED_MILESTONES.inc()
+
+    @on_event("projects", "milestone_overdue")
+    def milestone_overdue(self, event: dict[str, Any], uow: UnitOfWork) -> None:
+        self.react(uow, disbursements.milestone_overdue, MilestoneOverdue.from_event(event))
 
     @on_event("projects", "project_closed")
     def project_closed(self, event: dict[str, Any], uow: UnitOfWork) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from kit.paging import PageRequest
@@ -315,3 +315,14 @@ class GetAssessmentFigures:
 
     federation_id: str
     year: int
+
+
+# --- the daily checks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunChecks:
+    """The time-driven checks as of a moment (the schedule's now, or a test's or ops' time)."""
+
+    as_of: datetime
+    grace_days: int = 30

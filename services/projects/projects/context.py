@@ -43,6 +43,8 @@ class Context:
     ask_funding: AskFunding | None = None
     #: the annual assessment's figures (``projects.assessment_repository``)
     assessments: Any = None
+    #: the notices the daily checks sent (``kit.schedule.SentNotices``)
+    notices: Any = None
     _entries: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
     _scope: Scope | None = field(default=None, repr=False)
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import registry, relationship
 
 from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from kit.schedule import reminders_table
 from language.directory import metadata as directory_metadata
 from projects.domain.application import Application
 from projects.domain.contract import Contract, Milestone, MilestoneReport
@@ -184,6 +185,11 @@ report_files = sa.Table(
     sa.Column("contract_id", sa.String(36), sa.ForeignKey("contracts.id"), nullable=False),
     sa.Index("ix_report_files_file_id", "file_id"),
 )
+
+
+#: the notices the daily checks sent (``kit.schedule``): one row per milestone or report and
+#: notice, written with the notice's outbox row, so none is sent twice (migration 0007)
+reminders_sent = reminders_table(metadata)
 
 
 def _map(mapper: registry) -> None:

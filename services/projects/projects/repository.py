@@ -301,6 +301,68 @@ class ProjectRepository:
             "projects": by_status,
         }
 
+    # --- the daily checks -------------------------------------------------------------------
+
+    def milestones_to_check(self, due_until: Any) -> list[dict[str, Any]]:
+        """Milestones of live contracts (active or suspended) not accepted yet and due on or
+        before ``due_until``, with what a reminder names (who delivers, who bought)."""
+        rows = self.session.execute(
+            sa.select(
+                milestones.c.id.label("milestone_id"),
+                milestones.c.contract_id,
+                milestones.c.title,
+                milestones.c.due_on,
+                milestones.c.status,
+                contracts.c.project_id,
+                contracts.c.contractor_id,
+                contracts.c.purchaser_id,
+            )
+            .select_from(milestones.join(contracts, milestones.c.contract_id == contracts.c.id))
+            .where(contracts.c.status.in_(("active", "suspended")))
+            .where(milestones.c.status != "accepted")
+            .where(milestones.c.due_on <= due_until)
+            .order_by(milestones.c.due_on, milestones.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
+
+    def reports_waiting(self, reported_before: datetime) -> list[dict[str, Any]]:
+        """Reports still waiting for a decision that came in before ``reported_before``."""
+        rows = self.session.execute(
+            sa.select(
+                milestone_reports.c.id.label("report_id"),
+                milestone_reports.c.reported_at,
+                milestones.c.id.label("milestone_id"),
+                milestones.c.contract_id,
+                milestones.c.title,
+                milestones.c.due_on,
+                contracts.c.project_id,
+                contracts.c.contractor_id,
+                contracts.c.purchaser_id,
+            )
+            .select_from(
+                milestone_reports.join(
+                    milestones, milestone_reports.c.milestone_id == milestones.c.id
+                ).join(contracts, milestones.c.contract_id == contracts.c.id)
+            )
+            .where(milestone_reports.c.decision == "pending")
+            .where(milestone_reports.c.reported_at < reported_before)
+            .order_by(milestone_reports.c.reported_at)
+        )
+        return [dict(row._mapping) for row in rows]
+
+    def overdue_milestone_count(self, due_before: Any) -> int:
+        """Milestones of live contracts overdue beyond the grace period (due before
+        ``due_before``, not accepted): those funding holds money for."""
+        return int(
+            self.session.execute(
+                sa.select(sa.func.count())
+                .select_from(milestones.join(contracts, milestones.c.contract_id == contracts.c.id))
+                .where(contracts.c.status.in_(("active", "suspended")))
+                .where(milestones.c.status != "accepted")
+                .where(milestones.c.due_on < due_before)
+            ).scalar_one()
+        )
+
     # --- applications -----------------------------------------------------------------------
 
     def applications(self, project_id: str, provider_id: str | None = None) -> list[Application]:

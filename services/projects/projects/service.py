@@ -7,6 +7,7 @@ reinstated or deregistered, money committed or disbursed, volunteer hours verifi
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
@@ -25,6 +26,7 @@ from kit.errors import Unavailable
 from kit.operations import Operations
 from kit.paging import MAX_LIMIT, sorted_page_request
 from kit.rpc import rpc
+from kit.schedule import SentNotices, moment_of, scheduled
 from kit.usecase import SystemClock, UseCases
 from language.actor import SYSTEM, Actor
 from language.directory import Directory, DirectoryConsumer
@@ -33,8 +35,10 @@ from projects.assessment_repository import AssessmentRepository
 from projects.context import Context
 from projects.domain.payments import Disbursement
 from projects.domain.project import Project
+from projects.domain.reminders import DEFAULT_GRACE_DAYS
 from projects.domain.scope import readable_by_everyone
 from projects.handlers import assessment as assessment_handlers
+from projects.models import reminders_sent
 from projects.public_service import PublicEntrypoints
 from projects.repository import (
     CONTRACT_ORDER,
@@ -64,6 +68,11 @@ CLOCK = SystemClock()
 
 MILESTONES_OVERDUE = Gauge(
     "jinguo_milestones_overdue", "Milestones of live contracts past their due date, not accepted"
+)
+MILESTONES_OVERDUE_HELD = Gauge(
+    "jinguo_milestones_overdue_beyond_grace",
+    "Milestones of live contracts overdue beyond the grace period (MILESTONE_GRACE_DAYS), not"
+    " accepted: funding holds their contracts' open disbursements",
 )
 COMMITMENTS_REJECTED = Gauge(
     "jinguo_contracts_commitment_rejected",
@@ -136,7 +145,29 @@ class ProjectsService(
             clock=CLOCK,
             ask_funding=self.funding_sources,
             assessments=AssessmentRepository(uow.session),
+            notices=SentNotices(uow.session, reminders_sent),
         )
+
+    @property
+    def grace_days(self) -> int:
+        return int(self.config.get("MILESTONE_GRACE_DAYS") or DEFAULT_GRACE_DAYS)
+
+    # --- the daily checks ------------------------------------------------------------------
+
+    @scheduled
+    def scheduled_checks(self, as_of: str) -> dict[str, int]:
+        """Run by the replica holding the schedule's lease, every SCHEDULE_INTERVAL_SECONDS."""
+        command = commands.RunChecks(moment_of(as_of), self.grace_days)
+        return self.execute(self.system_actor, handlers.run_checks, command)  # type: ignore[arg-type]
+
+    @rpc
+    def run_checks(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, int]:
+        """``{as_of?}``: the daily checks as of a moment (default now), for the system and
+        admins — tests set the time, ops catch up by hand after an outage."""
+        as_of = (payload or {}).get("as_of")
+        moment = moment_of(as_of) if as_of else CLOCK.now()
+        command = commands.RunChecks(moment, self.grace_days)
+        return self.execute(actor, handlers.run_checks, command)
 
     # --- projects ---------------------------------------------------------------------------
 
@@ -320,6 +351,12 @@ class ProjectsService(
     def refresh_metrics(self, uow: UnitOfWork) -> None:
         figures = ProjectRepository(uow.session).operational_figures(CLOCK.today())  # type: ignore[arg-type]
         MILESTONES_OVERDUE.set(figures["milestones_overdue"])
+        today = CLOCK.today()
+        MILESTONES_OVERDUE_HELD.set(
+            ProjectRepository(uow.session).overdue_milestone_count(
+                today - timedelta(days=self.grace_days)
+            )
+        )
         COMMITMENTS_REJECTED.set(figures["commitments_rejected"])
         for status, count in figures["projects"].items():
             PROJECTS.labels(status).set(count)

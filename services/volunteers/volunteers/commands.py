@@ -306,3 +306,10 @@ class LinkAccount:
 
     volunteer_id: str
     user_id: str
+
+
+@dataclass(frozen=True)
+class RunChecks:
+    """The daily check as of a moment (the schedule's now, or a test's or ops' time)."""
+
+    as_of: datetime

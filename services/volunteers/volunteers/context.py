@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kit.schedule import SentNotices
 from kit.usecase import Clock, SystemClock
 from language.actor import Actor
 from language.directory import Directory
@@ -21,6 +22,7 @@ from volunteers.domain.activities import Activity
 from volunteers.domain.roster import Team, Volunteer
 from volunteers.domain.scope import Scope, ids_on_path
 from volunteers.exceptions import ActivityNotFound, RuleBroken, TeamNotFound
+from volunteers.models import reminders_sent
 from volunteers.repository import VolunteersRepository
 
 #: asks the projects service about a project the local copy has not heard of, as the actor:
@@ -63,6 +65,8 @@ class Context:
     assessments: Any = None
     #: the certificate key (``volunteers.signing.CertificateKey``): signs and verifies
     signer: Any = None
+    #: the notices the daily check sent (``kit.schedule.SentNotices``)
+    notices: Any = None
     _entries: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
     _scope: Scope | None = field(default=None, repr=False)
 
@@ -87,6 +91,7 @@ class Context:
             projects=projects,
             assessments=AssessmentRepository(uow.session),
             signer=signer,
+            notices=SentNotices(uow.session, reminders_sent),
         )
 
     # --- the directory ----------------------------------------------------------------------

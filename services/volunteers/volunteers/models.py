@@ -11,6 +11,7 @@ from sqlalchemy.orm import registry
 
 from kit.columns import mapping_once
 from kit.db import NAMING_CONVENTION, UTCDateTime
+from kit.schedule import reminders_table
 from language.directory import metadata as directory_metadata
 from volunteers.domain.activities import Activity, Enrolment
 from volunteers.domain.certificates import Certificate
@@ -239,6 +240,8 @@ certificates = sa.Table(
     sa.Index("ix_certificates_volunteer_id", "volunteer_id"),
     sa.Index("ix_certificates_issued_at_id", "issued_at", "id"),
 )
+#: the notices the daily check sent (``kit.schedule``): one per team and day (migration 0008)
+reminders_sent = reminders_table(metadata)
 
 
 def _map(mapper: registry) -> None:

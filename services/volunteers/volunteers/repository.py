@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -692,6 +692,32 @@ class VolunteersRepository:
         if actor_id:
             query = query.where(table.c.actor_id == str(actor_id))
         return fetch_page(self.session, query, page, scalars=False)
+
+    # --- the daily check --------------------------------------------------------------------
+
+    def teams_awaiting_verification(self) -> list[dict[str, Any]]:
+        """Teams with a leader and service-hours entries waiting for verification: how many,
+        and when the oldest began."""
+        rows = self.session.execute(
+            sa.select(
+                teams.c.id.label("team_id"),
+                teams.c.leader_user_id,
+                sa.func.count(service_hours.c.id).label("entries"),
+                sa.func.min(service_hours.c.started_at).label("oldest_started_at"),
+            )
+            .select_from(service_hours.join(teams, service_hours.c.team_id == teams.c.id))
+            .where(service_hours.c.status == "pending")
+            .where(teams.c.leader_user_id.is_not(None))
+            .group_by(teams.c.id, teams.c.leader_user_id)
+            .order_by(teams.c.id)
+        )
+        found = []
+        for row in rows:
+            oldest = row.oldest_started_at
+            if oldest is not None and oldest.tzinfo is None:  # SQLite's min() of the column
+                oldest = oldest.replace(tzinfo=UTC)
+            found.append({**row._mapping, "oldest_started_at": oldest})
+        return found
 
 
 def _report_conditions(since: date | None, until: date | None, team_ids: Any) -> list[Any]:

@@ -27,7 +27,8 @@ from kit.errors import Unavailable
 from kit.operations import Operations
 from kit.paging import decode_cursor, sorted_page_request
 from kit.rpc import RemoteFailure, rpc
-from kit.usecase import UseCases
+from kit.schedule import moment_of, scheduled
+from kit.usecase import SystemClock, UseCases
 from language.actor import SYSTEM, Actor
 from language.directory import DirectoryConsumer
 from volunteers import commands as c
@@ -40,6 +41,7 @@ from volunteers.handlers import (
     certificates,
     hours,
     imports,
+    reminders,
     teams,
     volunteers,
     workbench,
@@ -164,6 +166,22 @@ class VolunteersService(DirectoryConsumer, Operations, AuditDesk, UseCases[Conte
             occurred_at=event["occurred_at"],
         )
         self.react(uow, activities.learn_project, fact)
+
+    # --- the daily check ----------------------------------------------------------------------
+
+    @scheduled
+    def scheduled_checks(self, as_of: str) -> dict[str, int]:
+        """Run by the replica holding the schedule's lease, every SCHEDULE_INTERVAL_SECONDS."""
+        command = c.RunChecks(moment_of(as_of))
+        return self.execute(self.system_actor, reminders.run_checks, command)  # type: ignore[arg-type]
+
+    @rpc
+    def run_checks(self, payload: dict[str, Any], actor: dict[str, Any]) -> dict[str, int]:
+        """``{as_of?}``: the daily check as of a moment (default now), for the system and
+        admins — tests set the time, ops catch up by hand after an outage."""
+        as_of = (payload or {}).get("as_of")
+        command = c.RunChecks(moment_of(as_of) if as_of else SystemClock().now())
+        return self.execute(actor, reminders.run_checks, command)
 
     # --- teams ------------------------------------------------------------------------------
 

@@ -122,3 +122,21 @@ class FakeDirectory:
 
     def many(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         return {i: dict(self.entries[i]) for i in set(ids) if i in self.entries}
+
+
+class FakeSentNotices:
+    """``kit.schedule.SentNotices`` in a dict: a second mark of the same notice fails, as the
+    table's primary key does (and the unit of work with it)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], str] = {}
+
+    def sent(self, kind: str, subject_ids: Any) -> set[tuple[str, str]]:
+        wanted = {str(i) for i in subject_ids}
+        return {(s, n) for (k, s, n) in self.rows if k == kind and s in wanted}
+
+    def mark(self, kind: str, subject_id: str, notice: str, event_id: str, at: Any) -> None:
+        key = (kind, str(subject_id), notice)
+        if key in self.rows:
+            raise AssertionError(f"notice {key} sent twice")
+        self.rows[key] = event_id

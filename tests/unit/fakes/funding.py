@@ -117,6 +117,8 @@ class FakeFundingRepository:
         self.ended: dict[str, dict[str, Any]] = {}
         self.refusals: dict[str, dict[str, Any]] = {}
         self.verifications: set[tuple[str, str]] = set()
+        #: overdue milestones: milestone_id -> contract_id
+        self.overdue: dict[str, str] = {}
         #: how many times each kind of thing was asked for with a lock (a test reads the order)
         self.locks: list[tuple[str, str]] = []
 
@@ -351,6 +353,35 @@ class FakeFundingRepository:
             "fen": sum(d.amount for d in pending),
             "oldest": min((d.requested_at for d in pending), default=None),
         }
+
+    def disbursements_of_contract(self, contract_id: str) -> list[Disbursement]:
+        found = sorted(
+            (
+                d
+                for d in self.disbursements.values()
+                if d.contract_id == str(contract_id) and d.status in ("pending", "approved", "held")
+            ),
+            key=lambda d: (d.requested_at, d.id),
+        )
+        for disbursement in found:
+            self._locked("disbursement", disbursement.id, True)
+        return [self._seen(d) for d in found]
+
+    def mark_overdue(self, contract_id: str, milestone_id: str, due_on: Any, at: Any) -> bool:
+        if str(milestone_id) in self.overdue:
+            return False
+        self.overdue[str(milestone_id)] = str(contract_id)
+        return True
+
+    def clear_overdue(self, milestone_id: str) -> bool:
+        return self.overdue.pop(str(milestone_id), None) is not None
+
+    def overdue_count(self, contract_id: str) -> int:
+        return sum(1 for c in self.overdue.values() if c == str(contract_id))
+
+    def overdue_hold_figures(self) -> dict[str, int]:
+        held = [d for d in self.disbursements.values() if "milestone_overdue" in d.holds]
+        return {"count": len(held), "fen": sum(d.amount for d in held)}
 
     def payment_reference_used(self, reference: str) -> str | None:
         for disbursement in self.disbursements.values():

@@ -309,6 +309,50 @@ class FakeProjectRepository:
     def pending_report(self, milestone_id: str) -> MilestoneReport | None:
         return next((r for r in self.reports(milestone_id) if r.decision == "pending"), None)
 
+    # --- the daily checks -------------------------------------------------------------------
+
+    def _live_milestones(self) -> list[tuple[Milestone, Contract]]:
+        return [
+            (m, c)
+            for c in self.contracts.values()
+            if c.status in ("active", "suspended")
+            for m in c.milestones
+            if m.status != "accepted"
+        ]
+
+    @staticmethod
+    def _about(milestone: Milestone, contract: Contract) -> dict[str, Any]:
+        return {
+            "milestone_id": milestone.id,
+            "contract_id": contract.id,
+            "title": milestone.title,
+            "due_on": milestone.due_on,
+            "status": milestone.status,
+            "project_id": contract.project_id,
+            "contractor_id": contract.contractor_id,
+            "purchaser_id": contract.purchaser_id,
+        }
+
+    def milestones_to_check(self, due_until: date) -> list[dict[str, Any]]:
+        found = [(m, c) for m, c in self._live_milestones() if m.due_on <= due_until]
+        found.sort(key=lambda pair: (pair[0].due_on, pair[0].id))
+        return [self._about(m, c) for m, c in found]
+
+    def reports_waiting(self, reported_before: datetime) -> list[dict[str, Any]]:
+        rows = []
+        for report in sorted(self.reports_by_id.values(), key=lambda r: r.reported_at):
+            if report.decision != "pending" or report.reported_at >= reported_before:
+                continue
+            contract = self.contracts[report.contract_id]
+            milestone = next(m for m in contract.milestones if m.id == report.milestone_id)
+            about = self._about(milestone, contract)
+            del about["status"]
+            rows.append({**about, "report_id": report.id, "reported_at": report.reported_at})
+        return rows
+
+    def overdue_milestone_count(self, due_before: date) -> int:
+        return sum(1 for m, _ in self._live_milestones() if m.due_on < due_before)
+
     # --- evidence files ---------------------------------------------------------------------
 
     def add_file(self, **values: Any) -> None:

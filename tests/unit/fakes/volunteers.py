@@ -24,7 +24,7 @@ from kit.paging import Fetched, PageRequest
 from kit.text import search_key
 from kit.usecase import FixedClock
 from language.actor import Actor
-from tests.unit.fakes import FakeDirectory, FakeUnitOfWork
+from tests.unit.fakes import FakeDirectory, FakeSentNotices, FakeUnitOfWork
 from volunteers.context import Context
 from volunteers.crypto import PersonalData
 from volunteers.domain.activities import Activity, Enrolment
@@ -406,6 +406,22 @@ class FakeVolunteersRepository:
 
     # --- service hours ----------------------------------------------------------------------
 
+    def teams_awaiting_verification(self) -> list[dict[str, Any]]:
+        found: dict[str, list[ServiceHours]] = {}
+        for entry in self.entries.values():
+            team = self.teams.get(entry.team_id)
+            if entry.status == "pending" and team is not None and team.leader_user_id:
+                found.setdefault(team.id, []).append(entry)
+        return [
+            {
+                "team_id": team_id,
+                "leader_user_id": self.teams[team_id].leader_user_id,
+                "entries": len(entries),
+                "oldest_started_at": min(e.started_at for e in entries),
+            }
+            for team_id, entries in sorted(found.items())
+        ]
+
     def hours(self, entry_id: str, *, for_update: bool = False) -> ServiceHours:
         if str(entry_id) not in self.entries:
             raise HoursNotFound(str(entry_id))
@@ -646,6 +662,7 @@ class VolunteersWorld:
         self.clock = FixedClock(at)
         #: a fresh certificate key
         self.signer = CertificateKey(os.urandom(32))
+        self.notices = FakeSentNotices()
         self.projects: dict[str, dict[str, Any]] = {}
         #: the project ids the projects service was asked about
         self.asked: list[str] = []
@@ -664,6 +681,7 @@ class VolunteersWorld:
             personal_data=self.keys,
             projects=self._ask,
             signer=self.signer,
+            notices=self.notices,
         )
 
     def execute(self, actor: Actor, use_case: Callable[[Context, Any], Any], command: Any) -> Any:

@@ -1,6 +1,6 @@
 // Small helpers of the finance screens: waiting times, hold reasons, journal lines' words,
 // and what the journal says a source holds.
-import { JOURNAL_ACCOUNTS } from "./labels.js";
+import { HOLD_REASONS, JOURNAL_ACCOUNTS } from "./labels.js";
 
 /** "3 天 2 小时" / "5 小时 10 分钟" / "不到 1 分钟" from seconds. */
 export function ageText(seconds) {
@@ -25,6 +25,25 @@ export function holdText(reason) {
   if (!reason) return "承接机构已被暂停，恢复后方可审批和支付";
   if (HOLDS[reason]) return HOLDS[reason];
   return `承接机构已被暂停（${reason}），恢复后方可审批和支付`;
+}
+
+/** Every hold of a disbursement in Chinese: "暂停付款：里程碑逾期、承接机构被暂停" (an answer
+ *  without ``hold_reasons`` falls back to its one ``hold_reason``). */
+export function holdsText(disbursement) {
+  const reasons = disbursement?.hold_reasons || [];
+  if (!reasons.length) return holdText(disbursement?.hold_reason);
+  // the registry's own words for a suspension, when they are the last hold's (not a code)
+  const said = disbursement.hold_reason;
+  const quoted = said && !HOLD_REASONS[said] && !HOLDS[said] ? said : null;
+  const words = reasons.map((r) =>
+    r === "payee_suspended" && quoted ? `${HOLD_REASONS[r]}（${quoted}）` : HOLD_REASONS[r] || "其他原因",
+  );
+  return `暂停付款：${words.join("、")}`;
+}
+
+/** Whether a milestone is past its due date (China date ``today``) and not accepted. */
+export function isOverdue(milestone, today) {
+  return Boolean(milestone) && milestone.status !== "accepted" && milestone.due_on < today;
 }
 
 /** "可用资金" for "available:<id>". */

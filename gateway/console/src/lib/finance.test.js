@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accountText, ageText, figuresFromJournal, holdText, memoText } from "./finance.js";
+import { accountText, ageText, figuresFromJournal, holdText, holdsText, isOverdue, memoText } from "./finance.js";
 import { errorMessage } from "./errors.js";
 
 test("waiting times read in days, hours and minutes", () => {
@@ -14,6 +14,25 @@ test("hold reasons are Chinese, the registry's own reason quoted", () => {
   assert.equal(holdText("the payee is suspended"), "承接机构已被暂停，恢复后方可审批和支付");
   assert.equal(holdText("年检不合格"), "承接机构已被暂停（年检不合格），恢复后方可审批和支付");
   assert.equal(holdText("provider_deregistered"), "承接机构已注销，本笔拨付永久暂停");
+});
+
+test("every hold of a disbursement is named in Chinese, each on its own", () => {
+  assert.equal(holdsText({ hold_reasons: ["milestone_overdue"] }), "暂停付款：里程碑逾期");
+  assert.equal(
+    holdsText({ hold_reasons: ["payee_suspended", "milestone_overdue"], hold_reason: "milestone_overdue" }),
+    "暂停付款：承接机构被暂停、里程碑逾期",
+  );
+  assert.equal(
+    holdsText({ hold_reasons: ["payee_suspended"], hold_reason: "年检不合格" }),
+    "暂停付款：承接机构被暂停（年检不合格）",
+  );
+  assert.equal(holdsText({ hold_reasons: [], hold_reason: "provider_deregistered" }), "承接机构已注销，本笔拨付永久暂停");
+});
+
+test("a milestone is overdue past its due date until accepted", () => {
+  assert.equal(isOverdue({ status: "pending", due_on: "2027-03-31" }, "2027-04-01"), true);
+  assert.equal(isOverdue({ status: "pending", due_on: "2027-03-31" }, "2027-03-31"), false);
+  assert.equal(isOverdue({ status: "accepted", due_on: "2027-03-31" }, "2027-05-01"), false);
 });
 
 test("a source's figures from its journal lines", () => {

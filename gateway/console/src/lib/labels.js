@@ -358,3 +358,10 @@ export const AUDIT_FIELDS = {
 export function auditField(code) {
   return AUDIT_FIELDS[code] ? `${AUDIT_FIELDS[code]}（${code}）` : code;
 }
+/** Why a disbursement is held (``hold_reasons``): each hold is lifted on its own. */
+export const HOLD_REASONS = {
+  milestone_overdue: "里程碑逾期",
+  payee_suspended: "承接机构被暂停",
+  provider_deregistered: "承接机构已注销",
+  payee_deregistered: "收款单位已注销",
+};

@@ -1,5 +1,11 @@
 """Disbursements: the money a milestone's acceptance makes due, approved by finance, paid once,
-held while its payee is suspended (for good once the payee is deregistered).
+held while its payee is suspended (for good once the payee is deregistered) or while a
+milestone of its contract is overdue.
+
+Holds are a set of reasons (``hold_reasons``), each put and lifted on its own: a disbursement
+held for a suspension and for an overdue milestone goes back to where it was (pending or
+approved) only once both are lifted. A hold moves no money: the journal already has the
+tranche where it was (committed, or approved), and it stays there until paid or released.
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ DISBURSEMENT_STATUSES = ("pending", "approved", "paid", "rejected", "held")
 #: why a disbursement is held for good: its payee was deregistered (final in the registry)
 PROVIDER_DEREGISTERED = "provider_deregistered"
 PAYEE_DEREGISTERED = "payee_deregistered"
+#: the hold reasons lifted by a later fact: the payee reinstated, the overdue milestone accepted
+PAYEE_SUSPENDED = "payee_suspended"
+MILESTONE_OVERDUE = "milestone_overdue"
+HOLD_REASONS = (PAYEE_SUSPENDED, MILESTONE_OVERDUE, PROVIDER_DEREGISTERED, PAYEE_DEREGISTERED)
+#: what may be held: a disbursement not decided for good (paid or rejected)
+HOLDABLE = ("pending", "approved", "held")
 
 
 def deregistration_hold(kind: str | None) -> str:
@@ -71,6 +83,7 @@ class Disbursement(Aggregate):
         self.payment_reference: str | None = None
         self.held_from: str | None = None
         self.hold_reason: str | None = None
+        self.hold_reasons: str | None = None
         self.payee_status_version = 0
         self.updated_at = at
         self.version = 1
@@ -86,13 +99,70 @@ class Disbursement(Aggregate):
 
     def _require(self, action: str, *allowed: str) -> None:
         if self.status not in allowed:
+            held = {"holds": self.holds} if self.status == "held" else {}
             raise InvalidTransition(
                 "disbursement",
                 action,
                 self.status,
                 disbursement_id=self.id,
                 allowed_from=list(allowed),
+                **held,
             )
+
+    # --- holds ---------------------------------------------------------------------------
+
+    @property
+    def holds(self) -> list[str]:
+        """Why the disbursement is held (empty when it is not), in a stable order."""
+        return [reason for reason in (self.hold_reasons or "").split(",") if reason]
+
+    def _set_holds(self, reasons: list[str]) -> None:
+        known = [r for r in HOLD_REASONS if r in reasons]
+        self.hold_reasons = ",".join(known + sorted(set(reasons) - set(known))) or None
+
+    def hold(self, reason: str, at: datetime, said: str | None = None) -> bool:
+        """Put the hold ``reason`` on (``said``: the words recorded with it, e.g. the
+        registry's reason for a suspension); False if it was on already or the disbursement is
+        decided for good."""
+        if self.status not in HOLDABLE or reason in self.holds:
+            return False
+        if self.status != "held":
+            self.held_from = self.status
+            self.status = "held"
+        self._set_holds([*self.holds, reason])
+        self.hold_reason = said or reason
+        self._touch(at)
+        self.record(
+            "disbursement_held",
+            **self._event(),
+            payee_id=self.payee_id,
+            reason=self.hold_reason,
+            occurred_at=at,
+        )
+        return True
+
+    def release(self, reason: str, at: datetime) -> bool:
+        """Lift the hold ``reason``; the disbursement goes back to where it was once no hold
+        remains. True if anything changed."""
+        if reason not in self.holds:
+            return False
+        remaining = [r for r in self.holds if r != reason]
+        self._set_holds(remaining)
+        self._touch(at)
+        if remaining:
+            self.hold_reason = remaining[0]
+            return True
+        self.status = self.held_from or "pending"
+        self.held_from = None
+        self.hold_reason = None
+        self.record(
+            "disbursement_released",
+            **self._event(),
+            payee_id=self.payee_id,
+            status=self.status,
+            occurred_at=at,
+        )
+        return True
 
     def _touch(self, at: datetime) -> None:
         self.version += 1
@@ -239,69 +309,30 @@ class Disbursement(Aggregate):
     def payee_standing_changed(
         self, suspended: bool, version: int, reason: str | None, at: datetime
     ) -> bool:
-        """The registry suspended (hold) or reinstated (release) the payee; newer versions win."""
+        """The registry suspended (hold) or reinstated (release) the payee; newer versions win.
+        A reinstatement lifts the suspension's hold only: another hold stays."""
         if version <= self.payee_status_version:
             return False
         self.payee_status_version = version
-        if suspended and self.status in ("pending", "approved"):
-            self.held_from = self.status
-            self.status = "held"
-            self.hold_reason = reason or "the payee is suspended"
-            self._touch(at)
-            self.record(
-                "disbursement_held",
-                **self._event(),
-                payee_id=self.payee_id,
-                reason=self.hold_reason,
-                occurred_at=at,
-            )
-            return True
-        if not suspended and self.status == "held" and not self.held_for_good:
-            self.status = self.held_from or "pending"
-            self.held_from = None
-            self.hold_reason = None
-            self._touch(at)
-            self.record(
-                "disbursement_released",
-                **self._event(),
-                payee_id=self.payee_id,
-                status=self.status,
-                occurred_at=at,
-            )
-            return True
-        return False
+        if suspended:
+            return self.hold(PAYEE_SUSPENDED, at, reason or "the payee is suspended")
+        return self.release(PAYEE_SUSPENDED, at)
 
     @property
     def held_for_good(self) -> bool:
         """Held because the payee was deregistered: no reinstatement releases it."""
-        return self.status == "held" and self.hold_reason in (
-            PROVIDER_DEREGISTERED,
-            PAYEE_DEREGISTERED,
+        return self.status == "held" and any(
+            reason in (PROVIDER_DEREGISTERED, PAYEE_DEREGISTERED) for reason in self.holds
         )
 
     def payee_deregistered(self, kind: str | None, version: int, at: datetime) -> bool:
         """The registry deregistered the payee (final): an open disbursement (pending,
-        approved, or held by a suspension) is held for good, reason ``provider_deregistered``.
+        approved, or held) is held for good, reason ``provider_deregistered``.
         A stale event (older version) changes nothing."""
         if version <= self.payee_status_version:
             return False
         self.payee_status_version = version
-        reason = deregistration_hold(kind)
-        if self.status not in ("pending", "approved", "held") or self.hold_reason == reason:
-            return False
-        if self.status != "held":
-            self.held_from = self.status
-            self.status = "held"
-        self.hold_reason = reason
-        self._touch(at)
-        self.record(
-            "disbursement_held",
-            **self._event(),
-            payee_id=self.payee_id,
-            reason=reason,
-            occurred_at=at,
-        )
-        return True
+        return self.hold(deregistration_hold(kind), at)
 
 
 def request_disbursement(
@@ -315,10 +346,14 @@ def request_disbursement(
     cause: str,
     at: datetime,
     hold_reason: str | None = None,
+    owner_id: str | None = None,
+    overdue: bool = False,
 ) -> Disbursement:
     """A milestone was accepted: its tranche becomes due, awaiting approval (held at once if
     the payee is suspended or deregistered: ``hold_reason`` says why, e.g.
-    ``provider_deregistered``). Never more than the contract's commitment can still pay."""
+    ``provider_deregistered``; and while a milestone of the contract is ``overdue``). Never
+    more than the contract's commitment can still pay. ``owner_id``: the federation whose
+    source pays (whose finance officers approve), told with the request."""
     ensure_positive_fen(amount, "amount")
     open_claims = amount  # checked against what the commitment can still disburse
     if open_claims > commitment.outstanding:
@@ -345,19 +380,17 @@ def request_disbursement(
         payee_id=commitment.payee_id,
         funding_source_id=commitment.source_id,
         requested_by=requested_by,
+        owner_id=owner_id,
         occurred_at=at,
     )
     if payee_suspended:
-        disbursement.held_from = "pending"
-        disbursement.status = "held"
-        disbursement.hold_reason = hold_reason or "the payee is suspended"
-        disbursement.record(
-            "disbursement_held",
-            **disbursement._event(),
-            payee_id=disbursement.payee_id,
-            reason=disbursement.hold_reason,
-            occurred_at=at,
-        )
+        if hold_reason in (PROVIDER_DEREGISTERED, PAYEE_DEREGISTERED):
+            disbursement.hold(hold_reason, at)
+        else:
+            disbursement.hold(PAYEE_SUSPENDED, at, hold_reason or "the payee is suspended")
+    if overdue:
+        disbursement.hold(MILESTONE_OVERDUE, at)
+    disbursement.version = 1  # a new disbursement: its holds are part of how it was opened
     return disbursement
 
 

@@ -13,11 +13,13 @@ from funding.commands import (
     GetDisbursement,
     ListDisbursements,
     MilestoneAccepted,
+    MilestoneOverdue,
     PayDisbursement,
     RejectDisbursement,
 )
 from funding.context import Context
 from funding.domain.disbursements import (
+    MILESTONE_OVERDUE,
     Disbursement,
     deregistration_hold,
     request_disbursement,
@@ -33,6 +35,8 @@ def milestone_accepted(ctx: Context, fact: MilestoneAccepted) -> bool:
     contract whose commitment was refused, reject it at once instead (False): no money will
     come to pay it."""
     repo = ctx.repo
+    # the contract's disbursements are locked before its commitment (the order of locks)
+    still_overdue = lift_overdue(ctx, fact.contract_id, fact.milestone_id)
     if repo.disbursement_for_milestone(fact.milestone_id) is not None:
         return True
     commitment = repo.find_commitment(fact.contract_id, for_update=True)
@@ -68,9 +72,43 @@ def milestone_accepted(ctx: Context, fact: MilestoneAccepted) -> bool:
         dual_approval_threshold=ctx.dual_approval_threshold,
         cause=f"event:{fact.event_id}",
         at=ctx.clock.now(),
+        owner_id=_owner_of(ctx, commitment.source_id),
+        overdue=still_overdue,
     )
     repo.add(disbursement)
     return True
+
+
+def _owner_of(ctx: Context, source_id: str) -> str | None:
+    source = ctx.repo.find_source(source_id)
+    return source.owner_id if source is not None else None
+
+
+def milestone_overdue(ctx: Context, fact: MilestoneOverdue) -> int:
+    """projects says a milestone is overdue beyond the grace period: hold the contract's open
+    disbursements (pending or approved; held ones gain the reason); disbursements opened while
+    it stays overdue are held at once (``milestone_accepted``). How many changed."""
+    if ctx.repo.disbursement_for_milestone(fact.milestone_id) is not None:
+        return 0  # accepted meanwhile (its event came first on another queue): not overdue
+    at = ctx.clock.now()
+    ctx.repo.mark_overdue(fact.contract_id, fact.milestone_id, fact.due_on, at)
+    return sum(
+        d.hold(MILESTONE_OVERDUE, at) for d in ctx.repo.disbursements_of_contract(fact.contract_id)
+    )
+
+
+def lift_overdue(ctx: Context, contract_id: str, milestone_id: str) -> bool:
+    """The milestone's report was accepted: it is no longer overdue; when no other milestone
+    of the contract is, the overdue holds of its disbursements are lifted (a hold for another
+    reason stays). True while the contract still has an overdue milestone."""
+    repo = ctx.repo
+    cleared = repo.clear_overdue(milestone_id)
+    remaining = repo.overdue_count(contract_id)
+    if cleared and not remaining:
+        at = ctx.clock.now()
+        for disbursement in repo.disbursements_of_contract(contract_id):
+            disbursement.release(MILESTONE_OVERDUE, at)
+    return remaining > 0
 
 
 def _decidable(ctx: Context, disbursement_id: str) -> Disbursement:

@@ -257,6 +257,7 @@ class Contract(Aggregate):
             project_id=self.project_id,
             reason=reason,
             rejected_by=actor.user_id,
+            contractor_id=self.contractor_id,
             actor_id=actor.user_id,
             occurred_at=at,
         )

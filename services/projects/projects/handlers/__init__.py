@@ -11,6 +11,7 @@ federation in the actor's subtree) are answered by the service's own directory c
 - ``files``: evidence files and who may read them;
 - ``reports``: the evaluation, the delivery report, the OCDS export's material;
 - ``workbench``: the workbench's figures and the milestone list behind them;
+- ``reminders``: the daily checks (due dates, reports waiting, overdue milestones);
 - ``facts``: what the registry, funding and volunteers tell projects.
 """
 
@@ -42,6 +43,7 @@ from projects.handlers.projects import (
     list_projects,
     publish_project,
 )
+from projects.handlers.reminders import run_checks
 from projects.handlers.reports import contracting_process, delivery_report, evaluate_project
 from projects.handlers.workbench import list_milestones, projects_workbench
 
@@ -74,6 +76,7 @@ __all__ = [
     "register_file",
     "reject_milestone",
     "report_milestone",
+    "run_checks",
     "submit_application",
     "volunteer_hours",
 ]
