@@ -208,6 +208,43 @@ def test_fifty_concurrent_writers_leave_one_unbroken_chain(postgres_admin_url):
         assert result.ok and result.records == 200 and result.head_seq == 200
 
 
+def test_two_replicas_and_a_rolled_back_act_leave_one_chain_and_one_statement_per_append(
+    database_url,
+):
+    """Each process appends after the head it wrote last in one statement (lock included on
+    PostgreSQL); when another replica moved the head, or the act that wrote it rolled back,
+    the guarded insert writes nothing and the head is read again."""
+    upgrade("registry", database_url)
+    one, two = create_engine(database_url), create_engine(database_url)
+    seen: list[str] = []
+    sa.event.listen(one, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    try:
+
+        def act(engine: sa.Engine, name: str, *, roll_back: bool = False) -> None:
+            connection = engine.connect()
+            transaction = connection.begin()
+            audit.append(connection, ADMIN, audit.AuditEntry(name, "thing", name), AT)
+            (transaction.rollback if roll_back else transaction.commit)()
+            connection.close()
+
+        act(one, "a")  # no guess yet: head read, then insert
+        seen.clear()
+        act(one, "b")  # its own head: one statement
+        assert len([s for s in seen if "audit_records" in s]) == 1
+        act(two, "c")  # another replica moves the head
+        act(one, "d")  # one's guess (b) is stale: nothing inserted, head read again
+        act(one, "e", roll_back=True)  # one's guess is now a record that never committed
+        act(one, "f")
+        act(two, "g")
+    finally:
+        one.dispose()
+        two.dispose()
+    assert [r["action"] for r in records(database_url)] == ["a", "b", "c", "d", "f", "g"]
+    assert [r["seq"] for r in records(database_url)] == [1, 2, 3, 4, 5, 6]
+    result = verify(database_url)
+    assert result.ok and result.records == 6
+
+
 # --- anchoring: each log's head written into the others -------------------------------------
 
 

@@ -31,6 +31,7 @@ import hmac
 import json
 import os
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -307,6 +308,43 @@ def build_record(
 
 _INSERT = audit_records.insert()
 
+#: the columns of a record, in the table's order
+_NAMES = tuple(column.name for column in audit_records.c)
+#: insert a record only if the log's head is the one it chains to (``prev_seq``, its
+#: ``prev_hash``): that record is there and none after it; one index probe each on ``seq``
+_GUARDED_INSERT = (
+    f"INSERT INTO audit_records ({', '.join(_NAMES)}) "  # noqa: S608 - constants
+    f"SELECT {', '.join(':' + name for name in _NAMES)} "
+    "WHERE EXISTS (SELECT 1 FROM audit_records WHERE seq = :prev_seq AND hash = :prev_hash) "
+    "AND NOT EXISTS (SELECT 1 FROM audit_records WHERE seq > :prev_seq)"
+)
+
+
+def _guarded(lock: bool) -> Any:
+    statement = sa.text((_LOCK + "; " if lock else "") + _GUARDED_INSERT).bindparams(
+        *(sa.bindparam(name, type_=audit_records.c[name].type) for name in _NAMES),
+        sa.bindparam("prev_seq", type_=sa.BigInteger()),
+    )
+    return statement
+
+
+#: PostgreSQL: the lock and the guarded insert in one round trip (two statements: the insert's
+#: snapshot is taken after the lock is held, READ COMMITTED); SQLite has one writer
+_APPEND_AFTER = {"postgresql": _guarded(lock=True), "sqlite": _guarded(lock=False)}
+
+#: per engine, the head this process last appended (seq, hash): a guess the guarded insert
+#: checks under the lock, never trusted (another replica, a rolled back act, pruning)
+_HEADS: weakref.WeakKeyDictionary[sa.Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _append_after(connection: sa.Connection, record: dict[str, Any], prev_seq: int) -> bool:
+    """Insert ``record`` if the log's head is still ``prev_seq`` (one statement/round trip)."""
+    statement = _APPEND_AFTER.get(connection.dialect.name)
+    if statement is None:
+        return False
+    result = connection.execute(statement, {**record, "prev_seq": prev_seq})
+    return bool(result.rowcount == 1)
+
 
 def append(
     connection_or_session: Any,
@@ -318,11 +356,23 @@ def append(
 
     ``connection_or_session``: a SQLAlchemy Connection or Session (or a kit UnitOfWork) in
     a write transaction; the record commits or rolls back with the act.
+
+    The head this process wrote last is tried first: the lock and an insert guarded by "the
+    head is still that record" go in one round trip. If another writer moved the head (or the
+    act that wrote it rolled back), the head is read under the lock and the record rebuilt.
     """
     connection = _connection(connection_or_session)
+    engine = connection.engine
+    guess = _HEADS.get(engine)
+    if guess is not None:
+        record = build_record(actor, entry, at, seq=guess[0] + 1, prev_hash=guess[1])
+        if _append_after(connection, record, guess[0]):
+            _HEADS[engine] = (record["seq"], record["hash"])
+            return record
     seq, prev_hash = locked_head(connection)
     record = build_record(actor, entry, at, seq=seq + 1, prev_hash=prev_hash)
     connection.execute(_INSERT, record)
+    _HEADS[engine] = (record["seq"], record["hash"])
     return record
 
 
