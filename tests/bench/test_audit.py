@@ -4,8 +4,10 @@
 apply → award → report → accept), called in process through ``worker_factory`` on one
 database, alternately with the trail on and off — the switch is ``AUDIT_TRAIL`` (the
 ``DatabaseResource``'s ``audit_trail``), which only this benchmark turns off — in rounds, so
-that both see the same machine. Printed: writes per second in one thread, CPU per write and
-SQL statements per flow, each way, and the difference (target: at most 10 % slower).
+that both see the same machine. A third way, ``before``, runs with the trail on but appended
+as before the follow-up (lock and head read, then the insert, every time), for before/after
+figures from the same run. Printed: writes per second in one thread, CPU per write and SQL
+statements per flow, each way, and the difference (target: at most 10 % slower).
 
 **Verify.** ``kit.audit.verify`` over a log of ``BENCH_AUDIT_RECORDS`` records (default
 1,000,000 × BENCH_SCALE), built as a real chain and inserted with COPY (PostgreSQL) or
@@ -13,7 +15,7 @@ executemany (SQLite); target under 30 s.
 
 Environment:
     BENCH_AUDIT_FLOWS     flows each way (default 200 × BENCH_SCALE)
-    BENCH_AUDIT_ROUNDS    rounds the flows are split into, alternating on/off (default 4)
+    BENCH_AUDIT_ROUNDS    rounds the flows are split into, rotating the ways' order (default 6)
     BENCH_AUDIT_RECORDS   records verified (default 1,000,000 × BENCH_SCALE)
     BENCH_BACKENDS        comma-separated subset of "sqlite,postgresql" (default both)
 """
@@ -25,6 +27,7 @@ import io
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,36 +68,67 @@ def _rate(service: Any, world: World, flows: int, start: int) -> tuple[float, fl
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def _append_before(
+    connection_or_session: Any, actor: Any, entry: audit.AuditEntry, at: datetime
+) -> dict[str, Any]:
+    """How ``kit.audit.append`` wrote before issue 17's follow-up (for the "before" figures
+    of the same run): the lock and the read of the head, then the insert, every time."""
+    connection = audit._connection(connection_or_session)
+    seq, prev_hash = audit.locked_head(connection)
+    record = audit.build_record(actor, entry, at, seq=seq + 1, prev_hash=prev_hash)
+    connection.execute(audit.audit_records.insert(), record)
+    return record
+
+
+@contextmanager
+def _way(way: str) -> Any:
+    """``before``: the trail on, appended as before; ``on``: as now; ``off``: no trail."""
+    if way != "before":
+        yield
+        return
+    current = audit.append
+    audit.append = _append_before
+    try:
+        yield
+    finally:
+        audit.append = current
+
+
+WAYS = ("on", "before", "off")
+
+
 def test_the_project_flow_with_and_without_the_audit_trail(database):
     resources = {
-        "on": DatabaseResource(database, service_name="projects", audit_trail=True),
-        "off": DatabaseResource(database, service_name="projects", audit_trail=False),
+        way: DatabaseResource(database, service_name="projects", audit_trail=way != "off")
+        for way in WAYS
     }
     try:
         backend = resources["on"].engine.dialect.name
         services = {way: worker_factory(ProjectsService, db=r) for way, r in resources.items()}
         world = World(resources["on"])
         statements = {}
-        for way, service in services.items():
-            for index in range(5):  # warm caches
-                one_flow(service, world, index + (0 if way == "on" else 50))
-            counter = StatementCounter(resources[way].engine)
-            one_flow(service, world, 90 if way == "on" else 95)
+        for number, (way, service) in enumerate(services.items()):
+            with _way(way):
+                for index in range(5):  # warm caches
+                    one_flow(service, world, 50 * number + index)
+                counter = StatementCounter(resources[way].engine)
+                one_flow(service, world, 50 * number + 40)
             statements[way] = counter.count
         flows = scaled("BENCH_AUDIT_FLOWS", 200)
-        rounds = max(1, setting("BENCH_AUDIT_ROUNDS", 4))
+        rounds = max(1, setting("BENCH_AUDIT_ROUNDS", 6))
         spent = {way: [0.0, 0.0] for way in services}
         for round_ in range(rounds):
-            order = ("on", "off") if round_ % 2 == 0 else ("off", "on")
-            for way in order:
-                start = 1000 + round_ * 10 * flows + (0 if way == "on" else 5 * flows)
-                wall, cpu = _rate(services[way], world, flows // rounds, start)
+            order = WAYS[round_ % 3 :] + WAYS[: round_ % 3]
+            for way in order if round_ % 2 == 0 else order[::-1]:
+                start = 1000 + (round_ * 3 + WAYS.index(way)) * flows
+                with _way(way):
+                    wall, cpu = _rate(services[way], world, flows // rounds, start)
                 spent[way][0] += wall
                 spent[way][1] += cpu
         writes = (flows // rounds) * rounds * len(USE_CASES)
         rate = {way: writes / spent[way][0] for way in services}
         cpu_ms = {way: spent[way][1] / writes * 1000 for way in services}
-        slower = (rate["off"] / rate["on"] - 1) * 100
+        slower = {way: (rate["off"] / rate[way] - 1) * 100 for way in ("on", "before")}
         with resources["on"].begin(write=False) as connection:
             checked = audit.verify(connection)
         assert checked.ok
@@ -102,15 +136,19 @@ def test_the_project_flow_with_and_without_the_audit_trail(database):
             BENCH,
             f"writes {backend}",
             f"with the trail {rate['on']:.0f} writes/s, CPU {cpu_ms['on']:.2f} ms/write, "
-            f"{statements['on']} statements/flow; without {rate['off']:.0f} writes/s, CPU "
-            f"{cpu_ms['off']:.2f} ms/write, {statements['off']} statements/flow; "
-            f"{slower:+.1f} % time per write with the trail ({writes} writes each way, "
-            f"{rounds} alternating rounds, one thread; log verified: {checked.records} records)",
+            f"{statements['on']} statements/flow ({slower['on']:+.1f} % time per write); "
+            f"as before (head read every append) {rate['before']:.0f} writes/s, CPU "
+            f"{cpu_ms['before']:.2f} ms/write, {statements['before']} statements/flow "
+            f"({slower['before']:+.1f} %); without {rate['off']:.0f} writes/s, CPU "
+            f"{cpu_ms['off']:.2f} ms/write, {statements['off']} statements/flow "
+            f"({writes} writes each way, {rounds} rounds rotating the order, one thread; "
+            f"log verified: {checked.records} records)",
             writes=writes,
             writes_per_s=rate,
             cpu_ms_per_write=cpu_ms,
             statements_per_flow=statements,
-            slower_percent=round(slower, 1),
+            slower_percent=round(slower["on"], 1),
+            slower_percent_before=round(slower["before"], 1),
         )
     finally:
         for resource in resources.values():

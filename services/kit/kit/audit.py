@@ -337,12 +337,55 @@ _APPEND_AFTER = {"postgresql": _guarded(lock=True), "sqlite": _guarded(lock=Fals
 _HEADS: weakref.WeakKeyDictionary[sa.Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
+@dataclass(frozen=True)
+class _DriverStatement:
+    """``_APPEND_AFTER`` compiled once for a dialect, with its columns' bind processors: each
+    append hands the driver its SQL and parameters directly (no compile-cache lookup, no
+    per-call parameter processing by the ORM)."""
+
+    sql: str
+    #: the parameters in their positional order (qmark drivers), None for named ones
+    order: tuple[str, ...] | None
+    processors: tuple[tuple[str, Any], ...]
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        for name, process in self.processors:
+            values[name] = process(values[name])
+        if self.order is None:
+            return values
+        return tuple(values[name] for name in self.order)
+
+
+_DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Any, _DriverStatement] = weakref.WeakKeyDictionary()
+
+
+def _driver_statement(dialect: Any) -> _DriverStatement | None:
+    found = _DRIVER_STATEMENTS.get(dialect)
+    if found is None:
+        statement = _APPEND_AFTER.get(dialect.name)
+        if statement is None:
+            return None
+        compiled = statement.compile(dialect=dialect)
+        processors = []
+        for name in _NAMES:
+            process = audit_records.c[name].type.bind_processor(dialect)
+            if process is not None:
+                processors.append((name, process))
+        order = compiled.positiontup
+        found = _DriverStatement(
+            compiled.string, tuple(order) if order else None, tuple(processors)
+        )
+        _DRIVER_STATEMENTS[dialect] = found
+    return found
+
+
 def _append_after(connection: sa.Connection, record: dict[str, Any], prev_seq: int) -> bool:
     """Insert ``record`` if the log's head is still ``prev_seq`` (one statement/round trip)."""
-    statement = _APPEND_AFTER.get(connection.dialect.name)
+    statement = _driver_statement(connection.dialect)
     if statement is None:
         return False
-    result = connection.execute(statement, {**record, "prev_seq": prev_seq})
+    parameters = statement.parameters({**record, "prev_seq": prev_seq})
+    result = connection.exec_driver_sql(statement.sql, parameters)
     return bool(result.rowcount == 1)
 
 
@@ -632,8 +675,11 @@ def snake(name: str) -> str:
 
 
 def _short(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int):
+    kind = type(value)
+    if value is None or kind is bool or kind is int:
         return value
+    if kind is str:  # most columns: no conversion to make
+        return value if len(value) <= MAX_VALUE else value[:MAX_VALUE] + "…"
     value = plain(value)
     if isinstance(value, str) and len(value) > MAX_VALUE:
         return value[:MAX_VALUE] + "…"
