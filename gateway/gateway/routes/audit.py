@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from nameko.exceptions import MethodNotFound
 from werkzeug.wrappers import Request
@@ -32,7 +31,6 @@ from kit import audit as trail
 from kit.audit import AuditEntry
 from kit.clock import utcnow
 from kit.fields import Text
-from kit.tables import audit_records
 from language.actor import Actor
 
 AUDITORS = ("auditor",)
@@ -162,18 +160,13 @@ class AuditRoutes:
             raise Forbidden(
                 "the auditor's federation is not known to the gateway", code="AUDITOR_SCOPE_UNKNOWN"
             )
-        statement, limit = trail.search_statement(filters, None)
-        escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        mine = audit_records.c.scope_path.like(f"{escaped}%", escape="\\")
-        top = scope.count("/") == 2  # "/<id>/": a federation at the top of the hierarchy
-        statement = statement.where(
-            sa.or_(mine, audit_records.c.scope_path.is_(None)) if top else mine
-        )
         with self.db(readonly=True) as uow:
-            rows = [trail.dump_record(row) for row in uow.session.execute(statement).mappings()]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return {"items": rows, "next_cursor": str(rows[-1]["seq"]) if more else None}
+            return trail.search(
+                uow.session,
+                filters,
+                scope_path=scope,
+                platform_wide=trail.reads_platform_wide(scope),
+            )
 
     def _searcher(self, call: Call, *, tolerant: bool = False) -> Any:
         """Asks one log; ``tolerant``: a service that does not answer is left out of the
