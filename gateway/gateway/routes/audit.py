@@ -31,7 +31,7 @@ from kit import audit as trail
 from kit.audit import AuditEntry
 from kit.clock import utcnow
 from kit.fields import Text
-from language.actor import Actor
+from language.actor import SYSTEM, Actor
 
 AUDITORS = ("auditor",)
 #: a chain's check reads the whole log: longer than an ordinary call may take
@@ -136,6 +136,23 @@ def _text(value: Any) -> Any:
 
 class AuditRoutes:
     # --- the gateway's own log -------------------------------------------------------------
+
+    @audit.audit_timer()
+    def keep_audit_log(self) -> None:
+        """Anchor the gateway log's head in the projects service's chain; prune the log."""
+        client = getattr(self, audit.ANCHORED_IN)
+
+        def send(anchor: dict[str, Any]) -> None:
+            client.call("record_gateway_anchor", SYSTEM.to_dict(), anchor)
+
+        audit.keep_log(
+            self.db,
+            self.audit_keeper,
+            send,
+            now=utcnow(),
+            options=audit.KeeperOptions.of(self.config),
+            key=lambda: trail.audit_key(self.config),
+        )
 
     def record_refusal(
         self, request: Request, actor: Actor | None, status: int, code: str, request_id: str
