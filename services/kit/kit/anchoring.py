@@ -259,6 +259,18 @@ def check_anchor(connection: sa.Connection, anchor: Mapping[str, Any]) -> str | 
     return None
 
 
+def _report_anchors(urls: Mapping[str, str], anchors: Mapping[str, list[dict[str, Any]]]) -> None:
+    """One line per log: which other logs hold its head (the last anchor each holds)."""
+    for target in urls:
+        held = {
+            holder: max(int(anchor["seq"]) for anchor in found if anchor["service"] == target)
+            for holder, found in anchors.items()
+            if any(anchor["service"] == target for anchor in found)
+        }
+        where = ", ".join(f"{holder} (up to record {seq})" for holder, seq in sorted(held.items()))
+        print(f"{target}: anchored in {where}" if held else f"{target}: anchored in no other log")
+
+
 def verify_all(urls: Mapping[str, str], key: bytes | None) -> list[str]:
     """Every log's chain, then every anchor one log holds of another: the problems found,
     one line each (none: all is well)."""
@@ -278,6 +290,7 @@ def verify_all(urls: Mapping[str, str], key: bytes | None) -> list[str]:
             if not result.ok:
                 problems.append(f"{name}: {result.reason}")
             anchors[name] = _anchors(connection)
+    _report_anchors(urls, anchors)
     for holder, held in anchors.items():
         for anchor in held:
             target = anchor["service"]
