@@ -119,6 +119,26 @@ def refusal(method: str, path: str, status: int, code: str, actor: Actor | None)
     )
 
 
+def personal_export(
+    what: str, file_name: str, filters: Mapping[str, Any], scope_path: str | None
+) -> AuditEntry:
+    """An export of personal data (a file of volunteers' names): what, which file, with
+    which filters — never its content."""
+    changes = [{"field": "file", "before": None, "after": file_name}]
+    changes += [
+        {"field": name, "before": None, "after": value}
+        for name, value in sorted(filters.items())
+        if value not in (None, "")
+    ]
+    return AuditEntry(
+        action="personal_data_exported",
+        object_type=what,
+        object_id=None,
+        changes=tuple(changes),
+        scope_path=scope_path,
+    )
+
+
 # --- keeping the log: anchored in the projects service's chain, pruned ---------------------
 #
 # The services anchor each other's heads through the event ``audit_anchor``; the gateway
