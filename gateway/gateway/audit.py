@@ -131,7 +131,7 @@ def personal_export(
         if value not in (None, "")
     ]
     return AuditEntry(
-        action="personal_data_exported",
+        action="export_personal_data",
         object_type=what,
         object_id=None,
         changes=tuple(changes),

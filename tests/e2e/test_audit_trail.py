@@ -418,7 +418,7 @@ def _export_acts(story, world):
         "/reports/hours.csv?group_by=volunteer",
         None,
         log="gateway",
-        action="personal_data_exported",
+        action="export_personal_data",
         object_type="hours_report",
         object_id=None,
     )
@@ -503,7 +503,7 @@ def test_each_act_of_a_service_leaves_one_record_with_who_where_what(story, worl
 
 
 def test_a_report_by_team_is_no_export_of_personal_data(story, world):
-    exported = _records(world["a"]["auditor"]["client"], action="personal_data_exported")
+    exported = _records(world["a"]["auditor"]["client"], action="export_personal_data")
     assert story.not_recorded[0] not in {r["request_id"] for r in exported}
     assert len(exported) == 1
 

@@ -69,3 +69,22 @@ def test_the_gateway_anchor_is_taken_from_the_platform_only_and_checked():
 
     with pytest.raises(Forbidden):
         Desk().record_gateway_anchor(ACTOR, {"seq": 1, "hash": "a" * 64})
+
+
+def test_the_holder_prunes_records_past_retention_behind_a_signed_checkpoint(resource):
+    for number in range(3):
+        append(resource, number)  # at NOW: 200 days before the round below
+    append(resource, 200 * 24 * 3600)  # at the round: kept
+    gateway_audit.keep_log(
+        resource,
+        gateway_audit.KeeperState(),
+        lambda anchor: None,
+        now=NOW + timedelta(days=200),
+        options=OPTIONS,
+        key=lambda: b"k" * 32,
+    )
+    with resource.begin(write=False) as connection:
+        kept = connection.execute(audit.audit_records.select()).all()
+        result = audit.verify(connection, key=b"k" * 32)
+    assert [row.seq for row in kept] == [4]
+    assert result.ok and result.start_seq == 3

@@ -654,9 +654,9 @@ class VolunteersRoutes:
             return
         assert call.actor is not None
         filters = {**exports.without_paging(call.query), "group_by": group}
-        scope = self._scope_of(call.actor.user_id)  # type: ignore[attr-defined]
+        scope = self._scope_of(call.actor.user_id)
         entry = audit.personal_export("hours_report", file_name, filters, scope)
-        audit.write_alone(self.db, call.actor.to_dict(), [entry], utcnow())  # type: ignore[attr-defined]
+        audit.write_alone(self.db, call.actor.to_dict(), [entry], utcnow())
 
     def _hours_report_rows(self, call: Call) -> tuple[tuple[str, ...], Iterator[list[Any]], str]:
         """The report's header, its rows read a page at a time, and the file's name."""
