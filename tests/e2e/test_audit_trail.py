@@ -701,3 +701,31 @@ def test_the_csv_has_chinese_headers_and_its_export_is_recorded(world):
     assert text.splitlines()[0].startswith("时间（UTC）,日志,序号,用户名")
     assert "login" in text
     assert _records(auditor, action="audit_exported", username=world["a"]["auditor"]["username"])
+
+
+def test_an_auditor_below_the_top_reads_no_platform_wide_record(platform, admin, world):
+    """One rule in every log: only the auditor of a federation at the top reads records
+    without a line (an anonymous refusal in the gateway's, the anchors in the services')."""
+    district = admin.create(
+        "/organizations",
+        {
+            "name": f"审计下级妇联{uuid.uuid4().hex[:6]}",
+            "kind": "federation",
+            "level": "county",
+            "parent_id": world["a"]["federation"]["id"],
+        },
+    )
+    below = _user(platform, admin, "auditor", district["id"])["client"]
+    assert platform.client().get("/projects").status_code == 401
+    top = world["a"]["auditor"]["client"]
+    assert _records(top, log="gateway", action="request_refused", outcome="denied")
+    assert eventually(lambda: _records(top, log="projects", action="audit_anchor"))
+
+    def nothing_platform_wide():
+        for log in ("gateway", "registry", "projects", "funding", "volunteers"):
+            found = _records(below, log=log)
+            assert all(r["scope_path"] for r in found), (log, found)
+        return True
+
+    assert eventually(nothing_platform_wide)
+    assert not _records(below, log="projects", action="audit_anchor")
