@@ -13,16 +13,24 @@ organization (admins, ops, anybody not signed in) are platform-wide (None).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
+
 from kit import audit as trail
+from kit.anchoring import DEFAULT_ANCHOR_INTERVAL, DEFAULT_PRUNE_INTERVAL, take_lease
 from kit.audit import AuditEntry
 from kit.clock import utcnow
 from kit.db import DatabaseResource
 from language.actor import Actor
+
+log = logging.getLogger(__name__)
 
 #: the name of this log among the five
 LOG = "gateway"
@@ -109,3 +117,116 @@ def refusal(method: str, path: str, status: int, code: str, actor: Actor | None)
         ),
         scope_path=None,
     )
+
+
+def personal_export(
+    what: str, file_name: str, filters: Mapping[str, Any], scope_path: str | None
+) -> AuditEntry:
+    """An export of personal data (a file of volunteers' names): what, which file, with
+    which filters — never its content."""
+    changes = [{"field": "file", "before": None, "after": file_name}]
+    changes += [
+        {"field": name, "before": None, "after": value}
+        for name, value in sorted(filters.items())
+        if value not in (None, "")
+    ]
+    return AuditEntry(
+        action="export_personal_data",
+        object_type=what,
+        object_id=None,
+        changes=tuple(changes),
+        scope_path=scope_path,
+    )
+
+
+# --- keeping the log: anchored in the projects service's chain, pruned ---------------------
+#
+# The services anchor each other's heads through the event ``audit_anchor``; the gateway
+# publishes no events the services hear (the broker lets it publish RPC requests only), but it
+# already calls every service: its keeper sends its head by RPC to the projects service, which
+# writes it into its own chain (``kit.anchoring.GatewayAnchors``), and ``jinguo-audit verify``
+# checks that anchor like the others. One replica at a time (lease ``gateway.audit``).
+
+#: the service whose chain keeps the gateway's anchors
+ANCHORED_IN = "projects"
+
+
+@dataclass
+class KeeperState:
+    """What one gateway process remembers between its keeper's rounds."""
+
+    holder: str = field(default_factory=lambda: str(uuid.uuid4()))
+    last_anchor: tuple[int, str] | None = None
+    last_prune: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KeeperOptions:
+    anchor_interval: float = DEFAULT_ANCHOR_INTERVAL
+    prune_interval: float = DEFAULT_PRUNE_INTERVAL
+    retention_days: int = trail.DEFAULT_RETENTION_DAYS
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> KeeperOptions:
+        options = dict(config.get("AUDIT") or {})
+        return cls(
+            float(options.get("anchor_interval") or DEFAULT_ANCHOR_INTERVAL),
+            float(options.get("prune_interval") or DEFAULT_PRUNE_INTERVAL),
+            int(options.get("retention_days") or trail.DEFAULT_RETENTION_DAYS),
+        )
+
+
+def keep_log(
+    resource: DatabaseResource,
+    state: KeeperState,
+    send: Callable[[dict[str, Any]], Any],
+    *,
+    now: datetime,
+    options: KeeperOptions,
+    key: Callable[[], bytes],
+) -> tuple[int, str] | None:
+    """One round: holding the lease, send the log's head when it moved (``send({seq,
+    hash})``), then prune when due. Returns the head sent (None: nothing sent)."""
+    if not take_lease(resource, f"{LOG}.audit", state.holder, options.anchor_interval * 0.9, now):
+        return None
+    with resource.begin(write=False) as connection:
+        current = trail.head(connection)
+    sent = None
+    if current != state.last_anchor:
+        send({"seq": current[0], "hash": current[1]})
+        state.last_anchor = sent = current
+    due = state.last_prune is None or now - state.last_prune >= timedelta(
+        seconds=options.prune_interval
+    )
+    if due:
+        state.last_prune = now
+        with resource.begin() as connection:
+            pruned = trail.prune(
+                connection, now=now, key=key(), retention_days=options.retention_days
+            )
+        if pruned:
+            log.info("gateway: pruned the audit log up to record %s", pruned["seq"])
+    return sent
+
+
+class AuditKeeperState(DependencyProvider):
+    """``audit_keeper = AuditKeeperState()``: the keeper's memory in this process."""
+
+    def setup(self) -> None:
+        self.state = KeeperState()
+
+    def get_dependency(self, worker_ctx: Any) -> KeeperState:
+        return self.state
+
+
+class AuditTimer(Timer):
+    """A timer whose interval is the config's ``AUDIT.anchor_interval``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(DEFAULT_ANCHOR_INTERVAL, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = KeeperOptions.of(self.container.config).anchor_interval
+
+
+audit_timer = AuditTimer.decorator

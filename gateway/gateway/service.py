@@ -12,6 +12,7 @@ from __future__ import annotations
 from nameko.dependency_providers import Config
 
 from gateway import accounts
+from gateway.audit import AuditKeeperState
 from gateway.auth import Auth
 from gateway.blobstore import BlobStoreProvider
 from gateway.healthcache import HealthCache
@@ -86,6 +87,8 @@ class GatewayService(
     health_cache = HealthCache()
     #: uploaded files' bytes (evidence), kept by SHA-256; never sent through RabbitMQ
     blobs = BlobStoreProvider()
+    #: the audit log's keeper: anchors its head in the projects service's chain, prunes it
+    audit_keeper = AuditKeeperState()
     #: published projects as last rendered, dropped on the projects service's change notices
     project_cache = ReadCacheProvider(
         "projects", follows=("projects", "project"), config_prefix="PROJECT_CACHE"

@@ -85,7 +85,11 @@ def test_each_deployment_is_replicated_probed_bounded_and_protected():
         assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
         assert name in budgets, f"{name} has no PodDisruptionBudget"
         secret_refs = [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
-        assert {e["name"] for e in secret_refs} >= {"RABBITMQ_PASSWORD", "JINGUO_RPC_KEY"}, name
+        assert {e["name"] for e in secret_refs} >= {
+            "RABBITMQ_PASSWORD",
+            "JINGUO_RPC_KEY",
+            "JINGUO_AUDIT_KEY",
+        }, name
     config = next(
         d
         for d in documents
@@ -362,6 +366,8 @@ def test_kubernetes_loads_the_same_definitions_and_connects_each_process_as_itse
         assert key == f"RABBITMQ_{name.upper()}_PASSWORD" and key in secret["stringData"], name
         assert env["AMQP_URI"]["value"].startswith(f"amqp://{name}:$(RABBITMQ_PASSWORD)@"), name
         assert env["JINGUO_RPC_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "JINGUO_RPC_KEY"
+        audit_key = env["JINGUO_AUDIT_KEY"]["valueFrom"]["secretKeyRef"]["key"]
+        assert audit_key == "JINGUO_AUDIT_KEY" and audit_key in secret["stringData"], name
     assert "AMQP_URI" not in secret["stringData"]  # no shared broker user
 
 
@@ -383,6 +389,7 @@ def test_compose_has_no_default_or_shared_passwords_and_each_process_its_own_use
             f"amqp://{name}:${{{variable}:?set {variable}}}@rabbitmq:5672/jinguo"
         ), name
         assert environment["JINGUO_RPC_KEY"].startswith("${JINGUO_RPC_KEY:?"), name
+        assert environment["JINGUO_AUDIT_KEY"].startswith("${JINGUO_AUDIT_KEY:?"), name
     conf = (DEPLOY / "rabbitmq/rabbitmq.conf").read_text()
     assert "load_definitions = /tmp/jinguo-definitions.json" in conf
     assert "/tmp/jinguo-definitions.json" in " ".join(rabbit["entrypoint"])

@@ -3,10 +3,12 @@ where from, what, the outcome and what changed; the auditor reads her federation
 only; an admin reaches no audit route; nobody changes her own role."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.support.platform import Client
+from tests.support.waiting import eventually
 
 PASSWORD = "a long password 2026"
 
@@ -59,6 +61,468 @@ def _one(auditor, **filters):
 
 def _changes(record):
     return {c["field"]: (c["before"], c["after"]) for c in record["changes"]}
+
+
+# --- each service's acts through the API: one record each --------------------------------
+
+PHONE, ID_NUMBER = "13900139123", "110105198003120024"
+#: an activity that began in the past and is still on (hours are logged for time served)
+BEGAN = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+ENDS = BEGAN + timedelta(days=3)
+
+
+def _ok(response, *statuses):
+    assert response.status_code in (statuses or (200, 201)), response.text
+    return response.json()
+
+
+class Story:
+    """Acts done through the gateway, each with its own request id, remembered by name: the
+    log it should be recorded in, its action, object and who did it."""
+
+    def __init__(self) -> None:
+        self.acts: dict[str, dict] = {}
+
+    def act(
+        self, name, who, method, path, body, *, log, action, object_type, object_id=None, **more
+    ):
+        request_id = uuid.uuid4().hex
+        answer = who["client"].request(
+            method, path, json=body, headers={"X-Request-Id": request_id}
+        )
+        assert answer.status_code in (200, 201, 202), f"{name}: {answer.text}"
+        out = answer.json() if "json" in answer.headers.get("Content-Type", "") else {}
+        self.acts[name] = {
+            "request_id": request_id,
+            "user": who,
+            "log": log,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id if object_id or not out else out["id"],
+            **more,
+        }
+        return out
+
+
+def _user(platform, admin, role, organization_id):
+    username = _name(f"svc.{role}")
+    created = admin.create(
+        "/users",
+        {
+            "username": username,
+            "password": PASSWORD,
+            "role": role,
+            "organization_id": organization_id,
+        },
+    )
+    return {**created, "client": platform.client(platform.token(username, PASSWORD))}
+
+
+def _registry_acts(story, world, platform, admin):
+    federation = world["a"]["federation"]["id"]
+    me = {**admin.get("/users/me").json(), "client": admin}
+    provider = story.act(
+        "register organization",
+        me,
+        "POST",
+        "/organizations",
+        {
+            "name": f"审计社工{uuid.uuid4().hex[:6]}",
+            "kind": "service_provider",
+            "parent_id": federation,
+        },
+        log="registry",
+        action="register_organization",
+        object_type="organization",
+    )
+    story.act(
+        "verify organization",
+        me,
+        "POST",
+        f"/organizations/{provider['id']}/verify",
+        None,
+        log="registry",
+        action="change_status",
+        object_type="organization",
+        object_id=provider["id"],
+    )
+    district = admin.create(
+        "/organizations",
+        {
+            "name": f"审计区妇联{uuid.uuid4().hex[:6]}",
+            "kind": "federation",
+            "level": "county",
+            "parent_id": federation,
+        },
+    )
+    host = admin.create(
+        "/organizations",
+        {
+            "name": f"审计企业{uuid.uuid4().hex[:6]}",
+            "kind": "host_unit",
+            "sector": "non_public_enterprise",
+            "parent_id": district["id"],
+        },
+    )
+    story.act(
+        "rename organization",
+        me,
+        "PATCH",
+        f"/organizations/{district['id']}",
+        {"name": f"审计新区妇联{uuid.uuid4().hex[:6]}"},
+        log="registry",
+        action="update_organization",
+        object_type="organization",
+    )
+    story.act(
+        "move organization",
+        me,
+        "PATCH",
+        f"/organizations/{host['id']}",
+        {"parent_id": federation},
+        log="registry",
+        action="update_organization",
+        object_type="organization",
+    )
+    return provider, host
+
+
+def _money_acts(story, world, platform, admin, provider):
+    federation = world["a"]["federation"]["id"]
+    staff = world["a"]["federation_staff"]
+    officer_a, officer_b = (_user(platform, admin, "finance_officer", federation) for _ in "ab")
+    contractor = _user(platform, admin, "contractor", provider["id"])
+    source = eventually(
+        lambda: story.act(
+            "create funding source",
+            officer_a,
+            "POST",
+            "/funding-sources",
+            {
+                "name": "审计专项资金",
+                "kind": "fiscal_special_fund",
+                "owner_id": federation,
+                "fiscal_year": 2027,
+                "amount": 900_000,
+            },
+            log="funding",
+            action="create_source",
+            object_type="funding_source",
+        )
+    )
+    project = eventually(
+        lambda: _ok(
+            staff["client"].post(
+                "/projects",
+                {
+                    "title": "审计追踪项目",
+                    "category": "family_education",
+                    "model": "commissioned",
+                    "funding_source_id": source["id"],
+                    "budget": 600_000,
+                    "starts_on": "2027-03-01",
+                    "ends_on": "2027-12-31",
+                    "target_beneficiaries": 50,
+                },
+            )
+        )
+    )
+    story.act(
+        "publish project",
+        staff,
+        "POST",
+        f"/projects/{project['id']}/publish",
+        None,
+        log="projects",
+        action="publish_project",
+        object_type="project",
+        object_id=project["id"],
+    )
+    application = eventually(
+        lambda: _ok(
+            contractor["client"].post(
+                f"/projects/{project['id']}/applications",
+                {"provider_id": provider["id"], "amount": 500_000, "proposal": "服务方案"},
+            )
+        )
+    )
+    contract = story.act(
+        "award contract",
+        staff,
+        "POST",
+        f"/projects/{project['id']}/award",
+        {
+            "application_id": application["id"],
+            "milestones": [
+                {"title": "第一阶段", "due_on": "2027-06-30", "amount": 200_000},
+                {"title": "第二阶段", "due_on": "2027-11-30", "amount": 300_000},
+            ],
+        },
+        log="projects",
+        action="award_contract",
+        object_type="contract",
+    )
+    first, second = (m["id"] for m in contract["milestones"])
+    for milestone, verdict, body in (
+        (first, "accept", None),
+        (second, "reject", {"reason": "材料不全"}),
+    ):
+        path = f"/contracts/{contract['id']}/milestones/{milestone}"
+        # the report is the object reported; a decision answers with (and is filed under)
+        # the contract, the milestone's and the report's changes named by their ids
+        story.act(
+            f"report milestone {verdict}",
+            contractor,
+            "POST",
+            f"{path}/reports",
+            {"summary": "完成", "beneficiaries_served": 10},
+            log="projects",
+            action="report_milestone",
+            object_type="milestone_report",
+            milestone=milestone,
+        )
+        story.act(
+            f"{verdict} milestone",
+            staff,
+            "POST",
+            f"{path}/{verdict}",
+            body,
+            log="projects",
+            action=f"{verdict}_milestone",
+            object_type="contract",
+            object_id=contract["id"],
+            milestone=milestone,
+        )
+
+    def pending():
+        queue = _ok(officer_a["client"].get("/disbursements", params={"status": "pending"}))
+        (found,) = [d for d in queue["items"] if d["milestone_id"] == first]
+        return found
+
+    disbursement = eventually(pending)["id"]
+    story.act(
+        "approve disbursement",
+        officer_a,
+        "POST",
+        f"/disbursements/{disbursement}/approve",
+        None,
+        log="funding",
+        action="approve_disbursement",
+        object_type="disbursement",
+    )
+    story.act(
+        "pay disbursement",
+        officer_b,
+        "POST",
+        f"/disbursements/{disbursement}/pay",
+        {"payment_reference": f"AUD-{uuid.uuid4().hex[:8]}"},
+        log="funding",
+        action="pay_disbursement",
+        object_type="disbursement",
+    )
+
+
+def _volunteer_acts(story, world, platform, admin, host):
+    staff = world["a"]["federation_staff"]
+    leader = _user(platform, admin, "team_leader", None)
+    me = {**admin.get("/users/me").json(), "client": admin}
+    team = eventually(
+        lambda: _ok(
+            staff["client"].post(
+                "/teams",
+                {
+                    "name": f"审计志愿服务队{uuid.uuid4().hex[:6]}",
+                    "theme": "legal_aid",
+                    "host_id": host["id"],
+                    "leader_user_id": leader["id"],
+                },
+            )
+        )
+    )
+    volunteer = story.act(
+        "register volunteer",
+        staff,
+        "POST",
+        "/volunteers",
+        {
+            "name": "审计志愿者",
+            "phone": PHONE,
+            "id_number": ID_NUMBER,
+            "consented_on": "2026-03-01",
+            "team_id": team["id"],
+        },
+        log="volunteers",
+        action="register_volunteer",
+        object_type="volunteer",
+    )
+    story.act(
+        "read personal data in clear",
+        me,
+        "GET",
+        f"/volunteers/{volunteer['id']}?unmasked=true&reason=%E6%A0%B8%E5%AE%9E",
+        None,
+        log="volunteers",
+        action="read_personal_data",
+        object_type="volunteer",
+        object_id=volunteer["id"],
+    )
+    activity = _ok(
+        leader["client"].post(
+            "/activities",
+            {
+                "title": "审计普法讲座",
+                "team_id": team["id"],
+                "starts_at": BEGAN.isoformat(),
+                "ends_at": ENDS.isoformat(),
+                "capacity": 3,
+            },
+        )
+    )
+    _ok(
+        leader["client"].post(
+            f"/activities/{activity['id']}/enrolments", {"volunteer_id": volunteer["id"]}
+        )
+    )
+    hours = _ok(
+        leader["client"].post(
+            "/service-hours",
+            {
+                "volunteer_id": volunteer["id"],
+                "activity_id": activity["id"],
+                "started_at": BEGAN.isoformat(),
+                "ended_at": (BEGAN + timedelta(hours=2)).isoformat(),
+            },
+        )
+    )
+    story.act(
+        "verify hours",
+        staff,
+        "POST",
+        f"/service-hours/{hours['id']}/verify",
+        None,
+        log="volunteers",
+        action="verify_hours",
+        object_type="service_hours",
+        object_id=hours["id"],
+    )
+
+
+def _export_acts(story, world):
+    """A report by volunteer is a file of their names: its export leaves one record (in the
+    gateway's log, which streams it); a report by team leaves none."""
+    staff = world["a"]["federation_staff"]
+    story.act(
+        "export personal data",
+        staff,
+        "GET",
+        "/reports/hours.csv?group_by=volunteer",
+        None,
+        log="gateway",
+        action="export_personal_data",
+        object_type="hours_report",
+        object_id=None,
+    )
+    by_team = staff["client"].get("/reports/hours.csv", params={"group_by": "team"})
+    assert by_team.status_code == 200 and "审计志愿者," not in by_team.text
+    story.not_recorded = [uuid.uuid4().hex]
+    answer = staff["client"].get(
+        "/reports/hours.xlsx",
+        params={"group_by": "team"},
+        headers={"X-Request-Id": story.not_recorded[0]},
+    )
+    assert answer.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def story(platform, admin, world):
+    """The services' acts, done once through the API by people of federation a."""
+    told = Story()
+    provider, host = _registry_acts(told, world, platform, admin)
+    _money_acts(told, world, platform, admin, provider)
+    _volunteer_acts(told, world, platform, admin, host)
+    _export_acts(told, world)
+    return told
+
+
+#: what each act changed (field: (before, after)); None: not checked beyond being there
+CHANGED = {
+    "register organization": {"status": (None, "registered")},
+    "verify organization": {"status": ("registered", "verified")},
+    "rename organization": {"name": None},
+    "move organization": {"parent_id": None},
+    "create funding source": {"amount": (None, 900_000)},
+    "publish project": {"status": ("draft", "published")},
+    "award contract": {"amount": (None, 500_000)},
+    "report milestone accept": {"milestone:{milestone}.status": ("pending", "reported")},
+    "accept milestone": {"milestone:{milestone}.status": ("reported", "accepted")},
+    "report milestone reject": {"milestone:{milestone}.status": ("pending", "reported")},
+    "reject milestone": {"milestone:{milestone}.status": ("reported", "rejected")},
+    "approve disbursement": {"status": ("pending", "approved")},
+    "pay disbursement": {"status": ("approved", "paid")},
+    # personal data masked: the name, the phone and ID number (their ciphers and hashes)
+    "register volunteer": {
+        "name": (None, "***"),
+        "phone_cipher": (None, "***"),
+        "phone_hash": (None, "***"),
+        "id_number_cipher": (None, "***"),
+    },
+    "read personal data in clear": {"fields": (None, "phone,id_number"), "reason": (None, "核实")},
+    "verify hours": {"status": ("pending", "verified")},
+    "export personal data": {
+        "file": (None, "jinguo-hours-by-volunteer.csv"),
+        "group_by": (None, "volunteer"),
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(CHANGED))
+def test_each_act_of_a_service_leaves_one_record_with_who_where_what(story, world, name):
+    act = story.acts[name]
+    found = _records(world["a"]["auditor"]["client"], log=act["log"], action=act["action"])
+    mine = [r for r in found if r["request_id"] == act["request_id"]]
+    assert len(mine) == 1, found
+    assert mine[0]["object_id"] == act["object_id"]
+    (record,) = mine
+    user = act["user"]
+    assert (record["user_id"], record["username"], record["role"]) == (
+        user["id"],
+        user["username"],
+        user["role"],
+    )
+    assert record["organization_id"] == user.get("organization_id")
+    assert record["client_address"] == "127.0.0.1"
+    assert (record["object_type"], record["outcome"]) == (act["object_type"], "ok")
+    changes = _changes(record)
+    for field, expected in CHANGED[name].items():
+        field = field.format(**act)
+        assert field in changes, changes
+        if expected is not None:
+            assert changes[field] == expected, (field, changes[field])
+    assert PHONE not in str(record) and ID_NUMBER not in str(record)
+    assert "审计志愿者" not in str(record)  # the volunteer's name neither
+
+
+def test_a_report_by_team_is_no_export_of_personal_data(story, world):
+    exported = _records(world["a"]["auditor"]["client"], action="export_personal_data")
+    assert story.not_recorded[0] not in {r["request_id"] for r in exported}
+    assert len(exported) == 1
+
+
+def test_the_gateway_log_is_anchored_in_the_projects_chain(world):
+    """The gateway's keeper sends its head to projects; the anchor is platform-wide, read by
+    the auditor of a federation at the top (in the services' logs as in the gateway's)."""
+    auditor = world["a"]["auditor"]["client"]
+    head = _records(auditor, log="gateway")[0]["seq"]
+
+    def anchored():
+        found = _records(auditor, log="projects", action="audit_anchor", object_id="gateway")
+        assert found and _changes(found[0])["seq"][1] >= head, found
+        return found[0]
+
+    anchor = eventually(anchored, timeout=30)
+    assert anchor["scope_path"] is None and anchor["username"] == "system"
+    chains = {c["log"]: c for c in auditor.get("/audit/chains").json()["items"]}
+    assert chains["projects"]["ok"] is True and chains["gateway"]["ok"] is True
 
 
 def test_a_login_leaves_one_record_with_who_and_where_from(platform, world):
@@ -237,3 +701,31 @@ def test_the_csv_has_chinese_headers_and_its_export_is_recorded(world):
     assert text.splitlines()[0].startswith("时间（UTC）,日志,序号,用户名")
     assert "login" in text
     assert _records(auditor, action="audit_exported", username=world["a"]["auditor"]["username"])
+
+
+def test_an_auditor_below_the_top_reads_no_platform_wide_record(platform, admin, world):
+    """One rule in every log: only the auditor of a federation at the top reads records
+    without a line (an anonymous refusal in the gateway's, the anchors in the services')."""
+    district = admin.create(
+        "/organizations",
+        {
+            "name": f"审计下级妇联{uuid.uuid4().hex[:6]}",
+            "kind": "federation",
+            "level": "county",
+            "parent_id": world["a"]["federation"]["id"],
+        },
+    )
+    below = _user(platform, admin, "auditor", district["id"])["client"]
+    assert platform.client().get("/projects").status_code == 401
+    top = world["a"]["auditor"]["client"]
+    assert _records(top, log="gateway", action="request_refused", outcome="denied")
+    assert eventually(lambda: _records(top, log="projects", action="audit_anchor"))
+
+    def nothing_platform_wide():
+        for log in ("gateway", "registry", "projects", "funding", "volunteers"):
+            found = _records(below, log=log)
+            assert all(r["scope_path"] for r in found), (log, found)
+        return True
+
+    assert eventually(nothing_platform_wide)
+    assert not _records(below, log="projects", action="audit_anchor")

@@ -104,16 +104,38 @@ def test_the_auditor_searches_and_verifies_the_log_and_nobody_else(registry, reg
     )
     auditor = {"user_id": "u-aud", "username": "aud", "role": "auditor"}
     local = {**auditor, "organization_id": city["id"]}
-    assert len(registry.audit_search(auditor, {})["items"]) == 2
-    mine = registry.audit_search(local, {})["items"]
-    assert [r["object_id"] for r in mine] == [city["id"]]
-    assert registry.audit_search(auditor, {"object_id": other["id"]})["items"][0]["seq"] == 2
-    page = registry.audit_search(auditor, {"limit": 1})
-    assert page["items"][0]["seq"] == 2 and page["next_cursor"] == "2"
-    assert registry.audit_search(auditor, {"cursor": "2"})["items"][0]["seq"] == 1
-    assert registry.audit_verify(auditor)["ok"] is True
+    assert [r["object_id"] for r in registry.audit_search(local, {})["items"]] == [city["id"]]
+    assert registry.audit_search(local, {"object_id": other["id"]})["items"] == []
+    page = registry.audit_search({**auditor, "organization_id": other["id"]}, {"limit": 1})
+    assert page["items"][0]["seq"] == 2 and page["next_cursor"] is None
+    assert registry.audit_verify(local)["ok"] is True
     with pytest.raises(RemoteFailure) as refused:
         registry.audit_search(ADMIN, {})
+    assert refused.value.kind == "forbidden"
+
+
+def test_the_auditor_at_the_top_reads_platform_wide_records_and_nobody_below_does(
+    registry, registry_db
+):
+    city = registry.register_organization(
+        {"name": "甲市妇联", "kind": "federation", "level": "city"}, ADMIN
+    )
+    district = registry.register_organization(
+        {"name": "甲区妇联", "kind": "federation", "level": "county", "parent_id": city["id"]},
+        ADMIN,
+    )
+    # an admin's act on no organization: a platform-wide record (no line)
+    with pytest.raises(RemoteFailure):
+        registry.change_status("00000000-0000-4000-8000-00000000dead", "verify", {}, ADMIN)
+    assert records(registry_db)[-1]["scope_path"] is None
+    auditor = {"user_id": "u-aud", "username": "aud", "role": "auditor"}
+    top = registry.audit_search({**auditor, "organization_id": city["id"]}, {})["items"]
+    assert [r["seq"] for r in top] == [3, 2, 1]
+    below = registry.audit_search({**auditor, "organization_id": district["id"]}, {})["items"]
+    assert [r["object_id"] for r in below] == [district["id"]]
+    # the gateway creates no auditor without a federation: one is refused, not the whole log
+    with pytest.raises(RemoteFailure) as refused:
+        registry.audit_search(auditor, {})
     assert refused.value.kind == "forbidden"
 
 

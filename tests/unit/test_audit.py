@@ -216,3 +216,22 @@ def test_the_record_names_the_owners_line():
 def test_a_bulk_act_is_not_itemised_beyond_its_first_objects(session):
     session.add_all(Thing(f"t-{n}", "x", None, None) for n in range(audit.MAX_TRACKED + 30))
     assert len(tracked(session)) == audit.MAX_TRACKED
+
+
+def test_the_auditor_at_the_top_reads_platform_wide_records_and_one_below_does_not(engine):
+    lines = ["/top/", "/top/below/", None, "/other/"]
+    with engine.begin() as connection:
+        for number, line in enumerate(lines):
+            entry = audit.AuditEntry("act", "thing", f"t-{number}", scope_path=line)
+            audit.append(connection, ACTOR, entry, START + timedelta(seconds=number))
+
+    def read(scope: str) -> list[str]:
+        wide = audit.reads_platform_wide(scope)
+        with engine.connect() as connection:
+            found = audit.search(connection, {}, scope_path=scope, platform_wide=wide)
+        return [r["object_id"] for r in found["items"]]
+
+    assert audit.reads_platform_wide("/top/") and not audit.reads_platform_wide("/top/below/")
+    assert not audit.reads_platform_wide(None)
+    assert read("/top/") == ["t-2", "t-1", "t-0"]
+    assert read("/top/below/") == ["t-1"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from nameko.exceptions import MethodNotFound
 from werkzeug.wrappers import Request
@@ -32,8 +31,7 @@ from kit import audit as trail
 from kit.audit import AuditEntry
 from kit.clock import utcnow
 from kit.fields import Text
-from kit.tables import audit_records
-from language.actor import Actor
+from language.actor import SYSTEM, Actor
 
 AUDITORS = ("auditor",)
 #: a chain's check reads the whole log: longer than an ordinary call may take
@@ -139,6 +137,23 @@ def _text(value: Any) -> Any:
 class AuditRoutes:
     # --- the gateway's own log -------------------------------------------------------------
 
+    @audit.audit_timer()
+    def keep_audit_log(self) -> None:
+        """Anchor the gateway log's head in the projects service's chain; prune the log."""
+        client = getattr(self, audit.ANCHORED_IN)
+
+        def send(anchor: dict[str, Any]) -> None:
+            client.call("record_gateway_anchor", SYSTEM.to_dict(), anchor)
+
+        audit.keep_log(
+            self.db,
+            self.audit_keeper,
+            send,
+            now=utcnow(),
+            options=audit.KeeperOptions.of(self.config),
+            key=lambda: trail.audit_key(self.config),
+        )
+
     def record_refusal(
         self, request: Request, actor: Actor | None, status: int, code: str, request_id: str
     ) -> None:
@@ -162,18 +177,13 @@ class AuditRoutes:
             raise Forbidden(
                 "the auditor's federation is not known to the gateway", code="AUDITOR_SCOPE_UNKNOWN"
             )
-        statement, limit = trail.search_statement(filters, None)
-        escaped = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        mine = audit_records.c.scope_path.like(f"{escaped}%", escape="\\")
-        top = scope.count("/") == 2  # "/<id>/": a federation at the top of the hierarchy
-        statement = statement.where(
-            sa.or_(mine, audit_records.c.scope_path.is_(None)) if top else mine
-        )
         with self.db(readonly=True) as uow:
-            rows = [trail.dump_record(row) for row in uow.session.execute(statement).mappings()]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return {"items": rows, "next_cursor": str(rows[-1]["seq"]) if more else None}
+            return trail.search(
+                uow.session,
+                filters,
+                scope_path=scope,
+                platform_wide=trail.reads_platform_wide(scope),
+            )
 
     def _searcher(self, call: Call, *, tolerant: bool = False) -> Any:
         """Asks one log; ``tolerant``: a service that does not answer is left out of the

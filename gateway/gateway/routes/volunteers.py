@@ -17,11 +17,12 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
-from gateway import accounts, exports
+from gateway import accounts, audit, exports
 from gateway.errors import HttpError, ServiceTimeout, ValidationFailed, describe
 from gateway.http import WORKERS, Call, StreamedBody, api
 from gateway.routes import MANAGERS
 from gateway.rpc import PendingCall
+from kit.clock import utcnow
 from volunteers import csvimport, xlsximport
 from volunteers import schemas as volunteers_schemas
 
@@ -629,21 +630,33 @@ class VolunteersRoutes:
         """The same rows as the CSV (every group, then the totals), as an .xlsx whose header
         and totals row are in Chinese, for the people who open it in a spreadsheet."""
         header, rows, name = self._hours_report_rows(call)
+        name = name.replace(".csv", ".xlsx")
+        self._record_personal_export(call, header[0], name)
         chinese = (XLSX_GROUPS.get(header[0], header[0]), "名称", "条数", "分钟", "小时")
 
         def chinese_rows() -> Iterator[list[Any]]:
             for row in rows:
                 yield ["合计", *row[1:]] if row[0] == "total" and row[1] == "" else row
 
-        return exports.xlsx_response(
-            chinese, chinese_rows(), name.replace(".csv", ".xlsx"), "服务时长"
-        )
+        return exports.xlsx_response(chinese, chinese_rows(), name, "服务时长")
 
     def hours_report_csv_response(self, call: Call) -> Response:
         """The whole report (`limit` and `cursor` do not apply), streamed as it is read a page
         at a time, and a last row with the totals."""
         header, rows, name = self._hours_report_rows(call)
+        self._record_personal_export(call, header[0], name)
         return exports.csv_response(header, rows, name)
+
+    def _record_personal_export(self, call: Call, group: str, file_name: str) -> None:
+        """A report by volunteer is a file of volunteers' names (personal data): its export
+        leaves a record in the gateway's audit log, once the first page was allowed."""
+        if group != "volunteer":
+            return
+        assert call.actor is not None
+        filters = {**exports.without_paging(call.query), "group_by": group}
+        scope = self._scope_of(call.actor.user_id)
+        entry = audit.personal_export("hours_report", file_name, filters, scope)
+        audit.write_alone(self.db, call.actor.to_dict(), [entry], utcnow())
 
     def _hours_report_rows(self, call: Call) -> tuple[tuple[str, ...], Iterator[list[Any]], str]:
         """The report's header, its rows read a page at a time, and the file's name."""

@@ -10,7 +10,9 @@ contradicts a record in another chain, and ``jinguo-audit verify`` says so. Who 
 follows the broker's permissions (``deploy/rabbitmq/definitions.json``): projects keeps the
 anchors of registry, funding and volunteers; funding and volunteers those of registry and
 projects. Every log is thus anchored in at least one other; the registry consumes no events,
-so it holds none (the gateway's log is anchored by none yet).
+so it holds none. The gateway publishes no events the services hear: its keeper
+(``gateway.audit.GatewayAuditKeeper``) sends its head by RPC to the projects service
+(``GatewayAnchors.record_gateway_anchor``), which records it like any other anchor.
 
 **Pruning.** The same holder prunes records older than ``AUDIT.retention_days`` (default 180)
 every ``AUDIT.prune_interval`` seconds (default 3600), leaving a checkpoint signed with the
@@ -38,6 +40,8 @@ from kit.clock import utcnow
 from kit.config import load_config
 from kit.consumer import on_event
 from kit.db import DatabaseResource, connect
+from kit.errors import Forbidden, InvalidInput
+from kit.rpc import rpc
 from kit.tables import audit_checkpoints, audit_records, outbox_lease
 
 log = logging.getLogger(__name__)
@@ -107,6 +111,42 @@ def anchors_from(source: str) -> Callable:
 
     handler.__name__ = handler.__qualname__ = f"{source}_audit_anchor"
     return on_event(source, ANCHOR_EVENT)(handler)
+
+
+#: the gateway's log, anchored by RPC (it has no events exchange the services hear)
+GATEWAY_LOG = "gateway"
+#: the platform's own actor (``language.actor.SYSTEM``): the only caller of the gateway anchor
+SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def gateway_anchor(anchor: Any) -> dict[str, Any]:
+    """The gateway's head as sent (``{seq, hash}``), checked."""
+    if not isinstance(anchor, Mapping):
+        raise InvalidInput("the anchor must be an object", field="anchor", rule="object")
+    seq, hash_ = anchor.get("seq"), anchor.get("hash")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise InvalidInput("seq is a whole number from 0", field="seq", rule="integer")
+    if not isinstance(hash_, str) or len(hash_) != 64 or set(hash_) - set("0123456789abcdef"):
+        raise InvalidInput("hash is a record's sha256 (hex)", field="hash", rule="sha256")
+    return {"service": GATEWAY_LOG, "seq": seq, "hash": hash_}
+
+
+class GatewayAnchors:
+    """Mixed into the service that keeps the gateway's anchors (projects): the gateway's
+    keeper sends its log's head here, to be written into this service's chain."""
+
+    db: Any
+
+    @rpc
+    def record_gateway_anchor(self, actor: dict[str, Any], anchor: dict[str, Any]) -> dict:
+        """Record the gateway log's head (``{seq, hash}``); the platform's actor only."""
+        if not isinstance(actor, Mapping) or actor.get("user_id") != SYSTEM_USER_ID:
+            raise Forbidden("only the platform anchors the gateway's audit log")
+        event = gateway_anchor(anchor)
+        with self.db() as uow:
+            record = record_anchor(uow, event, actor)
+            uow.commit()
+        return {"seq": record["seq"], "hash": record["hash"]}
 
 
 class AuditKeeper(DependencyProvider):
@@ -219,6 +259,18 @@ def check_anchor(connection: sa.Connection, anchor: Mapping[str, Any]) -> str | 
     return None
 
 
+def _report_anchors(urls: Mapping[str, str], anchors: Mapping[str, list[dict[str, Any]]]) -> None:
+    """One line per log: which other logs hold its head (the last anchor each holds)."""
+    for target in urls:
+        held = {
+            holder: max(int(anchor["seq"]) for anchor in found if anchor["service"] == target)
+            for holder, found in anchors.items()
+            if any(anchor["service"] == target for anchor in found)
+        }
+        where = ", ".join(f"{holder} (up to record {seq})" for holder, seq in sorted(held.items()))
+        print(f"{target}: anchored in {where}" if held else f"{target}: anchored in no other log")
+
+
 def verify_all(urls: Mapping[str, str], key: bytes | None) -> list[str]:
     """Every log's chain, then every anchor one log holds of another: the problems found,
     one line each (none: all is well)."""
@@ -238,6 +290,7 @@ def verify_all(urls: Mapping[str, str], key: bytes | None) -> list[str]:
             if not result.ok:
                 problems.append(f"{name}: {result.reason}")
             anchors[name] = _anchors(connection)
+    _report_anchors(urls, anchors)
     for holder, held in anchors.items():
         for anchor in held:
             target = anchor["service"]

@@ -976,10 +976,21 @@ def _whole(filters: Mapping[str, Any], name: str, default: int | None) -> int | 
     return number
 
 
-def search_statement(filters: Mapping[str, Any], scope_path: str | None) -> Any:
+def reads_platform_wide(scope_path: str | None) -> bool:
+    """Whether the auditor of ``scope_path`` also reads the platform-wide records (those
+    without a line: admins' and ops' acts, requests refused before anybody was known): the
+    auditor of a federation at the top of the hierarchy (``/<id>/``) does. One rule for the
+    gateway's log and the services'."""
+    return scope_path is not None and scope_path.count("/") == 2
+
+
+def search_statement(
+    filters: Mapping[str, Any], scope_path: str | None, *, platform_wide: bool = False
+) -> Any:
     """The query ``search`` runs: newest first, ``cursor`` = the seq to read below.
 
-    ``scope_path``: the reader's subtree (records whose object lies under it); None reads the
+    ``scope_path``: the reader's subtree (records whose object lies under it), with the
+    platform-wide records (``scope_path`` None) too when ``platform_wide``; None reads the
     whole log, platform-wide records included."""
     unknown = sorted(set(filters) - set(SEARCH_FILTERS))
     if unknown:
@@ -1001,7 +1012,10 @@ def search_statement(filters: Mapping[str, Any], scope_path: str | None) -> Any:
         statement = statement.where(table.c.seq < cursor)
     if scope_path is not None:
         escaped = scope_path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(table.c.scope_path.like(f"{escaped}%", escape="\\"))
+        mine = table.c.scope_path.like(f"{escaped}%", escape="\\")
+        statement = statement.where(
+            sa.or_(mine, table.c.scope_path.is_(None)) if platform_wide else mine
+        )
     return statement, limit
 
 
@@ -1012,10 +1026,14 @@ def dump_record(row: Any) -> dict[str, Any]:
 
 
 def search(
-    connection: Any, filters: Mapping[str, Any], *, scope_path: str | None
+    connection: Any,
+    filters: Mapping[str, Any],
+    *,
+    scope_path: str | None,
+    platform_wide: bool = False,
 ) -> dict[str, Any]:
     """A page of records, newest first: ``{items, next_cursor}``."""
-    statement, limit = search_statement(filters, scope_path)
+    statement, limit = search_statement(filters, scope_path, platform_wide=platform_wide)
     rows = [dump_record(row) for row in _connection(connection).execute(statement).mappings()]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -1036,8 +1054,10 @@ class AuditDesk:
 
     The auditor reads the records of her organization's subtree: its materialised path comes
     from the service's copy of the organizations (``audit_directory_table``: a table with
-    ``id`` and ``path``; the registry names its own ``organizations``). An auditor without an
-    organization is the platform's and reads the whole log.
+    ``id`` and ``path``; the registry names its own ``organizations``). The auditor of a
+    federation at the top of the hierarchy also reads the platform-wide records
+    (``reads_platform_wide``), as in the gateway's log. An auditor belongs to a federation
+    (the gateway creates no other): one without an organization is refused.
     """
 
     db: Any
@@ -1052,9 +1072,7 @@ class AuditDesk:
 
     def _auditor_scope(self, uow: Any, actor: Mapping[str, Any]) -> str | None:
         organization_id = actor.get("organization_id")
-        if not organization_id:
-            return None
-        path = self.audit_scope_of(uow, str(organization_id))
+        path = self.audit_scope_of(uow, str(organization_id)) if organization_id else None
         if path is None:
             error = Forbidden("the auditor's organization is not known here")
             error.code = "AUDITOR_SCOPE_UNKNOWN"
@@ -1070,7 +1088,9 @@ class AuditDesk:
             raise InvalidInput("filters must be an object", field="filters", rule="object")
         with self.db(readonly=True) as uow:
             scope = self._auditor_scope(uow, actor)
-            return search(uow.session, filters, scope_path=scope)
+            return search(
+                uow.session, filters, scope_path=scope, platform_wide=reads_platform_wide(scope)
+            )
 
     @rpc
     def audit_verify(self, actor: dict[str, Any]) -> dict[str, Any]:
@@ -1101,6 +1121,7 @@ __all__ = [
     "head",
     "metadata",
     "prune",
+    "reads_platform_wide",
     "record_act",
     "record_changes",
     "record_hash",

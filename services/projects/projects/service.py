@@ -15,7 +15,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.extensions import DependencyProvider
 from prometheus_client import Gauge
 
-from kit.anchoring import AuditKeeper, anchors_from
+from kit.anchoring import AuditKeeper, GatewayAnchors, anchors_from
 from kit.audit import AuditDesk
 from kit.calls import SignedRpcClient
 from kit.changes import ChangeNotices
@@ -116,7 +116,12 @@ class FundingSourceFacts(DependencyProvider):
 
 
 class ProjectsService(
-    UseCases[Context], Operations, AuditDesk, DirectoryConsumer, PublicEntrypoints
+    UseCases[Context],
+    Operations,
+    AuditDesk,
+    GatewayAnchors,
+    DirectoryConsumer,
+    PublicEntrypoints,
 ):
     name = "projects"
 

@@ -330,6 +330,9 @@ export const AUDIT_OBJECTS = {
   hours: "服务时长",
   service_hours: "服务时长",
   assessment: "目标考核",
+  milestone_report: "阶段报告",
+  hours_report: "服务时长报表",
+  audit_log: "审计日志（链头）",
 };
 
 /** "登录" for a known act, else the code itself (a new act still shows). */
@@ -354,6 +357,11 @@ export const AUDIT_FIELDS = {
   name: "名称",
   amount: "金额（分）",
   log: "日志",
+  file: "文件",
+  group_by: "分组",
+  fields: "明文字段",
+  seq: "序号",
+  hash: "哈希",
 };
 export function auditField(code) {
   return AUDIT_FIELDS[code] ? `${AUDIT_FIELDS[code]}（${code}）` : code;
