@@ -7,6 +7,8 @@ the team's leader. Running a check again (as after a restart) tells nobody twice
 platform has an SMTP relay configured (a test SMTP server): the contractor who gave her
 address receives the due-date reminder by e-mail too."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.e2e.test_funding_saga import award_from, expect
@@ -32,7 +34,7 @@ ADDRESS = "chunfeng.a@example.org"
 
 @pytest.fixture(scope="module")
 def smtp(tmp_path_factory):
-    server = SmtpServer(tmp_path_factory.mktemp("maildir")).start()
+    server = SmtpServer(tmp_path_factory.mktemp("smtp") / "maildir").start()
     yield server
     server.stop()
 
@@ -45,6 +47,7 @@ def platform(rabbit_manager, tmp_path_factory, infra, smtp):
     platform = Platform(
         amqp_uri=vhost_uri(infra.amqp_uri, vhost),
         workdir=workdir,
+        database_urls={},
         extra_env={
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(smtp.port),
@@ -241,7 +244,10 @@ def _pending_hours(cast):
                 "title": "社区亲子阅读",
                 "team_id": team["id"],
                 "starts_at": "2026-10-10T09:00:00+08:00",
-                "ends_at": "2026-10-10T12:00:00+08:00",
+                # still on: enrolment closes when an activity ends
+                "ends_at": (datetime.now(UTC) + timedelta(days=2))
+                .replace(microsecond=0)
+                .isoformat(),
                 "place": "列东社区文化站",
                 "capacity": 5,
             },
@@ -293,7 +299,9 @@ def test_each_reminder_reaches_exactly_its_people_once(platform, cast, smtp):
 
     # the report waits for the purchaser's decision more than 3 days: the city's staff
     path = f"/contracts/{cid}/milestones/{first['id']}"
-    expect(contractor.post(f"{path}/reports", {"summary": "首期培训", "beneficiaries_served": 50}), 201)
+    expect(
+        contractor.post(f"{path}/reports", {"summary": "首期培训", "beneficiaries_served": 50}), 201
+    )
     assert run_checks(platform, "projects", REPORT_LATE) == {"awaiting_decision": 1}
     assert run_checks(platform, "projects", REPORT_LATE) == {}
     expected["staff"] = [WAITING]

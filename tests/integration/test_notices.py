@@ -406,6 +406,8 @@ def test_the_gateway_runs_the_purge_timer_with_mail_off(
 
     def purged():
         with engine.begin() as connection:
-            return connection.execute(sa.select(sa.func.count()).select_from(notifications)).scalar()
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(notifications)
+            ).scalar()
 
     wait_until(lambda: purged() == 0, timeout=20, what="the old read notice purged")

@@ -255,7 +255,9 @@ def test_read_notices_and_finished_deliveries_go_after_the_retention_age_unread_
     old, recent = now - timedelta(days=181), now - timedelta(days=179)
 
     def notice(created_at, read_at):
-        return notices.Notice("u", "milestone_due", "t", "b", None, "e", created_at, read_at=read_at)
+        return notices.Notice(
+            "u", "milestone_due", "t", "b", None, "e", created_at, read_at=read_at
+        )
 
     assert retention.notice_expired(notice(old, old), now)
     assert not retention.notice_expired(notice(old, None), now)  # unread: kept however old
