@@ -15,6 +15,7 @@ from gateway import accounts
 from gateway.auth import Auth
 from gateway.blobstore import BlobStoreProvider
 from gateway.healthcache import HealthCache
+from gateway.ops import OwnQueuesProvider
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.mail import MailRelayProvider
@@ -84,6 +85,8 @@ class GatewayService(
     volunteers = ServiceRpc("volunteers")
     #: the health report, kept a few seconds (GET /health is public)
     health_cache = HealthCache()
+    #: its own event queues (the notifications'): consumed yet (health), their dead letters
+    own_queues = OwnQueuesProvider()
     #: uploaded files' bytes (evidence), kept by SHA-256; never sent through RabbitMQ
     blobs = BlobStoreProvider()
     #: published projects as last rendered, dropped on the projects service's change notices
