@@ -15,10 +15,10 @@ from gateway import accounts
 from gateway.auth import Auth
 from gateway.blobstore import BlobStoreProvider
 from gateway.healthcache import HealthCache
-from gateway.ops import OwnQueuesProvider
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.mail import MailRelayProvider
+from gateway.ops import OwnQueuesProvider
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
 from gateway.routes.audit import AuditRoutes
