@@ -63,6 +63,7 @@ export const EVENTS = {
   volunteer_registered: "志愿者登记",
   volunteer_enrolled: "活动报名",
   service_hours_verified: "服务时长核验",
+  audit_anchor: "审计锚点",
   milestone_due: "里程碑到期提醒",
   milestone_overdue: "里程碑逾期",
   report_awaiting_decision: "阶段报告待验收提醒",
