@@ -167,7 +167,9 @@ def test_the_gateways_own_queues_are_on_the_ops_pages_and_a_parked_notice_is_rep
     assert (replay["outcome"], replay["replayed"], replay["service"]) == ("done", 1, "gateway")
 
     def told():
-        (notice,) = officer.get("/notifications").json()["items"]
+        items = officer.get("/notifications").json()["items"]
+        assert len(items) == 1, items
+        notice = items[0]
         assert notice["title"] == "拨付待审批" and "¥2,500.00" in notice["body"]
 
     eventually(told)

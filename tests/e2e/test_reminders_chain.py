@@ -324,7 +324,9 @@ def test_each_reminder_reaches_exactly_its_people_once(platform, cast, smtp):
 
     def held():
         found = expect(cast["officer_a"].get("/disbursements", params={"contract_id": cid}), 200)
-        (row,) = [d for d in found["items"] if d["milestone_id"] == first["id"]]
+        rows = [d for d in found["items"] if d["milestone_id"] == first["id"]]
+        assert len(rows) == 1, found
+        row = rows[0]
         assert (row["status"], row["hold_reasons"]) == ("held", ["milestone_overdue"])
 
     eventually(held)
