@@ -13,6 +13,11 @@ Config: ``SMTP_HOST`` (unset: no e-mail), ``SMTP_PORT`` (25), ``SMTP_FROM``, ``S
 and ``SMTP_PASSWORD`` (optional), ``SMTP_STARTTLS`` (false), ``SMTP_TIMEOUT`` (10 s),
 ``SMTP_POLL_SECONDS`` (5), ``SMTP_RETRY_SECONDS`` (30), ``SMTP_MAX_ATTEMPTS`` (8),
 ``CONSOLE_URL`` (the console's address in the mail's link; unset: the route alone).
+
+The same lease-held timer keeps the notices' retention (``gateway.notices.Retention``), with
+e-mail on or off: every ``NOTICE_PURGE_SECONDS`` (3600) the replica holding the lease deletes
+the read notices older than ``NOTICE_RETENTION_DAYS`` (180) and the finished deliveries as
+old. With e-mail off it wakes once a minute and only purges.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
@@ -33,6 +38,7 @@ import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 
 from gateway import noticestore
+from gateway.notices import Retention
 from kit.clock import utcnow
 from kit.db import DatabaseResource
 from kit.tables import outbox_lease
@@ -40,6 +46,8 @@ from kit.tables import outbox_lease
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "gateway.mail"
+#: with e-mail off the timer only purges: it wakes this often, its lease lasts three times it
+IDLE_POLL_SECONDS = 60.0
 
 
 def _flag(value: Any) -> bool:
@@ -107,12 +115,22 @@ def message(settings: MailSettings, outgoing: noticestore.Outgoing) -> EmailMess
 class MailRelay:
     """Sends the pending e-mail deliveries; ``run()`` in a green thread, ``stop()`` to end."""
 
-    def __init__(self, resource: DatabaseResource, settings: MailSettings) -> None:
+    def __init__(
+        self,
+        resource: DatabaseResource,
+        settings: MailSettings | None,
+        retention: Retention | None = None,
+    ) -> None:
         self.resource = resource
+        #: None: e-mail is off, the timer only purges
         self.settings = settings
+        self.retention = retention or Retention()
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopped = threading.Event()
         self._leased = False
+        self._next_purge: datetime | None = None
+        self.poll_seconds = settings.poll_seconds if settings else IDLE_POLL_SECONDS
+        self.lease_ttl = settings.lease_ttl if settings else 3 * IDLE_POLL_SECONDS
 
     def stop(self) -> None:
         self._stopped.set()
@@ -120,18 +138,47 @@ class MailRelay:
     def run(self) -> None:
         while not self._stopped.is_set():
             try:
-                sent = self.send_once()
+                sent = self.run_once()
             except Exception as exc:  # noqa: BLE001 - the relay must outlive any failure
                 log.warning("mail relay: %s; trying again shortly", exc)
                 sent = 0
             if not sent:
-                self._stopped.wait(self.settings.poll_seconds)
+                self._stopped.wait(self.poll_seconds)
         self._release_lease()
+
+    def run_once(self) -> int:
+        """One turn of the timer if this replica holds the lease: the purge when it is due,
+        then the mail that is due; how many mails were tried."""
+        if not self.hold_lease():
+            return 0
+        self.purge_if_due(utcnow())
+        return self._send_due() if self.settings is not None else 0
+
+    def purge_if_due(self, now: datetime) -> dict[str, int] | None:
+        """Purge what the retention lets go, at most every ``every_seconds``; what went (None:
+        not due yet)."""
+        if self._next_purge is not None and now < self._next_purge:
+            return None
+        with self.resource.begin() as connection:
+            purged = noticestore.purge(connection, self.retention.cutoff(now))
+        self._next_purge = now + timedelta(seconds=self.retention.every_seconds)
+        if any(purged.values()):
+            log.info(
+                "purged %d read notices and %d deliveries older than %d days",
+                purged["notifications"],
+                purged["deliveries"],
+                self.retention.days,
+            )
+        return purged
 
     def send_once(self) -> int:
         """Send what is due if this replica holds the lease; return how many were tried."""
-        if not self.hold_lease():
+        if self.settings is None or not self.hold_lease():
             return 0
+        return self._send_due()
+
+    def _send_due(self) -> int:
+        assert self.settings is not None
         with self.resource.begin(write=False) as connection:
             due = noticestore.due_mail(connection, utcnow(), self.settings.batch_size)
         for outgoing in due:
@@ -139,6 +186,7 @@ class MailRelay:
         return len(due)
 
     def _send(self, outgoing: noticestore.Outgoing) -> None:
+        assert self.settings is not None
         try:
             self.deliver(message(self.settings, outgoing))
         except (OSError, smtplib.SMTPException) as exc:
@@ -165,6 +213,7 @@ class MailRelay:
 
     def deliver(self, mail: EmailMessage) -> None:
         settings = self.settings
+        assert settings is not None
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
             if settings.starttls:
                 smtp.starttls()
@@ -176,7 +225,7 @@ class MailRelay:
 
     def hold_lease(self) -> bool:
         now = utcnow()
-        expires = now + timedelta(seconds=self.settings.lease_ttl)
+        expires = now + timedelta(seconds=self.lease_ttl)
         with self.resource.begin() as connection:
             taken = connection.execute(
                 sa.update(outbox_lease)
@@ -216,24 +265,25 @@ class MailRelay:
 
 
 class MailRelayProvider(DependencyProvider):
-    """Runs the mail relay in the gateway when ``SMTP_HOST`` is set; workers get the settings
-    (None: e-mail is off, so no delivery is written)."""
+    """Runs the relay in the gateway: it sends mail when ``SMTP_HOST`` is set and keeps the
+    notices' retention either way; workers get the mail settings (None: e-mail is off, so no
+    delivery is written)."""
 
     def __init__(self, db: str = "db") -> None:
         self.db = db
         self.settings: MailSettings | None = None
+        self.retention = Retention()
         self.relay: MailRelay | None = None
 
     def setup(self) -> None:
         self.settings = MailSettings.from_config(self.container.config)
+        self.retention = Retention.from_config(self.container.config)
 
     def start(self) -> None:
-        if self.settings is None:
-            return
         database = next(
             d for d in self.container.dependencies if getattr(d, "attr_name", None) == self.db
         )
-        self.relay = MailRelay(database.resource, self.settings)
+        self.relay = MailRelay(database.resource, self.settings, self.retention)
         self.container.spawn_managed_thread(self.relay.run, identifier="gateway.mail_relay")
 
     def stop(self) -> None:

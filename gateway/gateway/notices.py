@@ -22,13 +22,19 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 #: the channel of the deliveries besides the app (one so far)
 EMAIL = "email"
+#: a read notice is kept this many days (``NOTICE_RETENTION_DAYS``), then purged
+RETENTION_DAYS = 180
+#: how often the purge runs (``NOTICE_PURGE_SECONDS``)
+PURGE_EVERY_SECONDS = 3600.0
+#: the states of a delivery that is done with (no attempt follows)
+FINISHED = ("sent", "failed")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,34 @@ class Delivery:
     channel: str
     address: str
     next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long notices and deliveries are kept: a notice read and older than ``days`` goes,
+    with its deliveries; a finished (sent or failed) delivery older than ``days`` goes. An
+    unread notice stays, however old; so does a delivery still pending."""
+
+    days: int = RETENTION_DAYS
+    every_seconds: float = PURGE_EVERY_SECONDS
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Retention:
+        days = int(config.get("NOTICE_RETENTION_DAYS") or RETENTION_DAYS)
+        every = float(config.get("NOTICE_PURGE_SECONDS") or PURGE_EVERY_SECONDS)
+        if days < 1 or every <= 0:
+            raise ValueError("NOTICE_RETENTION_DAYS must be >= 1 and NOTICE_PURGE_SECONDS > 0")
+        return cls(days=days, every_seconds=every)
+
+    def cutoff(self, now: datetime) -> datetime:
+        """What was created before this moment is old enough to go."""
+        return now - timedelta(days=self.days)
+
+    def notice_expired(self, notice: Notice, now: datetime) -> bool:
+        return notice.read_at is not None and notice.created_at < self.cutoff(now)
+
+    def delivery_expired(self, status: str, created_at: datetime, now: datetime) -> bool:
+        return status in FINISHED and created_at < self.cutoff(now)
 
 
 class NoticeStore(Protocol):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gateway.models import notice_deliveries, notifications, users
-from gateway.notices import Audience, Delivery, Notice, Recipient
+from gateway.notices import FINISHED, Audience, Delivery, Notice, Recipient
 
 
 class SqlNoticeStore:
@@ -236,3 +236,31 @@ def mark_failed(
         )
         .values(**values)
     )
+
+
+# --- retention (``gateway.notices.Retention``) --------------------------------------------
+
+
+def purge(connection: sa.Connection, cutoff: datetime) -> dict[str, int]:
+    """Delete the read notices created before ``cutoff`` with their deliveries, and the
+    finished deliveries created before it; how many of each went."""
+    expired = sa.select(notifications.c.id).where(
+        notifications.c.read_at.is_not(None), notifications.c.created_at < cutoff
+    )
+    deliveries = connection.execute(
+        sa.delete(notice_deliveries).where(
+            sa.or_(
+                notice_deliveries.c.notification_id.in_(expired),
+                sa.and_(
+                    notice_deliveries.c.status.in_(FINISHED),
+                    notice_deliveries.c.created_at < cutoff,
+                ),
+            )
+        )
+    ).rowcount
+    notices = connection.execute(
+        sa.delete(notifications).where(
+            notifications.c.read_at.is_not(None), notifications.c.created_at < cutoff
+        )
+    ).rowcount
+    return {"notifications": int(notices), "deliveries": int(deliveries)}

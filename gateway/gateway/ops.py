@@ -8,6 +8,12 @@ by the service that owns it (``kit.deadletters.Desk`` over RPC: only the service
 ``.dead`` queues); the gateway records who asked, when, for which queue, why and how many
 messages went back, in ``dead_letter_replays``. The row is written before the replay starts
 and completed after, so no replay goes unrecorded, even one whose answer never came.
+
+The gateway consumes events too (the notifications' queues, ``gateway.routes.notices``), so
+it is one more owner of event queues here: ``OwnQueues`` answers for them in the gateway's
+own process as a service answers over RPC (the gateway's broker user may read its own
+``.dead`` queues and write its ``gateway.retry.back`` exchange), and its health says whether
+they are consumed (``gateway_consumers``).
 """
 
 from __future__ import annotations
@@ -19,16 +25,72 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
 
 from gateway.errors import HttpError, ServiceTimeout, ValidationFailed
 from gateway.models import dead_letter_replays
 from kit.clock import utcnow
+from kit.consumer import BatchEventHandler
 from kit.db import DatabaseResource
+from kit.deadletters import Desk
+from kit.health import consuming
 from kit.paging import PageRequest, page
+from kit.retry import return_exchange_name
 from language.actor import Actor
 
 #: the dependencies the gateway itself checks, shown before the services
-OWN_DEPENDENCIES = ("gateway_database", "rabbitmq")
+OWN_DEPENDENCIES = ("gateway_database", "rabbitmq", "gateway_consumers")
+#: the gateway as the owner of event queues on the ops pages (next to the services)
+GATEWAY = "gateway"
+
+
+@dataclass(frozen=True)
+class OwnQueues:
+    """The gateway's own event queues: whether they are consumed, and their dead letters
+    answered as a service's ops RPCs are (``call``), so the ops pages treat them alike."""
+
+    queues: tuple[str, ...]
+    ready: bool
+    desk: Desk
+
+    def health(self) -> dict[str, Any]:
+        """For ``/health``: ok once every queue of the gateway's consumers is consumed."""
+        return {
+            "status": "ok" if self.ready else "starting",
+            "consumers": "ready" if self.ready else "starting",
+        }
+
+    def call(self, method: str, *args: Any, timeout: float | None = None) -> dict[str, Any]:
+        """``dead_letters`` / ``peek_dead_letters`` / ``replay_dead_letters``, the services'
+        ops RPCs (the route checked the role; the errors are the Desk's, as a service's)."""
+        if method == "dead_letters":
+            return {"queues": self.desk.counts()}
+        payload = args[0] if args else {}
+        if method == "peek_dead_letters":
+            return self.desk.look(payload.get("queue"), payload.get("limit"))
+        if method == "replay_dead_letters":
+            return self.desk.replay(payload.get("queue"), payload.get("limit"))
+        raise ValueError(f"not an ops call: {method}")
+
+
+class OwnQueuesProvider(DependencyProvider):
+    """``self.own_queues`` in a worker: ``OwnQueues`` of this container's event handlers."""
+
+    def get_dependency(self, worker_ctx: Any) -> OwnQueues:
+        container = self.container
+        queues = tuple(
+            sorted(
+                entrypoint.queue.name
+                for entrypoint in container.entrypoints
+                if isinstance(entrypoint, BatchEventHandler)
+            )
+        )
+        desk = Desk(
+            container.config["AMQP_URI"],
+            list(queues),
+            exchange=return_exchange_name(container.service_name),
+        )
+        return OwnQueues(queues, consuming(container), desk)
 
 
 @dataclass(frozen=True)
@@ -58,15 +120,17 @@ def status_report(
     config: dict[str, Any],
 ) -> dict[str, Any]:
     """One report for the status page: ``health`` (the ``/health`` body) as a list in a fixed
-    order, every queue with parked messages per service (a service that did not answer is
-    named with why), the links."""
+    order, every queue with parked messages per service and the gateway's own (``GATEWAY``
+    in ``dead_letters``; one that did not answer is named with why), the links."""
     found = health.get("dependencies") or {}
     order = [*OWN_DEPENDENCIES, *services]
     order += sorted(name for name in found if name not in order)
     dependencies = [{"name": name, **found[name]} for name in order if name in found]
     queues: list[dict[str, Any]] = []
     unavailable: list[dict[str, Any]] = []
-    for service in services:
+    # the gateway's own queues first when it answered for them, then each service's
+    owners = [GATEWAY, *services] if GATEWAY in dead_letters else services
+    for service in owners:
         answer = dead_letters.get(service)
         if isinstance(answer, BaseException) or answer is None:
             unavailable.append({"service": service, "error": _code_of(answer)})

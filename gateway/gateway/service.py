@@ -19,6 +19,7 @@ from gateway.healthcache import HealthCache
 from gateway.http import DEFAULT_MAX_BODY_BYTES
 from gateway.idempotency import IdempotencyKeys
 from gateway.mail import MailRelayProvider
+from gateway.ops import OwnQueuesProvider
 from gateway.readcache import ReadCacheProvider
 from gateway.routes.assessment import AssessmentRoutes
 from gateway.routes.audit import AuditRoutes
@@ -85,6 +86,8 @@ class GatewayService(
     volunteers = ServiceRpc("volunteers")
     #: the health report, kept a few seconds (GET /health is public)
     health_cache = HealthCache()
+    #: its own event queues (the notifications'): consumed yet (health), their dead letters
+    own_queues = OwnQueuesProvider()
     #: uploaded files' bytes (evidence), kept by SHA-256; never sent through RabbitMQ
     blobs = BlobStoreProvider()
     #: the audit log's keeper: anchors its head in the projects service's chain, prunes it

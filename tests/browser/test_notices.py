@@ -1,19 +1,21 @@
-"""The bell (消息通知): a contractor whose milestones fall due in 7 days and today sees the
-badge with her unread count, opens the dropdown, follows a notice to her contract (which marks
-it read), and on the page 消息通知 marks the rest read and sets her e-mail address.
-Screenshots of the badge, the dropdown and the page."""
+"""The bell (消息通知): a contractor whose milestone falls due in 7 days is reminded by the
+projects' daily check itself (``run_checks`` over signed RPC, as of that China day and then
+as of the due day, as the scheduler would run it; run again, it tells her nothing twice). She
+sees the badge with her unread count, opens the dropdown, follows a notice to her contract
+(which marks it read), and on the page 消息通知 marks the rest read and sets her e-mail
+address. Screenshots of the badge, the dropdown and the page."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.support.events import publish_event
+from tests.support.rpc import ServiceRpcProxy
 from tests.support.workbench_world import eventually
 from tests.support.workbench_world import expect as answered
 
@@ -46,7 +48,7 @@ def contract_world(platform, admin):
         )
         clients[name] = (username, platform.client(platform.token(username, PASSWORD)))
     staff, officer, contractor = (clients[n][1] for n in ("staff", "officer", "contractor"))
-    today = datetime.now(UTC).date()
+    today = china_today()
     source = eventually(
         lambda: answered(
             officer.post(
@@ -98,7 +100,11 @@ def contract_world(platform, admin):
                 "application_id": application["id"],
                 "milestones": [
                     {"title": "首次入户探访", "due_on": due_on, "amount": 400_000},
-                    {"title": "需求评估", "due_on": today.isoformat(), "amount": 600_000},
+                    {
+                        "title": "需求评估",
+                        "due_on": (today + timedelta(days=30)).isoformat(),
+                        "amount": 600_000,
+                    },
                 ],
             },
         ),
@@ -114,37 +120,41 @@ def contract_world(platform, admin):
     }
 
 
-def remind(platform, world, milestone, notice):
-    publish_event(
-        platform.amqp_uri,
-        "projects",
-        "milestone_due",
-        {
-            "contract_id": world["contract"]["id"],
-            "milestone_id": milestone["id"],
-            "project_id": world["project"]["id"],
-            "contractor_id": world["provider"]["id"],
-            "purchaser_id": world["city"]["id"],
-            "title": milestone["title"],
-            "due_on": milestone["due_on"],
-            "notice": notice,
-        },
-    )
+CHINA = timezone(timedelta(hours=8))
+SYSTEM = {"user_id": "00000000-0000-0000-0000-000000000000", "username": "system", "role": "admin"}
+
+
+def china_today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def run_checks(platform, day: date) -> dict[str, int]:
+    """Projects' daily check as of noon (China) on ``day``, by the system actor."""
+    config = {"AMQP_URI": platform.amqp_uri, "RPC_KEY": platform.rpc_key}
+    as_of = datetime.combine(day, time(12), tzinfo=CHINA).isoformat()
+    with ServiceRpcProxy("projects", config) as projects:
+        return projects.run_checks({"as_of": as_of}, SYSTEM)
 
 
 def test_a_contractor_sees_the_bell_for_a_due_date_reminder_and_marks_it_read(
     platform, contract_world, people
 ):
     username, api = contract_world["contractor"]
-    by_title = {m["title"]: m for m in contract_world["contract"]["milestones"]}
-    first, second = by_title["首次入户探访"], by_title["需求评估"]
-    remind(platform, contract_world, first, "due_in_7_days")
-    remind(platform, contract_world, second, "due_today")
+    due_on = date.fromisoformat(contract_world["due_on"])
 
-    def both_arrived():
-        assert api.get("/notifications/unread-count").json()["unread"] == 2
+    def unread(count: int) -> None:
+        assert api.get("/notifications/unread-count").json()["unread"] == count
 
-    eventually(both_arrived)
+    # the check as of today: 首次入户探访 is due in 7 days; 需求评估 (in 30) is owed nothing
+    assert run_checks(platform, china_today()).get("due_in_7_days", 0) >= 1
+    eventually(lambda: unread(1))
+    # as of the due day: one more; the check run again (a restart) tells her nothing twice
+    assert run_checks(platform, due_on).get("due_today", 0) >= 1
+    assert run_checks(platform, due_on).get("due_today", 0) == 0
+    eventually(lambda: unread(2))
+    kinds = sorted(n["title"] for n in api.get("/notifications").json()["items"])
+    assert kinds == ["里程碑 7 天后到期", "里程碑今天到期"]
+
     person = people(username)
     page = person.login()
     badge = page.get_by_test_id("notice-badge")
@@ -157,10 +167,13 @@ def test_a_contractor_sees_the_bell_for_a_due_date_reminder_and_marks_it_read(
     expect(dropdown).to_contain_text("里程碑 7 天后到期")
     expect(dropdown).to_contain_text("里程碑今天到期")
     expect(dropdown).to_contain_text(f"里程碑「首次入户探访」将于{contract_world['due_on']}到期")
+    expect(dropdown).to_contain_text(
+        f"里程碑「首次入户探访」今天（{contract_world['due_on']}）到期"
+    )
     person.shot("notices-bell-dropdown")
 
     # the notice about the first milestone opens her contract and is read from then on
-    dropdown.get_by_test_id("notice-item").filter(has_text="首次入户探访").click()
+    dropdown.get_by_test_id("notice-item").filter(has_text="将于").click()
     expect(page).to_have_url(re.compile(rf"/contracts/{contract_world['contract']['id']}$"))
     expect(page.get_by_text("困境儿童家庭探访服务").first).to_be_visible()
     expect(badge.locator(".el-badge__content")).to_have_text("1")

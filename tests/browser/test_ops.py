@@ -50,7 +50,15 @@ def test_ops_land_on_the_status_page_see_a_parked_message_and_replay_it(platform
     expect(page).to_have_url(f"http://127.0.0.1:{platform.gateway_port}/ops")
     expect(page.get_by_role("heading", name="系统状态")).to_be_visible()
     expect(page.get_by_test_id("overall")).to_have_text("全部正常")
-    for name in ("gateway_database", "rabbitmq", "registry", "projects", "funding", "volunteers"):
+    for name in (
+        "gateway_database",
+        "rabbitmq",
+        "gateway_consumers",
+        "registry",
+        "projects",
+        "funding",
+        "volunteers",
+    ):
         expect(page.get_by_test_id(f"status-{name}")).to_have_text("正常")
     expect(page.get_by_test_id("outbox-funding")).to_be_visible()
     parked = page.get_by_test_id(f"parked-{QUEUE}")
@@ -98,6 +106,12 @@ def test_ops_land_on_the_status_page_see_a_parked_message_and_replay_it(platform
     expect(page.get_by_test_id(f"parked-{QUEUE}")).to_have_text("1 条滞留", timeout=15_000)
     page.get_by_test_id("only-parked").click()
     expect(page.get_by_test_id("dead-letters").locator(".el-table__row")).not_to_have_count(1)
+    # the gateway's own queues (the notifications') are there too, named in Chinese
+    expect(page.get_by_test_id("dead-letters")).to_contain_text("网关（消息通知）")
+    expect(page.get_by_test_id("dead-letters")).to_contain_text(
+        "来自项目服务的「里程碑到期提醒」事件"
+    )
+    expect(page.get_by_test_id("status-gateway_consumers")).to_have_text("正常")
     ops.shot("ops-all-queues")
     assert not ops.errors, ops.errors
 

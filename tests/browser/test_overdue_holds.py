@@ -93,7 +93,9 @@ def test_a_held_disbursement_names_its_holds_in_chinese(overdue_books, people, p
     pending = disbursement_of(books, contract["id"], "pending")
     config = {"AMQP_URI": platform.amqp_uri, "RPC_KEY": platform.rpc_key}
     with ServiceRpcProxy("projects", config) as projects:
-        assert projects.run_checks({"as_of": LATE}, SYSTEM).get("overdue") == 1
+        # the browser session's platform is shared: other modules' live contracts (the bell's
+        # in test_notices, finance's) are overdue by then too; this one's hold is checked below
+        assert projects.run_checks({"as_of": LATE}, SYSTEM).get("overdue", 0) >= 1
     disbursement_of(books, contract["id"], "held")
     ok(staff.post(f"/organizations/{provider['id']}/suspend", {"reason": "年检不合格"}))
 

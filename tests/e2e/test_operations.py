@@ -23,6 +23,7 @@ def test_health_lists_each_dependency(platform):
     assert set(body["dependencies"]) == {
         "gateway_database",
         "rabbitmq",
+        "gateway_consumers",
         "registry",
         "projects",
         "funding",
@@ -36,6 +37,8 @@ def test_health_lists_each_dependency(platform):
     assert registry["outbox"]["pending"] == 0
     for service in ("registry", "projects", "funding", "volunteers"):
         assert body["dependencies"][service]["consumers"] == "ready"
+    # the gateway's own event queues (the notifications') are consumed as well
+    assert body["dependencies"]["gateway_consumers"] == {"status": "ok", "consumers": "ready"}
     # the body is what the API document says it is
     document = requests.get(f"{platform.base_url}/openapi.json", timeout=10).json()
     schema = document["paths"]["/health"]["get"]["responses"]["200"]["content"]

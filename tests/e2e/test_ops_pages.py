@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from kit.db import connect
 from kit.tables import inbox
+from language import events as catalogue
 from tests.support.deadletters import FUNDING_DIRECTORY_QUEUE as QUEUE
 from tests.support.deadletters import organization_registered, park
 from tests.support.waiting import eventually
@@ -37,6 +38,7 @@ def people(platform, admin):
             organization = admin.create(
                 "/organizations", {"name": "运维测试市妇联", "kind": "federation", "level": "city"}
             )["id"]
+            made["city_id"] = organization
         admin.create(
             "/users",
             {
@@ -50,9 +52,9 @@ def people(platform, admin):
     return made
 
 
-def parked_behind(status: dict, queue: str) -> int:
+def parked_behind(status: dict, queue: str, service: str = "funding") -> int:
     found = [q for q in status["dead_letters"]["queues"] if q["queue"] == queue]
-    assert [q["service"] for q in found] == ["funding"], found
+    assert [q["service"] for q in found] == [service], found
     return found[0]["parked"]
 
 
@@ -75,12 +77,18 @@ def test_ops_see_a_parked_message_look_at_it_and_replay_it_on_record(platform, p
     assert names == [
         "gateway_database",
         "rabbitmq",
+        "gateway_consumers",
         "registry",
         "projects",
         "funding",
         "volunteers",
     ]
-    funding = status["dependencies"][4]
+    assert status["dependencies"][2] == {
+        "name": "gateway_consumers",
+        "status": "ok",
+        "consumers": "ready",
+    }
+    funding = status["dependencies"][5]
     assert funding["status"] == "ok" and "oldest_pending_age_seconds" in funding["outbox"]
     assert parked_behind(status, QUEUE) == 1 and status["dead_letters"]["total"] >= 1
     assert status["dead_letters"]["unavailable"] == []
@@ -115,6 +123,58 @@ def test_ops_see_a_parked_message_look_at_it_and_replay_it_on_record(platform, p
 
 def _assert(condition: bool) -> None:
     assert condition
+
+
+#: the gateway's own queue: a disbursement requested becomes a notice to finance officers
+GATEWAY_QUEUE = "evt-funding-disbursement_requested--gateway.notify_disbursement_requested"
+
+
+def test_the_gateways_own_queues_are_on_the_ops_pages_and_a_parked_notice_is_replayed(
+    platform, people
+):
+    ops, officer = people["ops"], people["finance_officer"]
+    event = catalogue.outgoing(
+        "funding",
+        "disbursement_requested",
+        {
+            "disbursement_id": str(uuid.uuid4()),
+            "contract_id": str(uuid.uuid4()),
+            "milestone_id": str(uuid.uuid4()),
+            "amount": 250_000,
+            "payee_id": str(uuid.uuid4()),
+            "funding_source_id": str(uuid.uuid4()),
+            "requested_by": "system",
+            "owner_id": people["city_id"],
+        },
+    )
+    park(platform.amqp_uri, GATEWAY_QUEUE, [event])
+
+    status = expect(ops.get("/ops/status"), 200)
+    mine = [q for q in status["dead_letters"]["queues"] if q["service"] == "gateway"]
+    assert GATEWAY_QUEUE in {q["queue"] for q in mine} and len(mine) == 6
+    assert parked_behind(status, GATEWAY_QUEUE, "gateway") == 1
+    params = {"service": "gateway", "queue": GATEWAY_QUEUE}
+    look = expect(ops.get("/ops/dead-letters", params=params), 200)
+    assert look["service"] == "gateway" and look["parked"] == 1
+    assert look["messages"][0]["message_id"] == event["event_id"]
+    assert look["messages"][0]["event_type"] == "disbursement_requested"
+    other = {"service": "gateway", "queue": QUEUE}
+    expect(ops.get("/ops/dead-letters", params=other), 422, "VALIDATION_FAILED")
+    assert officer.get("/notifications").json()["total"] == 0
+
+    body = {"service": "gateway", "queue": GATEWAY_QUEUE, "reason": "网关数据库已恢复"}
+    replay = expect(ops.post("/ops/replays", body), 201)
+    assert (replay["outcome"], replay["replayed"], replay["service"]) == ("done", 1, "gateway")
+
+    def told():
+        items = officer.get("/notifications").json()["items"]
+        assert len(items) == 1, items
+        notice = items[0]
+        assert notice["title"] == "拨付待审批" and "¥2,500.00" in notice["body"]
+
+    eventually(told)
+    assert parked_behind(expect(ops.get("/ops/status"), 200), GATEWAY_QUEUE, "gateway") == 0
+    expect(ops.post("/ops/replays", body), 409, "NOTHING_PARKED")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from gateway.mail import MailRelay, MailRelayProvider, MailSettings
 from gateway.models import notice_deliveries, notifications, users
+from gateway.notices import Retention
 from gateway.routes.notices import NoticeConsumers
 from kit.clock import utcnow
 from kit.config import load_config
@@ -320,3 +321,93 @@ def test_one_mail_relay_among_replicas_sends_and_another_takes_over_when_its_lea
         assert not first.hold_lease()
     finally:
         resource.dispose()
+
+
+def _notice_row(user_id, created_at, read_at):
+    return {
+        "id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "kind": "milestone_due",
+        "title": "里程碑 7 天后到期",
+        "body": "……",
+        "link": None,
+        "event_id": str(uuid.uuid4()),
+        "created_at": created_at,
+        "read_at": read_at,
+    }
+
+
+def _delivery_row(notification_id, status, created_at):
+    return {
+        "notification_id": notification_id,
+        "channel": "email",
+        "address": "a@contractor.test",
+        "status": status,
+        "attempts": 1,
+        "next_attempt_at": created_at,
+        "created_at": created_at,
+    }
+
+
+def test_the_timer_purges_old_read_notices_and_finished_deliveries_and_keeps_the_rest(
+    gateway_db, database_url
+):
+    """Retention (mail off: the timer runs to purge alone): read and older than the age goes,
+    with its deliveries; unread, recent, or a pending delivery stays; once per period."""
+    engine, ids = gateway_db
+    now = utcnow()
+    old, recent = now - timedelta(days=181), now - timedelta(days=179)
+    who = ids["contractor.a"]
+    rows = {
+        "old_read": _notice_row(who, old, old + timedelta(days=1)),
+        "old_unread": _notice_row(who, old, None),
+        "recent_read": _notice_row(who, recent, recent),
+        "old_read_pending_mail": _notice_row(who, old, old),
+    }
+    deliveries = [
+        _delivery_row(rows["old_read"]["id"], "sent", old),
+        _delivery_row(rows["old_unread"]["id"], "failed", old),  # finished and old: goes
+        _delivery_row(rows["recent_read"]["id"], "sent", recent),
+        _delivery_row(rows["old_read_pending_mail"]["id"], "pending", old),
+    ]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(notifications), list(rows.values()))
+        connection.execute(sa.insert(notice_deliveries), deliveries)
+    resource = DatabaseResource(database_url, service_name="gateway", pool_size=2)
+    try:
+        relay = MailRelay(resource, None, Retention(days=180, every_seconds=3600))
+        assert relay.run_once() == 0  # no mail to send with e-mail off; the purge ran
+        assert relay.purge_if_due(utcnow()) is None  # not again within the period
+    finally:
+        resource.dispose()
+    with engine.begin() as connection:
+        kept = {row.id for row in connection.execute(sa.select(notifications.c.id))}
+        kept_mail = {
+            (row.notification_id, row.status)
+            for row in connection.execute(
+                sa.select(notice_deliveries.c.notification_id, notice_deliveries.c.status)
+            )
+        }
+    assert kept == {rows["old_unread"]["id"], rows["recent_read"]["id"]}
+    assert kept_mail == {(rows["recent_read"]["id"], "sent")}
+
+
+def test_the_gateway_runs_the_purge_timer_with_mail_off(
+    gateway_db, database_url, rabbit_config, container_factory
+):
+    engine, ids = gateway_db
+    old = utcnow() - timedelta(days=400)
+    row = _notice_row(ids["staff.city"], old, old)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(notifications), [row])
+    config = service_config(rabbit_config, database_url, NOTICE_RETENTION_DAYS=365)
+    container = container_factory(NoticeService, config)
+    container.start()
+
+    def purged():
+        with engine.begin() as connection:
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(notifications)
+            ).scalar()
+
+    wait_until(lambda: purged() == 0, timeout=20, what="the old read notice purged")

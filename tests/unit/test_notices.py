@@ -1,12 +1,13 @@
 """Who is told what (gateway.notices), and the mail's settings and text (gateway.mail)."""
 
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway import notices
-from gateway.mail import MailSettings, message
+from gateway import notices, noticestore
+from gateway.mail import MailRelay, MailSettings, message
 from gateway.noticestore import Outgoing
 from language import events as catalogue
 from tests.unit.fakes.notices import FakeNoticeStore, FakeUser
@@ -245,3 +246,53 @@ def test_the_mail_carries_the_notice_and_the_link_in_chinese():
     assert mail["To"] == "c1@example.org" and mail["From"] == "noreply@jinguo.test"
     text = mail.get_content()
     assert "请提交报告。" in text and "https://jinguo.test/contracts/abc" in text
+
+
+def test_read_notices_and_finished_deliveries_go_after_the_retention_age_unread_ones_stay():
+    retention = notices.Retention.from_config({})
+    assert (retention.days, retention.every_seconds) == (180, 3600.0)
+    now = datetime(2027, 9, 1, tzinfo=UTC)
+    old, recent = now - timedelta(days=181), now - timedelta(days=179)
+
+    def notice(created_at, read_at):
+        return notices.Notice(
+            "u", "milestone_due", "t", "b", None, "e", created_at, read_at=read_at
+        )
+
+    assert retention.notice_expired(notice(old, old), now)
+    assert not retention.notice_expired(notice(old, None), now)  # unread: kept however old
+    assert not retention.notice_expired(notice(recent, recent), now)
+    assert retention.delivery_expired("sent", old, now)
+    assert retention.delivery_expired("failed", old, now)
+    assert not retention.delivery_expired("pending", old, now)
+    assert not retention.delivery_expired("sent", recent, now)
+    shorter = notices.Retention.from_config({"NOTICE_RETENTION_DAYS": "30"})
+    assert shorter.notice_expired(notice(now - timedelta(days=31), now), now)
+    with pytest.raises(ValueError, match="NOTICE_RETENTION_DAYS"):
+        notices.Retention.from_config({"NOTICE_RETENTION_DAYS": "-1"})
+
+
+class _Resource:
+    """A database resource whose transactions are nothing: the purge's SQL is stubbed."""
+
+    @contextmanager
+    def begin(self, write=True):
+        yield None
+
+
+def test_the_timer_purges_once_per_period_as_of_its_cutoff(monkeypatch):
+    cutoffs = []
+
+    def purge(connection, cutoff):
+        cutoffs.append(cutoff)
+        return {"notifications": 2, "deliveries": 1}
+
+    monkeypatch.setattr(noticestore, "purge", purge)
+    relay = MailRelay(_Resource(), None, notices.Retention(days=180, every_seconds=3600))
+    assert relay.poll_seconds == 60.0  # mail off: it wakes only to purge
+    now = datetime(2027, 9, 1, tzinfo=UTC)
+    assert relay.purge_if_due(now) == {"notifications": 2, "deliveries": 1}
+    assert relay.purge_if_due(now + timedelta(minutes=59)) is None
+    assert relay.purge_if_due(now + timedelta(hours=1)) is not None
+    assert cutoffs == [now - timedelta(days=180), now + timedelta(hours=1) - timedelta(days=180)]
+    assert relay.send_once() == 0  # no mail with e-mail off

@@ -252,3 +252,54 @@ def test_the_desk_refuses_a_look_limit_out_of_range(limit, rule):
 
 def test_a_desk_with_no_event_queues_counts_nothing_without_the_broker():
     assert Desk("amqp://nobody@192.0.2.1:1/", []).counts() == []
+
+
+GATEWAY_QUEUE = "evt-projects-milestone_due--gateway.notify_milestone_due"
+
+
+def test_the_gateways_own_queues_come_first_in_the_dead_letters_and_its_silence_is_named():
+    answers: dict[str, Any] = {
+        ops.GATEWAY: {"queues": [{"queue": GATEWAY_QUEUE, "parked": 2}]},
+        "funding": {"queues": [{"queue": QUEUE, "parked": 1}]},
+    }
+    dead = ops.status_report(HEALTH, ["funding"], answers, {})["dead_letters"]
+    assert dead["total"] == 3
+    assert [q["service"] for q in dead["queues"]] == ["gateway", "funding"]
+    silent = {**answers, ops.GATEWAY: RuntimeError("broker away")}
+    dead = ops.status_report(HEALTH, ["funding"], silent, {})["dead_letters"]
+    assert dead["unavailable"] == [{"service": "gateway", "error": "RuntimeError"}]
+    health = {**HEALTH, "dependencies": {**HEALTH["dependencies"], "gateway_consumers": {}}}
+    names = [d["name"] for d in ops.status_report(health, ["registry"], {}, {})["dependencies"]]
+    assert names[:3] == ["gateway_database", "rabbitmq", "gateway_consumers"]
+
+
+class _Desk:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, Any, Any]] = []
+
+    def counts(self) -> list[dict[str, Any]]:
+        return [{"queue": GATEWAY_QUEUE, "parked": 1}]
+
+    def look(self, queue: Any, limit: Any = None) -> dict[str, Any]:
+        self.asked.append(("look", queue, limit))
+        return {"queue": queue, "parked": 1, "messages": []}
+
+    def replay(self, queue: Any, limit: Any = None) -> dict[str, Any]:
+        self.asked.append(("replay", queue, limit))
+        return {"queue": queue, "replayed": 1}
+
+
+def test_the_gateways_queues_answer_as_a_services_ops_calls_and_say_whether_consumed():
+    desk = _Desk()
+    own = ops.OwnQueues((GATEWAY_QUEUE,), True, desk)  # type: ignore[arg-type]
+    assert own.call("dead_letters", {"role": "ops"}, timeout=3) == {
+        "queues": [{"queue": GATEWAY_QUEUE, "parked": 1}]
+    }
+    own.call("peek_dead_letters", {"queue": GATEWAY_QUEUE, "limit": 5}, {"role": "ops"})
+    own.call("replay_dead_letters", {"queue": GATEWAY_QUEUE, "limit": None}, {"role": "ops"})
+    assert desk.asked == [("look", GATEWAY_QUEUE, 5), ("replay", GATEWAY_QUEUE, None)]
+    with pytest.raises(ValueError, match="not an ops call"):
+        own.call("health")
+    assert own.health() == {"status": "ok", "consumers": "ready"}
+    starting = ops.OwnQueues((GATEWAY_QUEUE,), False, desk)  # type: ignore[arg-type]
+    assert starting.health() == {"status": "starting", "consumers": "starting"}

@@ -34,6 +34,7 @@ class OperationsRoutes:
         checks = {
             "gateway_database": self._database_health,
             "rabbitmq": self._broker_health,
+            "gateway_consumers": self.own_queues.health,
             **{name: _service_check(self, name) for name in _services(self.config)},
         }
         pool = eventlet.GreenPool(len(checks))

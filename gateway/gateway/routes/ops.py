@@ -27,7 +27,11 @@ QUEUE = fields.String(
 SERVICE = fields.String(
     required=True,
     validate=validate.Length(min=1, max=32),
-    metadata={"description": "registry, projects, funding or volunteers", "example": "funding"},
+    metadata={
+        "description": "registry, projects, funding or volunteers, or gateway (its own "
+        "queues: the notifications')",
+        "example": "funding",
+    },
 )
 
 
@@ -68,7 +72,11 @@ class ReplayCreate(Strict):
 
 class OpsDependency(DependencyHealth):
     name = fields.String(
-        metadata={"description": "gateway_database, rabbitmq, or a service", "example": "funding"}
+        metadata={
+            "description": "gateway_database, rabbitmq, gateway_consumers (its own event "
+            "queues consumed), or a service",
+            "example": "funding",
+        }
     )
 
 
@@ -157,7 +165,10 @@ def _load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
 
 class OpsRoutes:
     def _ops_client(self, service: str) -> Any:
-        """The RPC client of a service the gateway knows (422 on ``service`` otherwise)."""
+        """The RPC client of a service the gateway knows, or the gateway's own queues (422 on
+        ``service`` otherwise)."""
+        if service == ops.GATEWAY:
+            return self.own_queues
         if service not in _services(self.config) or getattr(self, service, None) is None:
             raise ValidationFailed(
                 "not one of the platform's services", field="service", rule="one_of"
@@ -178,6 +189,7 @@ class OpsRoutes:
         each event queue (counted now), and the Grafana and Prometheus links when configured."""
         _, health = self.health_cache.get(self._check_health)
         services = _services(self.config)
+        owners = [ops.GATEWAY, *services]
         actor = call.actor.to_dict()
 
         def count(name: str) -> Any:
@@ -186,8 +198,8 @@ class OpsRoutes:
             except Exception as exc:  # noqa: BLE001 - shown as that service's error
                 return exc
 
-        pool = eventlet.GreenPool(len(services))
-        answers = dict(zip(services, pool.imap(count, services), strict=True))
+        pool = eventlet.GreenPool(len(owners))
+        answers = dict(zip(owners, pool.imap(count, owners), strict=True))
         return ops.status_report(health, services, answers, self.config)
 
     @api(

@@ -5,6 +5,8 @@ import { ageText } from "./finance.js";
 export const DEPENDENCIES = {
   gateway_database: "网关数据库",
   rabbitmq: "消息队列（RabbitMQ）",
+  gateway_consumers: "网关事件接收（消息通知）",
+  gateway: "网关（消息通知）",
   registry: "组织登记服务",
   projects: "项目服务",
   funding: "资金服务",
@@ -61,6 +63,11 @@ export const EVENTS = {
   volunteer_registered: "志愿者登记",
   volunteer_enrolled: "活动报名",
   service_hours_verified: "服务时长核验",
+  audit_anchor: "审计锚点",
+  milestone_due: "里程碑到期提醒",
+  milestone_overdue: "里程碑逾期",
+  report_awaiting_decision: "阶段报告待验收提醒",
+  hours_awaiting_verification: "服务时长待核验提醒",
 };
 
 /** Errors a dependency reports, for people: what is wrong, with the code to look up. */
