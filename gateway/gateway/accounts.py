@@ -456,12 +456,13 @@ def change_user(
     actor: Actor | None = None,
 ) -> tuple[User, bool]:
     """An admin's change of role, organization or access; (the user, whether her sessions
-    ended). The last active admin is neither disabled nor demoted (409); nobody changes her
-    own account this way (403 ``OWN_ACCOUNT``: an admin cannot make herself an auditor, 三员
-    分立). Recorded as ``user_changed`` with each field's before and after."""
-    if actor is not None and actor.user_id == user_id:
+    ended). The last active admin is neither disabled nor demoted (409); nobody makes herself
+    an auditor (403 ``OWN_ACCOUNT``: the audit administrator is another person than the system
+    administrator, 三员分立; an admin may still step down to another role while another admin
+    remains). Recorded as ``user_changed`` with each field's before and after."""
+    if actor is not None and actor.user_id == user_id and change.role == "auditor":
         raise Forbidden(
-            "nobody changes her own role, organization or access; another admin does",
+            "nobody makes herself an auditor; another admin gives the role to another person",
             code="OWN_ACCOUNT",
         )
     current = _user(resource, user_id)

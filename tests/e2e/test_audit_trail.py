@@ -630,7 +630,7 @@ def test_a_role_change_records_before_and_after_and_the_ended_sessions(platform,
     assert changes["token_version"][1] == changes["token_version"][0] + 1
 
 
-def test_an_admin_cannot_change_her_own_role_and_the_refusal_is_recorded(platform, world, admin):
+def test_an_admin_cannot_make_herself_an_auditor(platform, world, admin):
     me = admin.get("/users/me").json()
     answer = admin.patch(f"/users/{me['id']}", json={"role": "auditor"})
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "OWN_ACCOUNT"

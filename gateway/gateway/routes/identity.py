@@ -121,14 +121,14 @@ class IdentityRoutes:
         response=UserOut,
         validate_body=True,
         statuses={
-            403: "Your own account (OWN_ACCOUNT): another admin changes it",
+            403: "Making yourself an auditor (OWN_ACCOUNT): another admin gives the role",
             409: "The last active admin cannot be disabled or demoted (LAST_ACTIVE_ADMIN)",
         },
     )
     def update_user(self, call: Call) -> Any:
         """`disabled: true` stops her logging in; any change ends her tokens at once (401
-        `TOKEN_REVOKED`, or `ACCOUNT_DISABLED` while disabled). Nobody changes her own
-        account (403 `OWN_ACCOUNT`): an admin cannot make herself an auditor. Every change is
+        `TOKEN_REVOKED`, or `ACCOUNT_DISABLED` while disabled). Nobody makes herself an auditor
+        (403 `OWN_ACCOUNT`, 三员分立). Every change is
         an audit record with each field's before and after."""
         body = call.body
         change = UserChange(

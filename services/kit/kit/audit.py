@@ -877,10 +877,13 @@ def record_act(
     result: Any,
     *,
     personal: frozenset[str] = frozenset(),
+    unless_unchanged: bool = False,
 ) -> list[dict[str, Any]]:
     """Append the record(s) of a use case that ran in ``uow`` (before its commit): the entries
     it declared, else one for the act as the session saw it. Nothing when the unit of work
-    says the trail is off (the benchmark's switch)."""
+    says the trail is off (the benchmark's switch), nor, with ``unless_unchanged``, when the
+    act changed nothing (the platform's own periodic checks: a check every five minutes that
+    found nothing to do is not an act anybody needs to answer for)."""
     if not getattr(uow, "audit_enabled", True):
         return []
     at = context.clock.now()
@@ -889,6 +892,8 @@ def record_act(
         uow.audit_declared = []
         return [uow.audit(actor, entry, at) for entry in declared]
     tracked = uow.audit_changes()
+    if unless_unchanged and not tracked:
+        return []
     entry, subject = entry_for(use_case, command, result, tracked, personal=personal)
     entry = AuditEntry(
         entry.action,

@@ -111,7 +111,16 @@ class UseCases(Generic[ContextT]):
                 context = self.context(uow, actor)
                 result = use_case(context, command)
                 audit.record_act(
-                    uow, context, actor, use_case, command, result, personal=self.audit_personal
+                    uow,
+                    context,
+                    actor,
+                    use_case,
+                    command,
+                    result,
+                    personal=self.audit_personal,
+                    # the service acting on its own (its scheduled checks) is recorded only
+                    # when it changed something; a person's act always is
+                    unless_unchanged=actor == self.system_actor,
                 )
                 uow.commit()
         except ServiceError as exc:
