@@ -17,6 +17,10 @@ def _name(prefix):
     return f"{prefix}.{uuid.uuid4().hex[:8]}"
 
 
+#: the logs' heads anchored in each other within the tests' time (tests/e2e/conftest.py)
+PLATFORM_ENV = {"AUDIT_ANCHOR_INTERVAL": "2"}
+
+
 @pytest.fixture(scope="module")
 def world(platform, admin):
     """Two federations, each with an auditor and a staff member."""

@@ -8,9 +8,16 @@ delivery limit on event queues. Showing and replaying what was parked is ``kit.d
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
+import amqp.exceptions
 import kombu
+
+log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "jinguo.dead-letters"
 DEFAULT_DELIVERY_LIMIT = 20
@@ -61,14 +68,42 @@ def _exchange() -> kombu.Exchange:
     return kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
 
 
+#: how often a declaration that raced another replica's declaration of the same quorum queue is
+#: tried again, and the pause before each try (seconds, growing)
+DECLARE_TRIES = 5
+DECLARE_PAUSE = 0.2
+
+
+def declare_settled(
+    connection: kombu.Connection, declare: Callable[[Any], None], *, pause: float = DECLARE_PAUSE
+) -> None:
+    """Run ``declare(channel)`` on a channel of its own, again on a new channel when the broker
+    answers that the queue's "home node is down or inaccessible": what RabbitMQ says to the
+    second of two replicas (or processes) declaring one new quorum queue at the same moment,
+    while the first one's queue is still starting. Any other error is raised at once."""
+    for attempt in range(1, DECLARE_TRIES + 1):
+        channel = connection.channel()
+        try:
+            declare(channel)
+            return
+        except amqp.exceptions.NotFound as exc:
+            if "down or inaccessible" not in str(exc) or attempt == DECLARE_TRIES:
+                raise
+            log.info("a queue was being declared by another process (%s); trying again", exc)
+        finally:
+            with contextlib.suppress(Exception):  # a channel error closed it already
+                channel.close()
+        time.sleep(pause * attempt)
+
+
 def declare_dead_letter_queue(connection: kombu.Connection, queue_name: str) -> None:
     """The dead-letter exchange and ``<queue>.dead`` bound to it (idempotent)."""
-    channel = connection.channel()
-    try:
+
+    def declare(channel: Any) -> None:
         exchange = _exchange()
         exchange(channel).declare()
         kombu.Queue(
             dead_letter_queue(queue_name), exchange=exchange, routing_key=queue_name, durable=True
         )(channel).declare()
-    finally:
-        channel.close()
+
+    declare_settled(connection, declare)

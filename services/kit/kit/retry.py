@@ -42,6 +42,7 @@ from typing import Any
 import kombu
 from sqlalchemy import exc as sa_exc
 
+from kit import queues
 from kit.errors import RetryLater, ServiceError
 from kit.queues import dead_lettering_arguments
 
@@ -255,9 +256,10 @@ def delay_queue_arguments(tier: int, config: dict[str, Any], service: str) -> di
 
 
 def declare(connection: kombu.Connection, service: str, policy: RetryPolicy, config: dict) -> None:
-    """The service's retry exchange and its delay queues (idempotent)."""
-    channel = connection.channel()
-    try:
+    """The service's retry exchange and its delay queues (idempotent; every replica of the
+    service declares them as it starts, so two may race: ``queues.declare_settled``)."""
+
+    def declare(channel: Any) -> None:
         exchange = kombu.Exchange(exchange_name(service), type="headers", durable=True)
         exchange(channel).declare()
         return_exchange(service)(channel).declare()
@@ -271,8 +273,8 @@ def declare(connection: kombu.Connection, service: str, policy: RetryPolicy, con
                 durable=True,
                 queue_arguments=delay_queue_arguments(tier, config, service),
             )(channel).declare()
-    finally:
-        channel.close()
+
+    queues.declare_settled(connection, declare)
 
 
 def publish_retry(
